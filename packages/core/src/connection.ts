@@ -1,0 +1,68 @@
+import type { IpcError } from './errors.js';
+import type { Credentials } from './transport.js';
+import type { ConnectionStats } from './stats.js';
+
+/** What a {@link Connection} does for its session; implemented by the server engine. */
+export interface ConnectionSession {
+  readonly isOpen: boolean;
+  readonly stats: Readonly<ConnectionStats>;
+  sendEvent(event: number, payload: Uint8Array): void;
+  close(): void;
+}
+
+/**
+ * The server's view of one client connection of one service. Handed to command handlers and
+ * service hooks; `context` holds the connection's private, typed state.
+ *
+ * A connection only names its own session: there is no way to reach another client's state
+ * through it.
+ */
+export class Connection<Context = undefined> {
+  /** Server-unique connection number, for logs. */
+  readonly id: number;
+  /** The client's credentials, as the kernel reported them at connect time. */
+  readonly credentials: Credentials;
+  /** Private per-connection state made by the service's `createContext`. */
+  context: Context;
+  readonly #session: ConnectionSession;
+
+  /** @internal Made by the server engine only. */
+  constructor(id: number, credentials: Credentials, context: Context, session: ConnectionSession) {
+    this.id = id;
+    this.credentials = credentials;
+    this.context = context;
+    this.#session = session;
+  }
+
+  /** Whether the connection is still open; false from the moment it ends. */
+  get isOpen(): boolean {
+    return this.#session.isOpen;
+  }
+
+  /** This connection's traffic counters. */
+  get stats(): Readonly<ConnectionStats> {
+    return this.#session.stats;
+  }
+
+  /**
+   * Sends an asynchronous event to the client, in order with responses.
+   *
+   * @param event - event id, 0–65535
+   * @param payload - event payload; must not change until written
+   * @throws {@link IpcError} `ENOTCONN` when the connection has ended, `EMSGSIZE` when `payload`
+   * exceeds the agreed message size, `EINVAL` for a bad event id.
+   */
+  sendEvent(event: number, payload: Uint8Array = EMPTY): void {
+    this.#session.sendEvent(event, payload);
+  }
+
+  /**
+   * Closes the connection. What is queued is written as far as the kernel takes it now; the
+   * service's `closed` hook runs. Idempotent.
+   */
+  close(): void {
+    this.#session.close();
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,170 @@
+import { EAGAIN, IpcError } from './errors.js';
+import { FrameDecoder } from './frame-decoder.js';
+import { Ready, type Poller } from './poller.js';
+import { SendQueue } from './send-queue.js';
+import type { Channel } from './transport.js';
+
+/** Byte counters shared by both ends of a connection. */
+export interface TrafficCounters {
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/**
+ * The engine half both ends share: it owns a {@link Channel}'s place in the poller, reads with one
+ * system call per readiness callback (fair to other connections, since the poller is
+ * level-triggered and calls again), decodes frames, and batches writes so all frames queued during
+ * one callback or one turn of the loop leave in one system call. Write interest is held only while
+ * the kernel buffer is full.
+ */
+export abstract class FramedChannel {
+  protected readonly channel: Channel;
+  protected readonly poller: Poller;
+  protected readonly decoder: FrameDecoder;
+  protected readonly sendQueue = new SendQueue();
+  /** True once the connection is over; nothing is read or written after that. */
+  protected ended = false;
+  private interest: number = Ready.Readable;
+  private outputPaused = false;
+  private readonly outputHighWater: number;
+  private inDispatch = false;
+  private flushScheduled = false;
+  private readonly dispatchFn = (_fd: number, ready: number): void => this.dispatch(ready);
+  private readonly drainJob = (): void => this.drainBuffered();
+  private readonly flushJob = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
+  /**
+   * @param outputHighWater - stop reading while more than this many bytes wait to be written, so a
+   * peer that sends but never reads cannot grow our memory (Infinity: never stop).
+   */
+  constructor(channel: Channel, poller: Poller, maxMessage: number, outputHighWater: number) {
+    this.channel = channel;
+    this.poller = poller;
+    this.decoder = new FrameDecoder(maxMessage);
+    this.outputHighWater = outputHighWater;
+  }
+
+  /** The counters that byte totals are added to. */
+  protected abstract readonly traffic: TrafficCounters;
+
+  /** Handles one decoded frame; the payload is in `this.decoder`. */
+  protected abstract onFrame(kind: number, code: number, id: number, payload: Buffer): void;
+
+  /** Called once when the channel ends; `error` says why. The channel is already closed. */
+  protected abstract onEnd(error: IpcError): void;
+
+  /** Starts reading. */
+  protected startPolling(): void {
+    this.poller.add(this.channel.fd, this.interest, this.dispatchFn);
+  }
+
+  /** Queues a frame and makes sure it is written soon. */
+  protected send(kind: number, code: number, id: number, payload: Uint8Array): void {
+    this.sendQueue.push(kind, code, id, payload);
+    if (!this.outputPaused && this.sendQueue.bytes > this.outputHighWater) {
+      this.outputPaused = true;
+      this.updateInterest();
+    }
+    if (!this.inDispatch && !this.flushScheduled) {
+      this.flushScheduled = true;
+      this.poller.job(this.flushJob);
+    }
+  }
+
+  /** Ends the channel: leaves the poller, closes the fd, then reports `error` through onEnd. */
+  protected end(error: IpcError): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.poller.remove(this.channel.fd);
+    this.channel.close();
+    this.onEnd(error);
+  }
+
+  /** Writes what is queued now; holds write interest while the kernel is full. */
+  protected flush(): void {
+    if (this.ended) return;
+    const queue = this.sendQueue;
+    if (queue.bytes === 0) return;
+    const before = queue.bytes;
+    const status = queue.flush(this.channel);
+    this.traffic.bytesOut += before - queue.bytes;
+    if (status < 0) {
+      this.end(IpcError.fromErrno(status, 'write to peer'));
+      return;
+    }
+    if (this.outputPaused && queue.bytes <= this.outputHighWater / 2) {
+      this.outputPaused = false;
+      this.poller.job(this.drainJob);
+    }
+    this.updateInterest();
+  }
+
+  private get reading(): boolean {
+    return !this.outputPaused;
+  }
+
+  private updateInterest(): void {
+    const wanted = (this.reading ? Ready.Readable : 0) | (this.sendQueue.bytes > 0 ? Ready.Writable : 0);
+    if (wanted !== this.interest) {
+      this.interest = wanted;
+      this.poller.modify(this.channel.fd, wanted);
+    }
+  }
+
+  private dispatch(ready: number): void {
+    if (this.ended) return;
+    this.inDispatch = true;
+    try {
+      if (ready & Ready.Writable) this.flush();
+      if (this.reading && ready & (Ready.Readable | Ready.HangUp | Ready.Error)) this.readOnce();
+    } finally {
+      this.inDispatch = false;
+    }
+    this.flush();
+  }
+
+  private readOnce(): void {
+    const decoder = this.decoder;
+    try {
+      decoder.reserve();
+      const n = this.channel.read(decoder.buffer, decoder.end, decoder.space);
+      if (n > 0) {
+        decoder.commit(n);
+        this.traffic.bytesIn += n;
+        while (!this.ended && this.reading && decoder.next()) {
+          this.onFrame(decoder.kind, decoder.code, decoder.id, decoder.payload);
+        }
+      } else if (n === 0) {
+        this.end(
+          decoder.pending > 0
+            ? new IpcError('EPROTO', `peer closed the connection in the middle of a frame (${decoder.pending} bytes of it received)`)
+            : new IpcError('ECONNRESET', 'peer closed the connection'),
+        );
+      } else if (n !== EAGAIN) {
+        this.end(IpcError.fromErrno(n, 'read from peer'));
+      }
+    } catch (error) {
+      this.end(IpcError.from(error, 'EPROTO'));
+    }
+  }
+
+  /**
+   * Decodes frames already buffered but held back while reading was paused for output; the poller reports no
+   * readiness for bytes that already left the kernel.
+   */
+  private drainBuffered(): void {
+    if (this.ended || !this.reading) return;
+    const decoder = this.decoder;
+    try {
+      while (!this.ended && this.reading && decoder.next()) {
+        this.onFrame(decoder.kind, decoder.code, decoder.id, decoder.payload);
+      }
+    } catch (error) {
+      this.end(IpcError.from(error, 'EPROTO'));
+    }
+    this.flush();
+  }
+}

@@ -1,0 +1,55 @@
+import type { Connection } from './connection.js';
+import type { Credentials } from './transport.js';
+
+/**
+ * Answers one request. Returns the response payload (nothing means an empty response), or a
+ * promise of it; responses may complete in any order. A thrown error or rejected promise reaches
+ * the caller as an `IpcError` with the same errno-style `code` (or `EREMOTEIO` when it has none)
+ * and message.
+ *
+ * The payload is a view into the receive buffer that stays valid for as long as it is referenced.
+ */
+export type CommandHandler<Context> = (
+  payload: Buffer,
+  connection: Connection<Context>,
+  command: number,
+) => Uint8Array | void | PromiseLike<Uint8Array | void>;
+
+/** Maps a command id to its handler (coroipc's selector); `undefined` answers `ENOSYS`. */
+export type CommandSelector<Context> = (command: number) => CommandHandler<Context> | undefined;
+
+/**
+ * Decides whether a client may connect. Return `true` (or nothing) to accept, `false` to refuse
+ * with `EACCES`, or an errno-style code such as `"EPERM"` to refuse with that code.
+ */
+export type AcceptHook = (credentials: Credentials) => boolean | string | void;
+
+/**
+ * A numbered service: its commands and the hooks of its connections' lifecycle (libqb's service
+ * handlers). `Context` is the type of each connection's private state.
+ */
+export interface ServiceDefinition<Context = undefined> {
+  /** Service id, 0–65535, unique per server. */
+  readonly id: number;
+  /** Service name, unique per server, at most 255 UTF-8 bytes; clients may connect by name. */
+  readonly name: string;
+  /**
+   * Command handlers indexed by command id (0–65535), as an object or array, or a selector
+   * function that picks the handler per command id.
+   */
+  readonly commands: Readonly<Record<number, CommandHandler<Context>>> | CommandSelector<Context>;
+  /** Admission control by the peer's uid, gid or pid. Runs before anything else. */
+  readonly accept?: AcceptHook;
+  /** Makes a new connection's private context; runs after `accept` and before `created`. */
+  readonly createContext?: (credentials: Credentials) => Context;
+  /** The connection is established and may now send events. */
+  readonly created?: (connection: Connection<Context>) => void;
+  /**
+   * The connection is gone: exactly once per connection, however it ended (peer crash, protocol
+   * error, `close()`, server shutdown). Free what the session held here. Handlers still running
+   * finish, but their results are dropped.
+   */
+  readonly closed?: (connection: Connection<Context>, reason: Error) => void;
+  /** After `closed`, once no handler of this connection is still running: the last hook. */
+  readonly destroyed?: (connection: Connection<Context>) => void;
+}

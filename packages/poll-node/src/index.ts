@@ -1,0 +1,1 @@
+export { NodePoller } from './node-poller.js';

@@ -1,0 +1,105 @@
+import { IpcError, Ready, type DispatchFn, type Poller, type ReadyMask } from '@pollux/core';
+import { FdWatcher, WATCH_DISCONNECT, WATCH_READABLE, WATCH_WRITABLE } from '@pollux/sys';
+
+interface Watch {
+  readonly watcher: FdWatcher;
+  readonly dispatch: DispatchFn;
+}
+
+/** Translates engine interest into libuv poll events. */
+function watchEvents(interest: ReadyMask): number {
+  let events = 0;
+  // Hang-up is only asked for while reading: reported while nobody reads, a half-closed peer
+  // would keep a level-triggered watcher firing forever.
+  if (interest & Ready.Readable) events |= WATCH_READABLE | WATCH_DISCONNECT;
+  if (interest & Ready.Writable) events |= WATCH_WRITABLE;
+  return events;
+}
+
+/**
+ * A {@link Poller} on Node.js's own event loop: each fd gets a libuv `uv_poll_t` (level-triggered
+ * epoll underneath), so pollux's fds are served by the same loop as timers, `fs` and `net`, with no
+ * thread hop. Jobs run as microtasks, right after the current callback.
+ *
+ * @example
+ * ```ts
+ * const poller = new NodePoller();
+ * const server = new IpcServer({ poller, transport: new SocketTransport() });
+ * ```
+ */
+export class NodePoller implements Poller {
+  private readonly watches = new Map<number, Watch>();
+  private jobs: (() => void)[] = [];
+  private readonly runJobs = (): void => {
+    const batch = this.jobs;
+    this.jobs = [];
+    for (const fn of batch) {
+      try {
+        fn();
+      } catch (error) {
+        // One failing job must not cancel the others; the error still surfaces as uncaught.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  };
+
+  /** Number of fds being watched. */
+  get size(): number {
+    return this.watches.size;
+  }
+
+  /**
+   * Starts watching `fd`.
+   *
+   * @throws {@link IpcError} `EEXIST` if `fd` is already watched, or the errno libuv reported
+   * (e.g. `EBADF`).
+   */
+  add(fd: number, interest: ReadyMask, dispatch: DispatchFn): void {
+    if (this.watches.has(fd)) throw new IpcError('EEXIST', `fd ${fd} is already watched by this poller`);
+    const watcher = new FdWatcher(fd, (status, events) => {
+      let ready = events & (Ready.Readable | Ready.Writable | Ready.HangUp);
+      if (status < 0) ready |= Ready.Error | Ready.Readable;
+      dispatch(fd, ready);
+    });
+    try {
+      const events = watchEvents(interest);
+      if (events !== 0) watcher.start(events);
+    } catch (error) {
+      watcher.close();
+      throw IpcError.from(error, 'EIO');
+    }
+    this.watches.set(fd, { watcher, dispatch });
+  }
+
+  /**
+   * Changes what `fd` is watched for; an empty interest pauses the watcher.
+   *
+   * @throws {@link IpcError} `ENOENT` if `fd` is not watched.
+   */
+  modify(fd: number, interest: ReadyMask): void {
+    const watch = this.watches.get(fd);
+    if (watch === undefined) throw new IpcError('ENOENT', `fd ${fd} is not watched by this poller`);
+    const events = watchEvents(interest);
+    try {
+      if (events === 0) watch.watcher.stop();
+      else watch.watcher.start(events);
+    } catch (error) {
+      throw IpcError.from(error, 'EIO');
+    }
+  }
+
+  /** Stops watching `fd`; no dispatch for it follows, even from the current loop iteration. */
+  remove(fd: number): void {
+    const watch = this.watches.get(fd);
+    if (watch === undefined) return;
+    this.watches.delete(fd);
+    watch.watcher.close();
+  }
+
+  /** Runs `fn` as a microtask, after the current callback; jobs run in the order queued. */
+  job(fn: () => void): void {
+    if (this.jobs.push(fn) === 1) queueMicrotask(this.runJobs);
+  }
+}

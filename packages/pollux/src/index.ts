@@ -1,0 +1,10 @@
+/**
+ * pollux with defaults: an IPC server and clients on Node's event loop over Unix sockets, in a
+ * handful of lines. Everything from `@pollux/core` is re-exported for typed use.
+ *
+ * @packageDocumentation
+ */
+export * from '@pollux/core';
+export { NodePoller } from '@pollux/poll-node';
+export { SocketTransport, type SocketTransportOptions } from '@pollux/transport-socket';
+export { connect, createServer, defaultPoller, type ConnectOptions, type CreateServerOptions } from './defaults.js';

@@ -1,0 +1,1 @@
+export { SocketTransport, type SocketTransportOptions } from './socket-transport.js';
