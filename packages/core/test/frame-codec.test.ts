@@ -1,0 +1,198 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { IpcError } from '../src/errors.js';
+import { FrameDecoder } from '../src/frame-decoder.js';
+import { CONTROL_PAYLOAD_MAX, FrameKind, HEADER_SIZE } from '../src/frame.js';
+import { SendQueue } from '../src/send-queue.js';
+import type { Channel } from '../src/transport.js';
+
+interface Frame {
+  kind: number;
+  code: number;
+  id: number;
+  payload: Uint8Array;
+}
+
+/** A channel that collects what is written, accepting at most `accept()` bytes per call. */
+class SinkChannel implements Channel {
+  readonly fd = -1;
+  readonly credentials = { pid: 0, uid: 0, gid: 0 };
+  readonly written: Buffer[] = [];
+  calls = 0;
+  constructor(private readonly accept: () => number) {}
+  read(): number {
+    return -11;
+  }
+  writev(chunks: readonly Uint8Array[], count: number): number {
+    this.calls++;
+    let budget = this.accept();
+    if (budget === 0) return -11;
+    let total = 0;
+    for (let i = 0; i < count && budget > 0; i++) {
+      const chunk = chunks[i]!;
+      const n = Math.min(chunk.length, budget);
+      this.written.push(Buffer.from(chunk.subarray(0, n)));
+      budget -= n;
+      total += n;
+    }
+    return total;
+  }
+  close(): void {}
+}
+
+const MAX = 64 * 1024;
+
+const frameArb: fc.Arbitrary<Frame> = fc.record({
+  kind: fc.constantFrom(FrameKind.Request, FrameKind.Response, FrameKind.Event),
+  code: fc.integer({ min: 0, max: 0xffff }),
+  id: fc.integer({ min: 0, max: 0xffffffff }),
+  payload: fc.oneof(
+    { weight: 4, arbitrary: fc.uint8Array({ maxLength: 300 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: MAX }).map((n) => Buffer.alloc(n, n & 0xff)) },
+  ),
+});
+
+/** Encodes frames through a SendQueue into one byte string, with random partial writes. */
+function encode(frames: readonly Frame[], accept: () => number): Buffer {
+  const queue = new SendQueue();
+  const sink = new SinkChannel(accept);
+  for (const f of frames) queue.push(f.kind, f.code, f.id, f.payload);
+  for (let guard = 0; queue.bytes > 0; guard++) {
+    expect(queue.flush(sink)).toBe(0);
+    if (guard > 1_000_000) throw new Error('send queue made no progress');
+  }
+  return Buffer.concat(sink.written);
+}
+
+/** Feeds `bytes` to a decoder in reads of the given sizes; returns the frames and the bytes left over. */
+function decodeAll(bytes: Buffer, readSizes: readonly number[], maxMessage = MAX): { frames: Frame[]; pending: number } {
+  const decoder = new FrameDecoder(maxMessage, 4096);
+  const out: Frame[] = [];
+  let at = 0;
+  let i = 0;
+  while (at < bytes.length) {
+    decoder.reserve();
+    const want = Math.min(decoder.space, readSizes.length > 0 ? readSizes[i++ % readSizes.length]! : decoder.space, bytes.length - at);
+    bytes.copy(decoder.buffer, decoder.end, at, at + want);
+    decoder.commit(want);
+    at += want;
+    while (decoder.next()) {
+      out.push({ kind: decoder.kind, code: decoder.code, id: decoder.id, payload: decoder.payload });
+    }
+  }
+  return { frames: out, pending: decoder.pending };
+}
+
+/** Decodes a stream that must consist of whole frames only. */
+function decode(bytes: Buffer, readSizes: readonly number[]): Frame[] {
+  const { frames, pending } = decodeAll(bytes, readSizes);
+  expect(pending).toBe(0);
+  return frames;
+}
+
+describe('frame codec', () => {
+  it('round-trips any frame sequence through partial writes and arbitrary read splits', () => {
+    fc.assert(
+      fc.property(
+        fc.array(frameArb, { maxLength: 40 }),
+        fc.array(fc.integer({ min: 0, max: 70_000 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.integer({ min: 1, max: 9000 }), { maxLength: 8 }),
+        (frames, writeSizes, readSizes) => {
+          let w = 0;
+          const bytes = encode(frames, () => writeSizes[w++ % writeSizes.length]! || (w % 3) + 1);
+          expect(bytes.length).toBe(frames.reduce((n, f) => n + HEADER_SIZE + f.payload.length, 0));
+          const decoded = decode(bytes, readSizes);
+          expect(decoded.length).toBe(frames.length);
+          decoded.forEach((got, i) => {
+            const want = frames[i]!;
+            expect(got.kind).toBe(want.kind);
+            expect(got.code).toBe(want.code);
+            expect(got.id).toBe(want.id);
+            expect(Buffer.compare(got.payload, want.payload)).toBe(0);
+          });
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps handed-out payloads intact while later frames arrive', () => {
+    const frames = Array.from({ length: 2000 }, (_, i) => ({
+      kind: FrameKind.Request,
+      code: i & 0xffff,
+      id: i,
+      payload: Buffer.alloc(1 + (i % 97), i & 0xff),
+    }));
+    const decoded = decode(encode(frames, () => 1 << 20), [333, 4096, 17]);
+    decoded.forEach((f, i) => expect(Buffer.compare(f.payload, frames[i]!.payload)).toBe(0));
+  });
+
+  it('batches many small frames into one write', () => {
+    const queue = new SendQueue();
+    const sink = new SinkChannel(() => 1 << 20);
+    for (let i = 0; i < 500; i++) queue.push(FrameKind.Request, 1, i, Buffer.alloc(64));
+    queue.flush(sink);
+    expect(sink.calls).toBe(1);
+    expect(queue.bytes).toBe(0);
+  });
+
+  it('rejects lengths over the agreed maximum before buffering the payload', () => {
+    const decoder = new FrameDecoder(1000);
+    const header = Buffer.alloc(HEADER_SIZE);
+    header.writeUInt32LE(1001, 0);
+    header[4] = FrameKind.Request;
+    header.copy(decoder.buffer, decoder.end);
+    decoder.commit(HEADER_SIZE);
+    expect(() => decoder.next()).toThrowError(expect.objectContaining({ code: 'EMSGSIZE' }));
+  });
+
+  it('limits control frames to a small size whatever the message size', () => {
+    const decoder = new FrameDecoder(1 << 20);
+    const header = Buffer.alloc(HEADER_SIZE);
+    header.writeUInt32LE(CONTROL_PAYLOAD_MAX + 1, 0);
+    header[4] = FrameKind.Hello;
+    header.copy(decoder.buffer, 0);
+    decoder.commit(HEADER_SIZE);
+    expect(() => decoder.next()).toThrowError(expect.objectContaining({ code: 'EMSGSIZE' }));
+  });
+
+  it('never throws anything but a protocol IpcError on random bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 5000 }), fc.integer({ min: 1, max: 700 }), (bytes, step) => {
+        const decoder = new FrameDecoder(2048, 1024);
+        try {
+          for (let at = 0; at < bytes.length; at += step) {
+            decoder.reserve();
+            const n = Math.min(step, decoder.space, bytes.length - at);
+            decoder.buffer.set(bytes.subarray(at, at + n), decoder.end);
+            decoder.commit(n);
+            while (decoder.next()) expect(decoder.payload.length).toBeLessThanOrEqual(2048);
+          }
+        } catch (error) {
+          expect(error).toBeInstanceOf(IpcError);
+          expect(['EPROTO', 'EMSGSIZE']).toContain((error as IpcError).code);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('decodes mutated valid streams without crashing', () => {
+    fc.assert(
+      fc.property(
+        fc.array(frameArb, { minLength: 1, maxLength: 10 }),
+        fc.array(fc.record({ at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 8 }),
+        (frames, mutations) => {
+          const bytes = encode(frames, () => 1 << 20);
+          for (const m of mutations) bytes[m.at % bytes.length] = m.value;
+          try {
+            decodeAll(bytes, [1000]);
+          } catch (error) {
+            expect(error).toBeInstanceOf(IpcError);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

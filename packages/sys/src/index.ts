@@ -1,0 +1,26 @@
+/**
+ * The one native addon of pollux: the Linux syscalls Node.js does not expose.
+ *
+ * Setup calls throw {@link SysError}; hot-path calls return a byte count, an
+ * fd or 0 on success and `-errno` on failure, and throw only for malformed
+ * arguments.
+ *
+ * @packageDocumentation
+ */
+export { SysError, errnoName, errnoMessage } from './sys-error.js';
+export {
+  socketUnix,
+  bindUnix,
+  listen,
+  socketpair,
+  peerCredentials,
+  shutdown,
+  close,
+  setNonBlocking,
+  socketError,
+  accept,
+  connectUnix,
+} from './unix-socket.js';
+export { read, writev, sendmsg, recvmsg } from './io.js';
+export { poll, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDHUP } from './poll.js';
+export { FdWatcher, WATCH_READABLE, WATCH_WRITABLE, WATCH_DISCONNECT } from './fd-watcher.js';

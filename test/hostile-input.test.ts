@@ -1,0 +1,150 @@
+import { createConnection, type Socket } from 'node:net';
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { connect, type IpcError } from 'pollux';
+import { openFdCount } from './support/fds.js';
+import { deferred, startServer, type TestServer } from './support/server.js';
+
+// Frames are built by hand here, independent of the library's own encoder.
+function frame(kind: number, code: number, id: number, payload: Buffer = Buffer.alloc(0), length = payload.length): Buffer {
+  const header = Buffer.alloc(12);
+  header.writeUInt32LE(length, 0);
+  header[4] = kind;
+  header.writeUInt16LE(code, 6);
+  header.writeUInt32LE(id, 8);
+  return Buffer.concat([header, payload]);
+}
+
+function hello(serviceId: number, version = 1): Buffer {
+  const body = Buffer.alloc(16);
+  body.write('PLUX', 0, 'latin1');
+  body.writeUInt16LE(version, 4);
+  body.writeUInt32LE(1 << 20, 8);
+  body.writeUInt32LE(serviceId, 12);
+  return frame(1, 0, 0, body);
+}
+
+/** A raw socket to the server that records what it receives and when it is closed. */
+function rawSocket(address: string): { socket: Socket; received: Buffer[]; closed: Promise<void>; connected: Promise<void> } {
+  const socket = createConnection(address);
+  const received: Buffer[] = [];
+  socket.on('data', (chunk) => received.push(chunk));
+  socket.on('error', () => undefined); // a reset by the server is the expected outcome
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  const connected = new Promise<void>((resolve) => socket.on('connect', () => resolve()));
+  return { socket, received, closed, connected };
+}
+
+let fdsBefore: number;
+let running: TestServer;
+const ended: string[] = [];
+
+beforeEach(async () => {
+  fdsBefore = openFdCount();
+  ended.length = 0;
+  running = await startServer(
+    (server) =>
+      server.addService({
+        id: 1,
+        name: 'echo',
+        commands: { 1: (payload) => payload },
+        closed: (_connection, reason) => ended.push((reason as IpcError).code),
+      }),
+    { handshakeTimeout: 150, maxMessageSize: 4096 },
+  );
+});
+
+afterEach(async () => {
+  // Whatever came before, the server still serves a well-behaved client.
+  const client = await connect(running.address, 'echo');
+  expect((await client.request(1, Buffer.from('still serving'))).toString()).toBe('still serving');
+  await client.close();
+  await running.stop();
+  expect(openFdCount()).toBe(fdsBefore);
+});
+
+describe('hostile input', () => {
+  it('closes a connection that sends garbage instead of a hello, and counts it', async () => {
+    const raw = rawSocket(running.address);
+    raw.socket.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await raw.closed;
+    expect(running.server.stats().protocolErrors).toBe(1);
+  });
+
+  it('closes a connection whose handshake is cut off by end of stream', async () => {
+    const raw = rawSocket(running.address);
+    raw.socket.end(hello(1).subarray(0, 17));
+    await raw.closed;
+    expect(running.server.stats()).toMatchObject({ protocolErrors: 1, accepted: 0 });
+  });
+
+  it('drops a client that starts a handshake and goes silent', async () => {
+    const raw = rawSocket(running.address);
+    raw.socket.write(hello(1).subarray(0, 10));
+    await raw.closed;
+    expect(running.server.stats()).toMatchObject({ connections: 0, accepted: 0 });
+  });
+
+  it('refuses an unknown protocol version with EPROTONOSUPPORT', async () => {
+    const raw = rawSocket(running.address);
+    raw.socket.write(hello(1, 2));
+    await raw.closed;
+    const reply = Buffer.concat(raw.received);
+    expect(reply[4]).toBe(3); // a refusal frame
+    expect(reply.toString('latin1', 13, 13 + reply[12]!)).toBe('EPROTONOSUPPORT');
+  });
+
+  it('closes an established connection on a frame with an oversize length, running closed', async () => {
+    const raw = rawSocket(running.address);
+    raw.socket.write(Buffer.concat([hello(1), frame(4, 1, 1, Buffer.alloc(0), 0xffffffff)]));
+    await raw.closed;
+    expect(ended).toEqual(['EMSGSIZE']);
+    expect(running.server.stats().services[0]).toMatchObject({ protocolErrors: 1, closed: 1 });
+  });
+
+  it('closes on a frame kind a client may not send, and on a peer dying mid-frame', async () => {
+    const wrongKind = rawSocket(running.address);
+    wrongKind.socket.write(Buffer.concat([hello(1), frame(5, 0, 1, Buffer.from('a response?'))]));
+    const midFrame = rawSocket(running.address);
+    midFrame.socket.end(Buffer.concat([hello(1), frame(4, 1, 1, Buffer.alloc(100)).subarray(0, 50)]));
+    await Promise.all([wrongKind.closed, midFrame.closed]);
+    expect(ended.sort()).toEqual(['EPROTO', 'EPROTO']);
+  });
+
+  it('answers well-formed requests that arrive in the same read as the hello', async () => {
+    const raw = rawSocket(running.address);
+    const answered = deferred<void>();
+    raw.socket.on('data', () => {
+      if (Buffer.concat(raw.received).includes('pipelined')) answered.resolve();
+    });
+    raw.socket.write(Buffer.concat([hello(1), frame(4, 1, 42, Buffer.from('pipelined'))]));
+    await answered.promise;
+    raw.socket.destroy();
+    await raw.closed;
+  });
+
+  it('survives random and mutated byte streams on many connections', async () => {
+    const valid = Buffer.concat([hello(1), frame(4, 1, 1, Buffer.from('hello')), frame(4, 1, 2, Buffer.alloc(300, 7))]);
+    const streamArb = fc.oneof(
+      fc.uint8Array({ minLength: 1, maxLength: 600 }).map((bytes) => Buffer.from(bytes)),
+      fc
+        .array(fc.record({ at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 6 })
+        .map((mutations) => {
+          const bytes = Buffer.from(valid);
+          for (const m of mutations) bytes[m.at % bytes.length] = m.value;
+          return bytes;
+        }),
+      fc.nat({ max: valid.length }).map((cut) => valid.subarray(0, cut)),
+    );
+    await fc.assert(
+      fc.asyncProperty(streamArb, async (bytes) => {
+        const raw = rawSocket(running.address);
+        await raw.connected;
+        raw.socket.end(bytes);
+        await raw.closed;
+      }),
+      { numRuns: 150 },
+    );
+    expect(running.server.stats().connections).toBe(0);
+  });
+});

@@ -1,0 +1,67 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+/** A JSON line a fixture process printed. */
+export type PeerMessage = { readonly type: string } & Record<string, unknown>;
+
+/** A fixture running in its own process, talking to the test through JSON lines on stdout. */
+export interface Peer {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Resolves with the next message of `type`; rejects if the process exits first. */
+  next(type: string): Promise<PeerMessage>;
+  /** Resolves when the process has exited and its stdio is closed. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * Starts `test/fixtures/<fixture>.ts` with `args` in a new Node.js process (optionally as another
+ * user), collecting the JSON lines it prints.
+ */
+export function spawnPeer(fixture: string, args: readonly string[], options: { uid?: number; gid?: number } = {}): Peer {
+  const script = fileURLToPath(new URL(`../fixtures/${fixture}.ts`, import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    ...(options.uid === undefined ? {} : { uid: options.uid }),
+    ...(options.gid === undefined ? {} : { gid: options.gid }),
+  });
+  const inbox: PeerMessage[] = [];
+  const waiting: { type: string; resolve: (m: PeerMessage) => void; reject: (e: Error) => void }[] = [];
+  let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    let message: PeerMessage;
+    try {
+      message = JSON.parse(line) as PeerMessage;
+    } catch {
+      return; // not ours: a stray log line
+    }
+    const at = waiting.findIndex((w) => w.type === message.type);
+    if (at >= 0) waiting.splice(at, 1)[0]!.resolve(message);
+    else inbox.push(message);
+  });
+
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('close', (code, signal) => {
+      exitInfo = { code, signal };
+      for (const w of waiting.splice(0)) w.reject(new Error(`fixture ${fixture} exited (${code ?? signal}) before sending "${w.type}"`));
+      resolve(exitInfo);
+    });
+  });
+
+  return {
+    child,
+    pid: child.pid!,
+    exited,
+    next(type) {
+      const at = inbox.findIndex((m) => m.type === type);
+      if (at >= 0) return Promise.resolve(inbox.splice(at, 1)[0]!);
+      if (exitInfo !== undefined) return Promise.reject(new Error(`fixture ${fixture} already exited`));
+      return new Promise((resolve, reject) => waiting.push({ type, resolve, reject }));
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer, type CreateServerOptions, type IpcServer } from 'pollux';
+
+/** A server listening on a socket in a fresh temporary directory. */
+export interface TestServer {
+  readonly server: IpcServer;
+  readonly address: string;
+  /** Closes the server and removes its directory. */
+  stop(): Promise<void>;
+}
+
+/** Starts a server; `configure` adds its services before it listens. */
+export async function startServer(configure: (server: IpcServer) => void, options: CreateServerOptions = {}): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'pollux-test-'));
+  // Other users (a client spawned as uid 65534) must be able to reach the socket inside.
+  chmodSync(dir, 0o755);
+  const address = join(dir, 'server.sock');
+  const server = createServer(options);
+  configure(server);
+  await server.listen(address);
+  return {
+    server,
+    address,
+    async stop() {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A promise plus its resolve function, for handlers the test completes by hand. */
+export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** Resolves after the condition holds, checking once per turn of the event loop. */
+export async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
