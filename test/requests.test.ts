@@ -184,7 +184,7 @@ describe('errors reach the right party', () => {
     await expect(c.request(1)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'plain failure' });
     await expect(c.request(2)).rejects.toMatchObject({ code: 'EMSGSIZE' });
     await expect(c.request(3)).rejects.toMatchObject({ code: 'EREMOTEIO' });
-    expect((await c.request(0).catch((e: IpcError) => e)).name).toBe('IpcError');
+    expect(((await c.request(0).catch((e: unknown) => e)) as IpcError).name).toBe('IpcError');
   });
 
   it('fails to connect to an unknown service with ENOENT, and to nothing with ENOENT or ECONNREFUSED', async () => {

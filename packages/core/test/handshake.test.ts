@@ -55,7 +55,7 @@ describe('handshake codec', () => {
 
   it('refuses a hello without the pollux magic', () => {
     const hello = encodeHello({ version: 1, maxMessage: 10, serviceId: 1, serviceName: '' });
-    hello[0] ^= 0xff;
+    hello[0] = hello[0]! ^ 0xff;
     expect(() => decodeHello(hello)).toThrowError(expect.objectContaining({ code: 'EPROTO' }));
   });
 });
