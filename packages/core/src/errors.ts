@@ -97,3 +97,5 @@ export function errnoName(errno: number): string {
 
 /** Negative errno values the engines test for on hot paths, named once. */
 export const EAGAIN = -constants.errno.EAGAIN;
+/** A connection that was reset while it waited in the accept queue. */
+export const ECONNABORTED = -constants.errno.ECONNABORTED;

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import type { Connection } from './connection.js';
-import { EAGAIN, IpcError } from './errors.js';
+import { EAGAIN, ECONNABORTED, IpcError } from './errors.js';
 import { MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
 import type { Hello } from './handshake.js';
 import { Ready, type Poller } from './poller.js';
@@ -37,6 +37,7 @@ export interface IpcServerEvents {
 }
 
 const ACCEPTS_PER_CALLBACK = 64;
+const ACCEPT_RETRY_MS = 100;
 
 /**
  * An IPC server hosting numbered services. Call {@link IpcServer.addService} for each service,
@@ -56,6 +57,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   private readonly registry = new ServiceRegistry();
   private readonly endpoints = new Map<number, Listener>();
   private readonly sessions = new Set<ServerSession>();
+  private readonly acceptPaused = new Map<Listener, ReturnType<typeof setTimeout>>();
   private readonly host: SessionHost;
   private nextConnectionId = 1;
   private accepted = 0;
@@ -145,10 +147,12 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
 
   private async shutdown(): Promise<void> {
     for (const listener of this.endpoints.values()) {
+      clearTimeout(this.acceptPaused.get(listener));
       this.poller.remove(listener.fd);
       listener.close();
     }
     this.endpoints.clear();
+    this.acceptPaused.clear();
     for (const session of [...this.sessions]) session.close();
   }
 
@@ -157,7 +161,9 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     for (let i = 0; i < ACCEPTS_PER_CALLBACK; i++) {
       const channel = listener.accept();
       if (typeof channel === 'number') {
-        if (channel !== EAGAIN) this.reportError(IpcError.fromErrno(channel, `accept on ${listener.address}`), 'accepting a client failed');
+        if (channel === EAGAIN) return;
+        if (channel === ECONNABORTED) continue;
+        this.pauseAccepting(listener, IpcError.fromErrno(channel, `accept on ${listener.address}`));
         return;
       }
       try {
@@ -168,6 +174,27 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
         this.reportError(IpcError.from(error, 'EIO'), 'setting up a client connection failed');
       }
     }
+  }
+
+  /**
+   * Out of fds or memory, the pending connection stays queued and the listener stays readable:
+   * a level-triggered loop would spin. Stop watching it until a session ends or a moment passed.
+   */
+  private pauseAccepting(listener: Listener, error: IpcError): void {
+    if (this.acceptPaused.has(listener)) return;
+    this.reportError(error, 'accepting a client failed; accepting paused until a connection closes');
+    this.poller.modify(listener.fd, 0);
+    const timer = setTimeout(() => this.resumeAccepting(listener), ACCEPT_RETRY_MS);
+    timer.unref?.();
+    this.acceptPaused.set(listener, timer);
+  }
+
+  private resumeAccepting(listener: Listener): void {
+    const timer = this.acceptPaused.get(listener);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.acceptPaused.delete(listener);
+    if (this.endpoints.has(listener.fd)) this.poller.modify(listener.fd, Ready.Readable);
   }
 
   private sessionOpened(session: ServerSession, service: RegisteredService | undefined): void {
@@ -183,6 +210,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
 
   private sessionEnded(session: ServerSession, _error: IpcError, protocolError: boolean): void {
     this.sessions.delete(session);
+    for (const listener of this.acceptPaused.keys()) this.resumeAccepting(listener);
     const service = session.service;
     if (protocolError) this.protocolErrors++;
     if (service === undefined) return;
