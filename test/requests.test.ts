@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connect, IpcError, type IpcClient } from 'pollux';
+import { connect, IpcError, type Connection, type IpcClient } from 'pollux';
 import { openFdCount } from './support/fds.js';
 import { spawnPeer } from './support/peer.js';
 import { deferred, startServer, type TestServer } from './support/server.js';
@@ -239,5 +239,47 @@ describe('errors reach the right party', () => {
     expect((await c.request(1, Buffer.from('fresh'))).toString()).toBe('fresh');
     expect(c.stats.lateResponses).toBe(2);
     expect(c.pendingRequests).toBe(0);
+  });
+});
+
+describe('closing on purpose', () => {
+  it('tells the server a client that closed (ESHUTDOWN) from one that vanished (ECONNRESET)', async () => {
+    const reasons: string[] = [];
+    let ended = deferred<void>();
+    const { address } = await serve((s) =>
+      s.addService({
+        id: 1,
+        name: 'echo',
+        commands: { 1: (p) => p },
+        closed: (_connection, reason) => {
+          reasons.push((reason as IpcError).code);
+          ended.resolve();
+        },
+      }),
+    );
+    const polite = await client(address, 'echo');
+    await polite.close();
+    await ended.promise;
+    ended = deferred<void>();
+    const peer = spawnPeer('client', ['hold', address, '1']);
+    await peer.next('sent');
+    peer.child.kill('SIGKILL');
+    await ended.promise;
+    await peer.exited;
+    expect(reasons).toEqual(['ESHUTDOWN', 'ECONNRESET']);
+  });
+
+  it('tells the client when the server closes its connection, rejecting what was pending', async () => {
+    const gate = deferred<Buffer>();
+    const { server, address } = await serve((s) => s.addService({ id: 1, name: 'gate', commands: { 0: () => gate.promise } }));
+    const opened = new Promise<Connection<unknown>>((resolve) => server.once('connection', resolve));
+    const c = await client(address, 'gate');
+    const closed = new Promise<IpcError>((resolve) => c.once('close', resolve));
+    const pending = c.request(0).catch((error: unknown) => error);
+    await c.request(1).catch(() => undefined); // in-order barrier: the gated request has arrived
+    (await opened).close();
+    expect(await closed).toMatchObject({ code: 'ESHUTDOWN' });
+    expect(await pending).toMatchObject({ code: 'ECONNRESET' });
+    gate.resolve(Buffer.alloc(0));
   });
 });

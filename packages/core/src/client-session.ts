@@ -136,9 +136,7 @@ export class ClientSession extends FramedChannel {
 
   /** Writes what the kernel takes now, then ends the connection with `reason`. */
   shutdown(reason: IpcError): void {
-    if (this.ended) return;
-    this.flush();
-    this.end(reason);
+    this.closeGracefully(reason, this.opened);
   }
 
   protected onFrame(kind: number, code: number, id: number, payload: Buffer): void {
@@ -146,6 +144,7 @@ export class ClientSession extends FramedChannel {
       if (kind === FrameKind.Response) return this.settle(id, payload, false);
       if (kind === FrameKind.ErrorResponse) return this.settle(id, payload, true);
       if (kind === FrameKind.Event) return this.deliverEvent(code, payload);
+      if (kind === FrameKind.Goodbye) return this.end(new IpcError('ESHUTDOWN', `server at ${this.address} closed the connection`));
     } else if (kind === FrameKind.Welcome) {
       const welcome = decodeWelcome(payload);
       this.serviceId = welcome.serviceId;

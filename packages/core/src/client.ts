@@ -28,7 +28,11 @@ export interface IpcClientOptions {
 export interface IpcClientEvents {
   /** The server sent an event. `payload` stays valid for as long as it is referenced. */
   event: [event: number, payload: Buffer];
-  /** The connection ended; every request still pending has been rejected. */
+  /**
+   * The connection ended; every request still pending has been rejected. `reason.code` is
+   * `ESHUTDOWN` when the server closed it on purpose, `ECONNRESET` when the server went away
+   * without a goodbye, `ECONNABORTED` when this client closed it.
+   */
   close: [reason: IpcError];
 }
 

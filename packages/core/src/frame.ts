@@ -23,6 +23,8 @@ export const FrameKind = {
   Response: 5,
   ErrorResponse: 6,
   Event: 7,
+  /** Either side is closing on purpose: tells a goodbye from a crash. */
+  Goodbye: 8,
 } as const;
 
 /** Largest payload of the handshake and error frames, whatever the negotiated message size. */

@@ -1,8 +1,11 @@
 import { EAGAIN, IpcError } from './errors.js';
 import { FrameDecoder } from './frame-decoder.js';
+import { FrameKind } from './frame.js';
 import { Ready, type Poller } from './poller.js';
 import { SendQueue } from './send-queue.js';
 import type { Channel } from './transport.js';
+
+const EMPTY = new Uint8Array(0);
 
 /** Byte counters shared by both ends of a connection. */
 export interface TrafficCounters {
@@ -83,6 +86,17 @@ export abstract class FramedChannel {
     this.onEnd(error);
   }
 
+  /**
+   * Ends the channel on purpose: a goodbye frame (once the handshake is done) tells the peer this
+   * is no crash, then what the kernel takes now is written.
+   */
+  protected closeGracefully(reason: IpcError, established: boolean): void {
+    if (this.ended) return;
+    if (established) this.sendQueue.push(FrameKind.Goodbye, 0, 0, EMPTY);
+    this.flush();
+    this.end(reason);
+  }
+
   /** Writes what is queued now; holds write interest while the kernel is full. */
   protected flush(): void {
     if (this.ended) return;
@@ -141,7 +155,7 @@ export abstract class FramedChannel {
         this.end(
           decoder.pending > 0
             ? new IpcError('EPROTO', `peer closed the connection in the middle of a frame (${decoder.pending} bytes of it received)`)
-            : new IpcError('ECONNRESET', 'peer closed the connection'),
+            : new IpcError('ECONNRESET', 'peer went away without saying goodbye: it crashed, was killed or closed its socket'),
         );
       } else if (n !== EAGAIN) {
         this.end(IpcError.fromErrno(n, 'read from peer'));

@@ -55,8 +55,7 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
 
   /** Closes the connection after writing what the kernel takes now. */
   close(): void {
-    this.flush();
-    this.end(new IpcError('ECONNABORTED', 'connection closed by the server'));
+    this.closeGracefully(new IpcError('ECONNABORTED', 'connection closed by the server'), this.connection !== undefined);
   }
 
   sendEvent(event: number, payload: Uint8Array): void {
@@ -75,6 +74,8 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
   protected onFrame(kind: number, code: number, id: number, payload: Buffer): void {
     if (kind === FrameKind.Request && this.connection !== undefined) {
       this.handleRequest(code, id, payload);
+    } else if (kind === FrameKind.Goodbye && this.connection !== undefined) {
+      this.end(new IpcError('ESHUTDOWN', 'client closed the connection'));
     } else if (kind === FrameKind.Hello && this.connection === undefined) {
       this.handleHello(payload);
     } else {

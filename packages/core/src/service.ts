@@ -47,7 +47,9 @@ export interface ServiceDefinition<Context = undefined> {
   /**
    * The connection is gone: exactly once per connection, however it ended (peer crash, protocol
    * error, `close()`, server shutdown). Free what the session held here. Handlers still running
-   * finish, but their results are dropped.
+   * finish, but their results are dropped. `reason.code` tells how it ended: `ESHUTDOWN` the
+   * client closed on purpose, `ECONNRESET` it went away without a goodbye (crash, kill),
+   * `EPROTO` / `EMSGSIZE` it broke the protocol, `ECONNABORTED` the server closed it.
    */
   readonly closed?: (connection: Connection<Context>, reason: Error) => void;
   /** After `closed`, once no handler of this connection is still running: the last hook. */
