@@ -50,7 +50,7 @@ beforeEach(async () => {
         commands: { 1: (payload) => payload },
         closed: (_connection, reason) => ended.push((reason as IpcError).code),
       }),
-    { handshakeTimeout: 150, maxMessageSize: 4096 },
+    { handshakeTimeout: 150, maxMessageSize: 4096, sendQueueHighWater: 256 * 1024 },
   );
 });
 
@@ -119,6 +119,50 @@ describe('hostile input', () => {
     });
     raw.socket.write(Buffer.concat([hello(1), frame(4, 1, 42, Buffer.from('pipelined'))]));
     await answered.promise;
+    raw.socket.destroy();
+    await raw.closed;
+  });
+
+  it('stops reading a client that sends but never reads, serves others, and delivers everything once it reads', async () => {
+    const requests = 3000;
+    const raw = rawSocket(running.address);
+    raw.socket.pause();
+    const frames = [hello(1)];
+    for (let i = 0; i < requests; i++) frames.push(frame(4, 1, i + 1, Buffer.alloc(1024, i & 0xff)));
+    raw.socket.write(Buffer.concat(frames));
+    // Others are served meanwhile. Each of their round trips is a turn of the server's loop in
+    // which the stuck client would be read if the server still read it: once its count stops
+    // moving for ten turns, the server has stopped reading it, short of all its requests.
+    const other = await connect(running.address, 'echo');
+    let stuckRead = -1;
+    for (let turn = 1, still = 0; still < 10 && turn < 10_000; turn++) {
+      expect((await other.request(1, Buffer.from(`turn ${turn}`))).toString()).toBe(`turn ${turn}`);
+      const read = running.server.stats().services[0]!.requests - turn;
+      still = read === stuckRead ? still + 1 : 0;
+      stuckRead = read;
+    }
+    await other.close();
+    expect(stuckRead).toBeGreaterThan(0);
+    expect(stuckRead).toBeLessThan(requests);
+    // Once it reads, every response arrives, in order, intact.
+    const all = deferred<void>();
+    let buffered = Buffer.alloc(0);
+    let next = 1;
+    raw.socket.on('data', (chunk) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 12 && buffered.length >= 12 + buffered.readUInt32LE(0)) {
+        const length = buffered.readUInt32LE(0);
+        if (buffered[4] === 5) {
+          expect(buffered.readUInt32LE(8)).toBe(next);
+          expect(buffered.subarray(12, 12 + length).equals(Buffer.alloc(1024, (next - 1) & 0xff))).toBe(true);
+          next++;
+        }
+        buffered = buffered.subarray(12 + length);
+      }
+      if (next > requests) all.resolve();
+    });
+    raw.socket.resume();
+    await all.promise;
     raw.socket.destroy();
     await raw.closed;
   });
