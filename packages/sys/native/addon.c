@@ -91,6 +91,12 @@ napi_value pollux_throw_type(napi_env env, const char* message) {
   return NULL;
 }
 
+napi_value pollux_throw_expected(napi_env env, const char* name, const char* what) {
+  char message[128];
+  snprintf(message, sizeof(message), "%s must be %s", name, what);
+  return pollux_throw_type(env, message);
+}
+
 napi_value pollux_throw_range(napi_env env, const char* message) {
   NAPI_CALL(env, napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message));
   return NULL;
@@ -130,9 +136,7 @@ int pollux_arg_bool(napi_env env, napi_value value, const char* name, int* out) 
   bool b;
   napi_status status = napi_get_value_bool(env, value, &b);
   if (status == napi_boolean_expected) {
-    char message[128];
-    snprintf(message, sizeof(message), "%s must be a boolean", name);
-    pollux_throw_type(env, message);
+    pollux_throw_expected(env, name, "a boolean");
     return -1;
   }
   NAPI_CHECK(env, status, return -1);
@@ -150,9 +154,7 @@ int pollux_arg_bytes(napi_env env, napi_value value, const char* name,
   if (status == napi_invalid_arg ||
       (status == napi_ok && type != napi_uint8_array &&
        type != napi_uint8_clamped_array)) {
-    char message[128];
-    snprintf(message, sizeof(message), "%s must be a Uint8Array", name);
-    pollux_throw_type(env, message);
+    pollux_throw_expected(env, name, "a Uint8Array");
     return -1;
   }
   NAPI_CHECK(env, status, return -1);

@@ -29,9 +29,7 @@ static int64_t array_length(napi_env env, napi_value array, const char* name) {
   uint32_t length;
   napi_status status = napi_get_array_length(env, array, &length);
   if (status == napi_array_expected) {
-    char message[64];
-    snprintf(message, sizeof(message), "%s must be an array", name);
-    pollux_throw_type(env, message);
+    pollux_throw_expected(env, name, "an array");
     return -1;
   }
   NAPI_CHECK(env, status, return -1);

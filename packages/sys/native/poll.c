@@ -20,9 +20,7 @@ static int int32_array(napi_env env, napi_value value, const char* name,
   napi_status status =
       napi_get_typedarray_info(env, value, &type, length, &base, NULL, NULL);
   if (status == napi_invalid_arg || (status == napi_ok && type != napi_int32_array)) {
-    char message[64];
-    snprintf(message, sizeof(message), "%s must be an Int32Array", name);
-    pollux_throw_type(env, message);
+    pollux_throw_expected(env, name, "an Int32Array");
     return -1;
   }
   NAPI_CHECK(env, status, return -1);

@@ -33,6 +33,8 @@ napi_value pollux_throw_errno(napi_env env, int err, const char* syscall);
 /* Throws TypeError / RangeError with a fixed message. Return NULL. */
 napi_value pollux_throw_type(napi_env env, const char* message);
 napi_value pollux_throw_range(napi_env env, const char* message);
+/* Throws TypeError "<name> must be <what>". Returns NULL. */
+napi_value pollux_throw_expected(napi_env env, const char* name, const char* what);
 
 /* Argument helpers: return 0 on success, -1 with a JS exception pending. */
 int pollux_arg_int(napi_env env, napi_value value, const char* name,
