@@ -3,7 +3,8 @@ import { FdWatcher, WATCH_DISCONNECT, WATCH_READABLE, WATCH_WRITABLE } from '@po
 
 interface Watch {
   readonly watcher: FdWatcher;
-  readonly dispatch: DispatchFn;
+  /** The libuv events last asked for, to re-arm after libuv stopped the watcher on an error. */
+  events: number;
 }
 
 /** Translates engine interest into libuv poll events. */
@@ -58,19 +59,26 @@ export class NodePoller implements Poller {
    */
   add(fd: number, interest: ReadyMask, dispatch: DispatchFn): void {
     if (this.watches.has(fd)) throw new IpcError('EEXIST', `fd ${fd} is already watched by this poller`);
-    const watcher = new FdWatcher(fd, (status, events) => {
-      let ready = events & (Ready.Readable | Ready.Writable | Ready.HangUp);
-      if (status < 0) ready |= Ready.Error | Ready.Readable;
-      dispatch(fd, ready);
-    });
+    const watch: Watch = {
+      watcher: new FdWatcher(fd, (status, events) => {
+        if (status >= 0) {
+          dispatch(fd, events & (Ready.Readable | Ready.Writable | Ready.HangUp));
+          return;
+        }
+        // On POLLERR libuv stops the watcher. Data may still be queued ahead of the error, so
+        // the engine reads it, and the watcher is re-armed until the read reports the error.
+        dispatch(fd, Ready.Error | Ready.Readable);
+        if (this.watches.get(fd) === watch && watch.events !== 0) watch.watcher.start(watch.events);
+      }),
+      events: watchEvents(interest),
+    };
     try {
-      const events = watchEvents(interest);
-      if (events !== 0) watcher.start(events);
+      if (watch.events !== 0) watch.watcher.start(watch.events);
     } catch (error) {
-      watcher.close();
+      watch.watcher.close();
       throw IpcError.from(error, 'EIO');
     }
-    this.watches.set(fd, { watcher, dispatch });
+    this.watches.set(fd, watch);
   }
 
   /**
@@ -82,6 +90,7 @@ export class NodePoller implements Poller {
     const watch = this.watches.get(fd);
     if (watch === undefined) throw new IpcError('ENOENT', `fd ${fd} is not watched by this poller`);
     const events = watchEvents(interest);
+    watch.events = events;
     try {
       if (events === 0) watch.watcher.stop();
       else watch.watcher.start(events);

@@ -77,6 +77,30 @@ describe('NodePoller', () => {
     expect(calls.length).toBe(1);
   });
 
+  it('keeps dispatching after an error until the data queued ahead of it is read', async () => {
+    const poller = new NodePoller();
+    const [a, b] = pair();
+    sys.writev(b, [Buffer.from('queued before the reset')], 1);
+    sys.writev(a, [Buffer.from('never read by b')], 1);
+    sys.close(b); // b dies with unread data: a gets a pending ECONNRESET behind its own data
+    fds.splice(fds.indexOf(b), 1);
+    const reads: (string | number)[] = [];
+    await new Promise<void>((resolve) => {
+      poller.add(a, Ready.Readable, (_fd, ready) => {
+        expect(ready & Ready.Readable).toBeTruthy();
+        const buffer = Buffer.alloc(8);
+        const n = sys.read(a, buffer, 0, 8);
+        reads.push(n > 0 ? buffer.toString('utf8', 0, n) : n);
+        if (n <= 0) {
+          poller.remove(a);
+          resolve();
+        }
+      });
+    });
+    expect(reads.slice(0, 3)).toEqual(['queued b', 'efore th', 'e reset']);
+    expect([0, -104]).toContain(reads.at(-1));
+  });
+
   it('runs jobs in order, after the current callback', async () => {
     const poller = new NodePoller();
     const order: string[] = [];
