@@ -2,7 +2,10 @@ import { IpcError } from './errors.js';
 import { FrameKind, HEADER_SIZE, payloadLimit } from './frame.js';
 
 const EMPTY = Buffer.alloc(0);
-const MIN_READ_SPACE = 2048;
+const MIN_READ_SPACE = 1024;
+/** Chunk sizes adapt between these: small for idle and chatty peers, large for bulk. */
+const MIN_CHUNK = 4 * 1024;
+const MAX_CHUNK = 256 * 1024;
 
 /**
  * Splits a byte stream into frames. Bytes are read straight from the kernel into the decoder's
@@ -12,6 +15,9 @@ const MIN_READ_SPACE = 2048;
  * A chunk whose bytes were handed out is never written again (the receiver may keep the
  * payload); the decoder moves on to a fresh chunk instead, carrying over only the unparsed tail.
  * A frame larger than a chunk gets a chunk of its own size as soon as its header is known.
+ *
+ * Chunks start small, so an idle connection holds little, and double while reads fill them, so
+ * bulk traffic moves in few system calls; they shrink again when reads bring little.
  */
 export class FrameDecoder {
   /** Kind of the last frame {@link FrameDecoder.next} returned. */
@@ -26,17 +32,15 @@ export class FrameDecoder {
   maxMessage: number;
 
   /** The chunk to read into, at {@link FrameDecoder.end}, for up to {@link FrameDecoder.space} bytes. */
-  buffer: Buffer;
+  buffer: Buffer = EMPTY;
   /** Where the next read lands in {@link FrameDecoder.buffer}. */
   end = 0;
   private start = 0;
   private handedOut = false;
-  private readonly chunkSize: number;
+  private chunkSize = MIN_CHUNK;
 
-  constructor(maxMessage: number, chunkSize = 64 * 1024) {
+  constructor(maxMessage: number) {
     this.maxMessage = maxMessage;
-    this.chunkSize = chunkSize;
-    this.buffer = Buffer.allocUnsafe(chunkSize);
   }
 
   /** Bytes received but not yet returned as frames. */
@@ -57,7 +61,7 @@ export class FrameDecoder {
    */
   reserve(): void {
     const pending = this.end - this.start;
-    if (pending === 0 && !this.handedOut) {
+    if (pending === 0 && !this.handedOut && this.buffer.length > 0) {
       this.start = this.end = 0;
       return;
     }
@@ -79,6 +83,8 @@ export class FrameDecoder {
 
   /** Records that `bytes` were read into {@link FrameDecoder.buffer} at {@link FrameDecoder.end}. */
   commit(bytes: number): void {
+    if (bytes === this.buffer.length - this.end) this.chunkSize = Math.min(MAX_CHUNK, this.chunkSize * 2);
+    else if (bytes < this.chunkSize >>> 4) this.chunkSize = Math.max(MIN_CHUNK, this.chunkSize >>> 1);
     this.end += bytes;
   }
 

@@ -4,9 +4,9 @@ import type { Channel } from './transport.js';
 
 const SLAB_SIZE = 64 * 1024;
 /** Payloads up to this size are copied next to their header, so many frames go out as one chunk. */
-const COPY_MAX = 8 * 1024;
+const COPY_MAX = 1024;
 /** Chunks offered to one `writev`; the kernel's IOV_MAX is far above, this keeps the call cheap. */
-const WRITE_BATCH = 64;
+const WRITE_BATCH = 256;
 
 /**
  * Outgoing frames waiting for the kernel. Headers and small payloads are written into a slab, so

@@ -66,7 +66,7 @@ function encode(frames: readonly Frame[], accept: () => number): Buffer {
 
 /** Feeds `bytes` to a decoder in reads of the given sizes; returns the frames and the bytes left over. */
 function decodeAll(bytes: Buffer, readSizes: readonly number[], maxMessage = MAX): { frames: Frame[]; pending: number } {
-  const decoder = new FrameDecoder(maxMessage, 4096);
+  const decoder = new FrameDecoder(maxMessage);
   const out: Frame[] = [];
   let at = 0;
   let i = 0;
@@ -127,6 +127,24 @@ describe('frame codec', () => {
     decoded.forEach((f, i) => expect(Buffer.compare(f.payload, frames[i]!.payload)).toBe(0));
   });
 
+  it('starts with a small chunk and grows it while reads fill it', () => {
+    const decoder = new FrameDecoder(1 << 20);
+    decoder.reserve();
+    expect(decoder.space).toBe(4096);
+    const sizes: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      decoder.reserve();
+      sizes.push(decoder.buffer.length);
+      const header = Buffer.alloc(HEADER_SIZE);
+      header.writeUInt32LE(decoder.space - HEADER_SIZE, 0);
+      header[4] = FrameKind.Request;
+      header.copy(decoder.buffer, decoder.end);
+      decoder.commit(decoder.space);
+      expect(decoder.next()).toBe(true);
+    }
+    expect(Math.max(...sizes)).toBe(256 * 1024);
+  });
+
   it('batches many small frames into one write', () => {
     const queue = new SendQueue();
     const sink = new SinkChannel(() => 1 << 20);
@@ -138,6 +156,7 @@ describe('frame codec', () => {
 
   it('rejects lengths over the agreed maximum before buffering the payload', () => {
     const decoder = new FrameDecoder(1000);
+    decoder.reserve();
     const header = Buffer.alloc(HEADER_SIZE);
     header.writeUInt32LE(1001, 0);
     header[4] = FrameKind.Request;
@@ -148,10 +167,11 @@ describe('frame codec', () => {
 
   it('limits control frames to a small size whatever the message size', () => {
     const decoder = new FrameDecoder(1 << 20);
+    decoder.reserve();
     const header = Buffer.alloc(HEADER_SIZE);
     header.writeUInt32LE(CONTROL_PAYLOAD_MAX + 1, 0);
     header[4] = FrameKind.Hello;
-    header.copy(decoder.buffer, 0);
+    header.copy(decoder.buffer, decoder.end);
     decoder.commit(HEADER_SIZE);
     expect(() => decoder.next()).toThrowError(expect.objectContaining({ code: 'EMSGSIZE' }));
   });
@@ -159,7 +179,7 @@ describe('frame codec', () => {
   it('never throws anything but a protocol IpcError on random bytes', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 5000 }), fc.integer({ min: 1, max: 700 }), (bytes, step) => {
-        const decoder = new FrameDecoder(2048, 1024);
+        const decoder = new FrameDecoder(2048);
         try {
           for (let at = 0; at < bytes.length; at += step) {
             decoder.reserve();
