@@ -4,7 +4,7 @@ import { FrameKind, HEADER_SIZE, payloadLimit } from './frame.js';
 const EMPTY = Buffer.alloc(0);
 const MIN_READ_SPACE = 1024;
 /** Chunk sizes adapt between these: small for idle and chatty peers, large for bulk. */
-const MIN_CHUNK = 4 * 1024;
+const MIN_CHUNK = 16 * 1024;
 const MAX_CHUNK = 256 * 1024;
 
 /**
@@ -38,6 +38,8 @@ export class FrameDecoder {
   private start = 0;
   private handedOut = false;
   private chunkSize = MIN_CHUNK;
+  /** Size of the last whole frame: the best guess of the next one's. */
+  private lastFrame = 0;
 
   constructor(maxMessage: number) {
     this.maxMessage = maxMessage;
@@ -67,8 +69,9 @@ export class FrameDecoder {
     }
     const needed = pending >= HEADER_SIZE ? HEADER_SIZE + this.checkHeader(this.start) : HEADER_SIZE;
     const room = this.buffer.length - this.start;
-    // Stay when the frame fits; with its length unknown, only if a worthwhile read still fits too.
-    if (needed <= room && (pending >= HEADER_SIZE || this.space >= MIN_READ_SPACE)) return;
+    // Stay when the frame fits. With its length unknown, stay only if a frame like the last one
+    // still fits too: reading the start of one into a chunk's tail would mean copying it later.
+    if (needed <= room && (pending >= HEADER_SIZE || this.space >= Math.max(MIN_READ_SPACE, this.lastFrame))) return;
     if (!this.handedOut && needed <= this.buffer.length) {
       this.buffer.copyWithin(0, this.start, this.end);
     } else {
@@ -112,6 +115,7 @@ export class FrameDecoder {
       this.handedOut = true;
     }
     this.start = start + total;
+    this.lastFrame = total;
     return true;
   }
 

@@ -130,7 +130,7 @@ describe('frame codec', () => {
   it('starts with a small chunk and grows it while reads fill it', () => {
     const decoder = new FrameDecoder(1 << 20);
     decoder.reserve();
-    expect(decoder.space).toBe(4096);
+    expect(decoder.space).toBe(16 * 1024);
     const sizes: number[] = [];
     for (let i = 0; i < 12; i++) {
       decoder.reserve();
