@@ -1,28 +1,10 @@
 import { createConnection, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connect, type IpcError } from 'pollux';
+import { connect, type Connection, type IpcError } from 'pollux';
 import { openFdCount } from './support/fds.js';
+import { frame, hello } from './support/frames.js';
 import { deferred, startServer, type TestServer } from './support/server.js';
-
-// Frames are built by hand here, independent of the library's own encoder.
-function frame(kind: number, code: number, id: number, payload: Buffer = Buffer.alloc(0), length = payload.length): Buffer {
-  const header = Buffer.alloc(12);
-  header.writeUInt32LE(length, 0);
-  header[4] = kind;
-  header.writeUInt16LE(code, 6);
-  header.writeUInt32LE(id, 8);
-  return Buffer.concat([header, payload]);
-}
-
-function hello(serviceId: number, version = 1): Buffer {
-  const body = Buffer.alloc(16);
-  body.write('PLUX', 0, 'latin1');
-  body.writeUInt16LE(version, 4);
-  body.writeUInt32LE(1 << 20, 8);
-  body.writeUInt32LE(serviceId, 12);
-  return frame(1, 0, 0, body);
-}
 
 /** A raw socket to the server that records what it receives and when it is closed. */
 function rawSocket(address: string): { socket: Socket; received: Buffer[]; closed: Promise<void>; connected: Promise<void> } {
@@ -163,6 +145,27 @@ describe('hostile input', () => {
     });
     raw.socket.resume();
     await all.promise;
+    raw.socket.destroy();
+    await raw.closed;
+  });
+
+  it('refuses events with EAGAIN to a client that does not read them, instead of queueing without bound', async () => {
+    const raw = rawSocket(running.address);
+    raw.socket.pause();
+    const opened = new Promise<Connection<unknown>>((resolve) => running.server.once('connection', resolve));
+    raw.socket.write(hello(1));
+    const connection = await opened;
+    const event = Buffer.alloc(4096);
+    let sent = 0;
+    let failure: unknown;
+    try {
+      for (; sent < 100_000; sent++) connection.sendEvent(1, event);
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toMatchObject({ code: 'EAGAIN' });
+    // Bounded by twice the high-water mark (256 KiB here) plus what the kernel holds.
+    expect(sent * event.length).toBeLessThan(8 * 1024 * 1024);
     raw.socket.destroy();
     await raw.closed;
   });

@@ -283,3 +283,58 @@ describe('closing on purpose', () => {
     gate.resolve(Buffer.alloc(0));
   });
 });
+
+describe('service code that misbehaves', () => {
+  it('delivers events a created hook sends before the client has returned from connect', async () => {
+    const { address } = await serve((s) =>
+      s.addService({ id: 1, name: 'greeter', commands: {}, created: (connection) => connection.sendEvent(3, Buffer.from('welcome')) }),
+    );
+    const c = await client(address, 'greeter');
+    const event = await new Promise<string>((resolve) => c.once('event', (id, payload) => resolve(`${id}:${payload.toString()}`)));
+    expect(event).toBe('3:welcome');
+  });
+
+  it("survives a throwing 'connection' listener, odd thenables and a promise-returning accept hook", async () => {
+    const hooks: string[] = [];
+    const errors: string[] = [];
+    const { server, address } = await serve((s) => {
+      s.addService({
+        id: 1,
+        name: 'odd',
+        created: () => hooks.push('created'),
+        destroyed: () => hooks.push('destroyed'),
+        commands: {
+          0: () =>
+            ({
+              then() {
+                throw new Error('then() exploded');
+              },
+            }) as unknown as Promise<void>,
+          1: () =>
+            ({
+              then(resolve: (value: Buffer) => void) {
+                resolve(Buffer.from('once'));
+                resolve(Buffer.from('twice'));
+              },
+            }) as unknown as Promise<Buffer>,
+        },
+      });
+      s.addService({ id: 2, name: 'async-accept', accept: (async () => true) as unknown as () => boolean, commands: {} });
+    });
+    server.on('error', (error) => errors.push(error.message));
+    server.on('connection', () => {
+      throw new Error('listener bug');
+    });
+    const c = await client(address, 'odd');
+    await expect(c.request(0)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'then() exploded' });
+    expect((await c.request(1)).toString()).toBe('once');
+    expect(c.stats.lateResponses).toBe(0);
+    await expect(connect(address, 'async-accept')).rejects.toMatchObject({ code: 'EACCES' });
+    await c.close();
+    await running!.stop();
+    running = undefined;
+    expect(hooks).toEqual(['created', 'destroyed']);
+    expect(errors.some((message) => message.includes('listener bug'))).toBe(true);
+    expect(errors.some((message) => message.includes('synchronously'))).toBe(true);
+  });
+});

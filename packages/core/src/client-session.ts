@@ -68,15 +68,19 @@ export class ClientSession extends FramedChannel {
   private opened = false;
   private closeWhenIdle = false;
   private handshakeDone: ((error?: IpcError) => void) | undefined;
+  /** Why this side ended the connection, if it did: pending requests reject with it as is. */
+  private localReason: IpcError | undefined;
+  private readonly requestedMaxMessage: number;
 
-  constructor(address: string, channel: Channel, poller: Poller, sink: ClientSink) {
+  constructor(address: string, channel: Channel, poller: Poller, sink: ClientSink, requestedMaxMessage: number) {
     super(channel, poller, 0, Number.POSITIVE_INFINITY);
     this.address = address;
     this.sink = sink;
+    this.requestedMaxMessage = requestedMaxMessage;
   }
 
   get isOpen(): boolean {
-    return this.opened && !this.ended;
+    return this.opened && !this.ended && !this.isClosing;
   }
 
   get pendingCount(): number {
@@ -94,7 +98,6 @@ export class ClientSession extends FramedChannel {
       const timer = setTimeout(() => {
         this.shutdown(new IpcError('ETIMEDOUT', `server did not complete the handshake within ${timeout} ms`));
       }, timeout);
-      signal?.addEventListener('abort', onAbort, { once: true });
       this.handshakeDone = (error) => {
         this.handshakeDone = undefined;
         clearTimeout(timer);
@@ -107,8 +110,16 @@ export class ClientSession extends FramedChannel {
         this.send(FrameKind.Hello, 0, 0, hello);
       } catch (error) {
         this.shutdown(IpcError.from(error, 'EIO'));
+        return;
       }
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /** Hands on frames that came with the welcome, once the caller holds the client. */
+  releaseFrames(): void {
+    this.holdFrames(false);
   }
 
   /** Queues a validated request; the returned promise settles with its response. */
@@ -136,6 +147,7 @@ export class ClientSession extends FramedChannel {
 
   /** Writes what the kernel takes now, then ends the connection with `reason`. */
   shutdown(reason: IpcError): void {
+    this.localReason ??= reason;
     this.closeGracefully(reason, this.opened);
   }
 
@@ -147,11 +159,17 @@ export class ClientSession extends FramedChannel {
       if (kind === FrameKind.Goodbye) return this.end(new IpcError('ESHUTDOWN', `server at ${this.address} closed the connection`));
     } else if (kind === FrameKind.Welcome) {
       const welcome = decodeWelcome(payload);
+      if (welcome.maxMessage > this.requestedMaxMessage || welcome.maxMessage < 1) {
+        throw new IpcError('EPROTO', `server agreed a message size of ${welcome.maxMessage} bytes, outside the 1–${this.requestedMaxMessage} asked for`);
+      }
       this.serviceId = welcome.serviceId;
       this.serviceName = welcome.serviceName;
       this.maxMessage = welcome.maxMessage;
       this.decoder.maxMessage = welcome.maxMessage;
       this.opened = true;
+      // Frames after the welcome (events from the service's created hook) wait until the caller
+      // has the client and its listeners: connect() releases them.
+      this.holdFrames(true);
       this.handshakeDone?.();
       return;
     } else if (kind === FrameKind.Refuse) {
@@ -169,7 +187,7 @@ export class ClientSession extends FramedChannel {
       return;
     }
     const lost =
-      error.code === 'ECONNABORTED'
+      error === this.localReason
         ? error
         : new IpcError(
             'ECONNRESET',
@@ -196,13 +214,16 @@ export class ClientSession extends FramedChannel {
   }
 
   private settle(id: number, payload: Buffer, isError: boolean): void {
+    // Decoded before the request leaves the pending set: a malformed error frame ends the
+    // connection, and the request must still be there to be rejected with the rest.
+    const failure = isError ? decodeError(payload) : undefined;
     const request = this.take(id);
     if (request === undefined) {
       this.stats.lateResponses++;
       return;
     }
     this.stats.responses++;
-    if (isError) request.reject(decodeError(payload));
+    if (failure !== undefined) request.reject(failure);
     else request.resolve(payload);
   }
 

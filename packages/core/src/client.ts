@@ -91,7 +91,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     }
     if (options.signal?.aborted) throw new IpcError('ECANCELED', 'connect was cancelled');
     const channel = await transport.connect(address);
-    const client = new IpcClient(address, (sink) => new ClientSession(address, channel, poller, sink));
+    const client = new IpcClient(address, (sink) => new ClientSession(address, channel, poller, sink, maxMessage));
     await client.#session.handshake(
       encodeHello({
         version: PROTOCOL_VERSION,
@@ -102,6 +102,8 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
       options.timeout ?? 5000,
       options.signal,
     );
+    // After the caller's continuation: by then it has attached its event listeners.
+    setImmediate(() => client.#session.releaseFrames());
     return client;
   }
 

@@ -97,5 +97,9 @@ export function errnoName(errno: number): string {
 
 /** Negative errno values the engines test for on hot paths, named once. */
 export const EAGAIN = -constants.errno.EAGAIN;
+/** The peer reset the connection. */
+export const ECONNRESET = -constants.errno.ECONNRESET;
+/** Writing to a connection the peer has closed. */
+export const EPIPE = -constants.errno.EPIPE;
 /** A connection that was reset while it waited in the accept queue. */
 export const ECONNABORTED = -constants.errno.ECONNABORTED;

@@ -1,4 +1,4 @@
-import { EAGAIN, IpcError } from './errors.js';
+import { EAGAIN, ECONNRESET, EPIPE, IpcError } from './errors.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { FrameKind } from './frame.js';
 import { Ready, type Poller } from './poller.js';
@@ -6,6 +6,8 @@ import { SendQueue } from './send-queue.js';
 import type { Channel } from './transport.js';
 
 const EMPTY = new Uint8Array(0);
+/** How long a purposeful close waits for queued output to drain before it ends anyway. */
+const CLOSE_DRAIN_MS = 2000;
 
 /** Byte counters shared by both ends of a connection. */
 export interface TrafficCounters {
@@ -29,6 +31,10 @@ export abstract class FramedChannel {
   protected ended = false;
   private interest: number = Ready.Readable;
   private outputPaused = false;
+  private held = false;
+  /** Set once closeGracefully started: the reason the channel will end with. */
+  private closing: IpcError | undefined;
+  private closeDeadline: ReturnType<typeof setTimeout> | undefined;
   private readonly outputHighWater: number;
   private inDispatch = false;
   private flushScheduled = false;
@@ -77,10 +83,23 @@ export abstract class FramedChannel {
     }
   }
 
+  /**
+   * Stops or resumes handing frames to {@link FramedChannel.onFrame}, for a reason of the
+   * subclass's own (the client holds frames that came with the welcome until its caller has
+   * the client in hand).
+   */
+  protected holdFrames(hold: boolean): void {
+    if (this.held === hold || this.ended) return;
+    this.held = hold;
+    this.updateInterest();
+    if (!hold) this.poller.job(this.drainJob);
+  }
+
   /** Ends the channel: leaves the poller, closes the fd, then reports `error` through onEnd. */
   protected end(error: IpcError): void {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.closeDeadline);
     this.poller.remove(this.channel.fd);
     this.channel.close();
     this.onEnd(error);
@@ -88,13 +107,22 @@ export abstract class FramedChannel {
 
   /**
    * Ends the channel on purpose: a goodbye frame (once the handshake is done) tells the peer this
-   * is no crash, then what the kernel takes now is written.
+   * is no crash. Nothing more is read; what is queued is written first, for at most
+   * `CLOSE_DRAIN_MS`, so the peer never sees a frame cut short by a close.
    */
   protected closeGracefully(reason: IpcError, established: boolean): void {
-    if (this.ended) return;
+    if (this.ended || this.closing !== undefined) return;
+    this.closing = reason;
     if (established) this.sendQueue.push(FrameKind.Goodbye, 0, 0, EMPTY);
     this.flush();
-    this.end(reason);
+    if (this.ended) return;
+    if (this.sendQueue.bytes === 0) {
+      this.end(reason);
+      return;
+    }
+    this.updateInterest();
+    this.closeDeadline = setTimeout(() => this.end(reason), CLOSE_DRAIN_MS);
+    this.closeDeadline.unref?.();
   }
 
   /** Writes what is queued now; holds write interest while the kernel is full. */
@@ -106,7 +134,11 @@ export abstract class FramedChannel {
     const status = queue.flush(this.channel);
     this.traffic.bytesOut += before - queue.bytes;
     if (status < 0) {
-      this.end(IpcError.fromErrno(status, 'write to peer'));
+      this.end(ioError(status, 'write to peer'));
+      return;
+    }
+    if (queue.bytes === 0 && this.closing !== undefined) {
+      this.end(this.closing);
       return;
     }
     if (this.outputPaused && queue.bytes <= this.outputHighWater / 2) {
@@ -116,8 +148,13 @@ export abstract class FramedChannel {
     this.updateInterest();
   }
 
+  /** True from the moment a purposeful close began. */
+  protected get isClosing(): boolean {
+    return this.closing !== undefined;
+  }
+
   private get reading(): boolean {
-    return !this.outputPaused;
+    return !this.outputPaused && !this.held && this.closing === undefined;
   }
 
   private updateInterest(): void {
@@ -140,25 +177,35 @@ export abstract class FramedChannel {
     this.flush();
   }
 
+  /** Hands buffered frames to onFrame while reading is on; false when reading stopped or ended. */
+  private deliverBuffered(): boolean {
+    const decoder = this.decoder;
+    while (!this.ended && this.reading && decoder.next()) {
+      this.onFrame(decoder.kind, decoder.code, decoder.id, decoder.payload);
+    }
+    return !this.ended && this.reading;
+  }
+
   private readOnce(): void {
     const decoder = this.decoder;
     try {
+      // Frames held back by a pause come first: reading past them would reorder nothing, but
+      // a full chunk would leave no room and a zero-byte read looks like end of file.
+      if (!this.deliverBuffered()) return;
       decoder.reserve();
       const n = this.channel.read(decoder.buffer, decoder.end, decoder.space);
       if (n > 0) {
         decoder.commit(n);
         this.traffic.bytesIn += n;
-        while (!this.ended && this.reading && decoder.next()) {
-          this.onFrame(decoder.kind, decoder.code, decoder.id, decoder.payload);
-        }
+        this.deliverBuffered();
       } else if (n === 0) {
         this.end(
           decoder.pending > 0
             ? new IpcError('EPROTO', `peer closed the connection in the middle of a frame (${decoder.pending} bytes of it received)`)
-            : new IpcError('ECONNRESET', 'peer went away without saying goodbye: it crashed, was killed or closed its socket'),
+            : peerGone(),
         );
       } else if (n !== EAGAIN) {
-        this.end(IpcError.fromErrno(n, 'read from peer'));
+        this.end(ioError(n, 'read from peer'));
       }
     } catch (error) {
       this.end(IpcError.from(error, 'EPROTO'));
@@ -166,19 +213,25 @@ export abstract class FramedChannel {
   }
 
   /**
-   * Decodes frames already buffered but held back while reading was paused for output; the poller reports no
-   * readiness for bytes that already left the kernel.
+   * Decodes frames already buffered but held back while reading was paused; the poller reports
+   * no readiness for bytes that already left the kernel.
    */
   private drainBuffered(): void {
     if (this.ended || !this.reading) return;
-    const decoder = this.decoder;
     try {
-      while (!this.ended && this.reading && decoder.next()) {
-        this.onFrame(decoder.kind, decoder.code, decoder.id, decoder.payload);
-      }
+      this.deliverBuffered();
     } catch (error) {
       this.end(IpcError.from(error, 'EPROTO'));
     }
     this.flush();
   }
+}
+
+/** A peer that vanished without a goodbye, however the kernel noticed (EOF, reset, broken pipe). */
+function peerGone(): IpcError {
+  return new IpcError('ECONNRESET', 'peer went away without saying goodbye: it crashed, was killed or closed its socket');
+}
+
+function ioError(errno: number, what: string): IpcError {
+  return errno === ECONNRESET || errno === EPIPE ? peerGone() : IpcError.fromErrno(errno, what);
 }

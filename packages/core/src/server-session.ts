@@ -16,6 +16,8 @@ export interface SessionHost {
   sessionOpened(session: ServerSession, service: RegisteredService | undefined): void;
   /** A session ended; `wasOpen` tells whether it had completed the handshake. */
   sessionEnded(session: ServerSession, error: IpcError, protocolError: boolean): void;
+  /** A session is open and its `created` hook has run: tell the application. */
+  announce(session: ServerSession): void;
   reportHookError(hook: string, error: unknown): void;
 }
 
@@ -32,6 +34,8 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
   service: RegisteredService | undefined;
   connection: Connection<unknown> | undefined;
   private readonly host: SessionHost;
+  /** Output beyond which events are refused: a client that never reads cannot grow our memory. */
+  private readonly eventQueueLimit: number;
   private maxMessage = 0;
   private running = 0;
   private closedHookRan = false;
@@ -42,15 +46,16 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     super(channel, poller, 0, outputHighWater);
     this.id = id;
     this.host = host;
+    this.eventQueueLimit = outputHighWater * 2;
+    this.startPolling();
     this.handshakeTimer = setTimeout(() => {
       this.end(new IpcError('ETIMEDOUT', `client sent no complete handshake within ${handshakeTimeout} ms`));
     }, handshakeTimeout);
     this.handshakeTimer.unref?.();
-    this.startPolling();
   }
 
   get isOpen(): boolean {
-    return !this.ended && this.connection !== undefined;
+    return !this.ended && !this.isClosing && this.connection !== undefined;
   }
 
   /** Closes the connection after writing what the kernel takes now. */
@@ -65,6 +70,9 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     }
     if (payload.length > this.maxMessage) {
       throw new IpcError('EMSGSIZE', `event of ${payload.length} bytes exceeds the agreed maximum of ${this.maxMessage} bytes`);
+    }
+    if (this.sendQueue.bytes > this.eventQueueLimit) {
+      throw new IpcError('EAGAIN', `connection ${this.id} is not reading: ${this.sendQueue.bytes} bytes wait to be written; send again later`);
     }
     this.stats.events++;
     this.service!.stats.events++;
@@ -97,14 +105,18 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     }
     const credentials = this.channel.credentials;
     const definition = service.definition;
-    let verdict: boolean | string | void = true;
+    let verdict: unknown = true;
     try {
       verdict = definition.accept?.(credentials);
     } catch (error) {
       host.reportHookError('accept', error);
-      verdict = 'EACCES';
+      verdict = false;
     }
-    if (verdict === false || typeof verdict === 'string') {
+    if (verdict !== true && verdict !== undefined) {
+      // Fail closed: anything but an explicit yes (a promise, say) refuses.
+      if (typeof verdict !== 'string' && verdict !== false) {
+        host.reportHookError('accept', new IpcError('EINVAL', 'accept must return true, false, an errno-style code or nothing, synchronously'));
+      }
       const code = typeof verdict === 'string' ? verdict : 'EACCES';
       return this.refuse(service, code, `service "${definition.name}" refused uid ${credentials.uid} gid ${credentials.gid} pid ${credentials.pid}`);
     }
@@ -131,6 +143,7 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     } catch (error) {
       host.reportHookError('created', error);
     }
+    if (this.isOpen) host.announce(this);
   }
 
   private refuse(service: RegisteredService | undefined, code: string, message: string): void {
@@ -144,13 +157,13 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     const service = this.service!;
     this.stats.requests++;
     service.stats.requests++;
-    const handler = service.handlerFor(command);
-    if (handler === undefined) {
-      this.sendError(id, new IpcError('ENOSYS', `service "${service.definition.name}" has no command ${command}`));
-      return;
-    }
     let result: Uint8Array | void | PromiseLike<Uint8Array | void>;
     try {
+      const handler = service.handlerFor(command);
+      if (handler === undefined) {
+        this.sendError(id, new IpcError('ENOSYS', `service "${service.definition.name}" has no command ${command}`));
+        return;
+      }
       result = handler(payload, this.connection!, command);
     } catch (error) {
       this.sendError(id, error);
@@ -158,7 +171,8 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     }
     if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function' && !(result instanceof Uint8Array)) {
       this.running++;
-      (result as PromiseLike<Uint8Array | void>).then(
+      // Promise.resolve tames foreign thenables: a throwing then() rejects, a double resolve settles once.
+      Promise.resolve(result).then(
         (value) => this.settle(id, value, undefined, false),
         (error: unknown) => this.settle(id, undefined, error, true),
       );

@@ -32,7 +32,7 @@ export interface IpcServerOptions {
 export interface IpcServerEvents {
   /** A service hook threw, or accepting failed; the server keeps running. */
   error: [error: IpcError];
-  /** A client completed its handshake. */
+  /** A client completed its handshake and its service's `created` hook ran. */
   connection: [connection: Connection<unknown>];
 }
 
@@ -64,6 +64,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   private refused = 0;
   private protocolErrors = 0;
   private closing: Promise<void> | undefined;
+  private lastSessionEnded: (() => void) | undefined;
 
   /**
    * @param options - the poller, the transport and limits
@@ -84,6 +85,13 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       findService: (hello: Hello) => this.registry.find(hello),
       sessionOpened: (session, service) => this.sessionOpened(session, service),
       sessionEnded: (session, error, protocolError) => this.sessionEnded(session, error, protocolError),
+      announce: (session) => {
+        try {
+          this.emit('connection', session.connection!);
+        } catch (error) {
+          this.reportError(IpcError.from(error, 'EREMOTEIO'), "a 'connection' listener threw");
+        }
+      },
       reportHookError: (hook, error) => this.reportError(IpcError.from(error, 'EREMOTEIO'), `service hook "${hook}" threw`),
     };
   }
@@ -107,8 +115,13 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   async listen(address: string): Promise<void> {
     if (this.closing) throw new IpcError('ESHUTDOWN', 'server is closed: make a new IpcServer');
     const listener = this.transport.listen(address);
+    try {
+      this.poller.add(listener.fd, Ready.Readable, (_fd, ready) => this.acceptClients(listener, ready));
+    } catch (error) {
+      listener.close();
+      throw IpcError.from(error, 'EIO');
+    }
     this.endpoints.set(listener.fd, listener);
-    this.poller.add(listener.fd, Ready.Readable, (_fd, ready) => this.acceptClients(listener, ready));
   }
 
   /** The addresses the server listens on. */
@@ -138,7 +151,8 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
 
   /**
    * Stops accepting, closes every connection (each service's `closed` hook runs) and releases
-   * the addresses. Idempotent.
+   * the addresses. Each connection gets a goodbye and up to 2 s to take what was queued for it.
+   * Resolves once every connection has ended. Idempotent.
    */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -153,7 +167,12 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     }
     this.endpoints.clear();
     this.acceptPaused.clear();
+    if (this.sessions.size === 0) return;
+    const allEnded = new Promise<void>((resolve) => {
+      this.lastSessionEnded = resolve;
+    });
     for (const session of [...this.sessions]) session.close();
+    await allEnded;
   }
 
   private acceptClients(listener: Listener, ready: number): void {
@@ -205,11 +224,11 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     this.accepted++;
     service.stats.accepted++;
     service.stats.connections++;
-    this.emit('connection', session.connection!);
   }
 
   private sessionEnded(session: ServerSession, _error: IpcError, protocolError: boolean): void {
     this.sessions.delete(session);
+    if (this.sessions.size === 0) this.lastSessionEnded?.();
     for (const listener of this.acceptPaused.keys()) this.resumeAccepting(listener);
     const service = session.service;
     if (protocolError) this.protocolErrors++;

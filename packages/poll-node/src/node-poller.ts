@@ -67,8 +67,11 @@ export class NodePoller implements Poller {
         }
         // On POLLERR libuv stops the watcher. Data may still be queued ahead of the error, so
         // the engine reads it, and the watcher is re-armed until the read reports the error.
-        dispatch(fd, Ready.Error | Ready.Readable);
-        if (this.watches.get(fd) === watch && watch.events !== 0) watch.watcher.start(watch.events);
+        try {
+          dispatch(fd, Ready.Error | Ready.Readable);
+        } finally {
+          if (this.watches.get(fd) === watch && watch.events !== 0) watch.watcher.start(watch.events);
+        }
       }),
       events: watchEvents(interest),
     };

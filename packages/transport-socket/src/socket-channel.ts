@@ -4,17 +4,14 @@ import * as sys from '@pollux/sys';
 /** A connected Unix stream socket. */
 export class SocketChannel implements Channel {
   readonly fd: number;
-  private peer: Credentials | undefined;
+  /** The peer's credentials from `SO_PEERCRED`, read at connect time while the fd is surely ours. */
+  readonly credentials: Credentials;
   private open = true;
 
+  /** @throws SysError when the peer's credentials cannot be read (the socket is already dead). */
   constructor(fd: number) {
     this.fd = fd;
-  }
-
-  /** The peer's credentials, read once from `SO_PEERCRED`. */
-  get credentials(): Credentials {
-    this.peer ??= sys.peerCredentials(this.fd);
-    return this.peer;
+    this.credentials = sys.peerCredentials(fd);
   }
 
   read(buffer: Uint8Array, offset: number, length: number): number {

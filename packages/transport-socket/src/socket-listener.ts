@@ -1,7 +1,20 @@
 import { lstatSync, unlinkSync } from 'node:fs';
 import type { Channel, Listener } from '@pollux/core';
+import { constants } from 'node:os';
 import * as sys from '@pollux/sys';
+
+const ECONNABORTED = constants.errno.ECONNABORTED;
 import { SocketChannel } from './socket-channel.js';
+
+/** Wraps a connected fd, or closes it and returns the errno when it is unusable. */
+export function adopt(fd: number): Channel | number {
+  try {
+    return new SocketChannel(fd);
+  } catch (error) {
+    sys.close(fd);
+    return -((error as { errno?: number }).errno ?? ECONNABORTED);
+  }
+}
 
 /** A listening Unix stream socket. */
 export class SocketListener implements Listener {
@@ -24,7 +37,7 @@ export class SocketListener implements Listener {
 
   accept(): Channel | number {
     const fd = sys.accept(this.fd);
-    return fd < 0 ? fd : new SocketChannel(fd);
+    return fd < 0 ? fd : adopt(fd);
   }
 
   close(): void {

@@ -3,8 +3,7 @@ import { constants } from 'node:os';
 import { IpcError, errnoName, type Channel, type Listener, type Transport } from '@pollux/core';
 import * as sys from '@pollux/sys';
 import { parseSocketAddress, type SocketAddress } from './socket-address.js';
-import { SocketChannel } from './socket-channel.js';
-import { SocketListener } from './socket-listener.js';
+import { adopt, SocketListener } from './socket-listener.js';
 
 /** Options of {@link SocketTransport}. */
 export interface SocketTransportOptions {
@@ -64,9 +63,10 @@ export class SocketTransport implements Transport {
     const target = parseSocketAddress(address);
     const fd = this.openSocket(address);
     const status = sys.connectUnix(fd, target.name, target.abstract);
-    if (status === 0) return new SocketChannel(fd);
-    sys.close(fd);
-    throw connectError(status, address);
+    const channel = status === 0 ? adopt(fd) : status;
+    if (typeof channel !== 'number') return channel;
+    if (status !== 0) sys.close(fd);
+    throw connectError(channel, address);
   }
 
   private openSocket(address: string): number {

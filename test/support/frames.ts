@@ -1,0 +1,31 @@
+// Frames built by hand, independent of the library's own encoder, for tests that play a
+// hostile or broken peer.
+
+/** One frame: 12-byte little-endian header and payload; `length` may lie about the payload. */
+export function frame(kind: number, code: number, id: number, payload: Buffer = Buffer.alloc(0), length = payload.length): Buffer {
+  const header = Buffer.alloc(12);
+  header.writeUInt32LE(length, 0);
+  header[4] = kind;
+  header.writeUInt16LE(code, 6);
+  header.writeUInt32LE(id, 8);
+  return Buffer.concat([header, payload]);
+}
+
+/** A client hello for `serviceId`. */
+export function hello(serviceId: number, version = 1): Buffer {
+  const body = Buffer.alloc(16);
+  body.write('PLUX', 0, 'latin1');
+  body.writeUInt16LE(version, 4);
+  body.writeUInt32LE(1 << 20, 8);
+  body.writeUInt32LE(serviceId, 12);
+  return frame(1, 0, 0, body);
+}
+
+/** A server welcome agreeing `maxMessage`. */
+export function welcome(maxMessage: number, serviceId = 1, name = 'raw'): Buffer {
+  const body = Buffer.alloc(12);
+  body.writeUInt16LE(1, 0);
+  body.writeUInt32LE(maxMessage, 4);
+  body.writeUInt32LE(serviceId, 8);
+  return frame(2, 0, 0, Buffer.concat([body, Buffer.from(name)]));
+}
