@@ -61,6 +61,17 @@ static int unix_address(napi_env env, napi_value name, int abstract,
   return 0;
 }
 
+/* Parses the (fd, name, abstract) arguments of bindUnix and connectUnix, with
+ * unix_address's return convention. */
+static int fd_and_address(napi_env env, napi_value* argv, int* fd,
+                          struct sockaddr_un* addr, socklen_t* addrlen) {
+  int abstract;
+  if (pollux_arg_fd(env, argv[0], fd) != 0 ||
+      pollux_arg_bool(env, argv[2], "abstract", &abstract) != 0)
+    return -1;
+  return unix_address(env, argv[1], abstract, addr, addrlen);
+}
+
 static napi_value socket_unix(napi_env env, napi_callback_info info) {
   (void)info;
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -70,13 +81,10 @@ static napi_value socket_unix(napi_env env, napi_callback_info info) {
 
 static napi_value bind_unix(napi_env env, napi_callback_info info) {
   GET_ARGS(env, info, 3, argv);
-  int fd, abstract, err;
+  int fd, err;
   struct sockaddr_un addr;
   socklen_t addrlen;
-  if (pollux_arg_fd(env, argv[0], &fd) != 0 ||
-      pollux_arg_bool(env, argv[2], "abstract", &abstract) != 0)
-    return NULL;
-  err = unix_address(env, argv[1], abstract, &addr, &addrlen);
+  err = fd_and_address(env, argv, &fd, &addr, &addrlen);
   if (err < 0) return NULL;
   if (err == 0 && bind(fd, (struct sockaddr*)&addr, addrlen) != 0) err = errno;
   if (err != 0) return pollux_throw_errno(env, err, "bind");
@@ -106,13 +114,10 @@ static napi_value accept_js(napi_env env, napi_callback_info info) {
 
 static napi_value connect_unix(napi_env env, napi_callback_info info) {
   GET_ARGS(env, info, 3, argv);
-  int fd, abstract, err, rc;
+  int fd, err, rc;
   struct sockaddr_un addr;
   socklen_t addrlen;
-  if (pollux_arg_fd(env, argv[0], &fd) != 0 ||
-      pollux_arg_bool(env, argv[2], "abstract", &abstract) != 0)
-    return NULL;
-  err = unix_address(env, argv[1], abstract, &addr, &addrlen);
+  err = fd_and_address(env, argv, &fd, &addr, &addrlen);
   if (err < 0) return NULL;
   if (err > 0) return pollux_int32(env, -err);
   /* AF_UNIX connect only sleeps while the listener's backlog is full, before
