@@ -1,4 +1,4 @@
-import { IpcError, Ready, type DispatchFn, type Poller, type ReadyMask } from '@pollux/core';
+import { IpcError, JobQueue, Ready, type DispatchFn, type Poller, type ReadyMask } from '@pollux/core';
 import { FdWatcher, WATCH_DISCONNECT, WATCH_READABLE, WATCH_WRITABLE } from '@pollux/sys';
 
 interface Watch {
@@ -30,21 +30,8 @@ function watchEvents(interest: ReadyMask): number {
  */
 export class NodePoller implements Poller {
   private readonly watches = new Map<number, Watch>();
-  private jobs: (() => void)[] = [];
-  private readonly runJobs = (): void => {
-    const batch = this.jobs;
-    this.jobs = [];
-    for (const fn of batch) {
-      try {
-        fn();
-      } catch (error) {
-        // One failing job must not cancel the others; the error still surfaces as uncaught.
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
-  };
+  private readonly jobs = new JobQueue();
+  private readonly runJobs = (): void => this.jobs.run();
 
   /** Number of fds being watched. */
   get size(): number {
@@ -112,6 +99,6 @@ export class NodePoller implements Poller {
 
   /** Runs `fn` as a microtask, after the current callback; jobs run in the order queued. */
   job(fn: () => void): void {
-    if (this.jobs.push(fn) === 1) queueMicrotask(this.runJobs);
+    if (this.jobs.push(fn)) queueMicrotask(this.runJobs);
   }
 }
