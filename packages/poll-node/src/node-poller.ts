@@ -41,7 +41,7 @@ export class NodePoller implements Poller {
   /**
    * Starts watching `fd`.
    *
-   * @throws {@link @pollux/core!IpcError} `EEXIST` if `fd` is already watched, or the errno libuv reported
+   * @throws {@link @pollux/core!index.IpcError} `EEXIST` if `fd` is already watched, or the errno libuv reported
    * (e.g. `EBADF`).
    */
   add(fd: number, interest: ReadyMask, dispatch: DispatchFn): void {
@@ -74,7 +74,7 @@ export class NodePoller implements Poller {
   /**
    * Changes what `fd` is watched for; an empty interest pauses the watcher.
    *
-   * @throws {@link @pollux/core!IpcError} `ENOENT` if `fd` is not watched.
+   * @throws {@link @pollux/core!index.IpcError} `ENOENT` if `fd` is not watched.
    */
   modify(fd: number, interest: ReadyMask): void {
     const watch = this.watches.get(fd);

@@ -35,7 +35,7 @@ export class SocketTransport implements Transport {
   /**
    * Binds and listens on `address`.
    *
-   * @throws {@link @pollux/core!IpcError} `EADDRINUSE` when a live server holds the address or a non-socket
+   * @throws {@link @pollux/core!index.IpcError} `EADDRINUSE` when a live server holds the address or a non-socket
    * file is in the way, `EACCES` when the directory is not writable, `ENAMETOOLONG`, `EINVAL`.
    */
   listen(address: string): Listener {
@@ -55,7 +55,7 @@ export class SocketTransport implements Transport {
   /**
    * Connects to `address`.
    *
-   * @throws {@link @pollux/core!IpcError} `ENOENT` when no socket exists at the path, `ECONNREFUSED` when
+   * @throws {@link @pollux/core!index.IpcError} `ENOENT` when no socket exists at the path, `ECONNREFUSED` when
    * nothing listens there, `EAGAIN` when the server's accept queue is full, `EACCES` without
    * permission.
    */

@@ -1,0 +1,327 @@
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { IpcError } from '../errors.js';
+import { Ready, type Poller } from '../poller.js';
+
+/**
+ * The few fd operations the suite needs to make readiness happen. `@pollux/sys` provides all of
+ * them with these exact signatures: pass `import * as sys from '@pollux/sys'`.
+ */
+export interface ConformanceFds {
+  /** A connected pair of non-blocking stream sockets. */
+  socketpair(): [number, number];
+  /** Writes `chunks[0 .. count)`; bytes written or a negative errno. */
+  writev(fd: number, chunks: readonly Uint8Array[], count: number): number;
+  /** Reads into `buffer[offset, offset + length)`; bytes, 0 at end of file, or a negative errno. */
+  read(fd: number, buffer: Uint8Array, offset: number, length: number): number;
+  /** Shuts down one or both directions of a socket. */
+  shutdown(fd: number, how: 'read' | 'write' | 'both'): void;
+  /** Closes an fd. */
+  close(fd: number): void;
+}
+
+/** How {@link describePollerConformance} makes, drives and disposes of the poller under test. */
+export interface PollerConformanceOptions {
+  /** Shown in the test titles. */
+  readonly name: string;
+  /** Makes a fresh poller for each test. */
+  create(): Poller;
+  /** fd operations, e.g. `@pollux/sys`. */
+  readonly fds: ConformanceFds;
+  /**
+   * For a poller the application drives (a pump): start driving it and return how to stop. Omit
+   * for pollers that run on their own (Node's loop, a thread).
+   */
+  drive?(poller: Poller): () => void;
+  /** Releases what the poller holds once a test has removed every fd. */
+  dispose?(poller: Poller): void | Promise<void>;
+  /**
+   * Absolute path of a module exporting `createPoller()` (a poller of this kind), `fds` (as
+   * above) and, if the poller needs driving, `drivePoller(poller)` returning a stop function.
+   * The suite runs it in a child process (under `tsx`, with the module's folder as working
+   * directory) that adds an fd, removes it and must then exit by itself. Omit to skip that test.
+   */
+  readonly exitModule?: string;
+}
+
+const ONE_BYTE = [new Uint8Array([1])];
+
+function openFdCount(): number {
+  return readdirSync('/proc/self/fd').length - 1;
+}
+
+/**
+ * Registers a vitest suite that checks a {@link Poller} against the contract the pollux engine
+ * relies on: level-triggered readable and writable readiness, `modify`, `remove` from inside a
+ * callback with no dispatch afterwards, many fds, hang-up and error reporting, `job` ordering, no
+ * leaked fds, and a process that can exit once everything is removed.
+ *
+ * @example
+ * ```ts
+ * // my-poller.conformance.test.ts
+ * import { describePollerConformance } from '@pollux/core/testing';
+ * import * as sys from '@pollux/sys';
+ * import { MyPoller } from '../src/index.js';
+ *
+ * describePollerConformance({ name: 'MyPoller', create: () => new MyPoller(), fds: sys });
+ * ```
+ */
+export function describePollerConformance(options: PollerConformanceOptions): void {
+  const { fds } = options;
+  describe(`Poller conformance: ${options.name}`, () => {
+    let poller: Poller;
+    let stopDriving: (() => void) | undefined;
+    let opened: number[];
+    let fdsBefore: number;
+
+    beforeEach(() => {
+      fdsBefore = openFdCount();
+      opened = [];
+      poller = options.create();
+      stopDriving = options.drive?.(poller);
+    });
+
+    afterEach(async () => {
+      for (const fd of opened) poller.remove(fd);
+      stopDriving?.();
+      await options.dispose?.(poller);
+      for (const fd of opened) fds.close(fd);
+      expect(openFdCount()).toBe(fdsBefore);
+    });
+
+    function pair(): [number, number] {
+      const [a, b] = fds.socketpair();
+      opened.push(a, b);
+      return [a, b];
+    }
+
+    /** Resolves after the poller has run `turns` times: a writable fd is dispatched once a turn. */
+    async function turns(count: number): Promise<void> {
+      const [clock] = pair();
+      let seen = 0;
+      await new Promise<void>((resolve) => {
+        poller.add(clock, Ready.Writable, () => {
+          if (++seen === count) {
+            poller.remove(clock);
+            resolve();
+          }
+        });
+      });
+    }
+
+    /** Resolves with the readiness of the next dispatch of `fd`, removing it first. */
+    function nextReady(fd: number, interest: number): Promise<number> {
+      return new Promise((resolve) => {
+        poller.add(fd, interest, (_fd, ready) => {
+          poller.remove(fd);
+          resolve(ready);
+        });
+      });
+    }
+
+    it('reports readable when data arrives, and writable when there is room', async () => {
+      const [a, b] = pair();
+      expect((await nextReady(a, Ready.Writable)) & Ready.Writable).toBeTruthy();
+      fds.writev(b, ONE_BYTE, 1);
+      expect((await nextReady(a, Ready.Readable)) & Ready.Readable).toBeTruthy();
+    });
+
+    it('is level-triggered: unread data is reported again on later turns', async () => {
+      const [a, b] = pair();
+      fds.writev(b, ONE_BYTE, 1);
+      let reported = 0;
+      await new Promise<void>((resolve) => {
+        poller.add(a, Ready.Readable, (fd, ready) => {
+          expect(fd).toBe(a);
+          expect(ready & Ready.Readable).toBeTruthy();
+          if (++reported === 3) {
+            poller.remove(a);
+            resolve();
+          }
+        });
+      });
+    });
+
+    it('follows modify: from readable to writable, and to nothing', async () => {
+      const [a, b] = pair();
+      const seen: number[] = [];
+      poller.add(a, Ready.Readable, (_fd, ready) => seen.push(ready));
+      poller.modify(a, Ready.Writable);
+      await turns(3);
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.every((ready) => (ready & Ready.Writable) !== 0)).toBe(true);
+      poller.modify(a, 0);
+      seen.length = 0;
+      fds.writev(b, ONE_BYTE, 1);
+      await turns(3);
+      expect(seen).toEqual([]);
+      poller.modify(a, Ready.Readable);
+      await turns(3);
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.every((ready) => (ready & Ready.Readable) !== 0)).toBe(true);
+      poller.remove(a);
+    });
+
+    it('never dispatches after remove, called from inside the fd\'s own callback', async () => {
+      const [a, b] = pair();
+      fds.writev(b, ONE_BYTE, 1);
+      let calls = 0;
+      poller.add(a, Ready.Readable, () => {
+        calls++;
+        poller.remove(a);
+        poller.remove(a);
+      });
+      await turns(3);
+      expect(calls).toBe(1);
+    });
+
+    it('never dispatches an fd removed by another fd\'s callback in the same turn', async () => {
+      const [a, b] = pair();
+      const [c, d] = pair();
+      fds.writev(b, ONE_BYTE, 1);
+      fds.writev(d, ONE_BYTE, 1);
+      const calls: number[] = [];
+      const removeBoth = (fd: number): void => {
+        calls.push(fd);
+        poller.remove(a);
+        poller.remove(c);
+      };
+      poller.add(a, Ready.Readable, removeBoth);
+      poller.add(c, Ready.Readable, removeBoth);
+      await turns(3);
+      expect(calls.length).toBe(1);
+    });
+
+    it('gives a re-added fd only its new registration\'s events', async () => {
+      const [a, b] = pair();
+      fds.writev(b, ONE_BYTE, 1);
+      const old: number[] = [];
+      const fresh: number[] = [];
+      poller.add(a, Ready.Readable, (fd) => {
+        old.push(fd);
+        poller.remove(a);
+        poller.add(a, Ready.Writable, (_fd, ready) => fresh.push(ready));
+      });
+      await turns(3);
+      poller.remove(a);
+      expect(old.length).toBe(1);
+      expect(fresh.length).toBeGreaterThan(0);
+      expect(fresh.every((ready) => (ready & Ready.Writable) !== 0)).toBe(true);
+    });
+
+    it('serves many fds at once', async () => {
+      const count = 200;
+      const pending = new Set<number>();
+      await new Promise<void>((resolve) => {
+        for (let i = 0; i < count; i++) {
+          const [a, b] = pair();
+          pending.add(a);
+          fds.writev(b, ONE_BYTE, 1);
+          poller.add(a, Ready.Readable, (fd) => {
+            poller.remove(fd);
+            pending.delete(fd);
+            if (pending.size === 0) resolve();
+          });
+        }
+      });
+    });
+
+    it('reports a hang-up: the peer closed and a read returns end of file', async () => {
+      const [a, b] = pair();
+      fds.shutdown(b, 'write');
+      const ready = await nextReady(a, Ready.Readable);
+      expect(ready & (Ready.Readable | Ready.HangUp)).toBeTruthy();
+      expect(fds.read(a, new Uint8Array(8), 0, 8)).toBe(0);
+    });
+
+    it('reports an error: the peer died with unread data and a read returns the error', async () => {
+      const [a, b] = pair();
+      fds.writev(a, ONE_BYTE, 1);
+      fds.close(b);
+      opened.splice(opened.indexOf(b), 1);
+      const ready = await nextReady(a, Ready.Readable);
+      expect(ready & (Ready.Readable | Ready.Error)).toBeTruthy();
+      expect(fds.read(a, new Uint8Array(8), 0, 8)).toBeLessThan(0);
+    });
+
+    it('keeps reporting after an error until the data queued ahead of it has been read', async () => {
+      const [a, b] = pair();
+      fds.writev(b, [new TextEncoder().encode('queued before the reset')], 1);
+      fds.writev(a, ONE_BYTE, 1);
+      fds.close(b);
+      opened.splice(opened.indexOf(b), 1);
+      const reads: number[] = [];
+      await new Promise<void>((resolve) => {
+        poller.add(a, Ready.Readable, () => {
+          const n = fds.read(a, new Uint8Array(8), 0, 8);
+          reads.push(n);
+          if (n <= 0) {
+            poller.remove(a);
+            resolve();
+          }
+        });
+      });
+      expect(reads.slice(0, 3)).toEqual([8, 8, 7]);
+      expect(reads.at(-1)).toBeLessThanOrEqual(0);
+    });
+
+    it('runs jobs in order, after the callback that queued them has returned', async () => {
+      const [a, b] = pair();
+      fds.writev(b, ONE_BYTE, 1);
+      const log: string[] = [];
+      await new Promise<void>((resolve) => {
+        poller.add(a, Ready.Readable, () => {
+          poller.remove(a);
+          poller.job(() => log.push('first'));
+          poller.job(() => {
+            log.push('second');
+            poller.job(() => {
+              log.push('queued by a job');
+              resolve();
+            });
+          });
+          log.push('callback returned');
+        });
+      });
+      expect(log).toEqual(['callback returned', 'first', 'second', 'queued by a job']);
+    });
+
+    it('rejects a second add with EEXIST and modify of an unknown fd with ENOENT', () => {
+      const [a] = pair();
+      poller.add(a, Ready.Readable, () => undefined);
+      expect(() => poller.add(a, Ready.Readable, () => undefined)).toThrowError(IpcError);
+      expect(() => poller.add(a, Ready.Readable, () => undefined)).toThrowError(expect.objectContaining({ code: 'EEXIST' }));
+      poller.remove(a);
+      poller.remove(a);
+      expect(() => poller.modify(a, Ready.Readable)).toThrowError(expect.objectContaining({ code: 'ENOENT' }));
+    });
+
+    it.skipIf(options.exitModule === undefined)('lets the process exit once every fd is removed', async () => {
+      const script = `
+        const m = await import(${JSON.stringify(options.exitModule)});
+        const fds = m.fds;
+        const poller = m.createPoller();
+        const stop = m.drivePoller?.(poller);
+        const [a, b] = fds.socketpair();
+        fds.writev(b, [new Uint8Array([1])], 1);
+        poller.add(a, 1, () => {
+          poller.remove(a);
+          fds.close(a);
+          fds.close(b);
+          poller.job(() => { stop?.(); console.log('removed'); });
+        });
+      `;
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: dirname(options.exitModule!),
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(output.trim()).toBe('removed');
+      expect(code).toBe(0);
+    });
+  });
+}
