@@ -3,91 +3,96 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connect, IpcError } from 'pollux';
+import { IpcError } from 'pollux';
 import { openFdCount } from './support/fds.js';
 import { frame, welcome } from './support/frames.js';
+import { backendMatrix, useBackends } from './support/backends.js';
 
-let dir: string;
-let fdsBefore: number;
-let fake: Server | undefined;
+describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
+  const { connectTo } = useBackends(pair);
 
-beforeEach(() => {
-  fdsBefore = openFdCount();
-  dir = mkdtempSync(join(tmpdir(), 'pollux-fake-'));
-});
+  let dir: string;
+  let fdsBefore: number;
+  let fake: Server | undefined;
 
-afterEach(async () => {
-  await new Promise<void>((resolve) => (fake ? fake.close(() => resolve()) : resolve()));
-  fake = undefined;
-  rmSync(dir, { recursive: true, force: true });
-  expect(openFdCount()).toBe(fdsBefore);
-});
+  beforeEach(() => {
+    fdsBefore = openFdCount();
+    dir = mkdtempSync(join(tmpdir(), 'pollux-fake-'));
+  });
 
-/** A fake server that runs `script` on each connection once the client's hello has arrived. */
-async function fakeServer(script: (socket: Socket, firstRequestId: Promise<number>) => void): Promise<string> {
-  const address = join(dir, 'fake.sock');
-  fake = createNetServer((socket) => {
-    socket.on('error', () => undefined);
-    let seen = Buffer.alloc(0);
-    let resolveId!: (id: number) => void;
-    const firstRequestId = new Promise<number>((resolve) => (resolveId = resolve));
-    let greeted = false;
-    socket.on('data', (chunk) => {
-      seen = Buffer.concat([seen, chunk]);
-      if (!greeted && seen.length >= 12 + 16) {
-        greeted = true;
-        script(socket, firstRequestId);
-      }
-      const helloLength = 12 + seen.readUInt32LE(0);
-      if (seen.length >= helloLength + 12) resolveId(seen.readUInt32LE(helloLength + 8));
+  afterEach(async () => {
+    await new Promise<void>((resolve) => (fake ? fake.close(() => resolve()) : resolve()));
+    fake = undefined;
+    rmSync(dir, { recursive: true, force: true });
+    expect(openFdCount()).toBe(fdsBefore);
+  });
+
+  /** A fake server that runs `script` on each connection once the client's hello has arrived. */
+  async function fakeServer(script: (socket: Socket, firstRequestId: Promise<number>) => void): Promise<string> {
+    const address = join(dir, 'fake.sock');
+    fake = createNetServer((socket) => {
+      socket.on('error', () => undefined);
+      let seen = Buffer.alloc(0);
+      let resolveId!: (id: number) => void;
+      const firstRequestId = new Promise<number>((resolve) => (resolveId = resolve));
+      let greeted = false;
+      socket.on('data', (chunk) => {
+        seen = Buffer.concat([seen, chunk]);
+        if (!greeted && seen.length >= 12 + 16) {
+          greeted = true;
+          script(socket, firstRequestId);
+        }
+        const helloLength = 12 + seen.readUInt32LE(0);
+        if (seen.length >= helloLength + 12) resolveId(seen.readUInt32LE(helloLength + 8));
+      });
     });
-  });
-  await new Promise<void>((resolve) => fake!.listen(address, resolve));
-  return address;
-}
+    await new Promise<void>((resolve) => fake!.listen(address, resolve));
+    return address;
+  }
 
-describe('a broken or hostile server', () => {
-  it('rejects a pending request whose error response is malformed, and closes', async () => {
-    const address = await fakeServer((socket, firstRequestId) => {
-      socket.write(welcome(4096));
-      void firstRequestId.then((id) => socket.write(frame(6, 0, id, Buffer.from([3, 0x78, 0x79, 0x7a]))));
+  describe('a broken or hostile server', () => {
+    it('rejects a pending request whose error response is malformed, and closes', async () => {
+      const address = await fakeServer((socket, firstRequestId) => {
+        socket.write(welcome(4096));
+        void firstRequestId.then((id) => socket.write(frame(6, 0, id, Buffer.from([3, 0x78, 0x79, 0x7a]))));
+      });
+      const client = await connectTo(address, 1);
+      const closed = new Promise<IpcError>((resolve) => client.once('close', resolve));
+      const failure = await client.request(0).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(IpcError);
+      expect((await closed).code).toBe('EPROTO');
+      expect(client.pendingRequests).toBe(0);
     });
-    const client = await connect(address, 1);
-    const closed = new Promise<IpcError>((resolve) => client.once('close', resolve));
-    const failure = await client.request(0).catch((error: unknown) => error);
-    expect(failure).toBeInstanceOf(IpcError);
-    expect((await closed).code).toBe('EPROTO');
-    expect(client.pendingRequests).toBe(0);
-  });
 
-  it('refuses a welcome that agrees a bigger message size than asked for', async () => {
-    const address = await fakeServer((socket) => socket.write(welcome(0xffffffff)));
-    await expect(connect(address, 1, { maxMessageSize: 4096 })).rejects.toMatchObject({ code: 'EPROTO' });
-  });
+    it('refuses a welcome that agrees a bigger message size than asked for', async () => {
+      const address = await fakeServer((socket) => socket.write(welcome(0xffffffff)));
+      await expect(connectTo(address, 1, { maxMessageSize: 4096 })).rejects.toMatchObject({ code: 'EPROTO' });
+    });
 
-  it('fails the connect when the server answers the hello with garbage', async () => {
-    const address = await fakeServer((socket) => socket.write(Buffer.from('SSH-2.0-OpenSSH_9.2\r\n')));
-    await expect(connect(address, 1)).rejects.toMatchObject({ code: 'EPROTO' });
-  });
+    it('fails the connect when the server answers the hello with garbage', async () => {
+      const address = await fakeServer((socket) => socket.write(Buffer.from('SSH-2.0-OpenSSH_9.2\r\n')));
+      await expect(connectTo(address, 1)).rejects.toMatchObject({ code: 'EPROTO' });
+    });
 
-  it('honours an abort that comes while the server says nothing', async () => {
-    const address = await fakeServer(() => undefined);
-    const abort = new AbortController();
-    const connecting = connect(address, 1, { signal: abort.signal, timeout: 60_000 });
-    abort.abort();
-    await expect(connecting).rejects.toMatchObject({ code: 'ECANCELED' });
-  });
+    it('honours an abort that comes while the server says nothing', async () => {
+      const address = await fakeServer(() => undefined);
+      const abort = new AbortController();
+      const connecting = connectTo(address, 1, { signal: abort.signal, timeout: 60_000 });
+      abort.abort();
+      await expect(connecting).rejects.toMatchObject({ code: 'ECANCELED' });
+    });
 
-  it('times out a handshake the server never completes', async () => {
-    const address = await fakeServer(() => undefined);
-    await expect(connect(address, 1, { timeout: 50 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
-  });
+    it('times out a handshake the server never completes', async () => {
+      const address = await fakeServer(() => undefined);
+      await expect(connectTo(address, 1, { timeout: 50 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    });
 
-  it('delivers an event that arrives together with the welcome', async () => {
-    const address = await fakeServer((socket) => socket.write(Buffer.concat([welcome(4096), frame(7, 9, 0, Buffer.from('early'))])));
-    const client = await connect(address, 1);
-    const event = await new Promise<string>((resolve) => client.once('event', (id, payload) => resolve(`${id}:${payload.toString()}`)));
-    expect(event).toBe('9:early');
-    client.destroy();
+    it('delivers an event that arrives together with the welcome', async () => {
+      const address = await fakeServer((socket) => socket.write(Buffer.concat([welcome(4096), frame(7, 9, 0, Buffer.from('early'))])));
+      const client = await connectTo(address, 1);
+      const event = await new Promise<string>((resolve) => client.once('event', (id, payload) => resolve(`${id}:${payload.toString()}`)));
+      expect(event).toBe('9:early');
+      client.destroy();
+    });
   });
 });

@@ -1,340 +1,344 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connect, IpcError, type Connection, type IpcClient } from 'pollux';
+import { IpcError, type Connection, type IpcClient, type IpcServer } from 'pollux';
 import { openFdCount } from './support/fds.js';
-import { spawnPeer } from './support/peer.js';
-import { deferred, startServer, type TestServer } from './support/server.js';
+import { deferred, type TestServer } from './support/server.js';
+import { backendMatrix, useBackends } from './support/backends.js';
 
-const MAX = 256 * 1024;
+describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
+  const { connectTo, startServerOn, spawnFixture } = useBackends(pair);
 
-let fdsBefore: number;
-let running: TestServer | undefined;
-const clients: IpcClient[] = [];
+  const MAX = 256 * 1024;
 
-beforeEach(() => {
-  fdsBefore = openFdCount();
-});
+  let fdsBefore: number;
+  let running: TestServer | undefined;
+  const clients: IpcClient[] = [];
 
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.destroy();
-  await running?.stop();
-  running = undefined;
-  expect(openFdCount()).toBe(fdsBefore);
-});
-
-async function serve(configure: Parameters<typeof startServer>[0], maxMessageSize = MAX): Promise<TestServer> {
-  running = await startServer(configure, { maxMessageSize });
-  return running;
-}
-
-async function client(address: string, service: string | number): Promise<IpcClient> {
-  const c = await connect(address, service);
-  clients.push(c);
-  return c;
-}
-
-describe('requests and responses', () => {
-  it('serves many client processes with pipelined requests from 0 B to the maximum, byte for byte', async () => {
-    const { server, address } = await serve((s) => s.addService({ id: 7, name: 'echo', commands: { 1: (payload) => payload } }));
-    const peers = [1, 2, 3, 4].map((seed) => spawnPeer('client', ['echo-batch', address, '400', String(MAX), String(seed)]));
-    const results = await Promise.all(peers.map((peer) => peer.next('done')));
-    for (const result of results) {
-      expect(result).toMatchObject({ ok: 400, mismatched: 0, oversize: 'EMSGSIZE' });
-    }
-    await Promise.all(peers.map((peer) => peer.exited));
-    const echo = server.stats().services[0]!;
-    // The oversize requests never reached the server: rejected before anything was written.
-    expect(echo.requests).toBe(4 * 400);
-    expect(echo.responses).toBe(4 * 400);
-    expect(echo.accepted).toBe(4);
+  beforeEach(() => {
+    fdsBefore = openFdCount();
   });
 
-  it('connects by service id or by name', async () => {
-    const { address } = await serve((s) => s.addService({ id: 9, name: 'nine', commands: { 0: () => Buffer.from('ok') } }));
-    const byId = await client(address, 9);
-    const byName = await client(address, 'nine');
-    expect([byId.serviceId, byId.serviceName, byName.serviceId, byName.serviceName]).toEqual([9, 'nine', 9, 'nine']);
-    expect((await byId.request(0)).toString()).toBe('ok');
-    expect(byId.serverCredentials.pid).toBe(process.pid);
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.destroy();
+    await running?.stop();
+    running = undefined;
+    expect(openFdCount()).toBe(fdsBefore);
   });
 
-  it('lets async handlers finish out of order, each response reaching its own request', async () => {
-    const gates = new Map<number, (value: Buffer) => void>();
-    const { address } = await serve((s) =>
-      s.addService({
-        id: 1,
-        name: 'slow',
-        commands: {
-          0: (payload) => {
-            const gate = deferred<Buffer>();
-            gates.set(payload.readUInt32LE(0), gate.resolve);
-            return gate.promise;
-          },
-          1: (payload) => payload,
-        },
-      }),
-    );
-    const c = await client(address, 'slow');
-    const order: number[] = [];
-    const requests = Array.from({ length: 50 }, (_, i) => {
-      const payload = Buffer.alloc(4);
-      payload.writeUInt32LE(i);
-      return c.request(0, payload).then((reply) => {
-        order.push(i);
-        return reply.toString();
-      });
+  async function serve(configure: (server: IpcServer) => void, maxMessageSize = MAX): Promise<TestServer> {
+    running = await startServerOn(configure, { maxMessageSize });
+    return running;
+  }
+
+  async function client(address: string, service: string | number): Promise<IpcClient> {
+    const c = await connectTo(address, service);
+    clients.push(c);
+    return c;
+  }
+
+  describe('requests and responses', () => {
+    it('serves many client processes with pipelined requests from 0 B to the maximum, byte for byte', async () => {
+      const { server, address } = await serve((s) => s.addService({ id: 7, name: 'echo', commands: { 1: (payload) => payload } }));
+      const peers = [1, 2, 3, 4].map((seed) => spawnFixture('client', ['echo-batch', address, '400', String(MAX), String(seed)]));
+      const results = await Promise.all(peers.map((peer) => peer.next('done')));
+      for (const result of results) {
+        expect(result).toMatchObject({ ok: 400, mismatched: 0, oversize: 'EMSGSIZE' });
+      }
+      await Promise.all(peers.map((peer) => peer.exited));
+      const echo = server.stats().services[0]!;
+      // The oversize requests never reached the server: rejected before anything was written.
+      expect(echo.requests).toBe(4 * 400);
+      expect(echo.responses).toBe(4 * 400);
+      expect(echo.accepted).toBe(4);
     });
-    // Requests are dispatched in order, so once this echo is back all 50 handlers are running.
-    await c.request(1);
-    expect(gates.size).toBe(50);
-    for (let i = 49; i >= 0; i--) gates.get(i)!(Buffer.from(`answer ${i}`));
-    expect(await Promise.all(requests)).toEqual(Array.from({ length: 50 }, (_, i) => `answer ${i}`));
-    expect(order).toEqual(Array.from({ length: 50 }, (_, i) => 49 - i));
-  });
 
-  it('keeps events and responses apart, in the order the server sent them', async () => {
-    const { address } = await serve((s) =>
-      s.addService({
-        id: 1,
-        name: 'events',
-        commands: {
-          // Sends `n` events, then answers with a payload that looks just like an event's.
-          0: (payload, connection) => {
-            const n = payload.readUInt16LE(0);
-            for (let i = 0; i < n; i++) connection.sendEvent(i, Buffer.from(`event ${i}`));
-            return Buffer.from(`event ${n}`);
+    it('connects by service id or by name', async () => {
+      const { address } = await serve((s) => s.addService({ id: 9, name: 'nine', commands: { 0: () => Buffer.from('ok') } }));
+      const byId = await client(address, 9);
+      const byName = await client(address, 'nine');
+      expect([byId.serviceId, byId.serviceName, byName.serviceId, byName.serviceName]).toEqual([9, 'nine', 9, 'nine']);
+      expect((await byId.request(0)).toString()).toBe('ok');
+      expect(byId.serverCredentials.pid).toBe(process.pid);
+    });
+
+    it('lets async handlers finish out of order, each response reaching its own request', async () => {
+      const gates = new Map<number, (value: Buffer) => void>();
+      const { address } = await serve((s) =>
+        s.addService({
+          id: 1,
+          name: 'slow',
+          commands: {
+            0: (payload) => {
+              const gate = deferred<Buffer>();
+              gates.set(payload.readUInt32LE(0), gate.resolve);
+              return gate.promise;
+            },
+            1: (payload) => payload,
           },
-        },
-      }),
-    );
-    const c = await client(address, 'events');
-    const seen: string[] = [];
-    c.on('event', (id, payload) => seen.push(`${id}:${payload.toString()}`));
-    // Pipelined: the responses must come back as responses, never consumed as events.
-    const replies = await Promise.all(
-      [3, 0, 5].map((n) => {
+        }),
+      );
+      const c = await client(address, 'slow');
+      const order: number[] = [];
+      const requests = Array.from({ length: 50 }, (_, i) => {
+        const payload = Buffer.alloc(4);
+        payload.writeUInt32LE(i);
+        return c.request(0, payload).then((reply) => {
+          order.push(i);
+          return reply.toString();
+        });
+      });
+      // Requests are dispatched in order, so once this echo is back all 50 handlers are running.
+      await c.request(1);
+      expect(gates.size).toBe(50);
+      for (let i = 49; i >= 0; i--) gates.get(i)!(Buffer.from(`answer ${i}`));
+      expect(await Promise.all(requests)).toEqual(Array.from({ length: 50 }, (_, i) => `answer ${i}`));
+      expect(order).toEqual(Array.from({ length: 50 }, (_, i) => 49 - i));
+    });
+
+    it('keeps events and responses apart, in the order the server sent them', async () => {
+      const { address } = await serve((s) =>
+        s.addService({
+          id: 1,
+          name: 'events',
+          commands: {
+            // Sends `n` events, then answers with a payload that looks just like an event's.
+            0: (payload, connection) => {
+              const n = payload.readUInt16LE(0);
+              for (let i = 0; i < n; i++) connection.sendEvent(i, Buffer.from(`event ${i}`));
+              return Buffer.from(`event ${n}`);
+            },
+          },
+        }),
+      );
+      const c = await client(address, 'events');
+      const seen: string[] = [];
+      c.on('event', (id, payload) => seen.push(`${id}:${payload.toString()}`));
+      // Pipelined: the responses must come back as responses, never consumed as events.
+      const replies = await Promise.all(
+        [3, 0, 5].map((n) => {
+          const payload = Buffer.alloc(2);
+          payload.writeUInt16LE(n);
+          return c.request(0, payload).then((reply) => reply.toString());
+        }),
+      );
+      expect(replies).toEqual(['event 3', 'event 0', 'event 5']);
+      expect(seen).toEqual(['0:event 0', '1:event 1', '2:event 2', '0:event 0', '1:event 1', '2:event 2', '3:event 3', '4:event 4']);
+      // One at a time: every event sent before a response is delivered before its promise settles.
+      for (const n of [2, 4]) {
+        seen.length = 0;
         const payload = Buffer.alloc(2);
         payload.writeUInt16LE(n);
-        return c.request(0, payload).then((reply) => reply.toString());
-      }),
-    );
-    expect(replies).toEqual(['event 3', 'event 0', 'event 5']);
-    expect(seen).toEqual(['0:event 0', '1:event 1', '2:event 2', '0:event 0', '1:event 1', '2:event 2', '3:event 3', '4:event 4']);
-    // One at a time: every event sent before a response is delivered before its promise settles.
-    for (const n of [2, 4]) {
-      seen.length = 0;
-      const payload = Buffer.alloc(2);
-      payload.writeUInt16LE(n);
-      const reply = await c.request(0, payload);
-      expect(reply.toString()).toBe(`event ${n}`);
-      expect(seen).toEqual(Array.from({ length: n }, (_, i) => `${i}:event ${i}`));
-    }
-    expect(c.stats.events).toBe(14);
-  });
-});
-
-describe('errors reach the right party', () => {
-  it('rejects an oversize request with EMSGSIZE before writing anything', async () => {
-    const { server, address } = await serve((s) => s.addService({ id: 1, name: 'echo', commands: { 1: (p) => p } }), 1000);
-    const c = await client(address, 'echo');
-    expect(c.maxMessageSize).toBe(1000);
-    const bytesOut = c.stats.bytesOut;
-    await expect(c.request(1, Buffer.alloc(1001))).rejects.toMatchObject({ code: 'EMSGSIZE' });
-    expect(c.stats.bytesOut).toBe(bytesOut);
-    expect((await c.request(1, Buffer.alloc(1000, 1))).length).toBe(1000);
-    expect(server.stats().services[0]!.requests).toBe(1);
+        const reply = await c.request(0, payload);
+        expect(reply.toString()).toBe(`event ${n}`);
+        expect(seen).toEqual(Array.from({ length: n }, (_, i) => `${i}:event ${i}`));
+      }
+      expect(c.stats.events).toBe(14);
+    });
   });
 
-  it('answers an unknown command with ENOSYS and keeps the connection', async () => {
-    const { address } = await serve((s) => s.addService({ id: 1, name: 'echo', commands: { 1: (p) => p } }));
-    const c = await client(address, 'echo');
-    const failure = await c.request(2).catch((error: unknown) => error);
-    expect(failure).toBeInstanceOf(IpcError);
-    expect(failure).toMatchObject({ code: 'ENOSYS' });
-    expect((await c.request(1, Buffer.from('still here'))).toString()).toBe('still here');
-  });
+  describe('errors reach the right party', () => {
+    it('rejects an oversize request with EMSGSIZE before writing anything', async () => {
+      const { server, address } = await serve((s) => s.addService({ id: 1, name: 'echo', commands: { 1: (p) => p } }), 1000);
+      const c = await client(address, 'echo');
+      expect(c.maxMessageSize).toBe(1000);
+      const bytesOut = c.stats.bytesOut;
+      await expect(c.request(1, Buffer.alloc(1001))).rejects.toMatchObject({ code: 'EMSGSIZE' });
+      expect(c.stats.bytesOut).toBe(bytesOut);
+      expect((await c.request(1, Buffer.alloc(1000, 1))).length).toBe(1000);
+      expect(server.stats().services[0]!.requests).toBe(1);
+    });
 
-  it('routes through a selector instead of a table', async () => {
-    const { address } = await serve((s) =>
-      s.addService({ id: 1, name: 'sel', commands: (command) => (command >= 100 ? () => Buffer.from(`cmd ${command}`) : undefined) }),
-    );
-    const c = await client(address, 'sel');
-    expect((await c.request(65535)).toString()).toBe('cmd 65535');
-    await expect(c.request(5)).rejects.toMatchObject({ code: 'ENOSYS' });
-  });
+    it('answers an unknown command with ENOSYS and keeps the connection', async () => {
+      const { address } = await serve((s) => s.addService({ id: 1, name: 'echo', commands: { 1: (p) => p } }));
+      const c = await client(address, 'echo');
+      const failure = await c.request(2).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(IpcError);
+      expect(failure).toMatchObject({ code: 'ENOSYS' });
+      expect((await c.request(1, Buffer.from('still here'))).toString()).toBe('still here');
+    });
 
-  it('carries a thrown error code and message to the caller', async () => {
-    const { address } = await serve((s) =>
-      s.addService({
-        id: 1,
-        name: 'thrower',
-        commands: {
-          0: () => {
-            throw new IpcError('ENOENT', 'no such key "a"');
+    it('routes through a selector instead of a table', async () => {
+      const { address } = await serve((s) =>
+        s.addService({ id: 1, name: 'sel', commands: (command) => (command >= 100 ? () => Buffer.from(`cmd ${command}`) : undefined) }),
+      );
+      const c = await client(address, 'sel');
+      expect((await c.request(65535)).toString()).toBe('cmd 65535');
+      await expect(c.request(5)).rejects.toMatchObject({ code: 'ENOSYS' });
+    });
+
+    it('carries a thrown error code and message to the caller', async () => {
+      const { address } = await serve((s) =>
+        s.addService({
+          id: 1,
+          name: 'thrower',
+          commands: {
+            0: () => {
+              throw new IpcError('ENOENT', 'no such key "a"');
+            },
+            1: async () => {
+              throw new Error('plain failure');
+            },
+            2: () => Buffer.alloc(MAX + 1),
+            3: () => 'not bytes' as unknown as Uint8Array,
           },
-          1: async () => {
-            throw new Error('plain failure');
+        }),
+      );
+      const c = await client(address, 'thrower');
+      await expect(c.request(0)).rejects.toMatchObject({ code: 'ENOENT', message: 'no such key "a"' });
+      await expect(c.request(1)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'plain failure' });
+      await expect(c.request(2)).rejects.toMatchObject({ code: 'EMSGSIZE' });
+      await expect(c.request(3)).rejects.toMatchObject({ code: 'EREMOTEIO' });
+      expect(((await c.request(0).catch((e: unknown) => e)) as IpcError).name).toBe('IpcError');
+    });
+
+    it('fails to connect to an unknown service with ENOENT, and to nothing with ENOENT or ECONNREFUSED', async () => {
+      const { address } = await serve((s) => s.addService({ id: 1, name: 'echo', commands: {} }));
+      await expect(connectTo(address, 'nope')).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(connectTo(address, 2)).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(connectTo(`${address}.missing`, 1)).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(connectTo('@pollux-test-nobody-listens', 1)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    });
+
+    it('rejects requests after close with ESHUTDOWN and pending ones still complete', async () => {
+      const gate = deferred<Buffer>();
+      const { address } = await serve((s) => s.addService({ id: 1, name: 'gate', commands: { 0: () => gate.promise } }));
+      const c = await client(address, 'gate');
+      const pending = c.request(0);
+      const closing = c.close();
+      await expect(c.request(0)).rejects.toMatchObject({ code: 'ESHUTDOWN' });
+      gate.resolve(Buffer.from('done'));
+      expect((await pending).toString()).toBe('done');
+      await closing;
+      await expect(c.request(0)).rejects.toMatchObject({ code: 'ESHUTDOWN' });
+    });
+
+    it('times out and cancels requests, discarding and counting late responses', async () => {
+      const gates: ((value: Buffer) => void)[] = [];
+      const { address } = await serve((s) =>
+        s.addService({
+          id: 1,
+          name: 'gate',
+          commands: {
+            0: () => {
+              const gate = deferred<Buffer>();
+              gates.push(gate.resolve);
+              return gate.promise;
+            },
+            1: (p) => p,
           },
-          2: () => Buffer.alloc(MAX + 1),
-          3: () => 'not bytes' as unknown as Uint8Array,
-        },
-      }),
-    );
-    const c = await client(address, 'thrower');
-    await expect(c.request(0)).rejects.toMatchObject({ code: 'ENOENT', message: 'no such key "a"' });
-    await expect(c.request(1)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'plain failure' });
-    await expect(c.request(2)).rejects.toMatchObject({ code: 'EMSGSIZE' });
-    await expect(c.request(3)).rejects.toMatchObject({ code: 'EREMOTEIO' });
-    expect(((await c.request(0).catch((e: unknown) => e)) as IpcError).name).toBe('IpcError');
+        }),
+      );
+      const c = await client(address, 'gate');
+      const timedOut = c.request(0, undefined, { timeout: 20 });
+      await expect(timedOut).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+      const abort = new AbortController();
+      const cancelled = c.request(0, undefined, { signal: abort.signal });
+      abort.abort();
+      await expect(cancelled).rejects.toMatchObject({ code: 'ECANCELED' });
+      // In-order dispatch: once this echo is back, the server holds both abandoned requests.
+      await c.request(1);
+      expect(gates.length).toBe(2);
+      for (const open of gates) open(Buffer.from('late'));
+      // The next answer on the connection is the echo's, not a late one misdelivered.
+      expect((await c.request(1, Buffer.from('fresh'))).toString()).toBe('fresh');
+      expect(c.stats.lateResponses).toBe(2);
+      expect(c.pendingRequests).toBe(0);
+    });
   });
 
-  it('fails to connect to an unknown service with ENOENT, and to nothing with ENOENT or ECONNREFUSED', async () => {
-    const { address } = await serve((s) => s.addService({ id: 1, name: 'echo', commands: {} }));
-    await expect(connect(address, 'nope')).rejects.toMatchObject({ code: 'ENOENT' });
-    await expect(connect(address, 2)).rejects.toMatchObject({ code: 'ENOENT' });
-    await expect(connect(`${address}.missing`, 1)).rejects.toMatchObject({ code: 'ENOENT' });
-    await expect(connect('@pollux-test-nobody-listens', 1)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
-  });
-
-  it('rejects requests after close with ESHUTDOWN and pending ones still complete', async () => {
-    const gate = deferred<Buffer>();
-    const { address } = await serve((s) => s.addService({ id: 1, name: 'gate', commands: { 0: () => gate.promise } }));
-    const c = await client(address, 'gate');
-    const pending = c.request(0);
-    const closing = c.close();
-    await expect(c.request(0)).rejects.toMatchObject({ code: 'ESHUTDOWN' });
-    gate.resolve(Buffer.from('done'));
-    expect((await pending).toString()).toBe('done');
-    await closing;
-    await expect(c.request(0)).rejects.toMatchObject({ code: 'ESHUTDOWN' });
-  });
-
-  it('times out and cancels requests, discarding and counting late responses', async () => {
-    const gates: ((value: Buffer) => void)[] = [];
-    const { address } = await serve((s) =>
-      s.addService({
-        id: 1,
-        name: 'gate',
-        commands: {
-          0: () => {
-            const gate = deferred<Buffer>();
-            gates.push(gate.resolve);
-            return gate.promise;
+  describe('closing on purpose', () => {
+    it('tells the server a client that closed (ESHUTDOWN) from one that vanished (ECONNRESET)', async () => {
+      const reasons: string[] = [];
+      let ended = deferred<void>();
+      const { address } = await serve((s) =>
+        s.addService({
+          id: 1,
+          name: 'echo',
+          commands: { 1: (p) => p },
+          closed: (_connection, reason) => {
+            reasons.push((reason as IpcError).code);
+            ended.resolve();
           },
-          1: (p) => p,
-        },
-      }),
-    );
-    const c = await client(address, 'gate');
-    const timedOut = c.request(0, undefined, { timeout: 20 });
-    await expect(timedOut).rejects.toMatchObject({ code: 'ETIMEDOUT' });
-    const abort = new AbortController();
-    const cancelled = c.request(0, undefined, { signal: abort.signal });
-    abort.abort();
-    await expect(cancelled).rejects.toMatchObject({ code: 'ECANCELED' });
-    // In-order dispatch: once this echo is back, the server holds both abandoned requests.
-    await c.request(1);
-    expect(gates.length).toBe(2);
-    for (const open of gates) open(Buffer.from('late'));
-    // The next answer on the connection is the echo's, not a late one misdelivered.
-    expect((await c.request(1, Buffer.from('fresh'))).toString()).toBe('fresh');
-    expect(c.stats.lateResponses).toBe(2);
-    expect(c.pendingRequests).toBe(0);
-  });
-});
+        }),
+      );
+      const polite = await client(address, 'echo');
+      await polite.close();
+      await ended.promise;
+      ended = deferred<void>();
+      const peer = spawnFixture('client', ['hold', address, '1']);
+      await peer.next('sent');
+      peer.child.kill('SIGKILL');
+      await ended.promise;
+      await peer.exited;
+      expect(reasons).toEqual(['ESHUTDOWN', 'ECONNRESET']);
+    });
 
-describe('closing on purpose', () => {
-  it('tells the server a client that closed (ESHUTDOWN) from one that vanished (ECONNRESET)', async () => {
-    const reasons: string[] = [];
-    let ended = deferred<void>();
-    const { address } = await serve((s) =>
-      s.addService({
-        id: 1,
-        name: 'echo',
-        commands: { 1: (p) => p },
-        closed: (_connection, reason) => {
-          reasons.push((reason as IpcError).code);
-          ended.resolve();
-        },
-      }),
-    );
-    const polite = await client(address, 'echo');
-    await polite.close();
-    await ended.promise;
-    ended = deferred<void>();
-    const peer = spawnPeer('client', ['hold', address, '1']);
-    await peer.next('sent');
-    peer.child.kill('SIGKILL');
-    await ended.promise;
-    await peer.exited;
-    expect(reasons).toEqual(['ESHUTDOWN', 'ECONNRESET']);
+    it('tells the client when the server closes its connection, rejecting what was pending', async () => {
+      const gate = deferred<Buffer>();
+      const { server, address } = await serve((s) => s.addService({ id: 1, name: 'gate', commands: { 0: () => gate.promise } }));
+      const opened = new Promise<Connection<unknown>>((resolve) => server.once('connection', resolve));
+      const c = await client(address, 'gate');
+      const closed = new Promise<IpcError>((resolve) => c.once('close', resolve));
+      const pending = c.request(0).catch((error: unknown) => error);
+      await c.request(1).catch(() => undefined); // in-order barrier: the gated request has arrived
+      (await opened).close();
+      expect(await closed).toMatchObject({ code: 'ESHUTDOWN' });
+      expect(await pending).toMatchObject({ code: 'ECONNRESET' });
+      gate.resolve(Buffer.alloc(0));
+    });
   });
 
-  it('tells the client when the server closes its connection, rejecting what was pending', async () => {
-    const gate = deferred<Buffer>();
-    const { server, address } = await serve((s) => s.addService({ id: 1, name: 'gate', commands: { 0: () => gate.promise } }));
-    const opened = new Promise<Connection<unknown>>((resolve) => server.once('connection', resolve));
-    const c = await client(address, 'gate');
-    const closed = new Promise<IpcError>((resolve) => c.once('close', resolve));
-    const pending = c.request(0).catch((error: unknown) => error);
-    await c.request(1).catch(() => undefined); // in-order barrier: the gated request has arrived
-    (await opened).close();
-    expect(await closed).toMatchObject({ code: 'ESHUTDOWN' });
-    expect(await pending).toMatchObject({ code: 'ECONNRESET' });
-    gate.resolve(Buffer.alloc(0));
-  });
-});
+  describe('service code that misbehaves', () => {
+    it('delivers events a created hook sends before the client has returned from connect', async () => {
+      const { address } = await serve((s) =>
+        s.addService({ id: 1, name: 'greeter', commands: {}, created: (connection) => connection.sendEvent(3, Buffer.from('welcome')) }),
+      );
+      const c = await client(address, 'greeter');
+      const event = await new Promise<string>((resolve) => c.once('event', (id, payload) => resolve(`${id}:${payload.toString()}`)));
+      expect(event).toBe('3:welcome');
+    });
 
-describe('service code that misbehaves', () => {
-  it('delivers events a created hook sends before the client has returned from connect', async () => {
-    const { address } = await serve((s) =>
-      s.addService({ id: 1, name: 'greeter', commands: {}, created: (connection) => connection.sendEvent(3, Buffer.from('welcome')) }),
-    );
-    const c = await client(address, 'greeter');
-    const event = await new Promise<string>((resolve) => c.once('event', (id, payload) => resolve(`${id}:${payload.toString()}`)));
-    expect(event).toBe('3:welcome');
-  });
-
-  it("survives a throwing 'connection' listener, odd thenables and a promise-returning accept hook", async () => {
-    const hooks: string[] = [];
-    const errors: string[] = [];
-    const { server, address } = await serve((s) => {
-      s.addService({
-        id: 1,
-        name: 'odd',
-        created: () => hooks.push('created'),
-        destroyed: () => hooks.push('destroyed'),
-        commands: {
-          0: () =>
-            ({
-              then() {
-                throw new Error('then() exploded');
-              },
-            }) as unknown as Promise<void>,
-          1: () =>
-            ({
-              then(resolve: (value: Buffer) => void) {
-                resolve(Buffer.from('once'));
-                resolve(Buffer.from('twice'));
-              },
-            }) as unknown as Promise<Buffer>,
-        },
+    it("survives a throwing 'connection' listener, odd thenables and a promise-returning accept hook", async () => {
+      const hooks: string[] = [];
+      const errors: string[] = [];
+      const { server, address } = await serve((s) => {
+        s.addService({
+          id: 1,
+          name: 'odd',
+          created: () => hooks.push('created'),
+          destroyed: () => hooks.push('destroyed'),
+          commands: {
+            0: () =>
+              ({
+                then() {
+                  throw new Error('then() exploded');
+                },
+              }) as unknown as Promise<void>,
+            1: () =>
+              ({
+                then(resolve: (value: Buffer) => void) {
+                  resolve(Buffer.from('once'));
+                  resolve(Buffer.from('twice'));
+                },
+              }) as unknown as Promise<Buffer>,
+          },
+        });
+        s.addService({ id: 2, name: 'async-accept', accept: (async () => true) as unknown as () => boolean, commands: {} });
       });
-      s.addService({ id: 2, name: 'async-accept', accept: (async () => true) as unknown as () => boolean, commands: {} });
+      server.on('error', (error) => errors.push(error.message));
+      server.on('connection', () => {
+        throw new Error('listener bug');
+      });
+      const c = await client(address, 'odd');
+      await expect(c.request(0)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'then() exploded' });
+      expect((await c.request(1)).toString()).toBe('once');
+      expect(c.stats.lateResponses).toBe(0);
+      await expect(connectTo(address, 'async-accept')).rejects.toMatchObject({ code: 'EACCES' });
+      await c.close();
+      await running!.stop();
+      running = undefined;
+      expect(hooks).toEqual(['created', 'destroyed']);
+      expect(errors.some((message) => message.includes('listener bug'))).toBe(true);
+      expect(errors.some((message) => message.includes('synchronously'))).toBe(true);
     });
-    server.on('error', (error) => errors.push(error.message));
-    server.on('connection', () => {
-      throw new Error('listener bug');
-    });
-    const c = await client(address, 'odd');
-    await expect(c.request(0)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'then() exploded' });
-    expect((await c.request(1)).toString()).toBe('once');
-    expect(c.stats.lateResponses).toBe(0);
-    await expect(connect(address, 'async-accept')).rejects.toMatchObject({ code: 'EACCES' });
-    await c.close();
-    await running!.stop();
-    running = undefined;
-    expect(hooks).toEqual(['created', 'destroyed']);
-    expect(errors.some((message) => message.includes('listener bug'))).toBe(true);
-    expect(errors.some((message) => message.includes('synchronously'))).toBe(true);
   });
 });

@@ -19,13 +19,18 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
  * Starts `test/fixtures/<fixture>.ts` with `args` in a new Node.js process (optionally as another
- * user), collecting the JSON lines it prints.
+ * user, with extra environment), collecting the JSON lines it prints.
  */
-export function spawnPeer(fixture: string, args: readonly string[], options: { uid?: number; gid?: number } = {}): Peer {
+export function spawnPeer(
+  fixture: string,
+  args: readonly string[],
+  options: { uid?: number; gid?: number; env?: Record<string, string> } = {},
+): Peer {
   const script = fileURLToPath(new URL(`../fixtures/${fixture}.ts`, import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...options.env },
     ...(options.uid === undefined ? {} : { uid: options.uid }),
     ...(options.gid === undefined ? {} : { gid: options.gid }),
   });

@@ -1,0 +1,1 @@
+export { EpollPoller } from './epoll-poller.js';

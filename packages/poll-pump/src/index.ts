@@ -1,0 +1,8 @@
+/**
+ * `PumpPoller`: a pollux `Poller` the application drives itself, one `poll(2)` per
+ * {@link PumpPoller.pump} call, for hosts that own their loop (a compositor's frame loop, a game
+ * loop, a C host embedding Node).
+ *
+ * @packageDocumentation
+ */
+export { PumpPoller } from './pump-poller.js';

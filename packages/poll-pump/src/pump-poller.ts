@@ -1,0 +1,246 @@
+import { IpcError, JobQueue, Ready, type DispatchFn, type Poller, type ReadyMask } from '@pollux/core';
+import { poll, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLRDHUP } from '@pollux/sys';
+
+/**
+ * One `add`: a remove followed by an add of the same fd number makes a new registration, so
+ * readiness fetched for the old one can be recognised as stale and dropped.
+ */
+interface Registration {
+  readonly fd: number;
+  readonly dispatch: DispatchFn;
+  interest: ReadyMask;
+  /** Slot in the parallel poll arrays; -1 once removed. */
+  index: number;
+}
+
+const INITIAL_CAPACITY = 16;
+const INT32_MAX = 0x7fffffff;
+
+/** Translates engine interest into `poll(2)` events. */
+function pollEvents(interest: ReadyMask): number {
+  let events = 0;
+  // Hang-up is only asked for while reading: reported while nobody reads, a half-closed peer
+  // would keep a level-triggered poll firing forever (NodePoller does the same with UV_DISCONNECT).
+  if (interest & Ready.Readable) events |= POLLIN | POLLRDHUP;
+  if (interest & Ready.Writable) events |= POLLOUT;
+  return events;
+}
+
+/** Translates `poll(2)` revents into {@link Ready} bits, keeping only what `interest` still wants. */
+function readyBits(revents: number, interest: ReadyMask): ReadyMask {
+  let ready = 0;
+  if (revents & POLLIN) ready |= Ready.Readable;
+  if (revents & POLLOUT) ready |= Ready.Writable;
+  ready &= interest;
+  if (revents & (POLLHUP | POLLRDHUP)) ready |= Ready.HangUp;
+  // Data may be queued ahead of the error: Readable lets the engine read it, and the read that
+  // follows reports the error itself.
+  if (revents & POLLERR) ready |= Ready.Error | Ready.Readable;
+  if (revents & POLLNVAL) ready |= Ready.Error;
+  return ready;
+}
+
+function grown(array: Int32Array, capacity: number): Int32Array<ArrayBuffer> {
+  const next = new Int32Array(capacity);
+  next.set(array);
+  return next;
+}
+
+/**
+ * A {@link @pollux/core!index.Poller} the application drives: nothing happens until it calls
+ * {@link PumpPoller.pump}, which runs the queued jobs, makes one `poll(2)` over the watched fds,
+ * dispatches what is ready and runs the jobs queued meanwhile. It never touches Node's event loop,
+ * so the host decides when, and for how long, the thread may block: a frame loop calls
+ * `pump` with what is left of each frame.
+ *
+ * Level-triggered. `poll(2)` flags map to {@link @pollux/core!index.Ready} bits as follows:
+ * `POLLIN` → `Readable`, `POLLOUT` → `Writable`, `POLLHUP` and `POLLRDHUP` → `HangUp`
+ * (`POLLRDHUP` is asked for only while `Readable` is wanted), `POLLERR` → `Error | Readable`,
+ * `POLLNVAL` → `Error`.
+ *
+ * Remove an fd before closing it. A closed fd that is still watched is a bug of the caller: it is
+ * reported as `Error` (`POLLNVAL`) on every pump, and once the number is reused it reports the
+ * new file's readiness.
+ *
+ * A steady-state pump allocates nothing: the poll arrays are kept, doubled when they fill and
+ * compacted by swap-remove. All methods must be called on the thread that pumps.
+ *
+ * @example
+ * ```ts
+ * const poller = new PumpPoller();
+ * const server = new IpcServer({ poller, transport: new SocketTransport() });
+ * await server.listen(path);
+ * function frame(): void {
+ *   const deadline = performance.now() + 16.7;
+ *   render();
+ *   // Serve clients with what is left of the frame; a pump that had work returns early.
+ *   let left: number;
+ *   while ((left = deadline - performance.now()) >= 1) poller.pump(left);
+ *   setTimeout(frame, 0); // let Node's own loop turn between frames
+ * }
+ * frame();
+ * ```
+ */
+export class PumpPoller implements Poller {
+  private readonly jobs = new JobQueue();
+  private readonly byFd = new Map<number, Registration>();
+  /** Registrations in slot order, parallel to `fds` and `events`. */
+  private readonly slots: (Registration | undefined)[] = [];
+  private fds = new Int32Array(INITIAL_CAPACITY);
+  private events = new Int32Array(INITIAL_CAPACITY);
+  private revents = new Int32Array(INITIAL_CAPACITY);
+  private count = 0;
+  /** What one poll found, copied out before any callback can move the slots around. */
+  private readonly batch: (Registration | undefined)[] = [];
+  private batchRevents = new Int32Array(INITIAL_CAPACITY);
+  private pumping = false;
+
+  /** Number of fds being watched. */
+  get size(): number {
+    return this.count;
+  }
+
+  /**
+   * Starts watching `fd` for `interest` (a mask of `Ready.Readable` and `Ready.Writable`; 0 watches
+   * nothing until {@link PumpPoller.modify}). Takes effect from the next poll.
+   *
+   * @throws {@link @pollux/core!index.IpcError} `EEXIST` if `fd` is already watched, `EBADF` if `fd`
+   * is not a non-negative integer.
+   */
+  add(fd: number, interest: ReadyMask, dispatch: DispatchFn): void {
+    if (!Number.isInteger(fd) || fd < 0 || fd > INT32_MAX) throw new IpcError('EBADF', `${fd} is not an fd`);
+    if (this.byFd.has(fd)) throw new IpcError('EEXIST', `fd ${fd} is already watched by this poller`);
+    if (this.count === this.fds.length) {
+      const capacity = this.fds.length * 2;
+      this.fds = grown(this.fds, capacity);
+      this.events = grown(this.events, capacity);
+      this.revents = new Int32Array(capacity);
+    }
+    const registration: Registration = { fd, dispatch, interest, index: this.count++ };
+    this.slots[registration.index] = registration;
+    this.byFd.set(fd, registration);
+    this.arm(registration);
+  }
+
+  /**
+   * Changes what `fd` is watched for; 0 watches nothing (not even hang-up or error) until the next
+   * `modify`. Readiness already fetched in the current pump is filtered by the new interest.
+   *
+   * @throws {@link @pollux/core!index.IpcError} `ENOENT` if `fd` is not watched.
+   */
+  modify(fd: number, interest: ReadyMask): void {
+    const registration = this.byFd.get(fd);
+    if (registration === undefined) throw new IpcError('ENOENT', `fd ${fd} is not watched by this poller`);
+    registration.interest = interest;
+    this.arm(registration);
+  }
+
+  /**
+   * Stops watching `fd`. No dispatch for it follows, not even one for readiness the current pump
+   * already fetched. Does nothing if `fd` is not watched; safe from inside any callback. Does not
+   * close `fd`: remove it first, then close it.
+   */
+  remove(fd: number): void {
+    const registration = this.byFd.get(fd);
+    if (registration === undefined) return;
+    this.byFd.delete(fd);
+    const index = registration.index;
+    const last = --this.count;
+    registration.index = -1;
+    if (index !== last) {
+      const moved = this.slots[last]!;
+      moved.index = index;
+      this.slots[index] = moved;
+      this.fds[index] = this.fds[last]!;
+      this.events[index] = this.events[last]!;
+    }
+    this.slots[last] = undefined;
+  }
+
+  /**
+   * Queues `fn` to run inside a pump: after the current callback when called from one, else at the
+   * start of the next {@link PumpPoller.pump}, which then does not block. Jobs run in order; a job
+   * queued by a job runs in the next pump.
+   */
+  job(fn: () => void): void {
+    this.jobs.push(fn);
+  }
+
+  /**
+   * One turn of the loop: runs the queued jobs, makes one `poll(2)` over the watched fds, calls the
+   * dispatch callback of each ready fd, then runs the jobs those callbacks queued.
+   *
+   * Blocks at most `timeoutMs` (rounded down; 0 only looks), and not at all if any job was queued
+   * when it was called: a pump that had work to do returns promptly, so a host that wants to serve
+   * clients until a deadline calls it in a loop. A negative `timeoutMs` waits until an fd is ready,
+   * forever if none ever is. With no fds it simply sleeps for the timeout.
+   *
+   * If a dispatch callback throws, the error propagates out of `pump`; the fds not yet dispatched
+   * are reported again by the next pump (level-triggered) and the queued jobs run then. A job that
+   * throws does not stop the others (see {@link @pollux/core!index.JobQueue}).
+   *
+   * @param timeoutMs - the longest the call may block, in milliseconds
+   * @returns how many fds were dispatched
+   * @throws {@link @pollux/core!index.IpcError} `EBUSY` when called from inside a pump (a callback
+   * or a job), or the errno of a failing `poll(2)` (`ENOMEM`).
+   * @throws RangeError if `timeoutMs` is NaN
+   */
+  pump(timeoutMs: number): number {
+    if (Number.isNaN(timeoutMs)) throw new RangeError('timeoutMs must be a number of milliseconds');
+    if (this.pumping) throw new IpcError('EBUSY', 'pump() called from inside a pump: return to the loop instead');
+    this.pumping = true;
+    let dispatched = 0;
+    let found = 0;
+    try {
+      const hadJobs = this.jobs.size > 0;
+      this.jobs.run();
+      let wait: number;
+      // With work done or still waiting (a job queued by a job), only look: the host gets control
+      // back at once and the next pump runs what is left.
+      if (hadJobs || this.jobs.size > 0) wait = 0;
+      else if (timeoutMs < 0 || timeoutMs >= INT32_MAX) wait = -1;
+      else wait = Math.floor(timeoutMs);
+      const n = this.count;
+      const ready = poll(this.fds, this.events, this.revents, n, wait);
+      if (ready < 0) throw IpcError.fromErrno(ready, 'poll(2)');
+      if (ready > 0) {
+        if (this.batchRevents.length < n) this.batchRevents = new Int32Array(this.fds.length);
+        for (let i = 0; i < n && found < ready; i++) {
+          const revents = this.revents[i]!;
+          if (revents === 0) continue;
+          this.batch[found] = this.slots[i];
+          this.batchRevents[found++] = revents;
+        }
+      }
+      for (let i = 0; i < found; i++) {
+        const registration = this.batch[i]!;
+        // Removed (and maybe re-added as a new registration) by an earlier callback of this pump.
+        if (registration.index < 0 || registration.interest === 0) continue;
+        const bits = readyBits(this.batchRevents[i]!, registration.interest);
+        if (bits === 0) continue;
+        dispatched++;
+        registration.dispatch(registration.fd, bits);
+      }
+      this.jobs.run();
+    } finally {
+      for (let i = 0; i < found; i++) this.batch[i] = undefined;
+      this.pumping = false;
+    }
+    return dispatched;
+  }
+
+  /**
+   * Removes every fd (without closing any). Idempotent; the poller stays usable, and queued jobs
+   * still run on the next pump.
+   */
+  close(): void {
+    while (this.count > 0) this.remove(this.slots[this.count - 1]!.fd);
+  }
+
+  /** Writes a registration's interest into its poll slot; an fd with no interest is skipped by poll. */
+  private arm(registration: Registration): void {
+    const { index, interest } = registration;
+    this.fds[index] = interest === 0 ? -1 : registration.fd;
+    this.events[index] = pollEvents(interest);
+  }
+}

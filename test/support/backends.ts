@@ -1,0 +1,70 @@
+import type { Poller } from '@pollux/core';
+import { connect, type ConnectOptions, type CreateServerOptions, type IpcClient, type IpcServer } from 'pollux';
+import { afterAll } from 'vitest';
+import { spawnPeer, type Peer } from './peer.js';
+import { startPoller, type BackendName, type RunningPoller } from './pollers.js';
+import { startServer, type TestServer } from './server.js';
+
+/** A server backend and a client backend; equal names share one poller. */
+export interface BackendPair {
+  readonly server: BackendName;
+  readonly client: BackendName;
+}
+
+/**
+ * Each backend on its own, and mixed pairs: a server on one backend talking to clients on
+ * another (clients in other processes use the client backend too).
+ */
+export const backendMatrix: readonly BackendPair[] = [
+  { server: 'node', client: 'node' },
+  { server: 'epoll', client: 'epoll' },
+  { server: 'pump', client: 'pump' },
+  { server: 'epoll', client: 'node' },
+  { server: 'pump', client: 'epoll' },
+];
+
+/** The pollers of one suite in the matrix, started on first use and stopped after the suite. */
+export interface Backends {
+  /** The poller the test's server runs on. */
+  serverPoller(): Poller;
+  /** The poller the test's in-process clients run on. */
+  clientPoller(): Poller;
+  /** Environment for fixture processes: their clients use the client backend. */
+  readonly clientEnv: Record<string, string>;
+  /** Environment for a fixture server process: it uses the server backend. */
+  readonly serverEnv: Record<string, string>;
+  /** `connect` with the client backend's poller. */
+  connectTo(address: string, service: string | number, options?: ConnectOptions): Promise<IpcClient>;
+  /** {@link startServer} on the server backend's poller. */
+  startServerOn(configure: (server: IpcServer) => void, options?: CreateServerOptions): Promise<TestServer>;
+  /** {@link spawnPeer} with the environment that picks the right backend in the fixture. */
+  spawnFixture(fixture: 'client' | 'server', args: readonly string[], options?: { uid?: number; gid?: number }): Peer;
+}
+
+/** Call inside a `describe`: sets up that suite's pollers for `pair`. */
+export function useBackends(pair: BackendPair): Backends {
+  const running = new Map<BackendName, RunningPoller>();
+  const get = (name: BackendName): Poller => {
+    let entry = running.get(name);
+    if (entry === undefined) {
+      entry = startPoller(name);
+      running.set(name, entry);
+    }
+    return entry.poller;
+  };
+  afterAll(() => {
+    for (const entry of running.values()) entry.stop();
+    running.clear();
+  });
+  const clientEnv = { POLLUX_POLLER: pair.client };
+  const serverEnv = { POLLUX_POLLER: pair.server };
+  return {
+    serverPoller: () => get(pair.server),
+    clientPoller: () => get(pair.client),
+    clientEnv,
+    serverEnv,
+    connectTo: (address, service, options = {}) => connect(address, service, { poller: get(pair.client), ...options }),
+    startServerOn: (configure, options = {}) => startServer(configure, { ...options, poller: get(pair.server) }),
+    spawnFixture: (fixture, args, options = {}) => spawnPeer(fixture, args, { ...options, env: fixture === 'server' ? serverEnv : clientEnv }),
+  };
+}
