@@ -1,16 +1,20 @@
 /**
  * The pollux server, run as its own process: an echo service whose command 0 returns the
- * request payload unchanged. Usage: pollux-server.ts <socket path>. Prints "ready" once
- * listening; exits on SIGTERM or when its parent closes stdin.
+ * request payload unchanged, on the poller backend named by the second argument (default: node,
+ * i.e. what `createServer()` uses). Usage: pollux-server.ts <socket path> [node|epoll|pump].
+ * Prints "ready" once listening; exits on SIGTERM or when its parent closes stdin.
  */
 import { createServer } from 'pollux';
+import { isBackend, startPoller } from './backends.js';
 import { exitWithParent } from './server-lifecycle.js';
 
-const address = process.argv[2];
-if (address === undefined) throw new Error('usage: pollux-server.ts <socket path>');
+const [address, backend = 'node'] = process.argv.slice(2);
+if (address === undefined || !isBackend(backend)) throw new Error('usage: pollux-server.ts <socket path> [node|epoll|pump]');
 
-const server = createServer();
+const running = await startPoller(backend);
+const server = createServer({ poller: running.poller });
 server.addService({ id: 1, name: 'echo', commands: { 0: (payload: Buffer) => payload } });
 await server.listen(address);
 process.stdout.write('ready\n');
-exitWithParent(() => server.close());
+// The poller stops after the server closed its fds, so a pump driver does not keep the process up.
+exitWithParent(() => server.close().finally(() => running.stop()));

@@ -36,9 +36,12 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts a server script and resolves once it printed "ready", i.e. it is listening. */
-export function startServer(file: string, address: string, timeoutMs = 20_000): Promise<ServerProcess> {
-  const child = spawnScript(file, [address], SERVER_CPU);
+/**
+ * Starts a server script with `args` (the socket path first) and resolves once it printed
+ * "ready", i.e. it is listening.
+ */
+export function startServer(file: string, args: readonly string[], timeoutMs = 20_000): Promise<ServerProcess> {
+  const child = spawnScript(file, args, SERVER_CPU);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
