@@ -60,6 +60,7 @@ const times: number[] = [];
 let withinBudget = 0;
 let maxRender = 0;
 let maxServeOverrun = 0;
+let measuring = false;
 let next = 0; // end of the current slot: deadlines sit on a 60 Hz grid, so timer lateness never drifts
 let timer: NodeJS.Timeout | undefined;
 
@@ -70,7 +71,7 @@ function runFrame(): void {
   const deadline = next;
   frame++;
   render(RENDER_MS);
-  maxRender = Math.max(maxRender, performance.now() - begin); // > RENDER_MS: the CPU was busy elsewhere
+  const rendered = performance.now() - begin; // > RENDER_MS: the CPU was busy elsewhere
   for (const conn of clients) conn.sendEvent(PRESENTED, u32(frame)); // queued: the next pump writes it
   // Serve clients until the deadline. A pump that had work returns at once, hence the loop. The
   // margin absorbs poll(2)'s wake-up latency and the work of the last dispatch.
@@ -78,10 +79,15 @@ function runFrame(): void {
   let left: number;
   while ((left = deadline - MARGIN_MS - performance.now()) >= 1) poller.pump(left);
   const end = performance.now();
-  // What serving itself cost past the deadline, when it began before it: pump's share of a miss.
-  if (serveStart < deadline) maxServeOverrun = Math.max(maxServeOverrun, end - deadline);
-  times.push(end - begin);
-  if (end <= deadline) withinBudget++;
+  // Frames count once every client is up: before that, three Node processes starting on a small
+  // machine take the CPU from the loop, which says nothing about the loop itself.
+  if (measuring ||= clients.size === CLIENTS) {
+    // What serving itself cost past the deadline, when it began before it: pump's share of a miss.
+    if (serveStart < deadline) maxServeOverrun = Math.max(maxServeOverrun, end - deadline);
+    times.push(end - begin);
+    maxRender = Math.max(maxRender, rendered);
+    if (end <= deadline) withinBudget++;
+  }
   // A timer, not a while loop: Node's own loop must turn too (child exits, stdout, promises).
   timer = setTimeout(runFrame, 0);
 }
@@ -101,7 +107,7 @@ const codes = await Promise.all(exits);
 await server.close(); // graceful, and finished by the frames that keep pumping meanwhile
 clearTimeout(timer);
 
-console.log(`[compositor] ${times.length} frames, ${withinBudget} within the ${FRAME_MS.toFixed(1)} ms budget, ` +
+console.log(`[compositor] ${times.length} frames since every client connected, ${withinBudget} within the ${FRAME_MS.toFixed(1)} ms budget, ` +
   `max frame time ${Math.max(...times).toFixed(1)} ms (max ${RENDER_MS} ms render: ${maxRender.toFixed(1)} ms)`);
 console.log(`[compositor] serving overran a deadline by at most ${maxServeOverrun.toFixed(2)} ms`);
 console.log(`[compositor] ${served} requests served, ${poller.size} fds left in the poller`);
