@@ -46,22 +46,13 @@ export async function startPoller(backend: Backend): Promise<RunningPoller> {
       return { poller, stop: () => poller.close() };
     }
     case 'pump': {
-      const { PumpPoller } = await import('@pollux/poll-pump');
+      const { PumpPoller, pumpOnNodeLoop } = await import('@pollux/poll-pump');
       const poller = new PumpPoller();
-      let running = true;
-      // One pump per turn of Node's loop: setImmediate (not a while loop) lets the loop run its
-      // own phases between pumps, which pollux needs (the client releases frames that came with
-      // the handshake through setImmediate; timers and promises run there too).
-      const turn = (): void => {
-        if (!running) return;
-        poller.pump(PUMP_TIMEOUT_MS);
-        setImmediate(turn);
-      };
-      setImmediate(turn);
+      const stopPumping = pumpOnNodeLoop(poller, PUMP_TIMEOUT_MS);
       return {
         poller,
         stop: () => {
-          running = false;
+          stopPumping();
           poller.close();
         },
       };

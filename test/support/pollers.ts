@@ -2,7 +2,7 @@
 import type { Poller } from '@pollux/core';
 import { EpollPoller } from '@pollux/poll-epoll';
 import { NodePoller } from '@pollux/poll-node';
-import { PumpPoller } from '@pollux/poll-pump';
+import { PumpPoller, pumpOnNodeLoop } from '@pollux/poll-pump';
 
 /** The poller backends every end-to-end test runs on. */
 export type BackendName = 'node' | 'epoll' | 'pump';
@@ -24,17 +24,11 @@ export function startPoller(name: BackendName): RunningPoller {
     }
     case 'pump': {
       const poller = new PumpPoller();
-      let running = true;
-      const turn = (): void => {
-        if (!running) return;
-        poller.pump(1);
-        setImmediate(turn);
-      };
-      setImmediate(turn);
+      const stopPumping = pumpOnNodeLoop(poller);
       return {
         poller,
         stop: () => {
-          running = false;
+          stopPumping();
           poller.close();
         },
       };

@@ -6,3 +6,4 @@
  * @packageDocumentation
  */
 export { PumpPoller } from './pump-poller.js';
+export { pumpOnNodeLoop } from './node-loop-driver.js';

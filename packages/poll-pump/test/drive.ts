@@ -2,7 +2,7 @@
 // setImmediate. Shared by the conformance suite and the child process of its exit test.
 import * as sys from '@pollux/sys';
 import type { Poller } from '@pollux/core';
-import { PumpPoller } from '../src/index.js';
+import { PumpPoller, pumpOnNodeLoop } from '../src/index.js';
 
 export const fds = sys;
 
@@ -11,14 +11,5 @@ export function createPoller(): PumpPoller {
 }
 
 export function drivePoller(poller: Poller): () => void {
-  let driving = true;
-  const turn = (): void => {
-    if (!driving) return;
-    (poller as PumpPoller).pump(1);
-    setImmediate(turn); // checked at the top, since stop() may be called from inside the pump
-  };
-  setImmediate(turn);
-  return () => {
-    driving = false;
-  };
+  return pumpOnNodeLoop(poller as PumpPoller);
 }

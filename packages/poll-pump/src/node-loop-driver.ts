@@ -1,0 +1,28 @@
+import type { PumpPoller } from './pump-poller.js';
+
+/**
+ * Drives `poller` from Node's own loop: one `pump(timeoutMs)` per turn, scheduled with
+ * `setImmediate`. For a process whose only job is IPC, or tests; a host with a loop of its own
+ * calls {@link PumpPoller.pump} from that loop instead.
+ *
+ * Each turn blocks in `poll(2)` for at most `timeoutMs` when nothing is ready, so Node's timers,
+ * promises and other I/O run between pumps, at most that late. pollux needs that: the client
+ * hands on frames that came with the handshake through `setImmediate`, and timeouts are timers.
+ *
+ * @param poller - the poller to drive
+ * @param timeoutMs - longest wait in one pump, in ms (default 1)
+ * @returns a function that stops the driving; safe to call from inside a pump
+ */
+export function pumpOnNodeLoop(poller: PumpPoller, timeoutMs = 1): () => void {
+  let driving = true;
+  const turn = (): void => {
+    // Checked before pumping: stop() may have been called from inside the previous pump.
+    if (!driving) return;
+    poller.pump(timeoutMs);
+    setImmediate(turn);
+  };
+  setImmediate(turn);
+  return () => {
+    driving = false;
+  };
+}
