@@ -37,6 +37,10 @@ export function startPoller(name: BackendName): RunningPoller {
 }
 
 /** For fixture processes: the poller named by `POLLUX_POLLER` (default: Node's loop). */
+const BACKENDS: readonly string[] = ['node', 'epoll', 'pump'];
+
 export function pollerFromEnvironment(): RunningPoller {
-  return startPoller((process.env['POLLUX_POLLER'] ?? 'node') as BackendName);
+  const name = process.env['POLLUX_POLLER'] ?? 'node';
+  if (!BACKENDS.includes(name)) throw new Error(`POLLUX_POLLER=${name} is not one of ${BACKENDS.join(', ')}`);
+  return startPoller(name as BackendName);
 }

@@ -18,8 +18,12 @@ export function pumpOnNodeLoop(poller: PumpPoller, timeoutMs = 1): () => void {
   const turn = (): void => {
     // Checked before pumping: stop() may have been called from inside the previous pump.
     if (!driving) return;
-    poller.pump(timeoutMs);
-    setImmediate(turn);
+    try {
+      poller.pump(timeoutMs);
+    } finally {
+      // A dispatch that threw must not stop the pumping: the error surfaces, the loop goes on.
+      setImmediate(turn);
+    }
   };
   setImmediate(turn);
   return () => {

@@ -62,8 +62,8 @@ function grown(array: Int32Array, capacity: number): Int32Array<ArrayBuffer> {
  * reported as `Error` (`POLLNVAL`) on every pump, and once the number is reused it reports the
  * new file's readiness.
  *
- * A steady-state pump allocates nothing: the poll arrays are kept, doubled when they fill and
- * compacted by swap-remove. All methods must be called on the thread that pumps.
+ * A steady-state pump allocates nothing in JavaScript: the poll arrays are kept, doubled when they
+ * fill and compacted by swap-remove (above 64 fds the native `poll` wrapper allocates per call). All methods must be called on the thread that pumps.
  *
  * @example
  * ```ts
@@ -160,7 +160,7 @@ export class PumpPoller implements Poller {
   /**
    * Queues `fn` to run inside a pump: after the current callback when called from one, else at the
    * start of the next {@link PumpPoller.pump}, which then does not block. Jobs run in order; a job
-   * queued by a job runs in the next pump.
+   * queued by a job runs later in the same pump or in the next one, never inside the job.
    */
   job(fn: () => void): void {
     this.jobs.push(fn);

@@ -47,6 +47,8 @@ export interface PollerConformanceOptions {
 }
 
 const ONE_BYTE = [new Uint8Array([1])];
+/** How long the exit test's child may take to start up and exit by itself. */
+const EXIT_DEADLINE_MS = 20_000;
 
 function openFdCount(): number {
   return readdirSync('/proc/self/fd').length - 1;
@@ -211,6 +213,73 @@ export function describePollerConformance(options: PollerConformanceOptions): vo
       expect(fresh.every((ready) => (ready & Ready.Writable) !== 0)).toBe(true);
     });
 
+    it('gives a reused fd number nothing of the closed file it replaced', async () => {
+      const [a, b] = pair();
+      const [victim, victimPeer] = pair();
+      fds.writev(b, ONE_BYTE, 1);
+      fds.writev(victimPeer, ONE_BYTE, 1);
+      const stale: number[] = [];
+      let reused = -1;
+      await new Promise<void>((resolve) => {
+        const onReady = (): void => {
+          poller.remove(a);
+          poller.remove(victim);
+          fds.close(victim);
+          opened.splice(opened.indexOf(victim), 1);
+          // The lowest free number is the one just closed: the new socket takes it, with nothing
+          // to read. Readiness fetched for the old file in this turn must not reach it.
+          const [fresh] = pair();
+          reused = fresh;
+          poller.add(fresh, Ready.Readable, (_fd, ready) => stale.push(ready));
+          resolve();
+        };
+        poller.add(a, Ready.Readable, onReady);
+        poller.add(victim, Ready.Readable, onReady);
+      });
+      await turns(3);
+      expect(reused).toBe(victim);
+      expect(stale).toEqual([]);
+      poller.remove(reused);
+    });
+
+    it('gives a reused fd number nothing of the old file when removed outside any callback', async () => {
+      const [victim, victimPeer] = pair();
+      fds.writev(victimPeer, ONE_BYTE, 1);
+      let seen = 0;
+      poller.add(victim, Ready.Readable, () => seen++);
+      await turns(2);
+      expect(seen).toBeGreaterThan(0);
+      // Out of every callback and microtask of the poller: an epoll thread may have an event in flight.
+      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+      poller.remove(victim);
+      fds.close(victim);
+      opened.splice(opened.indexOf(victim), 1);
+      const [fresh] = pair();
+      const stale: number[] = [];
+      poller.add(fresh, Ready.Readable, (_fd, ready) => stale.push(ready));
+      await turns(3);
+      expect(fresh).toBe(victim);
+      expect(stale).toEqual([]);
+      poller.remove(fresh);
+    });
+
+    it('reports nothing for an fd with no interest, even when its peer dies', async () => {
+      const [a, b] = pair();
+      const seen: number[] = [];
+      poller.add(a, Ready.Readable, (_fd, ready) => seen.push(ready));
+      poller.modify(a, 0);
+      fds.writev(a, ONE_BYTE, 1);
+      fds.close(b);
+      opened.splice(opened.indexOf(b), 1);
+      await turns(5);
+      expect(seen).toEqual([]);
+      poller.remove(a);
+    });
+
+    it('runs a job queued outside any callback', async () => {
+      await new Promise<void>((resolve) => poller.job(resolve));
+    });
+
     it('serves many fds at once', async () => {
       const count = 200;
       const pending = new Set<number>();
@@ -313,14 +382,20 @@ export function describePollerConformance(options: PollerConformanceOptions): vo
           poller.job(() => { stop?.(); console.log('removed'); });
         });
       `;
+      // A child that cannot exit is killed, so the test fails instead of hanging the run.
       const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
         cwd: dirname(options.exitModule!),
         stdio: ['ignore', 'pipe', 'inherit'],
+        timeout: EXIT_DEADLINE_MS,
+        killSignal: 'SIGKILL',
       });
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+        child.on('close', (exitCode, exitSignal) => resolve([exitCode, exitSignal])),
+      );
       expect(output.trim()).toBe('removed');
+      expect(signal, `the process did not exit by itself within ${EXIT_DEADLINE_MS} ms`).toBeNull();
       expect(code).toBe(0);
     });
   });
