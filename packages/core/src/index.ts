@@ -1,6 +1,7 @@
 export { IpcError, errnoName, type IpcErrorOptions } from './errors.js';
 export { Ready, type DispatchFn, type Poller, type ReadyMask } from './poller.js';
 export { JobQueue } from './job-queue.js';
+export { interestEvents, type EventBits } from './interest-events.js';
 export type { Channel, Credentials, Listener, Transport } from './transport.js';
 export type { AcceptHook, CommandHandler, CommandSelector, ServiceDefinition } from './service.js';
 export { Connection } from './connection.js';

@@ -1,4 +1,4 @@
-import { IpcError, JobQueue, Ready, type DispatchFn, type Poller, type ReadyMask } from '@pollux/core';
+import { interestEvents, IpcError, JobQueue, Ready, type DispatchFn, type Poller, type ReadyMask } from '@pollux/core';
 import { Epoll, epollError, type EpollHandle } from './epoll-binding.js';
 
 const { EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLERR, EPOLLHUP } = Epoll;
@@ -29,14 +29,11 @@ const removedWhileInFlight = new Set<number>();
 /** True while a dispatch runs; the watcher thread is then parked, so nothing is in flight. */
 let delivering = false;
 
+const EPOLL_BITS = { readable: EPOLLIN, hangUp: EPOLLRDHUP, writable: EPOLLOUT };
+
 /** Translates engine interest into epoll events; 0 means "leave the epoll set". */
 function epollEvents(interest: ReadyMask): number {
-  let events = 0;
-  // Half-close (RDHUP) is only asked for while reading: reported while nobody reads, a
-  // half-closed peer would keep a level-triggered fd firing forever.
-  if (interest & Ready.Readable) events |= EPOLLIN | EPOLLRDHUP;
-  if (interest & Ready.Writable) events |= EPOLLOUT;
-  return events;
+  return interestEvents(interest, EPOLL_BITS);
 }
 
 /**

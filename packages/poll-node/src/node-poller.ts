@@ -1,4 +1,4 @@
-import { IpcError, JobQueue, Ready, type DispatchFn, type Poller, type ReadyMask } from '@pollux/core';
+import { interestEvents, IpcError, JobQueue, Ready, type DispatchFn, type Poller, type ReadyMask } from '@pollux/core';
 import { FdWatcher, WATCH_DISCONNECT, WATCH_READABLE, WATCH_WRITABLE } from '@pollux/sys';
 
 interface Watch {
@@ -7,14 +7,11 @@ interface Watch {
   events: number;
 }
 
+const WATCH_BITS = { readable: WATCH_READABLE, hangUp: WATCH_DISCONNECT, writable: WATCH_WRITABLE };
+
 /** Translates engine interest into libuv poll events. */
 function watchEvents(interest: ReadyMask): number {
-  let events = 0;
-  // Hang-up is only asked for while reading: reported while nobody reads, a half-closed peer
-  // would keep a level-triggered watcher firing forever.
-  if (interest & Ready.Readable) events |= WATCH_READABLE | WATCH_DISCONNECT;
-  if (interest & Ready.Writable) events |= WATCH_WRITABLE;
-  return events;
+  return interestEvents(interest, WATCH_BITS);
 }
 
 /**

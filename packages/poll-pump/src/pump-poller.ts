@@ -1,4 +1,4 @@
-import { IpcError, JobQueue, Ready, type DispatchFn, type Poller, type ReadyMask } from '@pollux/core';
+import { interestEvents, IpcError, JobQueue, Ready, type DispatchFn, type Poller, type ReadyMask } from '@pollux/core';
 import { poll, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLRDHUP } from '@pollux/sys';
 
 /**
@@ -16,14 +16,11 @@ interface Registration {
 const INITIAL_CAPACITY = 16;
 const INT32_MAX = 0x7fffffff;
 
+const POLL_BITS = { readable: POLLIN, hangUp: POLLRDHUP, writable: POLLOUT };
+
 /** Translates engine interest into `poll(2)` events. */
 function pollEvents(interest: ReadyMask): number {
-  let events = 0;
-  // Hang-up is only asked for while reading: reported while nobody reads, a half-closed peer
-  // would keep a level-triggered poll firing forever (NodePoller does the same with UV_DISCONNECT).
-  if (interest & Ready.Readable) events |= POLLIN | POLLRDHUP;
-  if (interest & Ready.Writable) events |= POLLOUT;
-  return events;
+  return interestEvents(interest, POLL_BITS);
 }
 
 /** Translates `poll(2)` revents into {@link Ready} bits, keeping only what `interest` still wants. */

@@ -1,0 +1,27 @@
+import { Ready, type ReadyMask } from './poller.js';
+
+/** A backend's own event bits for reading, peer hang-up and writing. */
+export interface EventBits {
+  /** Readable, e.g. `POLLIN`, `EPOLLIN`, `UV_READABLE`. */
+  readonly readable: number;
+  /** The peer shut down its writing side, e.g. `POLLRDHUP`, `EPOLLRDHUP`, `UV_DISCONNECT`. */
+  readonly hangUp: number;
+  /** Writable, e.g. `POLLOUT`, `EPOLLOUT`, `UV_WRITABLE`. */
+  readonly writable: number;
+}
+
+/**
+ * For poller authors: translates the engine's interest into a backend's event bits, by the one
+ * rule every level-triggered backend must follow. Hang-up is asked for only while reading: reported
+ * while nobody reads (a connection paused under backpressure), a half-closed peer would keep the
+ * fd firing forever. An empty interest gives 0: take the fd out of whatever is polled.
+ *
+ * @param interest - a mask of `Ready.Readable` and `Ready.Writable`
+ * @param bits - the backend's bits for each
+ */
+export function interestEvents(interest: ReadyMask, bits: EventBits): number {
+  let events = 0;
+  if (interest & Ready.Readable) events |= bits.readable | bits.hangUp;
+  if (interest & Ready.Writable) events |= bits.writable;
+  return events;
+}
