@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, openSync, closeSync } from 'node:fs';
+import { openSync, closeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,25 +9,9 @@ import * as sys from '@pollux/sys';
 import { SocketTransport } from '@pollux/transport-socket';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EpollPoller } from '../src/index.js';
+import { useSocketPairs } from '../../../test/support/socket-pairs.js';
 
-const fds: number[] = [];
 const pollers: EpollPoller[] = [];
-let fdsBefore = 0;
-
-function openFdCount(): number {
-  return readdirSync('/proc/self/fd').length - 1;
-}
-
-function pair(): [number, number] {
-  const [a, b] = sys.socketpair();
-  fds.push(a, b);
-  return [a, b];
-}
-
-function closeFd(fd: number): void {
-  fds.splice(fds.indexOf(fd), 1);
-  sys.close(fd);
-}
 
 function poller(): EpollPoller {
   const p = new EpollPoller();
@@ -67,18 +51,15 @@ function codeOf(fn: () => void): string | undefined {
   return undefined;
 }
 
-beforeEach(() => {
-  // The binding opens its process-wide epoll fd when first loaded, which importing did already.
-  fdsBefore = openFdCount();
-});
+// The binding opens its process-wide epoll fd when first loaded, which importing did already,
+// so it is part of the baseline. Pollers close (below) before the pairs' fds do: hooks unwind.
+const { pair, closeFd } = useSocketPairs();
 
 afterEach(() => {
   for (const p of pollers.splice(0)) {
     p.close();
     expect(p.size).toBe(0);
   }
-  for (const fd of fds.splice(0)) sys.close(fd);
-  expect(openFdCount()).toBe(fdsBefore);
 });
 
 describe('EpollPoller', () => {

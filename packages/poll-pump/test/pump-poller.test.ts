@@ -1,37 +1,16 @@
-import { readdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IpcClient, IpcServer, Ready } from '@pollux/core';
 import * as sys from '@pollux/sys';
 import { SocketTransport } from '@pollux/transport-socket';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useSocketPairs } from '../../../test/support/socket-pairs.js';
 import { PumpPoller } from '../src/index.js';
 
 const ONE_BYTE = [Buffer.from('x')];
-const fds: number[] = [];
-let fdsBefore = 0;
 
-const openFdCount = (): number => readdirSync('/proc/self/fd').length;
-
-function pair(): [number, number] {
-  const [a, b] = sys.socketpair();
-  fds.push(a, b);
-  return [a, b];
-}
-
-function closeFd(fd: number): void {
-  fds.splice(fds.indexOf(fd), 1);
-  sys.close(fd);
-}
-
-beforeEach(() => {
-  fdsBefore = openFdCount();
-});
-
-afterEach(() => {
-  for (const fd of fds.splice(0)) sys.close(fd);
-  expect(openFdCount()).toBe(fdsBefore);
-});
+const { pair, closeFd } = useSocketPairs();
 
 let seen = new Map<number, number>();
 
