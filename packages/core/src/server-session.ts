@@ -169,16 +169,17 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
       this.sendError(id, error);
       return;
     }
-    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function' && !(result instanceof Uint8Array)) {
-      this.running++;
-      // Promise.resolve tames foreign thenables: a throwing then() rejects, a double resolve settles once.
-      Promise.resolve(result).then(
-        (value) => this.settle(id, value, undefined, false),
-        (error: unknown) => this.settle(id, undefined, error, true),
-      );
+    // The common answer, bytes, is settled before anything looks for a then() on it.
+    if (result instanceof Uint8Array || result == null || typeof (result as PromiseLike<unknown>).then !== 'function') {
+      this.respond(id, result as Uint8Array | void);
       return;
     }
-    this.respond(id, result as Uint8Array | void);
+    this.running++;
+    // Promise.resolve tames foreign thenables: a throwing then() rejects, a double resolve settles once.
+    Promise.resolve(result).then(
+      (value) => this.settle(id, value, undefined, false),
+      (error: unknown) => this.settle(id, undefined, error, true),
+    );
   }
 
   private settle(id: number, value: Uint8Array | void, error: unknown, failed: boolean): void {
