@@ -65,6 +65,12 @@ export abstract class FramedChannel {
   /** Called once when the channel ends; `error` says why. The channel is already closed. */
   protected abstract onEnd(error: IpcError): void;
 
+  /**
+   * Called after each write to the kernel that left the channel open, with the bytes still
+   * queued: a subclass tracks its own flow-control state here.
+   */
+  protected onFlushed(_queuedBytes: number): void {}
+
   /** Starts reading. */
   protected startPolling(): void {
     this.poller.add(this.channel.fd, this.interest, this.dispatchFn);
@@ -146,6 +152,7 @@ export abstract class FramedChannel {
       this.poller.job(this.drainJob);
     }
     this.updateInterest();
+    this.onFlushed(queue.bytes);
   }
 
   /** True from the moment a purposeful close began. */
