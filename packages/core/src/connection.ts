@@ -7,6 +7,7 @@ export interface ConnectionSession {
   readonly isOpen: boolean;
   readonly stats: Readonly<ConnectionStats>;
   sendEvent(event: number, payload: Uint8Array): void;
+  pause(paused: boolean): void;
   close(): void;
 }
 
@@ -39,7 +40,7 @@ export class Connection<Context = undefined> {
     return this.#session.isOpen;
   }
 
-  /** This connection's traffic counters. */
+  /** This connection's counters and queue depths, now. */
   get stats(): Readonly<ConnectionStats> {
     return this.#session.stats;
   }
@@ -50,10 +51,25 @@ export class Connection<Context = undefined> {
    * @param event - event id, 0–65535
    * @param payload - event payload; must not change until written
    * @throws {@link IpcError} `ENOTCONN` when the connection has ended, `EMSGSIZE` when `payload`
-   * exceeds the agreed message size, `EINVAL` for a bad event id.
+   * exceeds the agreed message size, `EINVAL` for a bad event id, `EAGAIN` when the client is not
+   * reading and its queue is at the server's `eventQueueLimit` (with `onEventQueueFull: 'reject'`;
+   * with `'disconnect'` the connection is dropped instead and this returns).
    */
   sendEvent(event: number, payload: Uint8Array = EMPTY): void {
     this.#session.sendEvent(event, payload);
+  }
+
+  /**
+   * Stops reading this connection's requests until {@link Connection.resumeRequests}: a service's
+   * push-back against one client. Its writes then wait in kernel buffers. Idempotent.
+   */
+  pauseRequests(): void {
+    this.#session.pause(true);
+  }
+
+  /** Undoes {@link Connection.pauseRequests}. */
+  resumeRequests(): void {
+    this.#session.pause(false);
   }
 
   /**

@@ -9,6 +9,21 @@ const EMPTY = new Uint8Array(0);
 /** How long a purposeful close waits for queued output to drain before it ends anyway. */
 const CLOSE_DRAIN_MS = 2000;
 
+/**
+ * Why reading from a channel is stopped; reading runs while no reason is set. Each reason is set
+ * and cleared by its own owner, so one never lifts another's pause.
+ */
+export const ReadBlock = {
+  /** More output waits than the high-water mark allows: the peer is not reading. */
+  Output: 1,
+  /** The subclass holds frames back (the client until its caller has the client). */
+  Held: 2,
+  /** A purposeful close began. */
+  Closing: 4,
+  /** The first bit free for a subclass's own reasons. */
+  Subclass: 8,
+} as const;
+
 /** Byte counters shared by both ends of a connection. */
 export interface TrafficCounters {
   bytesIn: number;
@@ -30,8 +45,8 @@ export abstract class FramedChannel {
   /** True once the connection is over; nothing is read or written after that. */
   protected ended = false;
   private interest: number = Ready.Readable;
-  private outputPaused = false;
-  private held = false;
+  /** {@link ReadBlock} bits; reading runs while zero. */
+  private readBlocks = 0;
   /** Set once closeGracefully started: the reason the channel will end with. */
   private closing: IpcError | undefined;
   private closeDeadline: ReturnType<typeof setTimeout> | undefined;
@@ -79,9 +94,9 @@ export abstract class FramedChannel {
   /** Queues a frame and makes sure it is written soon. */
   protected send(kind: number, code: number, id: number, payload: Uint8Array): void {
     this.sendQueue.push(kind, code, id, payload);
-    if (!this.outputPaused && this.sendQueue.bytes > this.outputHighWater) {
-      this.outputPaused = true;
-      this.updateInterest();
+    if (this.sendQueue.bytes > this.outputHighWater && !(this.readBlocks & ReadBlock.Output)) {
+      this.blockReading(ReadBlock.Output, true);
+      this.onOutputBlocked();
     }
     if (!this.inDispatch && !this.flushScheduled) {
       this.flushScheduled = true;
@@ -89,16 +104,30 @@ export abstract class FramedChannel {
     }
   }
 
+  /** Called when output backpressure stops reading: the peer is not keeping up. */
+  protected onOutputBlocked(): void {}
+
   /**
-   * Stops or resumes handing frames to {@link FramedChannel.onFrame}, for a reason of the
-   * subclass's own (the client holds frames that came with the welcome until its caller has
-   * the client in hand).
+   * Sets or clears one {@link ReadBlock} reason. While any is set nothing is read and no
+   * buffered frame reaches {@link FramedChannel.onFrame}: set from inside onFrame, it stops at
+   * the next frame. Kernel buffers then fill and the peer's writes block: backpressure.
    */
-  protected holdFrames(hold: boolean): void {
-    if (this.held === hold || this.ended) return;
-    this.held = hold;
+  protected blockReading(reason: number, on: boolean): void {
+    const blocks = on ? this.readBlocks | reason : this.readBlocks & ~reason;
+    if (blocks === this.readBlocks || this.ended) return;
+    this.readBlocks = blocks;
     this.updateInterest();
-    if (!hold) this.poller.job(this.drainJob);
+    if (blocks === 0) this.poller.job(this.drainJob);
+  }
+
+  /** Holds back or releases frames for the subclass's own reason ({@link ReadBlock.Held}). */
+  protected holdFrames(hold: boolean): void {
+    this.blockReading(ReadBlock.Held, hold);
+  }
+
+  /** Whether `reason` currently stops reading. */
+  protected isReadBlocked(reason: number): boolean {
+    return (this.readBlocks & reason) !== 0;
   }
 
   /** Ends the channel: leaves the poller, closes the fd, then reports `error` through onEnd. */
@@ -119,6 +148,7 @@ export abstract class FramedChannel {
   protected closeGracefully(reason: IpcError, established: boolean): void {
     if (this.ended || this.closing !== undefined) return;
     this.closing = reason;
+    this.readBlocks |= ReadBlock.Closing;
     if (established) this.sendQueue.push(FrameKind.Goodbye, 0, 0, EMPTY);
     this.flush();
     if (this.ended) return;
@@ -147,11 +177,11 @@ export abstract class FramedChannel {
       this.end(this.closing);
       return;
     }
-    if (this.outputPaused && queue.bytes <= this.outputHighWater / 2) {
-      this.outputPaused = false;
-      this.poller.job(this.drainJob);
+    if (this.readBlocks & ReadBlock.Output && queue.bytes <= this.outputHighWater / 2) {
+      this.blockReading(ReadBlock.Output, false);
+    } else {
+      this.updateInterest();
     }
-    this.updateInterest();
     this.onFlushed(queue.bytes);
   }
 
@@ -161,7 +191,7 @@ export abstract class FramedChannel {
   }
 
   private get reading(): boolean {
-    return !this.outputPaused && !this.held && this.closing === undefined;
+    return this.readBlocks === 0;
   }
 
   private updateInterest(): void {

@@ -5,7 +5,17 @@ export { interestEvents, type EventBits } from './interest-events.js';
 export type { Channel, Credentials, Listener, Transport } from './transport.js';
 export type { AcceptHook, CommandHandler, CommandSelector, ServiceDefinition } from './service.js';
 export { Connection } from './connection.js';
-export type { ConnectionStats, ServerStats, ServiceStats } from './stats.js';
-export { IpcServer, type IpcServerEvents, type IpcServerOptions } from './server.js';
+export type { ConnectionInfo, ConnectionStats, ServerStats, ServiceStats, TrafficStats } from './stats.js';
+export type { RateLimit } from './rate-limit.js';
+export type { EventQueueFullPolicy } from './server-session.js';
+export { IpcServer, type IpcServerCloseOptions, type IpcServerEvents, type IpcServerOptions } from './server.js';
 export { IpcClient, type IpcClientEvents, type IpcClientOptions } from './client.js';
 export type { ClientStats, RequestOptions } from './client-session.js';
+export {
+  fetchConnections,
+  fetchServerStats,
+  INTROSPECTION_SERVICE_ID,
+  INTROSPECTION_SERVICE_NAME,
+  IntrospectionCommand,
+  type IntrospectionOptions,
+} from './introspection.js';

@@ -1,56 +1,102 @@
 import { Connection, type ConnectionSession } from './connection.js';
 import { IpcError } from './errors.js';
-import { FramedChannel } from './framed-channel.js';
+import { FramedChannel, ReadBlock } from './framed-channel.js';
 import { FrameKind } from './frame.js';
 import { decodeHello, encodeError, encodeWelcome, PROTOCOL_VERSION, type Hello } from './handshake.js';
 import type { Poller } from './poller.js';
+import { TokenBucket, type RateLimit } from './rate-limit.js';
 import type { RegisteredService } from './service-registry.js';
-import { newConnectionStats, type ConnectionStats } from './stats.js';
+import { newTrafficStats, type ConnectionStats, type TrafficStats } from './stats.js';
 import type { Channel } from './transport.js';
+
+/** What to do with an event for a client whose queue is over its bound. */
+export type EventQueueFullPolicy = 'reject' | 'disconnect';
+
+/** The per-connection limits, fixed by the server's options. */
+export interface SessionLimits {
+  readonly handshakeTimeout: number;
+  readonly outputHighWater: number;
+  readonly eventQueueLimit: number;
+  readonly onEventQueueFull: EventQueueFullPolicy;
+  readonly maxInFlight: number;
+  readonly requestRate: RateLimit | undefined;
+}
 
 /** What a session needs from its server. */
 export interface SessionHost {
   readonly maxMessageSize: number;
+  readonly maxConnections: number;
+  /** Whether the server counts each request against a server-wide rate. */
+  readonly limitsRequests: boolean;
   findService(hello: Hello): RegisteredService | undefined;
   /** A session finished its handshake (`service` set) or was turned away (`service` undefined). */
   sessionOpened(session: ServerSession, service: RegisteredService | undefined): void;
-  /** A session ended; `wasOpen` tells whether it had completed the handshake. */
+  /** A session ended. */
   sessionEnded(session: ServerSession, error: IpcError, protocolError: boolean): void;
   /** A session is open and its `created` hook has run: tell the application. */
   announce(session: ServerSession): void;
+  /** A request arrived; only called when {@link SessionHost.limitsRequests}. */
+  requestAdmitted(): void;
+  /** An asynchronous handler started (+1) or settled (-1). */
+  inFlightChanged(delta: number): void;
+  /** A connection was dropped because it did not read its events. */
+  slowConsumerDropped(session: ServerSession, error: IpcError): void;
   reportHookError(hook: string, error: unknown): void;
 }
+
+/** A session's own reasons to stop reading, beside the channel's. */
+const SessionBlock = {
+  /** `maxInFlightPerConnection` handlers of this connection are running. */
+  Busy: ReadBlock.Subclass,
+  /** This connection's request rate ran out. */
+  Throttled: ReadBlock.Subclass << 1,
+  /** The service paused this connection. */
+  Paused: ReadBlock.Subclass << 2,
+  /** The whole server stopped reading: its limit, rate or a pause. */
+  Server: ReadBlock.Subclass << 3,
+  /** A graceful server close waits for running handlers. */
+  Draining: ReadBlock.Subclass << 4,
+} as const;
 
 const EMPTY = new Uint8Array(0);
 
 /**
- * One accepted client connection on the server: handshake, request dispatch, events, and the
- * exactly-once `closed` / `destroyed` hooks.
+ * One accepted client connection on the server: handshake, request dispatch, events, limits,
+ * and the exactly-once `closed` / `destroyed` hooks.
  */
 export class ServerSession extends FramedChannel implements ConnectionSession {
   readonly id: number;
-  readonly stats: ConnectionStats = newConnectionStats();
-  protected readonly traffic = this.stats;
+  readonly counters: TrafficStats = newTrafficStats();
+  protected readonly traffic = this.counters;
   service: RegisteredService | undefined;
   connection: Connection<unknown> | undefined;
   private readonly host: SessionHost;
-  /** Output beyond which events are refused: a client that never reads cannot grow our memory. */
-  private readonly eventQueueLimit: number;
+  private readonly limits: SessionLimits;
+  private readonly bucket: TokenBucket | undefined;
+  private readonly overCapacity: boolean;
   private maxMessage = 0;
   private running = 0;
   private closedHookRan = false;
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  private throttleTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(id: number, channel: Channel, poller: Poller, host: SessionHost, handshakeTimeout: number, outputHighWater: number) {
+  /**
+   * @param overCapacity - the server is full: answer the hello with a refusal.
+   * @param serverBlocked - the server has stopped reading requests as a whole.
+   */
+  constructor(id: number, channel: Channel, poller: Poller, host: SessionHost, limits: SessionLimits, overCapacity: boolean, serverBlocked: boolean) {
     // Until the hello is in, only control frames are legal, so the decoder limit is tiny.
-    super(channel, poller, 0, outputHighWater);
+    super(channel, poller, 0, limits.outputHighWater);
     this.id = id;
     this.host = host;
-    this.eventQueueLimit = outputHighWater * 2;
+    this.limits = limits;
+    this.overCapacity = overCapacity;
+    this.bucket = limits.requestRate === undefined ? undefined : new TokenBucket(limits.requestRate, 'requestRate');
+    if (serverBlocked) this.blockReading(SessionBlock.Server, true);
     this.startPolling();
     this.handshakeTimer = setTimeout(() => {
-      this.end(new IpcError('ETIMEDOUT', `client sent no complete handshake within ${handshakeTimeout} ms`));
-    }, handshakeTimeout);
+      this.end(new IpcError('ETIMEDOUT', `client sent no complete handshake within ${limits.handshakeTimeout} ms`));
+    }, limits.handshakeTimeout);
     this.handshakeTimer.unref?.();
   }
 
@@ -58,9 +104,46 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     return !this.ended && !this.isClosing && this.connection !== undefined;
   }
 
+  get stats(): ConnectionStats {
+    return {
+      ...this.counters,
+      queuedBytes: this.sendQueue.bytes,
+      inFlight: this.running,
+      readPaused: this.ended || this.isReadBlocked(~0),
+    };
+  }
+
+  /** Bytes waiting to be written now. */
+  get queuedBytes(): number {
+    return this.sendQueue.bytes;
+  }
+
+  /** Handlers of this connection running now. */
+  get inFlight(): number {
+    return this.running;
+  }
+
   /** Closes the connection after writing what the kernel takes now. */
   close(): void {
     this.closeGracefully(new IpcError('ECONNABORTED', 'connection closed by the server'), this.connection !== undefined);
+  }
+
+  /** Stops reading requests and closes once the running handlers have answered. */
+  closeWhenIdle(): void {
+    if (this.connection === undefined || this.running === 0) {
+      this.close();
+      return;
+    }
+    this.blockReading(SessionBlock.Draining, true);
+  }
+
+  pause(paused: boolean): void {
+    this.blockReading(SessionBlock.Paused, paused);
+  }
+
+  /** The server as a whole stopped or resumed reading requests. */
+  blockByServer(blocked: boolean): void {
+    this.blockReading(SessionBlock.Server, blocked);
   }
 
   sendEvent(event: number, payload: Uint8Array): void {
@@ -71,11 +154,11 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     if (payload.length > this.maxMessage) {
       throw new IpcError('EMSGSIZE', `event of ${payload.length} bytes exceeds the agreed maximum of ${this.maxMessage} bytes`);
     }
-    if (this.sendQueue.bytes > this.eventQueueLimit) {
-      throw new IpcError('EAGAIN', `connection ${this.id} is not reading: ${this.sendQueue.bytes} bytes wait to be written; send again later`);
+    if (this.sendQueue.bytes > this.limits.eventQueueLimit) {
+      this.eventQueueFull(event);
+      return;
     }
-    this.stats.events++;
-    this.service!.stats.events++;
+    this.counters.events++;
     this.send(FrameKind.Event, event, 0, payload);
   }
 
@@ -91,12 +174,35 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     }
   }
 
+  protected override onOutputBlocked(): void {
+    this.counters.flowControlEpisodes++;
+  }
+
+  private eventQueueFull(event: number): void {
+    const waiting = this.sendQueue.bytes;
+    this.counters.eventsRefused++;
+    if (this.limits.onEventQueueFull === 'disconnect') {
+      const error = new IpcError(
+        'ENOBUFS',
+        `connection ${this.id} (pid ${this.channel.credentials.pid}) dropped: it did not read its events and ${waiting} bytes were waiting`,
+      );
+      this.host.slowConsumerDropped(this, error);
+      // No drain: the peer is not reading, waiting for it would only hold the memory longer.
+      this.end(error);
+      return;
+    }
+    throw new IpcError('EAGAIN', `connection ${this.id} is not reading: ${waiting} bytes wait to be written; send event ${event} again later`);
+  }
+
   private handleHello(payload: Buffer): void {
     clearTimeout(this.handshakeTimer);
     const hello = decodeHello(payload);
     const host = this.host;
     if (hello.version !== PROTOCOL_VERSION) {
       return this.refuse(undefined, 'EPROTONOSUPPORT', `client speaks protocol version ${hello.version}, server speaks ${PROTOCOL_VERSION}: upgrade the older side`);
+    }
+    if (this.overCapacity) {
+      return this.refuse(undefined, 'EAGAIN', `server has reached its limit of ${host.maxConnections} connections: try again later`);
     }
     const service = host.findService(hello);
     if (service === undefined) {
@@ -155,8 +261,10 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
 
   private handleRequest(command: number, id: number, payload: Buffer): void {
     const service = this.service!;
-    this.stats.requests++;
-    service.stats.requests++;
+    this.counters.requests++;
+    if (this.bucket !== undefined) this.takeToken(this.bucket);
+    const host = this.host;
+    if (host.limitsRequests) host.requestAdmitted();
     let result: Uint8Array | void | PromiseLike<Uint8Array | void>;
     try {
       const handler = service.handlerFor(command);
@@ -174,7 +282,8 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
       this.respond(id, result as Uint8Array | void);
       return;
     }
-    this.running++;
+    if (++this.running >= this.limits.maxInFlight) this.blockReading(SessionBlock.Busy, true);
+    host.inFlightChanged(1);
     // Promise.resolve tames foreign thenables: a throwing then() rejects, a double resolve settles once.
     Promise.resolve(result).then(
       (value) => this.settle(id, value, undefined, false),
@@ -182,11 +291,26 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     );
   }
 
+  /** Counts a request against this connection's rate; out of tokens, stops reading until one is back. */
+  private takeToken(bucket: TokenBucket): void {
+    const wait = bucket.take();
+    if (wait === 0 || this.throttleTimer !== undefined) return;
+    this.counters.throttleEpisodes++;
+    this.blockReading(SessionBlock.Throttled, true);
+    this.throttleTimer = setTimeout(() => {
+      this.throttleTimer = undefined;
+      this.blockReading(SessionBlock.Throttled, false);
+    }, Math.ceil(wait));
+  }
+
   private settle(id: number, value: Uint8Array | void, error: unknown, failed: boolean): void {
     this.running--;
+    this.host.inFlightChanged(-1);
     if (!this.ended) {
       if (failed) this.sendError(id, error);
       else this.respond(id, value);
+      if (this.running < this.limits.maxInFlight) this.blockReading(SessionBlock.Busy, false);
+      if (this.running === 0 && this.isReadBlocked(SessionBlock.Draining)) this.close();
     } else if (this.running === 0) {
       this.destroy();
     }
@@ -199,21 +323,20 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     } else if (payload.length > this.maxMessage) {
       this.sendError(id, new IpcError('EMSGSIZE', `response of ${payload.length} bytes exceeds the agreed maximum of ${this.maxMessage} bytes`));
     } else {
-      this.stats.responses++;
-      this.service!.stats.responses++;
+      this.counters.responses++;
       this.send(FrameKind.Response, 0, id, payload);
     }
   }
 
   private sendError(id: number, error: unknown): void {
     const failure = IpcError.from(error, 'EREMOTEIO');
-    this.stats.errors++;
-    this.service!.stats.errors++;
+    this.counters.errors++;
     this.send(FrameKind.ErrorResponse, 0, id, encodeError(failure.code, failure.message));
   }
 
   protected onEnd(error: IpcError): void {
     clearTimeout(this.handshakeTimer);
+    clearTimeout(this.throttleTimer);
     const protocolError = error.code === 'EPROTO' || error.code === 'EMSGSIZE';
     this.host.sessionEnded(this, error, protocolError);
     const connection = this.connection;

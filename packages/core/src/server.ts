@@ -3,11 +3,13 @@ import type { Connection } from './connection.js';
 import { EAGAIN, ECONNABORTED, IpcError } from './errors.js';
 import { MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
 import type { Hello } from './handshake.js';
+import { introspectionService, type IntrospectionOptions } from './introspection.js';
 import { Ready, type Poller } from './poller.js';
+import { checkRateLimit, TokenBucket, type RateLimit } from './rate-limit.js';
 import { ServiceRegistry, type RegisteredService } from './service-registry.js';
 import type { ServiceDefinition } from './service.js';
-import { ServerSession, type SessionHost } from './server-session.js';
-import type { ServerStats } from './stats.js';
+import { ServerSession, type EventQueueFullPolicy, type SessionHost, type SessionLimits } from './server-session.js';
+import { addTraffic, type ConnectionInfo, type ServerStats, type ServiceStats } from './stats.js';
 import type { Listener, Transport } from './transport.js';
 
 /** Options of {@link IpcServer}. */
@@ -21,11 +23,52 @@ export interface IpcServerOptions {
   /** A client that has not completed its handshake this many ms after connecting is dropped. Default 5000. */
   readonly handshakeTimeout?: number;
   /**
+   * Most connections open at once, handshaking ones included. A client over the cap is refused
+   * at its handshake with `EAGAIN`. Default 4096.
+   */
+  readonly maxConnections?: number;
+  /**
    * Stop reading from a connection while more than this many bytes of its responses and events
    * wait to be written: a client that sends but never reads cannot grow the server's memory.
    * Default 4 MiB.
    */
   readonly sendQueueHighWater?: number;
+  /**
+   * Bytes that may wait to be written to one connection before {@link Connection.sendEvent} hits
+   * `onEventQueueFull`. Default twice `sendQueueHighWater`.
+   */
+  readonly eventQueueLimit?: number;
+  /**
+   * At `eventQueueLimit`: `'reject'` throws `EAGAIN` from `sendEvent` so the service can retry or
+   * skip; `'disconnect'` drops that client (its `closed` hook sees `ENOBUFS`, the server emits
+   * `'slowConsumer'`). Default `'reject'`.
+   */
+  readonly onEventQueueFull?: EventQueueFullPolicy;
+  /**
+   * Stop reading a connection's requests while this many of its asynchronous handlers run;
+   * resume as they settle. Default 1024.
+   */
+  readonly maxInFlightPerConnection?: number;
+  /** The same, over all connections of the server. Default: no limit. */
+  readonly maxInFlight?: number;
+  /** Each connection's request rate; over it, reading that connection waits. Default: no limit. */
+  readonly requestRate?: RateLimit;
+  /** The whole server's request rate; over it, reading every connection waits. Default: no limit. */
+  readonly serverRequestRate?: RateLimit;
+  /**
+   * Serve the built-in introspection service (id {@link INTROSPECTION_SERVICE_ID}), which answers
+   * this server's stats and connection list over the wire. Default off.
+   */
+  readonly introspection?: boolean | IntrospectionOptions;
+}
+
+/** Options of {@link IpcServer.close}. */
+export interface IpcServerCloseOptions {
+  /**
+   * How long running handlers may take to finish before their connections are closed anyway.
+   * Default 5000 ms. Each connection then gets up to 2 s more to take what was queued for it.
+   */
+  readonly timeout?: number;
 }
 
 /** Events of {@link IpcServer}. */
@@ -34,10 +77,14 @@ export interface IpcServerEvents {
   error: [error: IpcError];
   /** A client completed its handshake and its service's `created` hook ran. */
   connection: [connection: Connection<unknown>];
+  /** A connection was dropped because it did not read its events (`onEventQueueFull: 'disconnect'`). */
+  slowConsumer: [connection: Connection<unknown>, reason: IpcError];
 }
 
 const ACCEPTS_PER_CALLBACK = 64;
 const ACCEPT_RETRY_MS = 100;
+/** Connections over `maxConnections` kept just long enough to be told why; beyond these, closed at once. */
+const REFUSING_MAX = 64;
 
 /**
  * An IPC server hosting numbered services. Call {@link IpcServer.addService} for each service,
@@ -52,8 +99,10 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   readonly maxMessageSize: number;
   private readonly poller: Poller;
   private readonly transport: Transport;
-  private readonly handshakeTimeout: number;
-  private readonly sendQueueHighWater: number;
+  private readonly limits: SessionLimits;
+  private readonly maxConnections: number;
+  private readonly maxInFlight: number;
+  private readonly bucket: TokenBucket | undefined;
   private readonly registry = new ServiceRegistry();
   private readonly endpoints = new Map<number, Listener>();
   private readonly sessions = new Set<ServerSession>();
@@ -62,7 +111,13 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   private nextConnectionId = 1;
   private accepted = 0;
   private refused = 0;
+  private refusedOverCapacity = 0;
+  private closed = 0;
   private protocolErrors = 0;
+  private inFlight = 0;
+  private paused = false;
+  private throttleTimer: ReturnType<typeof setTimeout> | undefined;
+  private blocked = false;
   private closing: Promise<void> | undefined;
   private lastSessionEnded: (() => void) | undefined;
 
@@ -75,13 +130,30 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     this.poller = options.poller;
     this.transport = options.transport;
     this.maxMessageSize = options.maxMessageSize ?? 1024 * 1024;
-    this.handshakeTimeout = options.handshakeTimeout ?? 5000;
-    this.sendQueueHighWater = options.sendQueueHighWater ?? 4 * 1024 * 1024;
     if (!Number.isInteger(this.maxMessageSize) || this.maxMessageSize < 1 || this.maxMessageSize > MAX_MESSAGE_SIZE_LIMIT) {
       throw new IpcError('EINVAL', `maxMessageSize must be an integer in 1–${MAX_MESSAGE_SIZE_LIMIT}`);
     }
+    const outputHighWater = positive(options.sendQueueHighWater, 4 * 1024 * 1024, 'sendQueueHighWater');
+    const onEventQueueFull = options.onEventQueueFull ?? 'reject';
+    if (onEventQueueFull !== 'reject' && onEventQueueFull !== 'disconnect') {
+      throw new IpcError('EINVAL', `onEventQueueFull must be 'reject' or 'disconnect', got ${String(onEventQueueFull)}`);
+    }
+    this.limits = {
+      handshakeTimeout: positive(options.handshakeTimeout, 5000, 'handshakeTimeout'),
+      outputHighWater,
+      eventQueueLimit: positive(options.eventQueueLimit, outputHighWater * 2, 'eventQueueLimit'),
+      onEventQueueFull,
+      maxInFlight: positive(options.maxInFlightPerConnection, 1024, 'maxInFlightPerConnection'),
+      requestRate: options.requestRate,
+    };
+    if (options.requestRate !== undefined) checkRateLimit(options.requestRate, 'requestRate');
+    this.maxConnections = positive(options.maxConnections, 4096, 'maxConnections');
+    this.maxInFlight = positive(options.maxInFlight, Number.POSITIVE_INFINITY, 'maxInFlight');
+    this.bucket = options.serverRequestRate === undefined ? undefined : new TokenBucket(options.serverRequestRate, 'serverRequestRate');
     this.host = {
       maxMessageSize: this.maxMessageSize,
+      maxConnections: this.maxConnections,
+      limitsRequests: this.bucket !== undefined,
       findService: (hello: Hello) => this.registry.find(hello),
       sessionOpened: (session, service) => this.sessionOpened(session, service),
       sessionEnded: (session, error, protocolError) => this.sessionEnded(session, error, protocolError),
@@ -92,8 +164,20 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
           this.reportError(IpcError.from(error, 'EREMOTEIO'), "a 'connection' listener threw");
         }
       },
+      requestAdmitted: () => this.takeToken(),
+      inFlightChanged: (delta) => {
+        this.inFlight += delta;
+        this.updateBlocked();
+      },
+      slowConsumerDropped: (session, error) => {
+        session.service!.stats.slowConsumersDropped++;
+        this.emit('slowConsumer', session.connection!, error);
+      },
       reportHookError: (hook, error) => this.reportError(IpcError.from(error, 'EREMOTEIO'), `service hook "${hook}" threw`),
     };
+    if (options.introspection !== undefined && options.introspection !== false) {
+      this.registry.add(introspectionService(this, options.introspection === true ? {} : options.introspection) as ServiceDefinition<unknown>);
+    }
   }
 
   /**
@@ -129,37 +213,68 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     return [...this.endpoints.values()].map((listener) => listener.address);
   }
 
+  /**
+   * Stops reading requests from every connection, for a service that must push back under load;
+   * kernel buffers fill and clients' writes wait. Events and responses still go out. Idempotent.
+   */
+  pauseRequests(): void {
+    this.paused = true;
+    this.updateBlocked();
+  }
+
+  /** Undoes {@link IpcServer.pauseRequests}. */
+  resumeRequests(): void {
+    this.paused = false;
+    this.updateBlocked();
+  }
+
   /** A snapshot of the counters: server-wide and per service. */
   stats(): ServerStats {
+    const services = new Map<RegisteredService, ServiceStats>();
+    for (const service of this.registry.all()) services.set(service, { ...service.stats });
+    for (const session of this.sessions) {
+      const snapshot = session.service === undefined ? undefined : services.get(session.service);
+      if (snapshot === undefined) continue;
+      addTraffic(snapshot, session.counters);
+      snapshot.queuedBytes += session.queuedBytes;
+      snapshot.inFlight += session.inFlight;
+    }
     return {
       connections: this.sessions.size,
       accepted: this.accepted,
       refused: this.refused,
+      refusedOverCapacity: this.refusedOverCapacity,
+      closed: this.closed,
       protocolErrors: this.protocolErrors,
-      services: [...this.registry.all()].map((service) => {
-        const snapshot = { ...service.stats };
-        // Closed sessions' bytes are folded into the service; live ones are added here.
-        for (const session of this.sessions) {
-          if (session.service !== service) continue;
-          snapshot.bytesIn += session.stats.bytesIn;
-          snapshot.bytesOut += session.stats.bytesOut;
-        }
-        return snapshot;
-      }),
+      inFlight: this.inFlight,
+      readPaused: this.blocked,
+      services: [...services.values()],
     };
   }
 
+  /** The connections that completed their handshake and are open now, with their counters. */
+  connections(): ConnectionInfo[] {
+    const list: ConnectionInfo[] = [];
+    for (const session of this.sessions) {
+      const connection = session.connection;
+      if (connection === undefined || !session.isOpen) continue;
+      list.push({ id: session.id, serviceId: session.service!.definition.id, credentials: connection.credentials, stats: session.stats });
+    }
+    return list;
+  }
+
   /**
-   * Stops accepting, closes every connection (each service's `closed` hook runs) and releases
-   * the addresses. Each connection gets a goodbye and up to 2 s to take what was queued for it.
-   * Resolves once every connection has ended. Idempotent.
+   * Closes gracefully: stops accepting and reading requests, lets running handlers answer for up
+   * to `timeout`, then says goodbye to every connection (clients see `ESHUTDOWN`, an orderly
+   * close) and releases the addresses. Each service's `closed` hook runs. Resolves once every
+   * connection has ended. Idempotent: later calls return the first call's promise.
    */
-  close(): Promise<void> {
-    this.closing ??= this.shutdown();
+  close(options: IpcServerCloseOptions = {}): Promise<void> {
+    this.closing ??= this.shutdown(positive(options.timeout, 5000, 'timeout'));
     return this.closing;
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(timeout: number): Promise<void> {
     for (const listener of this.endpoints.values()) {
       clearTimeout(this.acceptPaused.get(listener));
       this.poller.remove(listener.fd);
@@ -167,12 +282,18 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     }
     this.endpoints.clear();
     this.acceptPaused.clear();
+    clearTimeout(this.throttleTimer);
     if (this.sessions.size === 0) return;
     const allEnded = new Promise<void>((resolve) => {
       this.lastSessionEnded = resolve;
     });
-    for (const session of [...this.sessions]) session.close();
+    for (const session of [...this.sessions]) session.closeWhenIdle();
+    if (this.sessions.size === 0) return;
+    const deadline = setTimeout(() => {
+      for (const session of [...this.sessions]) session.close();
+    }, timeout);
     await allEnded;
+    clearTimeout(deadline);
   }
 
   private acceptClients(listener: Listener, ready: number): void {
@@ -185,9 +306,18 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
         this.pauseAccepting(listener, IpcError.fromErrno(channel, `accept on ${listener.address}`));
         return;
       }
+      const overCapacity = this.sessions.size >= this.maxConnections;
+      if (overCapacity && this.sessions.size >= this.maxConnections + REFUSING_MAX) {
+        // Even the refusals are at their bound: no room left to explain, only to close.
+        this.refused++;
+        this.refusedOverCapacity++;
+        channel.close();
+        continue;
+      }
       try {
-        const session = new ServerSession(this.nextConnectionId++, channel, this.poller, this.host, this.handshakeTimeout, this.sendQueueHighWater);
+        const session = new ServerSession(this.nextConnectionId++, channel, this.poller, this.host, this.limits, overCapacity, this.blocked);
         this.sessions.add(session);
+        if (overCapacity) this.refusedOverCapacity++;
       } catch (error) {
         channel.close();
         this.reportError(IpcError.from(error, 'EIO'), 'setting up a client connection failed');
@@ -216,6 +346,25 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     if (this.endpoints.has(listener.fd)) this.poller.modify(listener.fd, Ready.Readable);
   }
 
+  /** Counts a request against the server's rate; out of tokens, stops reading until one is back. */
+  private takeToken(): void {
+    const wait = this.bucket!.take();
+    if (wait === 0 || this.throttleTimer !== undefined || this.closing) return;
+    this.throttleTimer = setTimeout(() => {
+      this.throttleTimer = undefined;
+      this.updateBlocked();
+    }, Math.ceil(wait));
+    this.updateBlocked();
+  }
+
+  /** Applies the server-wide stop to every connection when its reasons changed. */
+  private updateBlocked(): void {
+    const blocked = this.paused || this.inFlight >= this.maxInFlight || this.throttleTimer !== undefined;
+    if (blocked === this.blocked) return;
+    this.blocked = blocked;
+    for (const session of this.sessions) session.blockByServer(blocked);
+  }
+
   private sessionOpened(session: ServerSession, service: RegisteredService | undefined): void {
     if (service === undefined) {
       this.refused++;
@@ -228,6 +377,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
 
   private sessionEnded(session: ServerSession, _error: IpcError, protocolError: boolean): void {
     this.sessions.delete(session);
+    this.closed++;
     if (this.sessions.size === 0) this.lastSessionEnded?.();
     for (const listener of this.acceptPaused.keys()) this.resumeAccepting(listener);
     const service = session.service;
@@ -235,8 +385,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     if (service === undefined) return;
     service.stats.connections--;
     service.stats.closed++;
-    service.stats.bytesIn += session.stats.bytesIn;
-    service.stats.bytesOut += session.stats.bytesOut;
+    addTraffic(service.stats, session.counters);
     if (protocolError) service.stats.protocolErrors++;
   }
 
@@ -247,4 +396,11 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       process.emitWarning(`pollux server: ${context}: ${error.code}: ${error.message}`, 'IpcServerWarning');
     }
   }
+}
+
+/** `value`, or `fallback` when absent; must be a positive number (Infinity allowed). */
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!(value > 0) || Number.isNaN(value)) throw new IpcError('EINVAL', `${name} must be a positive number, got ${value}`);
+  return value;
 }

@@ -1,7 +1,7 @@
 import { IpcError } from './errors.js';
 import { SERVICE_BY_NAME, SERVICE_NAME_MAX, type Hello } from './handshake.js';
 import type { CommandHandler, ServiceDefinition } from './service.js';
-import { newConnectionStats, type ServiceStats } from './stats.js';
+import { newTrafficStats, type ServiceStats } from './stats.js';
 
 /** A service as the server holds it: its definition, a fast command lookup, its counters. */
 export class RegisteredService {
@@ -21,7 +21,10 @@ export class RegisteredService {
       refused: 0,
       closed: 0,
       protocolErrors: 0,
-      ...newConnectionStats(),
+      slowConsumersDropped: 0,
+      queuedBytes: 0,
+      inFlight: 0,
+      ...newTrafficStats(),
     };
     const commands = definition.commands;
     if (typeof commands === 'function') {
