@@ -1,0 +1,289 @@
+import { createConnection, type Socket } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  fetchConnections,
+  fetchServerStats,
+  INTROSPECTION_SERVICE_NAME,
+  IpcError,
+  IpcServer,
+  SocketTransport,
+  type Connection,
+  type IpcServerOptions,
+  type CreateServerOptions,
+  type IpcClient,
+} from 'pollux';
+import { openFdCount } from './support/fds.js';
+import { hello } from './support/frames.js';
+import { deferred, until, type TestServer } from './support/server.js';
+import { backendMatrix, useBackends } from './support/backends.js';
+
+describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
+  const { connectTo, startServerOn, spawnFixture, serverPoller } = useBackends(pair);
+
+  let fdsBefore: number;
+  let running: TestServer | undefined;
+  const clients: IpcClient[] = [];
+  /** Resolvers of the `hold` command's handlers, in arrival order. */
+  let held: (() => void)[];
+
+  beforeEach(() => {
+    fdsBefore = openFdCount();
+    held = [];
+  });
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.destroy();
+    for (const release of held) release();
+    await running?.stop();
+    running = undefined;
+    expect(openFdCount()).toBe(fdsBefore);
+  });
+
+  const HOLD = 2;
+
+  /** A server with an `echo` service: command 1 echoes, command 2 answers when the test releases it. */
+  async function serve(options: CreateServerOptions, configure: (server: IpcServer) => void = () => undefined): Promise<TestServer> {
+    running = await startServerOn((server) => {
+      server.addService({
+        id: 1,
+        name: 'echo',
+        commands: {
+          1: (payload) => payload,
+          [HOLD]: (payload) => new Promise<Uint8Array>((resolve) => held.push(() => resolve(payload))),
+        },
+      });
+      configure(server);
+    }, options);
+    return running;
+  }
+
+  async function client(service: string | number = 'echo'): Promise<IpcClient> {
+    const c = await connectTo(running!.address, service);
+    clients.push(c);
+    return c;
+  }
+
+  /** One round trip on another connection: the server has run past everything queued before it. */
+  async function roundTrip(): Promise<void> {
+    const probe = await client();
+    expect((await probe.request(1, Buffer.from('probe'))).toString()).toBe('probe');
+  }
+
+  describe('connection cap', () => {
+    it('refuses a connection over maxConnections with EAGAIN, and admits again once one closes', async () => {
+      await serve({ maxConnections: 2 });
+      const first = await client();
+      await client();
+      const refusal = await connectTo(running!.address, 'echo').catch((error: unknown) => error);
+      expect(refusal).toBeInstanceOf(IpcError);
+      expect(refusal).toMatchObject({ code: 'EAGAIN', message: expect.stringContaining('limit of 2 connections') });
+      expect(running!.server.stats()).toMatchObject({ refusedOverCapacity: 1, accepted: 2 });
+      await first.close();
+      await until(() => running!.server.stats().connections === 1);
+      await client();
+    });
+  });
+
+  describe('in-flight limits', () => {
+    it('stops reading a connection at maxInFlightPerConnection and resumes as handlers settle', async () => {
+      await serve({ maxInFlightPerConnection: 3 });
+      const c = await client();
+      const replies = Array.from({ length: 10 }, (_, i) => c.request(HOLD, Buffer.from(String(i))));
+      await until(() => held.length === 3);
+      await roundTrip();
+      expect(held.length).toBe(3);
+      expect(running!.server.connections().find((info) => info.stats.inFlight === 3)?.stats.readPaused).toBe(true);
+      // Releasing one admits exactly one more; releasing all drains the rest in order.
+      held[0]!();
+      await until(() => held.length === 4);
+      for (let released = 1; released < 10; released++) {
+        await until(() => held.length > released);
+        held[released]!();
+      }
+      expect((await Promise.all(replies)).map(String)).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    });
+
+    it('stops reading every connection at the server-wide maxInFlight', async () => {
+      await serve({ maxInFlight: 4 });
+      const a = await client();
+      const b = await client();
+      const replies = [...Array.from({ length: 3 }, () => a.request(HOLD)), ...Array.from({ length: 3 }, () => b.request(HOLD))];
+      await until(() => held.length === 4);
+      const echo = b.request(1, Buffer.from('behind the limit'));
+      await until(() => running!.server.stats().readPaused);
+      expect(held.length).toBe(4);
+      expect(running!.server.stats().inFlight).toBe(4);
+      held[0]!();
+      held[1]!();
+      await until(() => held.length === 6);
+      for (const release of held) release();
+      await Promise.all(replies);
+      expect((await echo).toString()).toBe('behind the limit');
+      expect(running!.server.stats()).toMatchObject({ inFlight: 0, readPaused: false });
+    });
+  });
+
+  describe('push-back by the service', () => {
+    it('pauses and resumes one connection, leaving the others served', async () => {
+      const connections: Connection<unknown>[] = [];
+      await serve({}, (server) => server.on('connection', (connection) => connections.push(connection)));
+      const paused = await client();
+      await until(() => connections.length === 1);
+      connections[0]!.pauseRequests();
+      let answered = false;
+      const reply = paused.request(1, Buffer.from('later')).then((payload) => {
+        answered = true;
+        return payload.toString();
+      });
+      await roundTrip();
+      expect(answered).toBe(false);
+      expect(connections[0]!.stats.readPaused).toBe(true);
+      connections[0]!.resumeRequests();
+      expect(await reply).toBe('later');
+    });
+
+    it('pauses and resumes the whole server; responses already due still go out', async () => {
+      await serve({});
+      const c = await client();
+      const due = c.request(HOLD, Buffer.from('due'));
+      await until(() => held.length === 1);
+      running!.server.pauseRequests();
+      let answered = false;
+      const later = c.request(1, Buffer.from('later')).then((payload) => {
+        answered = true;
+        return payload.toString();
+      });
+      held[0]!();
+      expect((await due).toString()).toBe('due');
+      expect(answered).toBe(false);
+      expect(running!.server.stats().readPaused).toBe(true);
+      running!.server.resumeRequests();
+      expect(await later).toBe('later');
+    });
+  });
+
+  describe('request rates', () => {
+    it('holds a connection to its requestRate, serving every request in the end', async () => {
+      await serve({ requestRate: { perSecond: 2000, burst: 10 } });
+      const c = await client();
+      const replies = await Promise.all(Array.from({ length: 60 }, (_, i) => c.request(1, Buffer.from(String(i)))));
+      expect(replies.map(String)).toEqual(Array.from({ length: 60 }, (_, i) => String(i)));
+      const echo = running!.server.stats().services.find((service) => service.name === 'echo')!;
+      expect(echo.requests).toBe(60);
+      // 60 requests arrive together against a burst of 10: reading had to wait at least once.
+      expect(echo.throttleEpisodes).toBeGreaterThan(0);
+    });
+
+    it('holds the whole server to its serverRequestRate across connections', async () => {
+      await serve({ serverRequestRate: { perSecond: 2000, burst: 5 } });
+      const [a, b] = [await client(), await client()];
+      const replies = await Promise.all([a, b].flatMap((c) => Array.from({ length: 30 }, () => c.request(1, Buffer.from('x')))));
+      expect(replies.length).toBe(60);
+      expect(running!.server.stats().services[0]!.requests).toBe(60);
+    });
+
+    it('rejects out-of-range limits with EINVAL', () => {
+      const make = (options: Partial<IpcServerOptions>) => () => new IpcServer({ poller: serverPoller(), transport: new SocketTransport(), ...options });
+      expect(make({ requestRate: { perSecond: 0 } })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+      expect(make({ serverRequestRate: { perSecond: 10, burst: 0.5 } })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+      expect(make({ maxConnections: -1 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+      expect(make({ onEventQueueFull: 'drop' as 'reject' })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    });
+  });
+
+  describe('event queue bound', () => {
+    /** A raw socket that completes the handshake, then never reads. */
+    async function nonReader(): Promise<{ socket: Socket; connection: Connection<unknown>; closed: Promise<void> }> {
+      const opened = new Promise<Connection<unknown>>((resolve) => running!.server.once('connection', resolve));
+      const socket = createConnection(running!.address);
+      socket.on('error', () => undefined);
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      socket.pause();
+      socket.write(hello(1));
+      return { socket, connection: await opened, closed };
+    }
+
+    it("drops a client that does not read its events under onEventQueueFull: 'disconnect', with ENOBUFS", async () => {
+      const dropped = deferred<IpcError>();
+      await serve({ sendQueueHighWater: 64 * 1024, onEventQueueFull: 'disconnect' }, (server) => {
+        server.on('slowConsumer', (_connection, reason) => dropped.resolve(reason));
+      });
+      const raw = await nonReader();
+      const event = Buffer.alloc(4096);
+      let sent = 0;
+      while (raw.connection.isOpen) {
+        raw.connection.sendEvent(1, event);
+        sent++;
+      }
+      expect((await dropped.promise).code).toBe('ENOBUFS');
+      expect(sent * event.length).toBeLessThan(8 * 1024 * 1024);
+      // The connection stays usable as an object after it ended: no use-after-close.
+      expect(() => raw.connection.sendEvent(1, event)).toThrow(expect.objectContaining({ code: 'ENOTCONN' }));
+      expect(raw.connection.stats.eventsRefused).toBe(1);
+      raw.connection.close();
+      raw.socket.destroy();
+      await raw.closed;
+      expect(running!.server.stats().services[0]).toMatchObject({ slowConsumersDropped: 1, eventsRefused: 1, closed: 1 });
+      await roundTrip();
+    });
+  });
+
+  describe('graceful close', () => {
+    it('lets running handlers answer, then says goodbye; requests not yet read are not run', async () => {
+      const closedHooks: string[] = [];
+      await serve({}, (server) =>
+        server.addService({
+          id: 2,
+          name: 'watch',
+          commands: {},
+          closed: (_connection, reason) => closedHooks.push((reason as IpcError).code),
+        }),
+      );
+      const c = await client();
+      const watcher = await client('watch');
+      const ended = new Promise<IpcError>((resolve) => c.once('close', resolve));
+      const inFlight = c.request(HOLD, Buffer.from('finishes'));
+      await until(() => held.length === 1);
+      const closing = running!.server.close();
+      held[0]!();
+      expect((await inFlight).toString()).toBe('finishes');
+      expect((await ended).code).toBe('ESHUTDOWN');
+      await closing;
+      expect(watcher.isOpen).toBe(false);
+      expect(closedHooks).toEqual(['ECONNABORTED']);
+    });
+
+    it('closes connections whose handlers outlive the deadline; their requests reject', async () => {
+      await serve({});
+      const c = await client();
+      const stuck = c.request(HOLD);
+      await until(() => held.length === 1);
+      await running!.server.close({ timeout: 50 });
+      await expect(stuck).rejects.toMatchObject({ code: 'ECONNRESET' });
+      expect(running!.server.stats().connections).toBe(0);
+    });
+  });
+
+  describe('introspection service', () => {
+    it('answers server stats and the connection list over the wire to the same uid', async () => {
+      await serve({ introspection: true });
+      const c = await client();
+      await c.request(1, Buffer.from('counted'));
+      const inspector = await client(INTROSPECTION_SERVICE_NAME);
+      const stats = await fetchServerStats(inspector);
+      const echo = stats.services.find((service) => service.name === 'echo')!;
+      expect(echo).toMatchObject({ requests: 1, responses: 1, connections: 1, accepted: 1 });
+      expect(stats.accepted).toBe(2);
+      const connections = await fetchConnections(inspector);
+      expect(connections.map((info) => info.serviceId).sort()).toEqual([1, 0xffff]);
+      expect(connections.find((info) => info.serviceId === 1)!.credentials.pid).toBe(process.pid);
+    });
+
+    it('refuses another uid by default', async () => {
+      await serve({ introspection: true });
+      const peer = spawnFixture('client', ['connect', running!.address, INTROSPECTION_SERVICE_NAME], { uid: 65534, gid: 65534 });
+      expect(await peer.next('refused')).toMatchObject({ code: 'EACCES', isIpcError: true });
+      await peer.exited;
+    });
+  });
+});
