@@ -7,5 +7,6 @@ export type { AcceptHook, CommandHandler, CommandSelector, ServiceDefinition } f
 export { Connection } from './connection.js';
 export type { ConnectionStats, ServerStats, ServiceStats } from './stats.js';
 export { IpcServer, type IpcServerEvents, type IpcServerOptions } from './server.js';
-export { IpcClient, type IpcClientEvents, type IpcClientOptions } from './client.js';
+export { IpcClient, type CloseOptions, type IpcClientEvents } from './client.js';
+export type { IpcClientOptions, RetryOptions } from './client-options.js';
 export type { ClientStats, RequestOptions } from './client-session.js';
