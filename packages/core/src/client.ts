@@ -316,10 +316,13 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   /** The live connection ended: reconnect, or the client is done. */
   #lost(reason: IpcError): void {
     this.#session = undefined;
+    const unsent = new IpcError('ENOTCONN', `connection to ${this.address} ended before the request was sent (${reason.code}): it was not sent`, { cause: reason });
     if (this.#ending || this.#settings.reconnect === undefined) {
-      this.#finish(reason, new IpcError('ENOTCONN', `connection to ${this.address} ended before the request was sent (${reason.code}): it was not sent`, { cause: reason }));
+      this.#finish(reason, unsent);
       return;
     }
+    // Requests that waited out flow control only carry over when the caller asked for queueing.
+    if (!this.#settings.queueWhileDisconnected) this.#queue.rejectAll(unsent);
     this.#notify('disconnect', reason);
     void this.#reconnect();
   }
