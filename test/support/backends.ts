@@ -3,7 +3,7 @@ import { connect, type ConnectOptions, type CreateServerOptions, type IpcClient,
 import { afterAll } from 'vitest';
 import { spawnPeer, type Peer } from './peer.js';
 import { startPoller, type BackendName, type RunningPoller } from './pollers.js';
-import { startServer, type TestServer } from './server.js';
+import { listenAt, startServer, type TestServer } from './server.js';
 
 /** A server backend and a client backend; equal names share one poller. */
 export interface BackendPair {
@@ -37,8 +37,10 @@ export interface Backends {
   connectTo(address: string, service: string | number, options?: ConnectOptions): Promise<IpcClient>;
   /** {@link startServer} on the server backend's poller. */
   startServerOn(configure: (server: IpcServer) => void, options?: CreateServerOptions): Promise<TestServer>;
+  /** {@link listenAt} on the server backend's poller: a server at an address of the test's choosing. */
+  listenOn(address: string, configure: (server: IpcServer) => void): Promise<IpcServer>;
   /** {@link spawnPeer} with the environment that picks the right backend in the fixture. */
-  spawnFixture(fixture: 'client' | 'server', args: readonly string[], options?: { uid?: number; gid?: number }): Peer;
+  spawnFixture(fixture: 'client' | 'server' | 'reconnecting-client', args: readonly string[], options?: { uid?: number; gid?: number }): Peer;
 }
 
 /** Call inside a `describe`: sets up that suite's pollers for `pair`. */
@@ -65,6 +67,7 @@ export function useBackends(pair: BackendPair): Backends {
     serverEnv,
     connectTo: (address, service, options = {}) => connect(address, service, { poller: get(pair.client), ...options }),
     startServerOn: (configure, options = {}) => startServer(configure, { ...options, poller: get(pair.server) }),
+    listenOn: (address, configure) => listenAt(address, configure, { poller: get(pair.server) }),
     spawnFixture: (fixture, args, options = {}) => spawnPeer(fixture, args, { ...options, env: fixture === 'server' ? serverEnv : clientEnv }),
   };
 }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
@@ -69,4 +70,11 @@ export function spawnPeer(
       return new Promise((resolve, reject) => waiting.push({ type, resolve, reject }));
     },
   };
+}
+
+/** Whether process `pid` is stopped (SIGSTOP): its state in `/proc/<pid>/stat` is `T`. */
+export function isStopped(pid: number): boolean {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name in parentheses may hold spaces; the state follows the last ')'.
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
 }

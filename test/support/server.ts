@@ -11,21 +11,39 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/** Starts a server; `configure` adds its services before it listens. */
-export async function startServer(configure: (server: IpcServer) => void, options: CreateServerOptions = {}): Promise<TestServer> {
+/** A socket path in a fresh temporary directory, where nothing listens yet. */
+export interface ScratchSocket {
+  readonly address: string;
+  /** Removes the directory and whatever a server left in it. */
+  remove(): void;
+}
+
+/** Makes a {@link ScratchSocket}. */
+export function scratchSocket(): ScratchSocket {
   const dir = mkdtempSync(join(tmpdir(), 'pollux-test-'));
   // Other users (a client spawned as uid 65534) must be able to reach the socket inside.
   chmodSync(dir, 0o755);
-  const address = join(dir, 'server.sock');
+  return { address: join(dir, 'server.sock'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Makes a server, lets `configure` add its services, and listens on `address`. */
+export async function listenAt(address: string, configure: (server: IpcServer) => void, options: CreateServerOptions = {}): Promise<IpcServer> {
   const server = createServer(options);
   configure(server);
   await server.listen(address);
+  return server;
+}
+
+/** Starts a server; `configure` adds its services before it listens. */
+export async function startServer(configure: (server: IpcServer) => void, options: CreateServerOptions = {}): Promise<TestServer> {
+  const socket = scratchSocket();
+  const server = await listenAt(socket.address, configure, options);
   return {
     server,
-    address,
+    address: socket.address,
     async stop() {
       await server.close();
-      rmSync(dir, { recursive: true, force: true });
+      socket.remove();
     },
   };
 }

@@ -1,3 +1,4 @@
+import { makeRequest, type ClientRequest } from './client-request.js';
 import { IpcError } from './errors.js';
 import { FramedChannel } from './framed-channel.js';
 import { FrameKind } from './frame.js';
@@ -13,7 +14,7 @@ export interface RequestOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Counters of a client connection. */
+/** Counters of a client, summed over every connection it made. */
 export interface ClientStats {
   /** Requests sent. */
   requests: number;
@@ -27,28 +28,16 @@ export interface ClientStats {
   bytesIn: number;
   /** Bytes written to the server. */
   bytesOut: number;
+  /** Connections made again after the server went away. */
+  reconnects: number;
 }
 
 /** Where a client session reports what the application must see. */
 export interface ClientSink {
   event(event: number, payload: Buffer): void;
+  /** The bytes waiting to be written went over the high-water mark (`true`) or back under it. */
+  flowControl(on: boolean): void;
   closed(reason: IpcError): void;
-}
-
-class PendingRequest {
-  resolve!: (payload: Buffer) => void;
-  reject!: (error: IpcError) => void;
-  timer: ReturnType<typeof setTimeout> | undefined = undefined;
-  signal: AbortSignal | undefined = undefined;
-  onAbort: (() => void) | undefined = undefined;
-  constructor(readonly command: number) {}
-}
-
-// One shared executor instead of a closure per request: `new Promise` calls it synchronously.
-let capturing: PendingRequest | undefined;
-function capture(resolve: (payload: Buffer) => void, reject: (error: IpcError) => void): void {
-  capturing!.resolve = resolve;
-  capturing!.reject = reject;
 }
 
 /**
@@ -59,9 +48,13 @@ export class ClientSession extends FramedChannel {
   serviceId = 0;
   serviceName = '';
   maxMessage = 0;
-  readonly stats: ClientStats = { requests: 0, responses: 0, events: 0, lateResponses: 0, bytesIn: 0, bytesOut: 0 };
-  protected readonly traffic = this.stats;
-  private readonly pending = new Map<number, PendingRequest>();
+  /** True while more than the high-water mark of bytes wait to be written. */
+  flowControlled = false;
+  /** True when the server refused this client in the handshake: a verdict, not a fault. */
+  refused = false;
+  readonly stats: ClientStats;
+  protected readonly traffic: ClientStats;
+  private readonly pending = new Map<number, ClientRequest>();
   private readonly address: string;
   private readonly sink: ClientSink;
   private nextId = 0;
@@ -71,12 +64,28 @@ export class ClientSession extends FramedChannel {
   /** Why this side ended the connection, if it did: pending requests reject with it as is. */
   private localReason: IpcError | undefined;
   private readonly requestedMaxMessage: number;
+  private readonly highWater: number;
 
-  constructor(address: string, channel: Channel, poller: Poller, sink: ClientSink, requestedMaxMessage: number) {
+  /**
+   * @param stats - the client's counters, shared by its successive sessions
+   * @param highWater - bytes waiting to be written beyond which the session is flow-controlled
+   */
+  constructor(
+    address: string,
+    channel: Channel,
+    poller: Poller,
+    sink: ClientSink,
+    requestedMaxMessage: number,
+    stats: ClientStats,
+    highWater: number,
+  ) {
+    // Never stops reading: responses are what frees the server, and events are small.
     super(channel, poller, 0, Number.POSITIVE_INFINITY);
     this.address = address;
     this.sink = sink;
     this.requestedMaxMessage = requestedMaxMessage;
+    this.stats = this.traffic = stats;
+    this.highWater = highWater;
   }
 
   get isOpen(): boolean {
@@ -124,19 +133,25 @@ export class ClientSession extends FramedChannel {
 
   /** Queues a validated request; the returned promise settles with its response. */
   request(command: number, payload: Uint8Array, options: RequestOptions | undefined): Promise<Buffer> {
+    const request = makeRequest(command);
+    this.sendRequest(request, payload, options?.timeout, options?.signal);
+    return request.promise;
+  }
+
+  /** Queues a validated request the caller already holds (one that waited to be sent). */
+  sendRequest(request: ClientRequest, payload: Uint8Array, timeout: number | undefined, signal: AbortSignal | undefined): void {
     let id = this.nextId;
     do id = (id + 1) >>> 0;
     while (this.pending.has(id));
     this.nextId = id;
-    const request = new PendingRequest(command);
-    capturing = request;
-    const promise = new Promise<Buffer>(capture);
-    capturing = undefined;
     this.pending.set(id, request);
-    if (options !== undefined) this.watch(id, request, options);
+    if (timeout !== undefined || signal !== undefined) this.watch(id, request, timeout, signal);
     this.stats.requests++;
-    this.send(FrameKind.Request, command, id, payload);
-    return promise;
+    this.send(FrameKind.Request, request.command, id, payload);
+    if (!this.flowControlled && this.sendQueue.bytes > this.highWater) {
+      this.flowControlled = true;
+      this.sink.flowControl(true);
+    }
   }
 
   /** Ends the connection once no request is pending. */
@@ -173,10 +188,18 @@ export class ClientSession extends FramedChannel {
       this.handshakeDone?.();
       return;
     } else if (kind === FrameKind.Refuse) {
+      this.refused = true;
       this.end(decodeError(payload));
       return;
     }
     throw new IpcError('EPROTO', `unexpected frame of kind ${kind} from server`);
+  }
+
+  protected override onFlushed(queuedBytes: number): void {
+    if (this.flowControlled && queuedBytes <= this.highWater) {
+      this.flowControlled = false;
+      this.sink.flowControl(false);
+    }
   }
 
   protected onEnd(error: IpcError): void {
@@ -195,11 +218,15 @@ export class ClientSession extends FramedChannel {
             { cause: error },
           );
     for (const id of [...this.pending.keys()]) this.fail(id, lost);
+    // Nothing waits to be written any more.
+    if (this.flowControlled) {
+      this.flowControlled = false;
+      this.sink.flowControl(false);
+    }
     this.sink.closed(error);
   }
 
-  private watch(id: number, request: PendingRequest, options: RequestOptions): void {
-    const { timeout, signal } = options;
+  private watch(id: number, request: ClientRequest, timeout: number | undefined, signal: AbortSignal | undefined): void {
     if (timeout !== undefined) {
       request.timer = setTimeout(() => {
         this.fail(id, new IpcError('ETIMEDOUT', `no response to command ${request.command} within ${timeout} ms; a late one will be discarded`));
@@ -231,12 +258,11 @@ export class ClientSession extends FramedChannel {
     this.take(id)?.reject(error);
   }
 
-  private take(id: number): PendingRequest | undefined {
+  private take(id: number): ClientRequest | undefined {
     const request = this.pending.get(id);
     if (request === undefined) return undefined;
     this.pending.delete(id);
-    if (request.timer !== undefined) clearTimeout(request.timer);
-    if (request.onAbort !== undefined) request.signal!.removeEventListener('abort', request.onAbort);
+    request.unwatch();
     if (this.closeWhenIdle && this.pending.size === 0) this.poller.job(() => this.closeWhenDone());
     return request;
   }

@@ -1,39 +1,48 @@
 import { EventEmitter } from 'eventemitter3';
+import { Connector } from './client-connector.js';
+import { clientSettings, type ClientSettings, type IpcClientOptions } from './client-options.js';
+import { RequestQueue } from './client-queue.js';
 import { ClientSession, type ClientSink, type ClientStats, type RequestOptions } from './client-session.js';
 import { IpcError } from './errors.js';
-import { MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
-import { encodeHello, PROTOCOL_VERSION, SERVICE_BY_NAME, SERVICE_NAME_MAX } from './handshake.js';
-import type { Poller } from './poller.js';
+import { encodeHello, PROTOCOL_VERSION, SERVICE_BY_NAME } from './handshake.js';
 import { isUint16 } from './service-registry.js';
 import type { IpcServer } from './server.js';
-import type { Credentials, Transport } from './transport.js';
-
-/** Options of {@link IpcClient.connect}. */
-export interface IpcClientOptions {
-  /** The service to talk to: its id (0–65535) or its name. */
-  readonly service: number | string;
-  /** The event loop that drives this client. */
-  readonly poller: Poller;
-  /** How to reach the server (e.g. Unix sockets). */
-  readonly transport: Transport;
-  /** Largest message this client wants to handle; the server may agree a smaller one. Default: the server's. */
-  readonly maxMessageSize?: number;
-  /** Give up when the handshake has not completed after this many ms. Default 5000. */
-  readonly timeout?: number;
-  /** Aborts the connection attempt. */
-  readonly signal?: AbortSignal;
-}
+import type { Credentials } from './transport.js';
 
 /** Events of {@link IpcClient}. */
 export interface IpcClientEvents {
   /** The server sent an event. `payload` stays valid for as long as it is referenced. */
   event: [event: number, payload: Buffer];
   /**
-   * The connection ended; every request still pending has been rejected. `reason.code` is
-   * `ESHUTDOWN` when the server closed it on purpose, `ECONNRESET` when the server went away
-   * without a goodbye, `ECONNABORTED` when this client closed it.
+   * The bytes waiting to be written went over `sendQueueHighWater` (`true`) or back under it
+   * (`false`); see {@link IpcClient.flowControlled}.
+   */
+  flowControl: [on: boolean];
+  /**
+   * With `reconnect`: the connection was lost and the client is connecting again. Requests that
+   * were in flight have been rejected with `ECONNRESET`. `reason.code` is `ESHUTDOWN` when the
+   * server closed the connection on purpose, `ECONNRESET` when it went away without a goodbye.
+   */
+  disconnect: [reason: IpcError];
+  /** With `reconnect`: a new connection is up, its handshake done; queued requests are on their way. */
+  reconnect: [];
+  /**
+   * The client is done for good; every request still pending or queued has been rejected.
+   * `reason.code` is `ESHUTDOWN` when the server closed the connection on purpose,
+   * `ECONNRESET` when the server went away without a goodbye, `ECONNABORTED` when this client
+   * closed it; with `reconnect`, the error that ended reconnecting (`ETIMEDOUT` past the
+   * deadline, or the server's refusal such as `ENOENT` or `EACCES`).
    */
   close: [reason: IpcError];
+}
+
+/** Options of {@link IpcClient.close}. */
+export interface CloseOptions {
+  /**
+   * Wait at most this many ms for pending responses; then they reject with `ETIMEDOUT` and the
+   * connection ends. Default: wait as long as they take.
+   */
+  readonly timeout?: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -43,103 +52,133 @@ const EMPTY = new Uint8Array(0);
  * server-sent events. Make one with {@link IpcClient.connect}.
  *
  * Requests are at-most-once: a request in flight when the connection drops rejects with
- * `ECONNRESET` and is never sent again, so the caller decides whether to retry.
+ * `ECONNRESET` and is never sent again, so the caller decides whether to retry. With the
+ * `reconnect` option the client outlives its connections: it connects again after the server
+ * went away, and is the same object before and after.
  */
 export class IpcClient extends EventEmitter<IpcClientEvents> {
-  /** Where the client connected. */
+  /** Where the client connects. */
   readonly address: string;
-  readonly #session: ClientSession;
+  readonly #settings: ClientSettings;
+  readonly #stats: ClientStats = { requests: 0, responses: 0, events: 0, lateResponses: 0, bytesIn: 0, bytesOut: 0, reconnects: 0 };
+  readonly #connector: Connector;
+  readonly #queue = new RequestQueue();
+  /** The connection in use; undefined while reconnecting and once closed. */
+  #session: ClientSession | undefined;
+  /** The last connection made: what the accessors report while reconnecting. */
+  #latest!: ClientSession;
+  /** Stops a reconnection in progress when the client is closed or destroyed. */
+  #stopReconnecting: AbortController | undefined;
+  /** Set once the user closed or destroyed the client: no more reconnecting. */
+  #ending = false;
+  #closing: Promise<void> | undefined;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #done = false;
   readonly #closed: Promise<void>;
   #markClosed!: () => void;
-  #closing: Promise<void> | undefined;
-  readonly #sink = {
-    event: (event: number, payload: Buffer): void => {
-      this.emit('event', event, payload);
-    },
-    closed: (reason: IpcError): void => {
-      this.#markClosed();
-      this.emit('close', reason);
-    },
-  };
 
-  private constructor(address: string, makeSession: (sink: ClientSink) => ClientSession) {
+  private constructor(address: string, options: IpcClientOptions, settings: ClientSettings) {
     super();
     this.address = address;
+    this.#settings = settings;
     this.#closed = new Promise((resolve) => {
       this.#markClosed = resolve;
     });
-    this.#session = makeSession(this.#sink);
+    const { service, poller, transport } = options;
+    const byName = typeof service === 'string';
+    this.#connector = new Connector({
+      address,
+      transport,
+      handshakeTimeout: settings.handshakeTimeout,
+      hello: encodeHello({
+        version: PROTOCOL_VERSION,
+        maxMessage: settings.maxMessage,
+        serviceId: byName ? SERVICE_BY_NAME : service,
+        serviceName: byName ? service : '',
+      }),
+      createSession: (channel) => {
+        const session: ClientSession = new ClientSession(
+          address,
+          channel,
+          poller,
+          this.#sinkFor(() => session),
+          settings.maxMessage,
+          this.#stats,
+          settings.sendQueueHighWater,
+        );
+        return session;
+      },
+    });
   }
 
   /**
-   * Connects to `service` at `address` and completes the handshake.
+   * Connects to `service` at `address` and completes the handshake; with `retry`, waits for a
+   * server that is not up yet.
    *
    * @throws {@link IpcError} `ECONNREFUSED` or `ENOENT` when no server listens at `address`;
    * `ENOENT` when the server has no such service; `EACCES` (or the code the service's `accept`
    * hook chose) when refused; `EPROTONOSUPPORT` on a protocol version mismatch; `ETIMEDOUT` when the
-   * handshake took longer than `timeout`; `ECANCELED` when `signal` aborted; `EINVAL` for bad options.
+   * handshake took longer than `timeout`, or with `retry` when no attempt succeeded before the
+   * deadline (`cause`: the last attempt's error); `ECANCELED` when `signal` aborted; `EINVAL` for
+   * bad options.
    */
   static async connect(address: string, options: IpcClientOptions): Promise<IpcClient> {
-    const { service, poller, transport } = options;
-    const byName = typeof service === 'string';
-    if (byName ? service === '' || Buffer.byteLength(service) > SERVICE_NAME_MAX : !isUint16(service)) {
-      throw new IpcError('EINVAL', `service must be an id in 0–65535 or a name of 1–${SERVICE_NAME_MAX} bytes, got ${String(service)}`);
-    }
-    const maxMessage = options.maxMessageSize ?? MAX_MESSAGE_SIZE_LIMIT;
-    if (!Number.isInteger(maxMessage) || maxMessage < 1 || maxMessage > MAX_MESSAGE_SIZE_LIMIT) {
-      throw new IpcError('EINVAL', `maxMessageSize must be an integer in 1–${MAX_MESSAGE_SIZE_LIMIT}`);
-    }
+    const settings = clientSettings(options);
     if (options.signal?.aborted) throw new IpcError('ECANCELED', 'connect was cancelled');
-    const channel = await transport.connect(address);
-    const client = new IpcClient(address, (sink) => new ClientSession(address, channel, poller, sink, maxMessage));
-    await client.#session.handshake(
-      encodeHello({
-        version: PROTOCOL_VERSION,
-        maxMessage,
-        serviceId: byName ? SERVICE_BY_NAME : service,
-        serviceName: byName ? service : '',
-      }),
-      options.timeout ?? 5000,
-      options.signal,
-    );
+    const client = new IpcClient(address, options, settings);
+    const session = await client.#connector.open(settings.retry, options.signal);
+    client.#session = client.#latest = session;
     // After the caller's continuation: by then it has attached its event listeners.
-    setImmediate(() => client.#session.releaseFrames());
+    setImmediate(() => session.releaseFrames());
     return client;
   }
 
   /** The service's id, as the server confirmed it. */
   get serviceId(): number {
-    return this.#session.serviceId;
+    return this.#latest.serviceId;
   }
 
   /** The service's name, as the server confirmed it. */
   get serviceName(): string {
-    return this.#session.serviceName;
+    return this.#latest.serviceName;
   }
 
-  /** Largest request payload the server accepts on this connection. */
+  /** Largest request payload the server accepts on this connection (the last one, while reconnecting). */
   get maxMessageSize(): number {
-    return this.#session.maxMessage;
+    return this.#latest.maxMessage;
   }
 
-  /** The server process's credentials, as the kernel reported them. */
+  /** The server process's credentials, as the kernel reported them (of the last connection, while reconnecting). */
   get serverCredentials(): Credentials {
-    return this.#session.credentials;
+    return this.#latest.credentials;
   }
 
-  /** Whether requests can be sent: false once closing or closed. */
+  /** Whether the client is connected and requests go out now: false while reconnecting, closing or closed. */
   get isOpen(): boolean {
-    return this.#closing === undefined && this.#session.isOpen;
+    return this.#closing === undefined && this.#session !== undefined && this.#session.isOpen;
+  }
+
+  /**
+   * Whether more than `sendQueueHighWater` bytes wait to be written: new requests wait their
+   * turn or reject with `EAGAIN`, per `whenFlowControlled`. The `flowControl` event tells each change.
+   */
+  get flowControlled(): boolean {
+    return this.#session?.flowControlled ?? false;
   }
 
   /** Requests sent and not yet answered. */
   get pendingRequests(): number {
-    return this.#session.pendingCount;
+    return this.#session?.pendingCount ?? 0;
   }
 
-  /** Counters of this connection. */
+  /** Requests accepted but not sent yet: waiting for a reconnection or for flow control to lift. */
+  get queuedRequests(): number {
+    return this.#queue.length;
+  }
+
+  /** Counters of this client, summed over its connections. */
   get stats(): Readonly<ClientStats> {
-    return this.#session.stats;
+    return this.#stats;
   }
 
   /**
@@ -148,49 +187,197 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
    *
    * @param command - command id, 0–65535
    * @param payload - request payload; must not change until the promise settles
-   * @param options - a timeout and a cancellation signal
+   * @param options - a timeout and a cancellation signal; both count from this call, time spent
+   * waiting to be sent included
    * @throws {@link IpcError} (as a rejection) `EMSGSIZE` when `payload` exceeds
    * {@link IpcClient.maxMessageSize} (nothing is sent), `EINVAL` for a bad command id, `ENOSYS` when
    * the service has no such command, `ECONNRESET` when the connection dropped before the
-   * response, `ETIMEDOUT` / `ECANCELED` per `options`, `ESHUTDOWN` / `ENOTCONN` when closing or
-   * closed, or the code the server's handler threw.
+   * response, `ETIMEDOUT` / `ECANCELED` per `options`, `EAGAIN` when flow-controlled with
+   * `whenFlowControlled: 'reject'` or when `queueLimit` requests already wait for a reconnection,
+   * `ENOTCONN` when disconnected (and not queueing) or closed, `ESHUTDOWN` when closing, or the code
+   * the server's handler threw.
    */
   request(command: number, payload: Uint8Array = EMPTY, options?: RequestOptions): Promise<Buffer> {
     const refusal = this.#check(command, payload, options);
     if (refusal !== undefined) return Promise.reject(refusal);
-    return this.#session.request(command, payload, options);
+    const session = this.#session;
+    if (session !== undefined && !session.flowControlled && this.#queue.length === 0) return session.request(command, payload, options);
+    return this.#enqueue(command, payload, options);
   }
 
   /**
-   * Closes gracefully: new requests reject with `ESHUTDOWN`, pending ones still get their
-   * responses, then the connection ends. Resolves when it has. Idempotent.
+   * Closes gracefully: new requests reject with `ESHUTDOWN`, pending and queued ones still get
+   * their responses (for at most `options.timeout` ms), then the connection ends. While
+   * reconnecting, queued requests reject with `ESHUTDOWN` and reconnecting stops. Resolves once
+   * the client is closed. Idempotent.
    */
-  close(): Promise<void> {
-    if (this.#closing === undefined) {
-      this.#closing = this.#closed;
-      this.#session.closeWhenDone();
+  close(options?: CloseOptions): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
+    this.#closing = this.#closed;
+    this.#ending = true;
+    if (this.#done) return this.#closing;
+    const session = this.#session;
+    if (session === undefined) {
+      this.#stopReconnecting?.abort();
+      this.#finish(new IpcError('ECONNABORTED', 'client closed while reconnecting'), new IpcError('ESHUTDOWN', 'client closed before the request could be sent'));
+      return this.#closing;
     }
+    const timeout = options?.timeout;
+    if (timeout !== undefined) {
+      this.#closeTimer = setTimeout(() => {
+        this.destroy(new IpcError('ETIMEDOUT', `client closed without this response: none came within the ${timeout} ms close() waits`));
+      }, timeout);
+    }
+    if (this.#queue.length === 0) session.closeWhenDone();
     return this.#closing;
   }
 
   /**
-   * Ends the connection now; every pending request rejects with `error` (default
-   * `ECONNABORTED`). Idempotent.
+   * Ends the client now: every pending or queued request rejects with `error` (default
+   * `ECONNABORTED`) and reconnecting stops. Idempotent.
    */
   destroy(error?: IpcError): void {
-    this.#session.shutdown(error ?? new IpcError('ECONNABORTED', 'client destroyed the connection'));
+    if (this.#done) return;
+    this.#ending = true;
+    const reason = error ?? new IpcError('ECONNABORTED', 'client destroyed the connection');
+    const session = this.#session;
+    if (session === undefined) {
+      this.#stopReconnecting?.abort();
+      this.#finish(reason, reason);
+      return;
+    }
+    this.#queue.rejectAll(reason);
+    session.shutdown(reason);
   }
 
   #check(command: number, payload: Uint8Array, options: RequestOptions | undefined): IpcError | undefined {
     if (this.#closing !== undefined) return new IpcError('ESHUTDOWN', 'client is closing: no new requests are sent');
-    const session = this.#session;
-    if (!session.isOpen) return new IpcError('ENOTCONN', `client is disconnected from ${this.address}: connect again`);
+    if (this.#done || this.#ending) return new IpcError('ENOTCONN', `client is disconnected from ${this.address}: connect again`);
     if (!isUint16(command)) return new IpcError('EINVAL', `command id ${command} is not an integer in 0–65535`);
     if (!(payload instanceof Uint8Array)) return new IpcError('EINVAL', 'payload must be a Uint8Array or Buffer');
-    if (payload.length > session.maxMessage) {
-      return new IpcError('EMSGSIZE', `request of ${payload.length} bytes exceeds the server's maximum of ${session.maxMessage} bytes: split it`);
-    }
+    if (payload.length > this.#latest.maxMessage) return oversize(payload, this.#latest.maxMessage);
     if (options?.signal?.aborted) return new IpcError('ECANCELED', `request for command ${command} was cancelled before it was sent`);
     return undefined;
   }
+
+  /** A request that cannot go out now: it waits in the queue, or is refused, per the options. */
+  #enqueue(command: number, payload: Uint8Array, options: RequestOptions | undefined): Promise<Buffer> {
+    const settings = this.#settings;
+    if (this.#session === undefined) {
+      if (!settings.queueWhileDisconnected) {
+        return Promise.reject(
+          new IpcError('ENOTCONN', `client is reconnecting to ${this.address}: retry after the 'reconnect' event, or set whileDisconnected: 'queue'`),
+        );
+      }
+      if (this.#queue.length >= settings.queueLimit) {
+        return Promise.reject(new IpcError('EAGAIN', `${settings.queueLimit} requests already wait for the reconnection (queueLimit): retry later`));
+      }
+    } else if (!settings.waitWhenFlowControlled) {
+      return Promise.reject(
+        new IpcError('EAGAIN', `more than ${settings.sendQueueHighWater} bytes wait to be written (sendQueueHighWater): retry after the 'flowControl' event`),
+      );
+    }
+    const promise = this.#queue.add(command, payload, options?.timeout, options?.signal);
+    this.#connector.keepAlive = true;
+    return promise;
+  }
+
+  /** Hands queued requests to the connection, oldest first, while it takes them. */
+  #sendQueued(session: ClientSession): void {
+    const queue = this.#queue;
+    while (queue.length > 0 && this.#session === session && !session.flowControlled) {
+      const request = queue.shift()!;
+      const left = request.expires - performance.now();
+      if (request.payload.length > session.maxMessage) request.reject(oversize(request.payload, session.maxMessage));
+      else if (left <= 0) request.reject(new IpcError('ETIMEDOUT', `request for command ${request.command} ran out of time before it was sent`));
+      else session.sendRequest(request, request.payload, left === Number.POSITIVE_INFINITY ? undefined : left, request.signal);
+    }
+    if (queue.length === 0 && this.#closing !== undefined && this.#session === session) session.closeWhenDone();
+  }
+
+  /** What a session reports; `current` tells a stale session's report from the live one's. */
+  #sinkFor(current: () => ClientSession): ClientSink {
+    return {
+      event: (event, payload) => {
+        if (current() === this.#session) this.emit('event', event, payload);
+      },
+      flowControl: (on) => {
+        const session = current();
+        if (session !== this.#session) return;
+        this.#notify('flowControl', on);
+        if (!on) this.#sendQueued(session);
+      },
+      closed: (reason) => {
+        if (current() === this.#session) this.#lost(reason);
+      },
+    };
+  }
+
+  /** The live connection ended: reconnect, or the client is done. */
+  #lost(reason: IpcError): void {
+    this.#session = undefined;
+    const unsent = new IpcError('ENOTCONN', `connection to ${this.address} ended before the request was sent (${reason.code}): it was not sent`, { cause: reason });
+    if (this.#ending || this.#settings.reconnect === undefined) {
+      this.#finish(reason, unsent);
+      return;
+    }
+    // Requests that waited out flow control only carry over when the caller asked for queueing.
+    if (!this.#settings.queueWhileDisconnected) this.#queue.rejectAll(unsent);
+    this.#notify('disconnect', reason);
+    void this.#reconnect();
+  }
+
+  async #reconnect(): Promise<void> {
+    const stop = new AbortController();
+    this.#stopReconnecting = stop;
+    // A wait nobody awaits must not hold the process; queued requests are someone awaiting.
+    this.#connector.keepAlive = this.#queue.length > 0;
+    let session: ClientSession;
+    try {
+      session = await this.#connector.open(this.#settings.reconnect, stop.signal);
+    } catch (error) {
+      if (!stop.signal.aborted) {
+        const reason = IpcError.from(error, 'EIO');
+        this.#finish(reason, new IpcError(reason.code, `gave up reconnecting to ${this.address}: ${reason.message}`, { cause: reason }));
+      }
+      return;
+    } finally {
+      this.#stopReconnecting = undefined;
+    }
+    if (this.#ending) {
+      session.shutdown(new IpcError('ECONNABORTED', 'client closed while reconnecting'));
+      return;
+    }
+    this.#session = this.#latest = session;
+    this.#stats.reconnects++;
+    this.#sendQueued(session);
+    this.#notify('reconnect');
+    session.releaseFrames();
+  }
+
+  /** The client is done: queued requests reject with `queuedError`, then `close` is emitted. */
+  #finish(reason: IpcError, queuedError: IpcError): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#session = undefined;
+    clearTimeout(this.#closeTimer);
+    this.#queue.rejectAll(queuedError);
+    this.#markClosed();
+    this.#notify('close', reason);
+  }
+
+  /** Emits from inside the engine: a listener's bug is the application's, not the connection's. */
+  #notify<E extends 'flowControl' | 'disconnect' | 'reconnect' | 'close'>(event: E, ...args: EventEmitter.ArgumentMap<IpcClientEvents>[E]): void {
+    try {
+      (this.emit as (event: E, ...args: unknown[]) => boolean)(event, ...args);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+}
+
+function oversize(payload: Uint8Array, maxMessage: number): IpcError {
+  return new IpcError('EMSGSIZE', `request of ${payload.length} bytes exceeds the server's maximum of ${maxMessage} bytes: split it`);
 }
