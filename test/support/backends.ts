@@ -37,8 +37,11 @@ export interface Backends {
   connectTo(address: string, service: string | number, options?: ConnectOptions): Promise<IpcClient>;
   /** {@link startServer} on the server backend's poller. */
   startServerOn(configure: (server: IpcServer) => void, options?: CreateServerOptions): Promise<TestServer>;
-  /** {@link spawnPeer} with the environment that picks the right backend in the fixture. */
-  spawnFixture(fixture: 'client' | 'server', args: readonly string[], options?: { uid?: number; gid?: number }): Peer;
+  /**
+   * {@link spawnPeer} with the environment that picks the right backend in the fixture: the
+   * server backend for `server` and the fixtures named `*-server`, the client backend otherwise.
+   */
+  spawnFixture(fixture: string, args: readonly string[], options?: { uid?: number; gid?: number }): Peer;
 }
 
 /** Call inside a `describe`: sets up that suite's pollers for `pair`. */
@@ -65,6 +68,6 @@ export function useBackends(pair: BackendPair): Backends {
     serverEnv,
     connectTo: (address, service, options = {}) => connect(address, service, { poller: get(pair.client), ...options }),
     startServerOn: (configure, options = {}) => startServer(configure, { ...options, poller: get(pair.server) }),
-    spawnFixture: (fixture, args, options = {}) => spawnPeer(fixture, args, { ...options, env: fixture === 'server' ? serverEnv : clientEnv }),
+    spawnFixture: (fixture, args, options = {}) => spawnPeer(fixture, args, { ...options, env: fixture === 'server' || fixture.endsWith('-server') ? serverEnv : clientEnv }),
   };
 }
