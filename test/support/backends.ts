@@ -23,6 +23,14 @@ export const backendMatrix: readonly BackendPair[] = [
   { server: 'pump', client: 'epoll' },
 ];
 
+/**
+ * One pair per server backend, for tests whose clients are raw sockets rather than pollux
+ * clients: pairs that differ only in the client backend would run the same test.
+ */
+export const serverBackendMatrix: readonly BackendPair[] = backendMatrix.filter(
+  (pair, at) => backendMatrix.findIndex((other) => other.server === pair.server) === at,
+);
+
 /** The pollers of one suite in the matrix, started on first use and stopped after the suite. */
 export interface Backends {
   /** The poller the test's server runs on. */
