@@ -49,7 +49,7 @@ export interface Backends {
    * {@link spawnPeer} with the environment that picks the right backend in the fixture: the
    * server backend for `server` and the fixtures named `*-server`, the client backend otherwise.
    */
-  spawnFixture(fixture: string, args: readonly string[], options?: { uid?: number; gid?: number }): Peer;
+  spawnFixture(fixture: string, args: readonly string[], options?: { uid?: number; gid?: number; stdin?: boolean }): Peer;
 }
 
 /** Call inside a `describe`: sets up that suite's pollers for `pair`. */

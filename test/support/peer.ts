@@ -22,18 +22,18 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
  * Starts `test/fixtures/<fixture>.ts` with `args` in a new Node.js process (optionally as another
  * user, with extra environment), collecting the JSON lines it prints. The bundle the global setup
  * built is started when there is one (a fraction of tsx's start-up time), the source through tsx
- * otherwise.
+ * otherwise. With `stdin`, the test can write to the fixture's standard input.
  */
 export function spawnPeer(
   fixture: string,
   args: readonly string[],
-  options: { uid?: number; gid?: number; env?: Record<string, string> } = {},
+  options: { uid?: number; gid?: number; env?: Record<string, string>; stdin?: boolean } = {},
 ): Peer {
   const bundle = inject('fixtureBundles')?.[fixture];
   const entry = bundle === undefined ? ['--import', 'tsx', fileURLToPath(new URL(`../fixtures/${fixture}.ts`, import.meta.url))] : [bundle];
   const child = spawn(process.execPath, [...entry, ...args], {
     cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...options.env },
     ...(options.uid === undefined ? {} : { uid: options.uid }),
     ...(options.gid === undefined ? {} : { gid: options.gid }),
