@@ -58,7 +58,15 @@ export function spawnPeer(
     child.on('close', (code, signal) => {
       exitInfo = { code, signal };
       for (const w of waiting.splice(0)) w.reject(new Error(`fixture ${fixture} exited (${code ?? signal}) before sending "${w.type}"`));
-      resolve(exitInfo);
+      const stdin = child.stdin;
+      if (stdin === null || stdin.closed) {
+        resolve(exitInfo);
+        return;
+      }
+      // Node closes our end of a dead child's stdin only when told: its fd would outlive the test.
+      stdin.on('error', () => undefined);
+      stdin.once('close', () => resolve(exitInfo!));
+      stdin.destroy();
     });
   });
 
