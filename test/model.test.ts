@@ -168,6 +168,8 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
               const peer = processes[conn.process]!;
               send(peer, { op: 'close', conn: conn.id });
               expect(await peer.next('closed')).toMatchObject({ conn: conn.id, code: 'ECONNABORTED' });
+              // The server's side ends once it has read the goodbye.
+              await until(() => running.server.stats().services[0]!.connections === liveConnections().length);
               break;
             }
             case 'kill': {
