@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IpcClient } from 'pollux';
-import { spawnPeer, type Peer } from './support/peer.js';
+import type { Peer } from './support/peer.js';
 import { backendMatrix, useBackends } from './support/backends.js';
 
 describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
-  const { connectTo, serverEnv } = useBackends(pair);
+  const { connectTo, spawnFixture } = useBackends(pair);
   let server: Peer | undefined;
   let dir: string | undefined;
   const clients: IpcClient[] = [];
@@ -24,7 +24,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   it('pauses accepting when out of fds, keeps serving, and admits the waiting client once an fd is free', async () => {
     dir = mkdtempSync(join(tmpdir(), 'pollux-emfile-'));
     const address = join(dir, 'server.sock');
-    server = spawnPeer('fd-starved-server', [address], { env: serverEnv });
+    server = spawnFixture('fd-starved-server', [address]);
     const { lowestFree } = (await server.next('listening')) as unknown as { lowestFree: number };
     // Room for exactly two more connections.
     const limit = lowestFree + 2;

@@ -1,25 +1,14 @@
-import { createConnection, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Connection, type IpcError } from 'pollux';
 import { openFdCount } from './support/fds.js';
 import { frame, hello } from './support/frames.js';
+import { rawSocket } from './support/raw-socket.js';
 import { deferred, type TestServer } from './support/server.js';
 import { backendMatrix, useBackends } from './support/backends.js';
 
 describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
   const { connectTo, startServerOn } = useBackends(pair);
-
-  /** A raw socket to the server that records what it receives and when it is closed. */
-  function rawSocket(address: string): { socket: Socket; received: Buffer[]; closed: Promise<void>; connected: Promise<void> } {
-    const socket = createConnection(address);
-    const received: Buffer[] = [];
-    socket.on('data', (chunk) => received.push(chunk));
-    socket.on('error', () => undefined); // a reset by the server is the expected outcome
-    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-    const connected = new Promise<void>((resolve) => socket.on('connect', () => resolve()));
-    return { socket, received, closed, connected };
-  }
 
   let fdsBefore: number;
   let running: TestServer;

@@ -23,6 +23,14 @@ export const backendMatrix: readonly BackendPair[] = [
   { server: 'pump', client: 'epoll' },
 ];
 
+/**
+ * One pair per server backend, for tests whose clients are raw sockets rather than pollux
+ * clients: pairs that differ only in the client backend would run the same test.
+ */
+export const serverBackendMatrix: readonly BackendPair[] = backendMatrix.filter(
+  (pair, at) => backendMatrix.findIndex((other) => other.server === pair.server) === at,
+);
+
 /** The pollers of one suite in the matrix, started on first use and stopped after the suite. */
 export interface Backends {
   /** The poller the test's server runs on. */
@@ -39,8 +47,11 @@ export interface Backends {
   startServerOn(configure: (server: IpcServer) => void, options?: CreateServerOptions): Promise<TestServer>;
   /** {@link listenAt} on the server backend's poller: a server at an address of the test's choosing. */
   listenOn(address: string, configure: (server: IpcServer) => void): Promise<IpcServer>;
-  /** {@link spawnPeer} with the environment that picks the right backend in the fixture. */
-  spawnFixture(fixture: 'client' | 'server' | 'reconnecting-client', args: readonly string[], options?: { uid?: number; gid?: number }): Peer;
+  /**
+   * {@link spawnPeer} with the environment that picks the right backend in the fixture: the
+   * server backend for `server` and the fixtures named `*-server`, the client backend otherwise.
+   */
+  spawnFixture(fixture: string, args: readonly string[], options?: { uid?: number; gid?: number; stdin?: boolean }): Peer;
 }
 
 /** Call inside a `describe`: sets up that suite's pollers for `pair`. */
@@ -68,6 +79,6 @@ export function useBackends(pair: BackendPair): Backends {
     connectTo: (address, service, options = {}) => connect(address, service, { poller: get(pair.client), ...options }),
     startServerOn: (configure, options = {}) => startServer(configure, { ...options, poller: get(pair.server) }),
     listenOn: (address, configure) => listenAt(address, configure, { poller: get(pair.server) }),
-    spawnFixture: (fixture, args, options = {}) => spawnPeer(fixture, args, { ...options, env: fixture === 'server' ? serverEnv : clientEnv }),
+    spawnFixture: (fixture, args, options = {}) => spawnPeer(fixture, args, { ...options, env: fixture === 'server' || fixture.endsWith('-server') ? serverEnv : clientEnv }),
   };
 }

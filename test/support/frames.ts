@@ -11,14 +11,14 @@ export function frame(kind: number, code: number, id: number, payload: Buffer = 
   return Buffer.concat([header, payload]);
 }
 
-/** A client hello for `serviceId`. */
-export function hello(serviceId: number, version = 1): Buffer {
+/** A client hello for `serviceId` (0xffffffff: the service called `name`). */
+export function hello(serviceId: number, version = 1, name = '', maxMessage = 1 << 20): Buffer {
   const body = Buffer.alloc(16);
   body.write('PLUX', 0, 'latin1');
   body.writeUInt16LE(version, 4);
-  body.writeUInt32LE(1 << 20, 8);
+  body.writeUInt32LE(maxMessage, 8);
   body.writeUInt32LE(serviceId, 12);
-  return frame(1, 0, 0, body);
+  return frame(1, 0, 0, Buffer.concat([body, Buffer.from(name)]));
 }
 
 /** A server welcome agreeing `maxMessage`. */

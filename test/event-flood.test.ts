@@ -1,0 +1,62 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hello } from './support/frames.js';
+import type { PeerMessage } from './support/peer.js';
+import { procStatusBytes } from './support/proc-status.js';
+import { rawSocket } from './support/raw-socket.js';
+import { serverBackendMatrix, useBackends } from './support/backends.js';
+
+const PUSH_BYTES = 100 * 1024 * 1024;
+const EVENT_SIZE = 64 * 1024;
+/**
+ * Peak RSS growth allowed while 100 MiB are pushed: the send queue may hold twice its 4 MiB
+ * high-water mark, plus the collector's slack. A server that queued everything grows by ~80 MiB.
+ */
+const RSS_GROWTH_LIMIT = 32 * 1024 * 1024;
+
+/**
+ * What the server does with events for a client that does not read them: one line per policy,
+ * server options passed straight to the fixture, and what its service must have seen.
+ */
+const policies: { name: string; serverOptions: Record<string, unknown>; check(outcomes: Record<string, number>): void }[] = [
+  {
+    name: 'refuse each event with EAGAIN',
+    serverOptions: {},
+    check(outcomes) {
+      expect(Object.keys(outcomes).sort()).toEqual(['EAGAIN', 'sent']);
+      expect(outcomes['EAGAIN']).toBeGreaterThan(0);
+      // Never more accepted than the queue limit (2 × 4 MiB) plus what the kernel holds.
+      expect(outcomes['sent']! * EVENT_SIZE).toBeLessThan(16 * 1024 * 1024);
+    },
+  },
+];
+
+describe.each(serverBackendMatrix)('server on $server', (pair) => {
+  const { spawnFixture } = useBackends(pair);
+
+  it.each(policies)('keeps its memory bounded while pushing 100 MiB at a client that never reads: $name', async (policy) => {
+    const dir = mkdtempSync(join(tmpdir(), 'pollux-test-'));
+    const address = join(dir, 'server.sock');
+    try {
+      const server = spawnFixture('event-server', [address, String(PUSH_BYTES), String(EVENT_SIZE), JSON.stringify(policy.serverOptions)]);
+      await server.next('listening');
+      const rssBefore = procStatusBytes(server.pid, 'VmRSS');
+      // The client completes the handshake, then never reads again.
+      const client = rawSocket(address);
+      client.socket.write(hello(1));
+      client.socket.once('data', () => client.socket.pause());
+      const pushed: PeerMessage = await server.next('pushed');
+      const peakGrowth = procStatusBytes(server.pid, 'VmHWM') - rssBefore;
+      expect(pushed['offered']).toBe(PUSH_BYTES);
+      policy.check(pushed['outcomes'] as Record<string, number>);
+      expect(peakGrowth, `peak RSS grew by ${peakGrowth} bytes`).toBeLessThan(RSS_GROWTH_LIMIT);
+      client.socket.destroy();
+      await Promise.all([client.closed, server.next('closed')]);
+      expect((await server.exited).code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
