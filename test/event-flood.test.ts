@@ -20,14 +20,33 @@ const RSS_GROWTH_LIMIT = 32 * 1024 * 1024;
  * What the server does with events for a client that does not read them: one line per policy,
  * server options passed straight to the fixture, and what its service must have seen.
  */
-const policies: { name: string; serverOptions: Record<string, unknown>; check(outcomes: Record<string, number>): void }[] = [
+const policies: {
+  name: string;
+  serverOptions: Record<string, unknown>;
+  /** Why the connection ended, in the service's `closed` hook. */
+  closedBy: string;
+  check(outcomes: Record<string, number>, offered: number): void;
+}[] = [
   {
     name: 'refuse each event with EAGAIN',
     serverOptions: {},
-    check(outcomes) {
+    closedBy: 'ECONNRESET',
+    check(outcomes, offered) {
+      expect(offered).toBe(PUSH_BYTES);
       expect(Object.keys(outcomes).sort()).toEqual(['EAGAIN', 'sent']);
       expect(outcomes['EAGAIN']).toBeGreaterThan(0);
       // Never more accepted than the queue limit (2 × 4 MiB) plus what the kernel holds.
+      expect(outcomes['sent']! * EVENT_SIZE).toBeLessThan(16 * 1024 * 1024);
+    },
+  },
+  {
+    name: 'drop the client that does not read',
+    serverOptions: { onEventQueueFull: 'disconnect' },
+    closedBy: 'ENOBUFS',
+    check(outcomes, offered) {
+      // Dropped at the bound: nothing refused, the rest of that turn finds the connection gone.
+      expect(offered).toBeLessThan(PUSH_BYTES);
+      expect(outcomes['EAGAIN']).toBeUndefined();
       expect(outcomes['sent']! * EVENT_SIZE).toBeLessThan(16 * 1024 * 1024);
     },
   },
@@ -49,11 +68,11 @@ describe.each(serverBackendMatrix)('server on $server', (pair) => {
       client.socket.once('data', () => client.socket.pause());
       const pushed: PeerMessage = await server.next('pushed');
       const peakGrowth = procStatusBytes(server.pid, 'VmHWM') - rssBefore;
-      expect(pushed['offered']).toBe(PUSH_BYTES);
-      policy.check(pushed['outcomes'] as Record<string, number>);
+      policy.check(pushed['outcomes'] as Record<string, number>, pushed['offered'] as number);
       expect(peakGrowth, `peak RSS grew by ${peakGrowth} bytes`).toBeLessThan(RSS_GROWTH_LIMIT);
       client.socket.destroy();
-      await Promise.all([client.closed, server.next('closed')]);
+      const [, closed] = await Promise.all([client.closed, server.next('closed')]);
+      expect(closed['reason']).toBe(policy.closedBy);
       expect((await server.exited).code).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
