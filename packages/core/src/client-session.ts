@@ -1,4 +1,5 @@
 import { makeRequest, type ClientRequest } from './client-request.js';
+import { PendingTable } from './pending-table.js';
 import { IpcError } from './errors.js';
 import { FramedChannel } from './framed-channel.js';
 import { FrameKind } from './frame.js';
@@ -54,10 +55,9 @@ export class ClientSession extends FramedChannel {
   refused = false;
   readonly stats: ClientStats;
   protected readonly traffic: ClientStats;
-  private readonly pending = new Map<number, ClientRequest>();
+  private readonly pending = new PendingTable<ClientRequest>();
   private readonly address: string;
   private readonly sink: ClientSink;
-  private nextId = 0;
   private opened = false;
   private closeWhenIdle = false;
   private handshakeDone: ((error?: IpcError) => void) | undefined;
@@ -140,11 +140,7 @@ export class ClientSession extends FramedChannel {
 
   /** Queues a validated request the caller already holds (one that waited to be sent). */
   sendRequest(request: ClientRequest, payload: Uint8Array, timeout: number | undefined, signal: AbortSignal | undefined): void {
-    let id = this.nextId;
-    do id = (id + 1) >>> 0;
-    while (this.pending.has(id));
-    this.nextId = id;
-    this.pending.set(id, request);
+    const id = this.pending.add(request);
     if (timeout !== undefined || signal !== undefined) this.watch(id, request, timeout, signal);
     this.stats.requests++;
     this.send(FrameKind.Request, request.command, id, payload);
@@ -217,7 +213,7 @@ export class ClientSession extends FramedChannel {
             `connection to ${this.address} lost before the response (${error.code}: ${error.message}); the request may or may not have run`,
             { cause: error },
           );
-    for (const id of [...this.pending.keys()]) this.fail(id, lost);
+    for (const id of this.pending.keys()) this.fail(id, lost);
     // Nothing waits to be written any more.
     if (this.flowControlled) {
       this.flowControlled = false;
@@ -259,9 +255,8 @@ export class ClientSession extends FramedChannel {
   }
 
   private take(id: number): ClientRequest | undefined {
-    const request = this.pending.get(id);
+    const request = this.pending.take(id);
     if (request === undefined) return undefined;
-    this.pending.delete(id);
     request.unwatch();
     if (this.closeWhenIdle && this.pending.size === 0) this.poller.job(() => this.closeWhenDone());
     return request;

@@ -111,7 +111,8 @@ export class FrameDecoder {
     if (length === 0) {
       this.payload = EMPTY;
     } else {
-      this.payload = b.subarray(start + HEADER_SIZE, start + total);
+      // Straight from the ArrayBuffer: subarray() would look up a species constructor per call.
+      this.payload = Buffer.from(b.buffer, b.byteOffset + start + HEADER_SIZE, length);
       this.handedOut = true;
     }
     this.start = start + total;
