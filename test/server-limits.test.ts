@@ -193,15 +193,37 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
 
   describe('event queue bound', () => {
     /** A raw socket that completes the handshake, then never reads. */
-    async function nonReader(): Promise<{ socket: Socket; connection: Connection<unknown>; closed: Promise<void> }> {
+    async function nonReader(serviceId = 1): Promise<{ socket: Socket; connection: Connection<unknown>; closed: Promise<void> }> {
       const opened = new Promise<Connection<unknown>>((resolve) => running!.server.once('connection', resolve));
       const socket = createConnection(running!.address);
       socket.on('error', () => undefined);
       const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
       socket.pause();
-      socket.write(hello(1));
+      socket.write(hello(serviceId));
       return { socket, connection: await opened, closed };
     }
+
+    it('refuses events with EAGAIN while the client does not read, and says when to send again', async () => {
+      const drained = deferred<Connection<unknown>>();
+      await serve({ sendQueueHighWater: 64 * 1024 }, (server) =>
+        server.addService({ id: 3, name: 'feed', commands: {}, drained: (connection) => drained.resolve(connection) }),
+      );
+      const raw = await nonReader(3);
+      const event = Buffer.alloc(4096);
+      let refusal: unknown;
+      try {
+        for (;;) raw.connection.sendEvent(1, event);
+      } catch (error) {
+        refusal = error;
+      }
+      expect(refusal).toMatchObject({ code: 'EAGAIN' });
+      raw.socket.resume();
+      expect(await drained.promise).toBe(raw.connection);
+      raw.connection.sendEvent(1, event);
+      expect(raw.connection.stats.eventsRefused).toBe(1);
+      raw.socket.destroy();
+      await raw.closed;
+    });
 
     it("drops a client that does not read its events under onEventQueueFull: 'disconnect', with ENOBUFS", async () => {
       const dropped = deferred<IpcError>();

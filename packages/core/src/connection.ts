@@ -52,7 +52,8 @@ export class Connection<Context = undefined> {
    * @param payload - event payload; must not change until written
    * @throws {@link IpcError} `ENOTCONN` when the connection has ended, `EMSGSIZE` when `payload`
    * exceeds the agreed message size, `EINVAL` for a bad event id, `EAGAIN` when the client is not
-   * reading and its queue is at the server's `eventQueueLimit` (with `onEventQueueFull: 'reject'`;
+   * reading and its queue is at the server's `eventQueueLimit` (with `onEventQueueFull: 'reject'`:
+   * the service's `drained` hook says when to send again;
    * with `'disconnect'` the connection is dropped instead and this returns).
    */
   sendEvent(event: number, payload: Uint8Array = EMPTY): void {

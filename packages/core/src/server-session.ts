@@ -79,6 +79,8 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
   private closedHookRan = false;
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private throttleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** An event was refused with `EAGAIN`: tell the service once the queue has room again. */
+  private owesDrained = false;
 
   /**
    * @param overCapacity - the server is full: answer the hello with a refusal.
@@ -178,6 +180,16 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     this.counters.flowControlEpisodes++;
   }
 
+  protected override onFlushed(queuedBytes: number): void {
+    if (!this.owesDrained || queuedBytes > this.limits.eventQueueLimit / 2 || !this.isOpen) return;
+    this.owesDrained = false;
+    try {
+      this.service!.definition.drained?.(this.connection!);
+    } catch (error) {
+      this.host.reportHookError('drained', error);
+    }
+  }
+
   private eventQueueFull(event: number): void {
     const waiting = this.sendQueue.bytes;
     this.counters.eventsRefused++;
@@ -191,6 +203,7 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
       this.end(error);
       return;
     }
+    this.owesDrained = true;
     throw new IpcError('EAGAIN', `connection ${this.id} is not reading: ${waiting} bytes wait to be written; send event ${event} again later`);
   }
 

@@ -52,6 +52,11 @@ export interface ServiceDefinition<Context = undefined> {
    * `EPROTO` / `EMSGSIZE` it broke the protocol, `ECONNABORTED` the server closed it.
    */
   readonly closed?: (connection: Connection<Context>, reason: Error) => void;
+  /**
+   * The connection's queue, full when `sendEvent` threw `EAGAIN`, has drained to half the
+   * server's `eventQueueLimit`: send again. Once per refusal episode.
+   */
+  readonly drained?: (connection: Connection<Context>) => void;
   /** After `closed`, once no handler of this connection is still running: the last hook. */
   readonly destroyed?: (connection: Connection<Context>) => void;
 }
