@@ -2,10 +2,11 @@
  * The vscode-jsonrpc client over a Unix socket: `echo` requests (the library matches replies to
  * requests), `push` to ask for events, which arrive as `event` notifications.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { createMessageConnection, SocketMessageReader, SocketMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import type { EchoClient } from './echo-client.js';
 import { ECHO, EVENT, PUSH } from './jsonrpc-stack.js';
+import { connectUnixSocket } from './unix-socket.js';
 
 export class JsonRpcEchoClient implements EchoClient {
   private constructor(
@@ -13,17 +14,11 @@ export class JsonRpcEchoClient implements EchoClient {
     private readonly socket: Socket,
   ) {}
 
-  static connect(address: string): Promise<JsonRpcEchoClient> {
-    return new Promise((resolve, reject) => {
-      const socket = netConnect(address);
-      socket.once('error', reject);
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        const connection = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
-        connection.listen();
-        resolve(new JsonRpcEchoClient(connection, socket));
-      });
-    });
+  static async connect(address: string): Promise<JsonRpcEchoClient> {
+    const socket = await connectUnixSocket(address);
+    const connection = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
+    connection.listen();
+    return new JsonRpcEchoClient(connection, socket);
   }
 
   async request(payload: Buffer): Promise<Buffer> {

@@ -3,7 +3,7 @@
  * instead (hand-framed node:net, a C echo server, node-ipc, vscode-jsonrpc, zeromq, grpc-js), each
  * as a server process and a client process pinned to separate CPUs, over Unix sockets. Usage
  * (from the repository root): tsx bench/src/main.ts [--quick] [--repeats N] [--only c1,c2]
- * [--workload k1,k2]. See bench/README.md.
+ * [--workload k1,k2] [--cpu-prof dir]. See bench/README.md.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { CONTENDERS, parseContender, type Contender } from './contenders.js';
 import { describeMachine } from './machine.js';
 import { markdownReport } from './markdown.js';
 import { Progress } from './progress.js';
-import { canPin, CLIENT_CPU, REPO_ROOT, rssKiB, runClient, SERVER_CPU, startHolder, startServer, type ServerProcess } from './processes.js';
+import { canPin, CLIENT_CPU, profileInto, REPO_ROOT, rssKiB, runClient, SERVER_CPU, startHolder, startServer, type ServerProcess } from './processes.js';
 import { rows, table, type WorkloadRuns } from './report.js';
 import { prepareServers, serverProgram } from './servers.js';
 import { describe, slug, workloads, type IdleResult, type IdleWorkload, type TimedWorkload, type Workload, type WorkloadResult } from './workloads.js';
@@ -26,12 +26,15 @@ const { values: options } = parseArgs({
     repeats: { type: 'string' },
     only: { type: 'string' },
     workload: { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
 });
 const quick = options.quick;
 const repeats = options.repeats === undefined ? (quick ? 1 : 3) : Number(options.repeats);
 const only = options.only?.split(',').map(parseContender);
+/** Workload kinds (`throughput`) or single workloads by chart name (`pipelined-64-b-x64`). */
 const kinds = options.workload?.split(',');
+if (options['cpu-prof'] !== undefined) profileInto(options['cpu-prof']);
 // Generous: the slowest full run takes seconds; far beyond that means a hang.
 const CLIENT_TIMEOUT_MS = 120_000;
 /** Holder processes the idle clients are spread over, so no client process holds too many fds. */
@@ -125,7 +128,7 @@ console.log(
 );
 for (const [contender, reason] of Object.entries(unavailable)) console.log(`note: ${contender} is n/a: ${reason}`);
 
-const selected = workloads(quick).filter((workload) => kinds === undefined || kinds.includes(workload.kind));
+const selected = workloads(quick).filter((workload) => kinds === undefined || kinds.includes(workload.kind) || kinds.includes(slug(workload)));
 const results: WorkloadRuns[] = selected.map((workload) => ({ workload, runs: {}, unavailable: {} }));
 // The floor runs whenever anything does: every figure is shown as a ratio to it.
 const contendersOf = (workload: Workload): Contender[] =>

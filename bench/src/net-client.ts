@@ -2,10 +2,11 @@
  * The node:net baseline client: the same framing as net-server.ts (and the C reference server),
  * with a map of pending ids so many requests can be in flight on one socket.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { encodePushRequest, type EchoClient } from './echo-client.js';
 import { CONTROL_ID, encodeFrame, FrameParser } from './framing.js';
 import { PendingRequests } from './pending-requests.js';
+import { connectUnixSocket } from './unix-socket.js';
 
 export class NetEchoClient implements EchoClient {
   readonly #socket: Socket;
@@ -28,15 +29,8 @@ export class NetEchoClient implements EchoClient {
     socket.on('error', (error) => this.#pending.failAll(error));
   }
 
-  static connect(address: string): Promise<NetEchoClient> {
-    return new Promise((resolve, reject) => {
-      const socket = netConnect(address);
-      socket.once('error', reject);
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        resolve(new NetEchoClient(socket));
-      });
-    });
+  static async connect(address: string): Promise<NetEchoClient> {
+    return new NetEchoClient(await connectUnixSocket(address));
   }
 
   request(payload: Buffer): Promise<Buffer> {

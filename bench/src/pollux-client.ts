@@ -8,38 +8,19 @@ import { encodePushRequest, type EchoClient } from './echo-client.js';
 import { ECHO_COMMAND, PUSH_COMMAND } from './pollux-service.js';
 
 /**
- * The poller every client of this process shares, as one application would (an EpollPoller per
- * connection would be a thread per connection), stopped when its last client closed.
+ * The poller every client of this process shares, as one application would: an EpollPoller per
+ * connection would be a thread per connection, and starting one per connection would put a
+ * poller's start-up into every connect. It is never stopped: client-main.ts ends the process with
+ * process.exit once its results are out.
  */
-let shared: { running: Promise<RunningPoller>; clients: number } | undefined;
-
-async function acquirePoller(backend: Backend): Promise<RunningPoller> {
-  shared ??= { running: startPoller(backend), clients: 0 };
-  shared.clients++;
-  return shared.running;
-}
-
-function releasePoller(running: RunningPoller): void {
-  if (shared === undefined || --shared.clients > 0) return;
-  shared = undefined;
-  running.stop();
-}
+let shared: Promise<RunningPoller> | undefined;
 
 export class PolluxEchoClient implements EchoClient {
-  private constructor(
-    private readonly client: IpcClient,
-    private readonly running: RunningPoller,
-  ) {}
+  private constructor(private readonly client: IpcClient) {}
 
   static async connect(address: string, backend: Backend): Promise<PolluxEchoClient> {
-    const running = await acquirePoller(backend);
-    try {
-      return new PolluxEchoClient(await connect(address, 'echo', { poller: running.poller }), running);
-    } catch (error) {
-      // Stop a pump driver, or the failed client process would never exit.
-      releasePoller(running);
-      throw error;
-    }
+    const { poller } = await (shared ??= startPoller(backend));
+    return new PolluxEchoClient(await connect(address, 'echo', { poller }));
   }
 
   request(payload: Buffer): Promise<Buffer> {
@@ -59,12 +40,7 @@ export class PolluxEchoClient implements EchoClient {
     });
   }
 
-  async close(): Promise<void> {
-    try {
-      await this.client.close();
-    } finally {
-      // Only after the close: it still needs the poller to flush and release its fds.
-      releasePoller(this.running);
-    }
+  close(): Promise<void> {
+    return this.client.close();
   }
 }

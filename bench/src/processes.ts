@@ -4,6 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Repository root: children run there so that `--import tsx` resolves the workspace's tsx. */
@@ -32,6 +33,18 @@ export function scriptPath(name: string): string {
  */
 export type Program = { readonly script: string; readonly args: readonly string[] } | { readonly binary: string; readonly args: readonly string[] };
 
+/** Where Node children write CPU profiles (`--cpu-prof`), per role; undefined: not profiling. */
+let profileDir: string | undefined;
+
+/** Makes every Node server and client started from now on write a CPU profile into `dir`. */
+export function profileInto(dir: string): void {
+  profileDir = dir;
+}
+
+function profileFlags(role: 'server' | 'client'): string[] {
+  return profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, role)}`];
+}
+
 /** A child process and the lines it prints on stdout, read one at a time. */
 class Child {
   readonly process: ChildProcess;
@@ -46,8 +59,8 @@ class Child {
     readonly what: string,
   ) {
     // --expose-gc lets a Node server collect garbage before its memory is read (settle()).
-    const command =
-      'script' in program ? [process.execPath, '--expose-gc', '--import', 'tsx', program.script, ...program.args] : [program.binary, ...program.args];
+    const node = [process.execPath, '--expose-gc', ...profileFlags(cpu === SERVER_CPU ? 'server' : 'client'), '--import', 'tsx'];
+    const command = 'script' in program ? [...node, program.script, ...program.args] : [program.binary, ...program.args];
     // taskset execs the program, so the child's pid is the program's own: kill() reaches it
     // directly and /proc/<pid> is its memory.
     const [file, ...rest] = canPin ? ['taskset', '-c', String(cpu), ...command] : command;

@@ -93,7 +93,7 @@ export const KiB = 1024;
 export function workloads(quick: boolean): Workload[] {
   const scale = quick ? 0.1 : 1;
   const warmupMs = quick ? 200 : 1000;
-  const maxMs = quick ? 500 : 3000;
+  const maxMs = quick ? 500 : 2500;
   const timed = (size: number, count: number, warmup = count / 10): Timed => ({
     size,
     count: Math.round(count * scale),
@@ -189,12 +189,12 @@ function elapsedMs(start: bigint): number {
 
 /**
  * Whether a warm-up that began at `start` and did `done` operations goes on: until both the
- * count and the time floor are reached, but never past `maxMs`, so a slow stack's warm-up
- * cannot stretch the bench.
+ * count and the time floor are reached, but never past twice the floor (nor `maxMs`), so a slow
+ * stack's warm-up cannot stretch the bench.
  */
 function warmingUp(start: bigint, done: number, count: number, floorMs: number, maxMs: number): boolean {
   const elapsed = elapsedMs(start);
-  return elapsed < maxMs && (done < count || elapsed < floorMs);
+  return elapsed < Math.min(maxMs, 2 * floorMs) && (done < count || elapsed < floorMs);
 }
 
 async function latency(client: EchoClient, payload: Buffer, workload: Extract<Workload, { kind: 'latency' }>): Promise<LatencyResult> {

@@ -14,7 +14,9 @@ const address = process.argv[2];
 if (address === undefined) throw new Error('usage: zeromq-server.ts <socket path>');
 
 // mandatory: at a full queue, send waits instead of a ROUTER's default of dropping the message.
-const router = new Router({ linger: 0, mandatory: true });
+// sendTimeout: a peer that closed (an earlier workload's client) can keep a full queue until
+// libzmq notices the disconnect; a send that cannot go on for this long gives up on the peer.
+const router = new Router({ linger: 0, mandatory: true, sendTimeout: 1000 });
 await router.bind(ipcEndpoint(address));
 process.stdout.write('ready\n');
 exitWithParent(async () => router.close());
@@ -36,8 +38,9 @@ try {
         try {
           await router.send([peer, CONTROL_FRAME, event]);
         } catch (error) {
-          // A peer that disconnected (an earlier workload's client) is forgotten.
-          if ((error as { code?: string }).code !== 'EHOSTUNREACH') throw error;
+          // A peer that disconnected, or stopped reading for a second, is forgotten.
+          const { code } = error as { code?: string };
+          if (code !== 'EHOSTUNREACH' && code !== 'EAGAIN') throw error;
           peers.delete(key);
         }
       }
