@@ -42,7 +42,7 @@ export function chart(title: string, list: readonly Row[]): string {
       parts.push(
         `<text x="${LABEL_WIDTH - 6}" y="${y + BAR_HEIGHT - 5}" font-size="12" text-anchor="end">${escape(LABEL[contender])}</text>`,
         `<rect x="${LABEL_WIDTH}" y="${y}" width="${length.toFixed(1)}" height="${BAR_HEIGHT}" fill="${colour(contender)}"/>`,
-        `<text x="${LABEL_WIDTH + length + 6}" y="${y + BAR_HEIGHT - 5}" font-size="12">${escape(`${formatValue(value)} (${ratio})`)}</text>`,
+        `<text x="${(LABEL_WIDTH + length + 6).toFixed(1)}" y="${y + BAR_HEIGHT - 5}" font-size="12">${escape(`${formatValue(value)} (${ratio})`)}</text>`,
       );
       y += BAR_HEIGHT + BAR_GAP;
     }

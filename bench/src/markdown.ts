@@ -26,7 +26,7 @@ export function markdownReport(machine: Machine, repeats: number, quick: boolean
     `- Peers: ${Object.entries(machine.packages)
       .map(([name, version]) => `${name} ${version}`)
       .join(', ')}; libzmq ${machine.libzmq} (inside zeromq's prebuilt addon).`,
-    `- Medians of ${repeats} repeat(s), each run a fresh server process and a fresh client process.`,
+    `- Medians of ${repeats} repeat(s); in each repeat every contender gets a fresh server process and a fresh client process (and a fresh server for the idle row).`,
     '- pollux has one transport, Unix sockets (no shared-memory transport exists yet); its three pollers are in the second table.',
     '',
     'Every cell is the median and, in brackets, its ratio to hand-framed `node:net` measured in the same run (the floor ' +

@@ -25,7 +25,9 @@ const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
 function place(node: ProfileNode): string {
   const { functionName, url, lineNumber } = node.callFrame;
   const path = url.replace(/^file:\/\//, '').replace(/.*\/node_modules\/(\.pnpm\/[^/]+\/node_modules\/)?/, '').replace(REPO_ROOT, '');
-  return `${functionName === '' ? '(anonymous)' : functionName} ${path === '' ? '' : `${path}:${lineNumber + 1}`}`.trim();
+  // Line 0 is what V8 reports for code tsx transformed (its line mapping is lost): no line then.
+  const line = lineNumber > 0 ? `:${lineNumber + 1}` : '';
+  return `${functionName === '' ? '(anonymous)' : functionName} ${path}${line}`.trim();
 }
 
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
