@@ -166,7 +166,7 @@ export async function startServer(program: Program): Promise<ServerProcess> {
  * resolves once it holds its connections; stopping it closes them all.
  */
 export async function startHolder(args: readonly string[], timeoutMs: number): Promise<{ stop(): Promise<void> }> {
-  const child = new Child({ script: scriptPath('client-main.ts'), args }, CLIENT_CPU, `holder (${args.join(' ')})`);
+  const child = new Child({ script: scriptPath('client-main.ts'), args }, CLIENT_CPU, `${args[0]} holder`);
   try {
     await child.expect(timeoutMs);
   } catch (error) {
@@ -182,7 +182,8 @@ export async function startHolder(args: readonly string[], timeoutMs: number): P
  * bench.
  */
 export async function runClient(args: readonly string[], timeoutMs: number, onResult: (result: unknown) => void): Promise<void> {
-  const child = new Child({ script: scriptPath('client-main.ts'), args }, CLIENT_CPU, `client (${args.join(' ')})`);
+  // Named by contender only: the workload list would drown the error.
+  const child = new Child({ script: scriptPath('client-main.ts'), args }, CLIENT_CPU, `${args[0]} client`);
   child.process.stdin?.end();
   for (let line = await child.next(timeoutMs); line !== undefined; line = await child.next(timeoutMs)) onResult(JSON.parse(line));
   if (child.process.exitCode !== 0) throw new Error(child.failure());
