@@ -1,24 +1,39 @@
 /**
- * The client process of one run: connects with the chosen contender, runs one workload and
- * prints its result as one JSON line on stdout. Usage: client-main.ts <net|pollux-node|
- * pollux-epoll|pollux-pump> <socket path> <workload JSON>. The client gets a process of its own
- * (rather than living in the bench's main process) so that it can be pinned to its own CPU and
- * starts every run with a fresh heap and JIT state, the same for every contender.
+ * The client process of a contender's runs: connects with the chosen contender, runs each
+ * workload in turn and prints each result as one JSON line on stdout ({ result } or, if that
+ * workload failed, { error }). Usage: client-main.ts <contender> <socket path> <workloads JSON
+ * array>. The client gets a process of its own (rather than living in the bench's main process)
+ * so that it can be pinned to its own CPU and starts every repeat with a fresh heap and JIT
+ * state, the same for every contender.
+ *
+ * With a `hold` spec instead of an array it is a holder of the idle-connections workload: it
+ * opens the connections, prints one line, and keeps them until its stdin closes.
  */
-import { backendOf, parseContender } from './contenders.js';
-import type { EchoClient } from './echo-client.js';
-import { NetEchoClient } from './net-client.js';
-import { PolluxEchoClient } from './pollux-client.js';
-import { run, type Workload } from './workloads.js';
+import { connectorOf } from './client-connect.js';
+import { parseContender } from './contenders.js';
+import { hold, run, type HoldSpec, type TimedWorkload } from './workloads.js';
 
 const [name, address, spec] = process.argv.slice(2);
 if (name === undefined || address === undefined || spec === undefined) {
-  throw new Error('usage: client-main.ts <net|pollux-node|pollux-epoll|pollux-pump> <socket path> <workload JSON>');
+  throw new Error('usage: client-main.ts <contender> <socket path> <workloads JSON array | hold spec>');
 }
-const backend = backendOf(parseContender(name));
-const workload = JSON.parse(spec) as Workload;
+const connect = await connectorOf(parseContender(name));
+const parsed = JSON.parse(spec) as TimedWorkload[] | HoldSpec;
 
-const client: EchoClient = backend === undefined ? await NetEchoClient.connect(address) : await PolluxEchoClient.connect(address, backend);
-const result = await run(client, workload);
-await client.close();
-process.stdout.write(`${JSON.stringify(result)}\n`);
+if (!Array.isArray(parsed)) {
+  const clients = await hold(connect, address, parsed);
+  process.stdout.write(`${JSON.stringify({ connected: clients.length })}\n`);
+  process.stdin.resume();
+  await new Promise((resolve) => process.stdin.once('end', resolve));
+} else {
+  for (const workload of parsed) {
+    try {
+      process.stdout.write(`${JSON.stringify({ result: await run(connect, address, workload) })}\n`);
+    } catch (error) {
+      process.stdout.write(`${JSON.stringify({ error: error instanceof Error ? error.message : String(error) })}\n`);
+    }
+  }
+}
+// Some stacks keep threads or timers alive after close (zeromq's context, grpc's channels); the
+// results are out, so end here rather than wait for them.
+process.exit(0);

@@ -1,11 +1,15 @@
 /**
- * The hand-written wire format of the node:net baseline: a 4-byte payload length and a 4-byte
- * request id (both little-endian u32), then the payload. This is the least framing a pipelined
- * request/response protocol can get away with, so the baseline carries no protocol overhead
- * that pollux's own frames would not also carry.
+ * The hand-written wire format of the node:net baseline (and of the C reference server): a
+ * 4-byte payload length and a 4-byte request id (both little-endian u32), then the payload. This
+ * is the least framing a pipelined request/response protocol can get away with, so the baseline
+ * carries no protocol overhead that pollux's own frames would not also carry.
+ *
+ * The id {@link CONTROL_ID} is reserved: from the client it is a push request (payload: see
+ * `encodePushRequest`), from the server it is an event.
  */
 
 export const HEADER_SIZE = 8;
+export const CONTROL_ID = 0xffffffff;
 
 /** Builds one frame in a single buffer, so the caller can hand it to one `socket.write`. */
 export function encodeFrame(id: number, payload: Uint8Array): Buffer {

@@ -1,20 +1,17 @@
 /**
- * The node:net baseline client: the same framing as net-server.ts, with a Map of pending ids
- * to resolvers so many requests can be in flight on one socket.
+ * The node:net baseline client: the same framing as net-server.ts (and the C reference server),
+ * with a map of pending ids so many requests can be in flight on one socket.
  */
-import { connect as netConnect, type Socket } from 'node:net';
-import type { EchoClient } from './echo-client.js';
-import { encodeFrame, FrameParser } from './framing.js';
-
-interface Pending {
-  resolve: (payload: Buffer) => void;
-  reject: (error: Error) => void;
-}
+import type { Socket } from 'node:net';
+import { encodePushRequest, type EchoClient } from './echo-client.js';
+import { CONTROL_ID, encodeFrame, FrameParser } from './framing.js';
+import { PendingRequests } from './pending-requests.js';
+import { connectUnixSocket } from './unix-socket.js';
 
 export class NetEchoClient implements EchoClient {
   readonly #socket: Socket;
-  readonly #pending = new Map<number, Pending>();
-  #nextId = 0;
+  readonly #pending = new PendingRequests<Buffer>();
+  #onEvent: (payload: Buffer) => void = () => undefined;
   #corked = false;
   readonly #uncork = (): void => {
     this.#corked = false;
@@ -24,32 +21,42 @@ export class NetEchoClient implements EchoClient {
   private constructor(socket: Socket) {
     this.#socket = socket;
     const parser = new FrameParser((id, payload) => {
-      const pending = this.#pending.get(id);
-      if (pending === undefined) return;
-      this.#pending.delete(id);
-      pending.resolve(payload);
+      if (id === CONTROL_ID) this.#onEvent(payload);
+      else this.#pending.settle(id, payload);
     });
     socket.on('data', (chunk: Buffer) => parser.push(chunk));
-    socket.on('close', () => this.#failAll(new Error('connection closed')));
-    socket.on('error', (error) => this.#failAll(error));
+    socket.on('close', () => this.#pending.failAll(new Error('connection closed')));
+    socket.on('error', (error) => this.#pending.failAll(error));
   }
 
-  static connect(address: string): Promise<NetEchoClient> {
-    return new Promise((resolve, reject) => {
-      const socket = netConnect(address);
-      socket.once('error', reject);
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        resolve(new NetEchoClient(socket));
-      });
-    });
+  static async connect(address: string): Promise<NetEchoClient> {
+    return new NetEchoClient(await connectUnixSocket(address));
   }
 
   request(payload: Buffer): Promise<Buffer> {
-    const id = (this.#nextId = (this.#nextId + 1) >>> 0);
-    const promise = new Promise<Buffer>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+    const { id, promise } = this.#pending.add();
+    this.#write(id, payload);
+    return promise;
+  }
+
+  async subscribe(onEvent: (payload: Buffer) => void): Promise<void> {
+    this.#onEvent = onEvent;
+    // The server pushes to every socket it accepted; a round trip proves it accepted this one.
+    await this.request(Buffer.alloc(0));
+  }
+
+  pushEvents(count: number, size: number): void {
+    this.#write(CONTROL_ID, encodePushRequest(count, size));
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#socket.end(() => resolve());
+      this.#socket.once('close', () => resolve());
     });
+  }
+
+  #write(id: number, payload: Buffer): void {
     // Cork until the current burst of synchronous code and promise continuations is over
     // (process.nextTick runs after them), so the requests issued in reaction to one batch of
     // responses leave in one writev. Node documents this cork + nextTick(uncork) idiom; it is
@@ -60,18 +67,5 @@ export class NetEchoClient implements EchoClient {
       process.nextTick(this.#uncork);
     }
     this.#socket.write(encodeFrame(id, payload));
-    return promise;
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.#socket.end(() => resolve());
-      this.#socket.once('close', () => resolve());
-    });
-  }
-
-  #failAll(error: Error): void {
-    for (const pending of this.#pending.values()) pending.reject(error);
-    this.#pending.clear();
   }
 }

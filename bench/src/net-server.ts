@@ -1,18 +1,31 @@
 /**
  * The node:net baseline server, run as its own process: echoes every frame back with the same
- * id. Usage: net-server.ts <socket path>. Prints "ready" once listening; exits on SIGTERM or
- * when its parent closes stdin.
+ * id, and answers a push request (id CONTROL_ID) by writing events to every open socket. Usage:
+ * net-server.ts <socket path>. Prints "ready" once listening; exits on SIGTERM or when its
+ * parent closes stdin.
  */
 import { unlinkSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { encodeFrame, FrameParser } from './framing.js';
+import { decodePushRequest, eventPayload } from './echo-client.js';
+import { CONTROL_ID, encodeFrame, FrameParser } from './framing.js';
+import { writeEvents } from './push-events.js';
 import { exitWithParent } from './server-lifecycle.js';
 
 const address = process.argv[2];
 if (address === undefined) throw new Error('usage: net-server.ts <socket path>');
 
+const sockets = new Set<Socket>();
+
+function pushEvents(request: Buffer): void {
+  const { count, size } = decodePushRequest(request);
+  const event = encodeFrame(CONTROL_ID, eventPayload(size));
+  for (const socket of sockets) void writeEvents(socket, event, count);
+}
+
 function serve(socket: Socket): void {
+  sockets.add(socket);
   const parser = new FrameParser((id, payload) => {
+    if (id === CONTROL_ID) return pushEvents(payload);
     // One write per response frame (header and payload in one buffer)...
     socket.write(encodeFrame(id, payload));
   });
@@ -24,6 +37,7 @@ function serve(socket: Socket): void {
     parser.push(chunk);
     socket.uncork();
   });
+  socket.on('close', () => sockets.delete(socket));
   socket.on('error', () => socket.destroy());
 }
 

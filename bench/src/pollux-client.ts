@@ -1,40 +1,46 @@
 /**
- * The pollux side of {@link EchoClient}: command 0 of the "echo" service, on the given poller
- * backend.
+ * The pollux side of {@link EchoClient}: command 0 of the "echo" service, command 1 to ask for
+ * events, on the given poller backend.
  */
 import { connect, type IpcClient } from 'pollux';
 import { startPoller, type Backend, type RunningPoller } from './backends.js';
-import type { EchoClient } from './echo-client.js';
+import { encodePushRequest, type EchoClient } from './echo-client.js';
+import { ECHO_COMMAND, PUSH_COMMAND } from './pollux-service.js';
 
-const ECHO_COMMAND = 0;
+/**
+ * The poller every client of this process shares, as one application would: an EpollPoller per
+ * connection would be a thread per connection, and starting one per connection would put a
+ * poller's start-up into every connect. It is never stopped: client-main.ts ends the process with
+ * process.exit once its results are out.
+ */
+let shared: Promise<RunningPoller> | undefined;
 
 export class PolluxEchoClient implements EchoClient {
-  private constructor(
-    private readonly client: IpcClient,
-    private readonly running: RunningPoller,
-  ) {}
+  private constructor(private readonly client: IpcClient) {}
 
   static async connect(address: string, backend: Backend): Promise<PolluxEchoClient> {
-    const running = await startPoller(backend);
-    try {
-      return new PolluxEchoClient(await connect(address, 'echo', { poller: running.poller }), running);
-    } catch (error) {
-      // Stop a pump driver, or the failed client process would never exit.
-      running.stop();
-      throw error;
-    }
+    const { poller } = await (shared ??= startPoller(backend));
+    return new PolluxEchoClient(await connect(address, 'echo', { poller }));
   }
 
   request(payload: Buffer): Promise<Buffer> {
     return this.client.request(ECHO_COMMAND, payload);
   }
 
-  async close(): Promise<void> {
-    try {
-      await this.client.close();
-    } finally {
-      // Only after the close: it still needs the poller to flush and release its fds.
-      this.running.stop();
-    }
+  async subscribe(onEvent: (payload: Buffer) => void): Promise<void> {
+    this.client.on('event', (_event, payload) => onEvent(payload));
+    // The server pushes to every connection whose `created` hook ran; a request is handled only
+    // after it, so a round trip proves this one is subscribed.
+    await this.request(Buffer.alloc(0));
+  }
+
+  pushEvents(count: number, size: number): void {
+    this.client.request(PUSH_COMMAND, encodePushRequest(count, size)).catch((error: unknown) => {
+      console.error('push request failed:', error);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
   }
 }

@@ -1,11 +1,12 @@
 /**
- * The pollux server, run as its own process: an echo service whose command 0 returns the
- * request payload unchanged, on the poller backend named by the second argument (default: node,
- * i.e. what `createServer()` uses). Usage: pollux-server.ts <socket path> [node|epoll|pump].
- * Prints "ready" once listening; exits on SIGTERM or when its parent closes stdin.
+ * The pollux server, run as its own process: the bench's echo service (pollux-service.ts) on the
+ * poller backend named by the second argument (default: node, i.e. what `createServer()` uses).
+ * Usage: pollux-server.ts <socket path> [node|epoll|pump]. Prints "ready" once listening; exits
+ * on SIGTERM or when its parent closes stdin.
  */
 import { createServer } from 'pollux';
 import { isBackend, startPoller } from './backends.js';
+import { echoService } from './pollux-service.js';
 import { exitWithParent } from './server-lifecycle.js';
 
 const [address, backend = 'node'] = process.argv.slice(2);
@@ -13,7 +14,7 @@ if (address === undefined || !isBackend(backend)) throw new Error('usage: pollux
 
 const running = await startPoller(backend);
 const server = createServer({ poller: running.poller });
-server.addService({ id: 1, name: 'echo', commands: { 0: (payload: Buffer) => payload } });
+server.addService(echoService());
 await server.listen(address);
 process.stdout.write('ready\n');
 // The poller stops after the server closed its fds, so a pump driver does not keep the process up.

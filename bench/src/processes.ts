@@ -1,7 +1,10 @@
 /**
- * Starting and stopping the server and client processes of a run, pinned to CPUs when possible.
+ * Starting and stopping the server and client processes of a run, pinned to CPUs when possible,
+ * talking to them in lines over stdout, and reading a server's memory.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Repository root: children run there so that `--import tsx` resolves the workspace's tsx. */
@@ -24,78 +27,171 @@ export function scriptPath(name: string): string {
   return fileURLToPath(new URL(name, import.meta.url));
 }
 
-/** Runs a TypeScript file in a new Node process through tsx's loader, on `cpu` if pinning works. */
-function spawnScript(file: string, args: readonly string[], cpu: number): ChildProcess {
-  const node = [process.execPath, '--import', 'tsx', file, ...args];
-  // taskset execs node, so the child's pid is node's own and kill() reaches it directly.
-  const [command, ...rest] = canPin ? ['taskset', '-c', String(cpu), ...node] : node;
-  return spawn(command as string, rest, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+/**
+ * What a server or client process runs: a TypeScript file through tsx's loader, or a native
+ * binary (the C reference server).
+ */
+export type Program = { readonly script: string; readonly args: readonly string[] } | { readonly binary: string; readonly args: readonly string[] };
+
+/** Where Node children write CPU profiles (`--cpu-prof`), per role; undefined: not profiling. */
+let profileDir: string | undefined;
+
+/** Makes every Node server and client started from now on write a CPU profile into `dir`. */
+export function profileInto(dir: string): void {
+  profileDir = dir;
+}
+
+function profileFlags(role: 'server' | 'client'): string[] {
+  return profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, role)}`];
+}
+
+/** A child process and the lines it prints on stdout, read one at a time. */
+class Child {
+  readonly process: ChildProcess;
+  readonly #lines: string[] = [];
+  #partial = '';
+  #stderr = '';
+  #wake: (() => void) | undefined;
+
+  constructor(
+    program: Program,
+    cpu: number,
+    readonly what: string,
+  ) {
+    // --expose-gc lets a Node server collect garbage before its memory is read (settle()).
+    const node = [process.execPath, '--expose-gc', ...profileFlags(cpu === SERVER_CPU ? 'server' : 'client'), '--import', 'tsx'];
+    const command = 'script' in program ? [...node, program.script, ...program.args] : [program.binary, ...program.args];
+    // taskset execs the program, so the child's pid is the program's own: kill() reaches it
+    // directly and /proc/<pid> is its memory.
+    const [file, ...rest] = canPin ? ['taskset', '-c', String(cpu), ...command] : command;
+    this.process = spawn(file as string, rest, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.process.stdout?.on('data', (chunk: Buffer) => {
+      const parts = (this.#partial + chunk.toString()).split('\n');
+      this.#partial = parts.pop() ?? '';
+      this.#lines.push(...parts);
+      this.#wake?.();
+    });
+    this.process.stderr?.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
+    this.process.once('exit', () => this.#wake?.());
+  }
+
+  get exited(): boolean {
+    return this.process.exitCode !== null || this.process.signalCode !== null;
+  }
+
+  /**
+   * The next line, or undefined once the process exited without printing more. If nothing comes
+   * within `timeoutMs` the process is killed and this rejects: a hang is reported, not waited out.
+   */
+  async next(timeoutMs: number): Promise<string | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#lines.length === 0 && !this.exited) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        this.process.kill('SIGKILL');
+        throw new Error(`${this.what} printed nothing for ${timeoutMs} ms\n${this.#stderr}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    return this.#lines.shift();
+  }
+
+  /** Like next(), but the process ending first is an error quoting its stderr. */
+  async expect(timeoutMs: number): Promise<string> {
+    const line = await this.next(timeoutMs);
+    if (line === undefined) {
+      const { exitCode, signalCode } = this.process;
+      throw new Error(`${this.what} exited (code ${exitCode}, signal ${signalCode})\n${this.#stderr}`);
+    }
+    return line;
+  }
+
+  failure(): string {
+    return `${this.what} failed (code ${this.process.exitCode}, signal ${this.process.signalCode})\n${this.#stderr}`;
+  }
+
+  /** Ends it: closing stdin is enough for a holder, SIGTERM for a server, SIGKILL if it hangs. */
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.process.once('exit', () => resolve()));
+    this.process.stdin?.end();
+    this.process.kill('SIGTERM');
+    const killer = setTimeout(() => this.process.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(killer);
+  }
 }
 
 export interface ServerProcess {
+  /** The server's own pid (taskset execs it), for reading its memory. */
+  readonly pid: number;
+  /** Asks the server to collect garbage (Node) and resolves once it has: see server-lifecycle.ts. */
+  settle(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/**
- * Starts a server script with `args` (the socket path first) and resolves once it printed
- * "ready", i.e. it is listening.
- */
-export function startServer(file: string, args: readonly string[], timeoutMs = 20_000): Promise<ServerProcess> {
-  const child = spawnScript(file, args, SERVER_CPU);
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`server ${file} not ready after ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-    let stdout = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (!stdout.includes('ready\n')) return;
-      clearTimeout(timer);
-      resolve({
-        async stop() {
-          child.kill('SIGTERM');
-          const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-          await exited;
-          clearTimeout(killer);
-        },
-      });
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`server ${file} exited before ready (code ${code}, signal ${signal})\n${stderr}`));
-    });
-  });
+const SERVER_TIMEOUT_MS = 20_000;
+
+/** Starts a server and resolves once it printed "ready", i.e. it is listening. */
+export async function startServer(program: Program): Promise<ServerProcess> {
+  const child = new Child(program, SERVER_CPU, `server ${JSON.stringify(program)}`);
+  const expectLine = async (wanted: string): Promise<void> => {
+    const line = await child.expect(SERVER_TIMEOUT_MS);
+    if (line !== wanted) throw new Error(`${child.what} printed ${JSON.stringify(line)} instead of "${wanted}"`);
+  };
+  try {
+    await expectLine('ready');
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+  return {
+    pid: child.process.pid ?? -1,
+    settle: async () => {
+      child.process.kill('SIGUSR2');
+      await expectLine('settled');
+    },
+    stop: () => child.stop(),
+  };
 }
 
 /**
- * Runs the client script to completion and parses the JSON line it printed. A run that takes
- * longer than `timeoutMs` is killed and reported as a hang rather than stalling the bench.
+ * Starts a holder of the idle-connections workload (client-main.ts with a hold spec) and
+ * resolves once it holds its connections; stopping it closes them all.
  */
-export function runClient(args: readonly string[], timeoutMs: number): Promise<unknown> {
-  const child = spawnScript(scriptPath('client-main.ts'), args, CLIENT_CPU);
-  child.stdin?.end();
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (timedOut) return reject(new Error(`client hung: no result after ${timeoutMs} ms (args ${args.join(' ')})\n${stderr}`));
-      const line = stdout.trim().split('\n').pop() ?? '';
-      if (code !== 0 || line === '') {
-        return reject(new Error(`client failed (code ${code}, signal ${signal}; args ${args.join(' ')})\n${stderr}`));
-      }
-      resolve(JSON.parse(line));
-    });
-  });
+export async function startHolder(args: readonly string[], timeoutMs: number): Promise<{ stop(): Promise<void> }> {
+  const child = new Child({ script: scriptPath('client-main.ts'), args }, CLIENT_CPU, `${args[0]} holder`);
+  try {
+    await child.expect(timeoutMs);
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+  return { stop: () => child.stop() };
+}
+
+/**
+ * Runs the client script to completion, handing each JSON line it prints to `onResult`. A client
+ * that prints nothing for `timeoutMs` is killed and reported as a hang rather than stalling the
+ * bench.
+ */
+export async function runClient(args: readonly string[], timeoutMs: number, onResult: (result: unknown) => void): Promise<void> {
+  // Named by contender only: the workload list would drown the error.
+  const child = new Child({ script: scriptPath('client-main.ts'), args }, CLIENT_CPU, `${args[0]} client`);
+  child.process.stdin?.end();
+  for (let line = await child.next(timeoutMs); line !== undefined; line = await child.next(timeoutMs)) onResult(JSON.parse(line));
+  if (child.process.exitCode !== 0) throw new Error(child.failure());
+}
+
+/** Resident set size of a process, in KiB (VmRSS of /proc/<pid>/status). */
+export function rssKiB(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (match === null) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]);
 }

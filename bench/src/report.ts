@@ -1,9 +1,9 @@
 /**
- * Turning the runs into what a reader looks at: medians per metric, one text table per
- * comparison, and the rows written to bench/results/latest.json.
+ * Turning the runs into what a reader looks at: medians per metric, ratios to the node:net floor,
+ * one text table per comparison, and the rows written to bench/results/latest.json.
  */
-import type { Comparison } from './comparisons.js';
-import type { Contender } from './contenders.js';
+import { FLOOR, type Comparison } from './comparisons.js';
+import { LABEL, type Contender } from './contenders.js';
 import { median } from './stats.js';
 import { describe, type Workload, type WorkloadResult } from './workloads.js';
 
@@ -11,80 +11,104 @@ export interface WorkloadRuns {
   readonly workload: Workload;
   /** Every run of each contender that ran this workload, in repeat order. */
   readonly runs: Partial<Record<Contender, WorkloadResult[]>>;
+  /** Contenders that cannot run here, with the reason (shown as n/a). */
+  readonly unavailable: Partial<Record<Contender, string>>;
 }
 
 export interface Row {
+  readonly workload: Workload;
   readonly label: string;
   readonly unit: string;
-  /** Which direction is good, so the ratio columns can be read without guessing. */
+  /** Which direction is good, so ratios can be read without guessing. */
   readonly better: 'lower' | 'higher';
-  /** Median over the repeats, per contender. */
+  /** Median over the repeats, per contender that ran. */
   readonly values: Partial<Record<Contender, number>>;
-  /** Each non-baseline contender's median divided by the baseline's, keyed "contender/baseline". */
-  readonly ratios: Record<string, number>;
+  /** Each contender's median divided by the node:net floor's median of the same run. */
+  readonly ratios: Partial<Record<Contender, number>>;
 }
 
 type Metric = { readonly name: string; readonly unit: string; readonly better: 'lower' | 'higher'; readonly pick: (r: WorkloadResult) => number };
 
 function metrics(workload: Workload): Metric[] {
-  if (workload.kind === 'latency') {
-    const pick = (key: 'p50' | 'p99') => (r: WorkloadResult) => (r.kind === 'latency' ? r[key] : Number.NaN);
-    return [
-      { name: 'p50', unit: 'µs', better: 'lower', pick: pick('p50') },
-      { name: 'p99', unit: 'µs', better: 'lower', pick: pick('p99') },
-    ];
+  switch (workload.kind) {
+    case 'latency': {
+      const pick = (key: 'p50' | 'p99') => (r: WorkloadResult) => (r.kind === 'latency' ? r[key] : Number.NaN);
+      return [
+        { name: 'p50', unit: 'µs', better: 'lower', pick: pick('p50') },
+        { name: 'p99', unit: 'µs', better: 'lower', pick: pick('p99') },
+      ];
+    }
+    case 'throughput':
+      return [
+        { name: '', unit: 'k req/s', better: 'higher', pick: (r) => (r.kind === 'throughput' ? r.requestsPerSecond / 1000 : Number.NaN) },
+        { name: '', unit: 'MB/s', better: 'higher', pick: (r) => (r.kind === 'throughput' ? r.megabytesPerSecond : Number.NaN) },
+      ];
+    case 'events':
+      return [{ name: '', unit: 'k events/s', better: 'higher', pick: (r) => (r.kind === 'events' ? r.eventsPerSecond / 1000 : Number.NaN) }];
+    case 'connect':
+      return [{ name: '', unit: 'connections/s', better: 'higher', pick: (r) => (r.kind === 'connect' ? r.connectionsPerSecond : Number.NaN) }];
+    case 'idle':
+      return [{ name: 'server RSS', unit: 'KiB per connection', better: 'lower', pick: (r) => (r.kind === 'idle' ? r.kibPerConnection : Number.NaN) }];
   }
-  return [
-    { name: '', unit: 'k req/s', better: 'higher', pick: (r) => (r.kind === 'throughput' ? r.requestsPerSecond / 1000 : Number.NaN) },
-    { name: '', unit: 'MB/s', better: 'higher', pick: (r) => (r.kind === 'throughput' ? r.megabytesPerSecond : Number.NaN) },
-  ];
 }
 
-/** The rows of one comparison: one per covered workload and shown metric, medians of the repeats. */
-export function rows(comparison: Comparison, results: readonly WorkloadRuns[]): Row[] {
+/** One row per workload and metric: medians of the repeats of every contender that ran, and ratios. */
+export function rows(results: readonly WorkloadRuns[]): Row[] {
   const out: Row[] = [];
   for (const { workload, runs } of results) {
-    if (!comparison.covers(workload)) continue;
     for (const metric of metrics(workload)) {
-      if (comparison.units !== undefined && !comparison.units.includes(metric.unit)) continue;
       const values: Partial<Record<Contender, number>> = {};
-      for (const { contender } of comparison.columns) values[contender] = median((runs[contender] ?? []).map(metric.pick));
-      const base = values[comparison.baseline] ?? Number.NaN;
-      const ratios: Record<string, number> = {};
-      for (const { contender } of comparison.columns) {
-        if (contender !== comparison.baseline) ratios[`${contender}/${comparison.baseline}`] = (values[contender] ?? Number.NaN) / base;
-      }
+      for (const [contender, list] of Object.entries(runs) as [Contender, WorkloadResult[]][]) values[contender] = median(list.map(metric.pick));
+      const floor = values[FLOOR] ?? Number.NaN;
+      const ratios: Partial<Record<Contender, number>> = {};
+      for (const [contender, value] of Object.entries(values) as [Contender, number][]) ratios[contender] = value / floor;
       const label = [describe(workload), metric.name].filter((part) => part !== '').join(', ');
-      out.push({ label, unit: metric.unit, better: metric.better, values, ratios });
+      out.push({ workload, label, unit: metric.unit, better: metric.better, values, ratios });
     }
   }
   return out;
 }
 
-function format(value: number): string {
+export function formatValue(value: number): string {
   if (!Number.isFinite(value)) return 'n/a';
   if (value >= 100) return value.toFixed(0);
   if (value >= 10) return value.toFixed(1);
   return value.toFixed(2);
 }
 
-/** The table of one comparison: each column's median, then each ratio to the baseline. */
-export function table(comparison: Comparison, list: readonly Row[]): string {
-  const { columns, baseline } = comparison;
-  const others = columns.filter((column) => column.contender !== baseline);
-  const baseShort = columns.find((column) => column.contender === baseline)?.short ?? baseline;
-  const header = ['workload', ...columns.map((column) => column.header), ...others.map((column) => `ratio ${column.short}/${baseShort}`)];
-  const body = list.map((row) => [
-    `${row.label} (${row.unit}, ${row.better} is better)`,
-    ...columns.map((column) => format(row.values[column.contender] ?? Number.NaN)),
-    ...others.map((column) => {
-      const ratio = row.ratios[`${column.contender}/${baseline}`] ?? Number.NaN;
-      return Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : 'n/a';
-    }),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((cells) => (cells[i] ?? '').length)));
-  const line = (cells: readonly string[]): string =>
-    `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(' | ')} |`;
+export function formatRatio(ratio: number): string {
+  return Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : '';
+}
+
+/**
+ * The cells of one comparison: per row, each column's median with its ratio to the floor; "n/a"
+ * where the contender cannot run, "-" where it did not run this workload.
+ */
+export function cells(comparison: Comparison, list: readonly Row[], results: readonly WorkloadRuns[]): { header: string[]; body: string[][] } {
+  const header = ['workload', ...comparison.columns.map((contender) => LABEL[contender])];
+  const body = list
+    .filter((row) => comparison.covers(row.workload))
+    .map((row) => {
+      const unavailable = results.find((entry) => entry.workload === row.workload)?.unavailable ?? {};
+      return [
+        `${row.label} (${row.unit}, ${row.better} is better)`,
+        ...comparison.columns.map((contender) => {
+          const value = row.values[contender];
+          if (value === undefined) return unavailable[contender] === undefined ? '-' : 'n/a';
+          const ratio = contender === FLOOR ? '' : formatRatio(row.ratios[contender] ?? Number.NaN);
+          return ratio === '' ? formatValue(value) : `${formatValue(value)} (${ratio})`;
+        }),
+      ];
+    });
+  return { header, body };
+}
+
+/** Aligned Markdown-style text table of a comparison, for the terminal (and the report). */
+export function table(comparison: Comparison, list: readonly Row[], results: readonly WorkloadRuns[]): string {
+  const { header, body } = cells(comparison, list, results);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
+  const line = (row: readonly string[]): string =>
+    `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
   return [line(header), rule, ...body.map(line)].join('\n');
 }

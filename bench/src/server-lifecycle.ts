@@ -1,8 +1,33 @@
 /**
- * Shutdown shared by both server processes. The bench stops a server with SIGTERM after each
- * run; watching stdin as well means a server never outlives a bench that crashed or was
- * interrupted (its stdin pipe closes when the parent dies).
+ * What every Node server process does besides serving. It exits on SIGTERM (the bench stops a
+ * server after its runs) or when stdin closes (so a server never outlives a bench that crashed or
+ * was interrupted). And on SIGUSR2 it collects garbage until its RSS stops moving and prints
+ * "settled", so the idle workload reads its memory without garbage of earlier connections in it
+ * (the C server answers SIGUSR2 the same way).
  */
+import { setTimeout as delay } from 'node:timers/promises';
+
+/** RSS counts as settled when one more collection moves it by less than this. */
+const SETTLED_BYTES = 64 * 1024;
+/**
+ * V8 returns freed pages to the system from background threads after a collection, so RSS is
+ * read again after a pause rather than right after gc().
+ */
+const SETTLE_PAUSE_MS = 50;
+const SETTLE_ROUNDS = 20;
+
+async function settle(): Promise<void> {
+  let last = process.memoryUsage.rss();
+  for (let round = 0; round < SETTLE_ROUNDS; round++) {
+    globalThis.gc?.();
+    await delay(SETTLE_PAUSE_MS);
+    const rss = process.memoryUsage.rss();
+    if (Math.abs(rss - last) < SETTLED_BYTES) break;
+    last = rss;
+  }
+  process.stdout.write('settled\n');
+}
+
 export function exitWithParent(close: () => Promise<void>): void {
   let stopping = false;
   const stop = (): void => {
@@ -23,4 +48,5 @@ export function exitWithParent(close: () => Promise<void>): void {
   process.stdin.on('end', stop);
   process.stdin.on('close', stop);
   process.stdin.resume();
+  process.on('SIGUSR2', () => void settle());
 }

@@ -1,26 +1,48 @@
 /**
- * The workloads and the timing loops that run them. The loops only see an {@link EchoClient},
- * so both stacks are timed by identical code.
+ * The workloads and the loops that time them. The loops only see {@link EchoClient}s, so every
+ * stack is timed by identical code.
  */
-import type { EchoClient } from './echo-client.js';
+import type { Connect, EchoClient } from './echo-client.js';
 import { percentileSorted, sortedCopy } from './stats.js';
 
 /**
- * `warmup` requests are sent untimed first, and the warm-up goes on until `warmupMs` have passed
- * as well. The time floor matters: measured on a fresh server process, the first ~200,000
- * pipelined requests ran 2-3x slower than the rest (both stacks; the V8 JIT is still tiering up
- * the server's hot paths), so a warm-up by count alone made runs bimodal.
+ * `warmup` operations run untimed first, and the warm-up goes on until `warmupMs` have passed as
+ * well. The time floor matters: measured on a fresh server process, the first ~200,000 pipelined
+ * requests ran 2-3x slower than the rest (both stacks; the V8 JIT is still tiering up the
+ * server's hot paths), so a warm-up by count alone made runs bimodal. `maxMs` caps the timed part:
+ * a slow stack does fewer operations rather than stretching the whole bench (rates are computed
+ * from what was done).
  */
+interface Timed {
+  readonly size: number;
+  readonly warmup: number;
+  readonly warmupMs: number;
+  readonly count: number;
+  readonly maxMs: number;
+}
+
 export type Workload =
-  | { readonly kind: 'latency'; readonly size: number; readonly warmup: number; readonly warmupMs: number; readonly count: number }
-  | {
-      readonly kind: 'throughput';
-      readonly size: number;
-      readonly warmup: number;
-      readonly warmupMs: number;
-      readonly count: number;
-      readonly inFlight: number;
-    };
+  | (Timed & { readonly kind: 'latency' })
+  | (Timed & { readonly kind: 'throughput'; readonly inFlight: number })
+  /**
+   * Events of `size` bytes to each of `clients` connections, pushed in rounds of `warmup` per
+   * connection until `count` per connection or `maxMs`.
+   */
+  | (Timed & { readonly kind: 'events'; readonly clients: number })
+  /** Connect, one round trip of `size` bytes, close; `count` times. */
+  | (Timed & { readonly kind: 'connect' })
+  /** Server RSS growth over `connections` idle clients (orchestrated by main.ts). */
+  | { readonly kind: 'idle'; readonly connections: number; readonly size: number };
+
+/** The workloads a client process times (the idle one is orchestrated by main.ts). */
+export type TimedWorkload = Exclude<Workload, { kind: 'idle' }>;
+export type IdleWorkload = Extract<Workload, { kind: 'idle' }>;
+
+/** What a holder process of the idle workload does: open `connections`, keep them until stdin ends. */
+export interface HoldSpec {
+  readonly kind: 'hold';
+  readonly connections: number;
+}
 
 export interface LatencyResult {
   readonly kind: 'latency';
@@ -42,68 +64,157 @@ export interface ThroughputResult {
   readonly megabytesPerSecond: number;
 }
 
-export type WorkloadResult = LatencyResult | ThroughputResult;
+export interface EventsResult {
+  readonly kind: 'events';
+  /** Events received per second, summed over all clients. */
+  readonly eventsPerSecond: number;
+  readonly count: number;
+  readonly seconds: number;
+}
+
+export interface ConnectResult {
+  readonly kind: 'connect';
+  readonly connectionsPerSecond: number;
+  readonly count: number;
+  readonly seconds: number;
+}
+
+export interface IdleResult {
+  readonly kind: 'idle';
+  readonly connections: number;
+  /** Server RSS before the idle clients connected and with all of them connected, in KiB. */
+  readonly rssBeforeKiB: number;
+  readonly rssAfterKiB: number;
+  readonly kibPerConnection: number;
+}
+
+export type WorkloadResult = LatencyResult | ThroughputResult | EventsResult | ConnectResult | IdleResult;
 
 export const KiB = 1024;
 
-/** The workload list; `--quick` cuts every count to a tenth-ish so a run takes seconds. */
+/** The workload list; `--quick` cuts every count so the whole bench is a smoke test. */
 export function workloads(quick: boolean): Workload[] {
-  const latencyCount = quick ? 3_000 : 20_000;
-  const latencyWarmup = quick ? 500 : 2_000;
   const scale = quick ? 0.1 : 1;
-  const warmupMs = quick ? 500 : 1500;
-  const list: Workload[] = [];
-  for (const size of [64, 4 * KiB]) {
-    list.push({ kind: 'latency', size, warmup: latencyWarmup, warmupMs, count: latencyCount });
-  }
-  for (const [size, count] of [
-    [64, 300_000],
-    [4 * KiB, 100_000],
-  ] as const) {
-    list.push({
-      kind: 'throughput',
-      size,
-      warmup: Math.round(count * scale * 0.1),
-      warmupMs,
-      count: Math.round(count * scale),
-      inFlight: 64,
-    });
-  }
-  return list;
+  const warmupMs = quick ? 200 : 1000;
+  const maxMs = quick ? 500 : 2500;
+  const timed = (size: number, count: number, warmup = count / 10): Timed => ({
+    size,
+    count: Math.round(count * scale),
+    warmup: Math.round(warmup * scale),
+    warmupMs,
+    maxMs,
+  });
+  return [
+    { kind: 'latency', ...timed(64, 10_000, 2_000) },
+    { kind: 'latency', ...timed(4 * KiB, 10_000, 2_000) },
+    { kind: 'throughput', inFlight: 64, ...timed(64, 300_000) },
+    { kind: 'throughput', inFlight: 64, ...timed(4 * KiB, 100_000) },
+    { kind: 'throughput', inFlight: 64, ...timed(64 * KiB, 20_000) },
+    { kind: 'events', clients: 1, ...timed(64, 2_000_000, 50_000) },
+    { kind: 'events', clients: 8, ...timed(64, 250_000, 6_250) },
+    { kind: 'connect', ...timed(64, 10_000, 200) },
+    { kind: 'idle', connections: quick ? 200 : 1000, size: 64 },
+  ];
+}
+
+function sizeName(size: number): string {
+  return size >= KiB ? `${size / KiB} KiB` : `${size} B`;
 }
 
 export function describe(workload: Workload): string {
-  const size = workload.size >= KiB ? `${workload.size / KiB} KiB` : `${workload.size} B`;
-  return workload.kind === 'latency' ? `round trip ${size}` : `pipelined ${size} x${workload.inFlight}`;
+  const size = sizeName(workload.size);
+  switch (workload.kind) {
+    case 'latency':
+      return `round trip ${size}`;
+    case 'throughput':
+      return `pipelined ${size} x${workload.inFlight}`;
+    case 'events':
+      return workload.clients === 1 ? `events ${size}, 1 client` : `events ${size}, fan-out to ${workload.clients}`;
+    case 'connect':
+      return 'connect + round trip + close';
+    case 'idle':
+      return `idle connections x${workload.connections}`;
+  }
 }
 
-export async function run(client: EchoClient, workload: Workload): Promise<WorkloadResult> {
-  // A recognisable, non-zero payload, so a stack that returned the wrong bytes would show up.
-  const payload = Buffer.alloc(workload.size);
+/** A file-name-safe id of a workload, for chart files. */
+export function slug(workload: Workload): string {
+  return describe(workload)
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
+}
+
+/** A recognisable, non-zero payload, so a stack that returned the wrong bytes would show up. */
+function payloadOf(size: number): Buffer {
+  const payload = Buffer.alloc(size);
   for (let i = 0; i < payload.length; i++) payload[i] = i & 0xff;
-  const first = await client.request(payload);
-  if (!first.equals(payload)) throw new Error('echo returned different bytes than were sent');
-  return workload.kind === 'latency' ? latency(client, payload, workload) : throughput(client, payload, workload);
+  return payload;
 }
 
-/** Whether `warmupMs` have passed since `start` (from process.hrtime.bigint()). */
-function warmedFor(start: bigint, warmupMs: number): boolean {
-  return Number(process.hrtime.bigint() - start) / 1e6 >= warmupMs;
+export async function run(connect: Connect, address: string, workload: TimedWorkload): Promise<WorkloadResult> {
+  const payload = payloadOf(workload.size);
+  if (workload.kind === 'connect') return connections(connect, address, payload, workload);
+  const clients = await Promise.all(Array.from({ length: workload.kind === 'events' ? workload.clients : 1 }, () => connect(address)));
+  const first = clients[0]!;
+  // The first round trip doubles as the handshake of stacks that connect lazily (zeromq, grpc).
+  if (!(await first.request(payload)).equals(payload)) throw new Error('echo returned different bytes than were sent');
+  try {
+    switch (workload.kind) {
+      case 'latency':
+        return await latency(first, payload, workload);
+      case 'throughput':
+        return await throughput(first, payload, workload);
+      case 'events':
+        return await events(clients, workload);
+    }
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+  }
+}
+
+/** Opens `spec.connections` clients, each proven by one round trip, for the idle workload. */
+export async function hold(connect: Connect, address: string, spec: HoldSpec): Promise<EchoClient[]> {
+  const payload = payloadOf(64);
+  const clients: EchoClient[] = [];
+  for (let i = 0; i < spec.connections; i++) {
+    const client = await connect(address);
+    check(await client.request(payload), payload);
+    clients.push(client);
+  }
+  return clients;
+}
+
+/** Milliseconds since `start` (from process.hrtime.bigint()). */
+function elapsedMs(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+/**
+ * Whether a warm-up that began at `start` and did `done` operations goes on: until both the
+ * count and the time floor are reached, but never past twice the floor (nor `maxMs`), so a slow
+ * stack's warm-up cannot stretch the bench.
+ */
+function warmingUp(start: bigint, done: number, count: number, floorMs: number, maxMs: number): boolean {
+  const elapsed = elapsedMs(start);
+  return elapsed < Math.min(maxMs, 2 * floorMs) && (done < count || elapsed < floorMs);
 }
 
 async function latency(client: EchoClient, payload: Buffer, workload: Extract<Workload, { kind: 'latency' }>): Promise<LatencyResult> {
-  const { warmup, warmupMs, count } = workload;
+  const { warmup, warmupMs, maxMs } = workload;
   const warmStart = process.hrtime.bigint();
-  for (let i = 0; i < warmup || !warmedFor(warmStart, warmupMs); i++) check(await client.request(payload), payload);
-  const samples = new Float64Array(count);
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; warmingUp(warmStart, i, warmup, warmupMs, maxMs); i++) check(await client.request(payload), payload);
+  const samples = new Float64Array(workload.count);
+  const timedStart = process.hrtime.bigint();
+  let count = 0;
+  while (count < workload.count && elapsedMs(timedStart) < maxMs) {
     const start = process.hrtime.bigint();
     const reply = await client.request(payload);
-    samples[i] = Number(process.hrtime.bigint() - start) / 1000;
+    samples[count++] = Number(process.hrtime.bigint() - start) / 1000;
     // Checked after the clock stops: the check is ours, not the stack's cost.
     check(reply, payload);
   }
-  const sorted = sortedCopy(samples);
+  const sorted = sortedCopy(samples.subarray(0, count));
   let sum = 0;
   for (const sample of sorted) sum += sample;
   return {
@@ -117,45 +228,103 @@ async function latency(client: EchoClient, payload: Buffer, workload: Extract<Wo
   };
 }
 
-async function throughput(
-  client: EchoClient,
-  payload: Buffer,
-  workload: Extract<Workload, { kind: 'throughput' }>,
-): Promise<ThroughputResult> {
+async function throughput(client: EchoClient, payload: Buffer, workload: Extract<Workload, { kind: 'throughput' }>): Promise<ThroughputResult> {
   const warmStart = process.hrtime.bigint();
   // Warm up in slices, so the time floor is checked without timing every request.
   const slice = Math.max(1, Math.min(workload.warmup, 10_000));
-  for (let sent = 0; sent < workload.warmup || !warmedFor(warmStart, workload.warmupMs); sent += slice) {
-    await pipeline(client, payload, slice, workload.inFlight);
+  for (let sent = 0; warmingUp(warmStart, sent, workload.warmup, workload.warmupMs, workload.maxMs); sent += slice) {
+    await pipeline(client, payload, slice, workload.inFlight, workload.maxMs - elapsedMs(warmStart));
   }
   const start = process.hrtime.bigint();
-  await pipeline(client, payload, workload.count, workload.inFlight);
+  const count = await pipeline(client, payload, workload.count, workload.inFlight, workload.maxMs);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const requestsPerSecond = workload.count / seconds;
-  return {
-    kind: 'throughput',
-    count: workload.count,
-    seconds,
-    requestsPerSecond,
-    megabytesPerSecond: (requestsPerSecond * payload.length) / 1e6,
-  };
+  const requestsPerSecond = count / seconds;
+  return { kind: 'throughput', count, seconds, requestsPerSecond, megabytesPerSecond: (requestsPerSecond * payload.length) / 1e6 };
 }
 
 /**
- * Sends `count` requests keeping `inFlight` outstanding: each of `inFlight` lanes issues its
+ * Sends up to `count` requests keeping `inFlight` outstanding: each of `inFlight` lanes issues its
  * next request as soon as its previous reply arrives, so the window never drains until the end.
+ * Stops issuing after `maxMs`; returns how many requests completed.
  */
-async function pipeline(client: EchoClient, payload: Buffer, count: number, inFlight: number): Promise<void> {
+async function pipeline(client: EchoClient, payload: Buffer, count: number, inFlight: number, maxMs: number): Promise<number> {
+  const start = process.hrtime.bigint();
   let issued = 0;
+  let stop = false;
   const lane = async (): Promise<void> => {
-    while (issued < count) {
-      issued++;
+    while (issued < count && !stop) {
+      // The clock is read once per 16 requests: often enough for the cap, too rarely to cost.
+      if (++issued % 16 === 0 && elapsedMs(start) >= maxMs) stop = true;
       check(await client.request(payload), payload);
     }
   };
   const lanes: Promise<void>[] = [];
   for (let i = 0; i < Math.min(inFlight, count); i++) lanes.push(lane());
   await Promise.all(lanes);
+  return issued;
+}
+
+/**
+ * Subscribes every client, then asks (through the first) for rounds of `warmup` events to each,
+ * timing each round until the last client has counted all of its events; warm-up rounds go
+ * first. Rounds, rather than one push of `count`, let the time cap stop a slow stack while a fast
+ * one is timed over many rounds, not a few milliseconds.
+ */
+async function events(clients: readonly EchoClient[], workload: Extract<Workload, { kind: 'events' }>): Promise<EventsResult> {
+  const received = new Array<number>(clients.length).fill(0);
+  let target = 0;
+  let allReceived: () => void = () => undefined;
+  let waiting = clients.length;
+  await Promise.all(
+    clients.map((client, index) =>
+      client.subscribe((payload) => {
+        if (payload.length !== workload.size) throw new Error(`event of ${workload.size} bytes came as ${payload.length}`);
+        const count = (received[index] ?? 0) + 1;
+        received[index] = count;
+        if (count === target && --waiting === 0) allReceived();
+      }),
+    ),
+  );
+  const push = async (count: number): Promise<number> => {
+    received.fill(0);
+    target = count;
+    waiting = clients.length;
+    const done = new Promise<void>((resolve) => (allReceived = resolve));
+    const start = process.hrtime.bigint();
+    clients[0]!.pushEvents(count, workload.size);
+    await done;
+    return Number(process.hrtime.bigint() - start) / 1e9;
+  };
+  const round = Math.max(1, workload.warmup);
+  const warmStart = process.hrtime.bigint();
+  for (let rounds = 0; rounds === 0 || warmingUp(warmStart, rounds, 1, workload.warmupMs, workload.maxMs); rounds++) await push(round);
+  let seconds = 0;
+  let perClient = 0;
+  while (perClient < workload.count && seconds * 1000 < workload.maxMs) {
+    seconds += await push(round);
+    perClient += round;
+  }
+  const count = perClient * clients.length;
+  return { kind: 'events', eventsPerSecond: count / seconds, count, seconds };
+}
+
+/** Connect, one round trip, close, in sequence: what a short-lived client of each stack pays. */
+async function connections(connect: Connect, address: string, payload: Buffer, workload: Extract<Workload, { kind: 'connect' }>): Promise<ConnectResult> {
+  const once = async (): Promise<void> => {
+    const client = await connect(address);
+    check(await client.request(payload), payload);
+    await client.close();
+  };
+  const warmStart = process.hrtime.bigint();
+  for (let i = 0; warmingUp(warmStart, i, workload.warmup, workload.warmupMs, workload.maxMs); i++) await once();
+  const start = process.hrtime.bigint();
+  let count = 0;
+  while (count < workload.count && elapsedMs(start) < workload.maxMs) {
+    await once();
+    count++;
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return { kind: 'connect', connectionsPerSecond: count / seconds, count, seconds };
 }
 
 /** A length check on every reply: cheap, and catches a stack that drops or truncates. */

@@ -1,0 +1,54 @@
+/**
+ * The server program of each contender, and what keeps a contender from running on this machine
+ * (the C server does not compile, zeromq's prebuilt addon does not load): those are reported as
+ * n/a with the reason instead of failing the bench.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { backendOf, type Contender } from './contenders.js';
+import { REPO_ROOT, scriptPath, type Program } from './processes.js';
+
+/** Where the C server is compiled: git-ignored, rebuilt by every bench run. */
+const C_BINARY = join(REPO_ROOT, 'bench', 'build', 'echo-server');
+const C_SOURCE = join(REPO_ROOT, 'bench', 'c', 'echo-server.c');
+export const C_COMPILER = process.env.CC ?? 'cc';
+export const C_FLAGS = ['-O2', '-Wall', '-Wextra'];
+
+const SERVER_SCRIPT: Record<Exclude<Contender, `pollux-${string}` | 'c'>, string> = {
+  net: 'net-server.ts',
+  'node-ipc': 'node-ipc-server.ts',
+  jsonrpc: 'jsonrpc-server.ts',
+  zeromq: 'zeromq-server.ts',
+  grpc: 'grpc-server.ts',
+};
+
+export function serverProgram(contender: Contender, address: string): Program {
+  const backend = backendOf(contender);
+  if (backend !== undefined) return { script: scriptPath('pollux-server.ts'), args: [address, backend] };
+  if (contender === 'c') return { binary: C_BINARY, args: [address] };
+  return { script: scriptPath(SERVER_SCRIPT[contender as keyof typeof SERVER_SCRIPT]), args: [address] };
+}
+
+function failure(result: ReturnType<typeof spawnSync>, what: string): string | undefined {
+  if (result.error !== undefined) return `${what}: ${result.error.message}`;
+  if (result.status === 0) return undefined;
+  const output = `${result.stderr?.toString() ?? ''}`.trim().split('\n')[0] ?? '';
+  return `${what} failed (exit ${result.status}): ${output}`;
+}
+
+/**
+ * Compiles the C server and checks that zeromq's native addon loads (in a throwaway process: it
+ * starts I/O threads). Returns the reason per contender that cannot run, and libzmq's version.
+ */
+export function prepareServers(): { unavailable: Partial<Record<Contender, string>>; libzmq: string } {
+  const unavailable: Partial<Record<Contender, string>> = {};
+  mkdirSync(join(REPO_ROOT, 'bench', 'build'), { recursive: true });
+  const compiled = spawnSync(C_COMPILER, [...C_FLAGS, '-o', C_BINARY, C_SOURCE], { encoding: 'utf8' });
+  const cFailure = failure(compiled, `${C_COMPILER} ${C_FLAGS.join(' ')}`);
+  if (cFailure !== undefined) unavailable.c = cFailure;
+  const zeromq = spawnSync(process.execPath, ['-e', "process.stdout.write(require('zeromq').version)"], { cwd: join(REPO_ROOT, 'bench'), encoding: 'utf8' });
+  const zeromqFailure = failure(zeromq, "loading zeromq's prebuilt addon");
+  if (zeromqFailure !== undefined) unavailable.zeromq = zeromqFailure;
+  return { unavailable, libzmq: zeromqFailure === undefined ? zeromq.stdout : 'not loaded' };
+}
