@@ -6,6 +6,8 @@ const MIN_READ_SPACE = 1024;
 /** Chunk sizes adapt between these: small for idle and chatty peers, large for bulk. */
 const MIN_CHUNK = 16 * 1024;
 const MAX_CHUNK = 256 * 1024;
+/** The first chunk holds a handshake (control frames are at most 1 KiB): idle connections stay small. */
+const FIRST_CHUNK = 1024 + HEADER_SIZE;
 
 /**
  * Splits a byte stream into frames. Bytes are read straight from the kernel into the decoder's
@@ -17,7 +19,8 @@ const MAX_CHUNK = 256 * 1024;
  * A frame larger than a chunk gets a chunk of its own size as soon as its header is known.
  *
  * Chunks start small, so an idle connection holds little, and double while reads fill them, so
- * bulk traffic moves in few system calls; they shrink again when reads bring little.
+ * bulk traffic moves in few system calls; they shrink again when reads bring little. A chunk
+ * fully parsed and shared is let go of at once, so an idle connection holds none.
  */
 export class FrameDecoder {
   /** Kind of the last frame {@link FrameDecoder.next} returned. */
@@ -37,7 +40,7 @@ export class FrameDecoder {
   end = 0;
   private start = 0;
   private handedOut = false;
-  private chunkSize = MIN_CHUNK;
+  private chunkSize = FIRST_CHUNK;
   /** Size of the last whole frame: the best guess of the next one's. */
   private lastFrame = 0;
 
@@ -82,6 +85,18 @@ export class FrameDecoder {
     }
     this.start = 0;
     this.end = pending;
+  }
+
+  /**
+   * Lets go of a chunk that is fully parsed and shared with the receiver: the next read needs a
+   * fresh one anyway, and an idle connection then holds no chunk at all.
+   */
+  releaseDrained(): void {
+    if (this.handedOut && this.start === this.end) {
+      this.buffer = EMPTY;
+      this.start = this.end = 0;
+      this.handedOut = false;
+    }
   }
 
   /** Records that `bytes` were read into {@link FrameDecoder.buffer} at {@link FrameDecoder.end}. */

@@ -235,6 +235,7 @@ export abstract class FramedChannel {
         decoder.commit(n);
         this.traffic.bytesIn += n;
         this.deliverBuffered();
+        decoder.releaseDrained();
       } else if (n === 0) {
         this.end(
           decoder.pending > 0

@@ -2,7 +2,9 @@ import { EAGAIN } from './errors.js';
 import { HEADER_SIZE, writeHeader } from './frame.js';
 import type { Channel } from './transport.js';
 
-const SLAB_SIZE = 64 * 1024;
+/** Slabs start small, so an idle connection holds little, and double with each burst that fills one. */
+const SLAB_MIN = 2 * 1024;
+const SLAB_MAX = 64 * 1024;
 /** Payloads up to this size are copied next to their header, so many frames go out as one chunk. */
 const COPY_MAX = 1024;
 /** Chunks offered to one `writev`; the kernel's IOV_MAX is far above, this keeps the call cheap. */
@@ -20,7 +22,8 @@ export class SendQueue {
   /** Bytes queued and not yet accepted by the kernel. */
   bytes = 0;
   private readonly chunks: Uint8Array[] = [];
-  private slab: Buffer = Buffer.allocUnsafe(SLAB_SIZE);
+  private slabSize = SLAB_MIN;
+  private slab: Buffer = Buffer.allocUnsafe(SLAB_MIN);
   private slabEnd = 0;
   private regionStart = 0;
 
@@ -89,7 +92,8 @@ export class SendQueue {
   private replaceSlab(): void {
     // The old slab stays alive through the chunks that still point into it.
     this.closeRegion();
-    this.slab = Buffer.allocUnsafe(SLAB_SIZE);
+    this.slabSize = Math.min(SLAB_MAX, this.slabSize * 2);
+    this.slab = Buffer.allocUnsafe(this.slabSize);
     this.slabEnd = this.regionStart = 0;
   }
 }

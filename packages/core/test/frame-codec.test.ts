@@ -130,7 +130,8 @@ describe('frame codec', () => {
   it('starts with a small chunk and grows it while reads fill it', () => {
     const decoder = new FrameDecoder(1 << 20);
     decoder.reserve();
-    expect(decoder.space).toBe(16 * 1024);
+    // Big enough for a handshake, the largest control frame, and no more.
+    expect(decoder.space).toBe(1024 + HEADER_SIZE);
     const sizes: number[] = [];
     for (let i = 0; i < 12; i++) {
       decoder.reserve();
@@ -143,6 +144,29 @@ describe('frame codec', () => {
       expect(decoder.next()).toBe(true);
     }
     expect(Math.max(...sizes)).toBe(256 * 1024);
+  });
+
+  it('lets go of a drained chunk whose payloads were handed out, and of no other', () => {
+    const decoder = new FrameDecoder(1 << 20);
+    decoder.reserve();
+    const frame = Buffer.alloc(HEADER_SIZE + 3);
+    frame.writeUInt32LE(3, 0);
+    frame[4] = FrameKind.Request;
+    frame.copy(decoder.buffer, decoder.end);
+    decoder.commit(frame.length - 1);
+    expect(decoder.next()).toBe(false);
+    decoder.releaseDrained();
+    expect(decoder.pending).toBe(frame.length - 1);
+    decoder.reserve();
+    frame.copy(decoder.buffer, decoder.end, frame.length - 1);
+    decoder.commit(1);
+    expect(decoder.next()).toBe(true);
+    const payload = decoder.payload;
+    decoder.releaseDrained();
+    expect(decoder.buffer.length).toBe(0);
+    expect(payload.length).toBe(3);
+    decoder.reserve();
+    expect(decoder.space).toBeGreaterThan(0);
   });
 
   it('batches many small frames into one write', () => {
