@@ -82,6 +82,17 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       await until(() => running!.server.stats().connections === 1);
       await client();
     });
+
+    it('lets a client with retry wait for a free slot: a full server is worth trying again', async () => {
+      await serve({ maxConnections: 1 });
+      const first = await client();
+      const waiting = connectTo(running!.address, 'echo', { retry: { initialDelay: 5, maxDelay: 20, deadline: 30_000 } });
+      await until(() => running!.server.stats().refusedOverCapacity >= 1);
+      await first.close();
+      const second = await waiting;
+      clients.push(second);
+      expect((await second.request(1, Buffer.from('admitted'))).toString()).toBe('admitted');
+    });
   });
 
   describe('in-flight limits', () => {
