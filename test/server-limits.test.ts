@@ -198,6 +198,8 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       expect(make({ requestRate: { perSecond: 0 } })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
       expect(make({ serverRequestRate: { perSecond: 10, burst: 0.5 } })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
       expect(make({ maxConnections: -1 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+      // A timer cannot hold it: setTimeout would fire at once and drop every client.
+      expect(make({ handshakeTimeout: Number.POSITIVE_INFINITY })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
       expect(make({ onEventQueueFull: 'drop' as 'reject' })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     });
   });

@@ -2,6 +2,7 @@ import { IpcError } from './errors.js';
 import { MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
 import { SERVICE_NAME_MAX } from './handshake.js';
 import type { Poller } from './poller.js';
+import { byteLimit, count, deadline, duration, messageSize, oneOf } from './option-checks.js';
 import { isUint16 } from './service-registry.js';
 import type { Transport } from './transport.js';
 
@@ -68,9 +69,6 @@ export interface IpcClientOptions {
   readonly whenFlowControlled?: 'wait' | 'reject';
 }
 
-/** Longest delay `setTimeout` keeps (2^31 - 1 ms); a longer one fires at once. */
-const TIMER_MAX = 0x7fffffff;
-
 /** A {@link RetryOptions} with every default filled in. */
 export interface RetryPolicy {
   readonly deadline: number;
@@ -100,13 +98,9 @@ export function clientSettings(options: IpcClientOptions): ClientSettings {
   if (typeof service === 'string' ? service === '' || Buffer.byteLength(service) > SERVICE_NAME_MAX : !isUint16(service)) {
     throw new IpcError('EINVAL', `service must be an id in 0–65535 or a name of 1–${SERVICE_NAME_MAX} bytes, got ${String(service)}`);
   }
-  const maxMessage = options.maxMessageSize ?? MAX_MESSAGE_SIZE_LIMIT;
-  if (!Number.isInteger(maxMessage) || maxMessage < 1 || maxMessage > MAX_MESSAGE_SIZE_LIMIT) {
-    throw new IpcError('EINVAL', `maxMessageSize must be an integer in 1–${MAX_MESSAGE_SIZE_LIMIT}`);
-  }
   return {
-    maxMessage,
-    handshakeTimeout: positive('timeout', options.timeout ?? 5000),
+    maxMessage: messageSize(options.maxMessageSize ?? MAX_MESSAGE_SIZE_LIMIT),
+    handshakeTimeout: duration('timeout', options.timeout ?? 5000),
     retry: retryPolicy('retry', options.retry, 30_000),
     reconnect: retryPolicy('reconnect', options.reconnect, Number.POSITIVE_INFINITY),
     queueWhileDisconnected: oneOf('whileDisconnected', options.whileDisconnected ?? 'reject', ['queue', 'reject']) === 'queue',
@@ -119,36 +113,8 @@ export function clientSettings(options: IpcClientOptions): ClientSettings {
 function retryPolicy(name: string, value: boolean | RetryOptions | undefined, defaultDeadline: number): RetryPolicy | undefined {
   if (value === undefined || value === false) return undefined;
   const options = value === true ? {} : value;
-  const initialDelay = positive(`${name}.initialDelay`, options.initialDelay ?? 50);
-  const maxDelay = positive(`${name}.maxDelay`, options.maxDelay ?? 1000);
+  const initialDelay = duration(`${name}.initialDelay`, options.initialDelay ?? 50);
+  const maxDelay = duration(`${name}.maxDelay`, options.maxDelay ?? 1000);
   if (maxDelay < initialDelay) throw new IpcError('EINVAL', `${name}.maxDelay (${maxDelay}) must not be below ${name}.initialDelay (${initialDelay})`);
   return { deadline: deadline(`${name}.deadline`, options.deadline ?? defaultDeadline), initialDelay, maxDelay };
-}
-
-/** A duration in ms above 0 that a timer can hold. */
-function positive(name: string, value: number): number {
-  if (typeof value !== 'number' || !(value > 0) || value > TIMER_MAX) {
-    throw new IpcError('EINVAL', `${name} must be a number of ms in 1–${TIMER_MAX}, got ${String(value)}`);
-  }
-  return value;
-}
-
-/** A deadline: a duration, or Infinity for none. */
-function deadline(name: string, value: number): number {
-  return value === Number.POSITIVE_INFINITY ? value : positive(name, value);
-}
-
-function count(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw new IpcError('EINVAL', `${name} must be an integer of 0 or more, got ${String(value)}`);
-  return value;
-}
-
-/** A byte count, or Infinity for no limit. */
-function byteLimit(name: string, value: number): number {
-  return value === Number.POSITIVE_INFINITY ? value : count(name, value);
-}
-
-function oneOf<T extends string>(name: string, value: T, allowed: readonly T[]): T {
-  if (!allowed.includes(value)) throw new IpcError('EINVAL', `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${String(value)}`);
-  return value;
 }

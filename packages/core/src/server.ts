@@ -1,8 +1,8 @@
 import { EventEmitter } from 'eventemitter3';
 import type { Connection } from './connection.js';
 import { EAGAIN, ECONNABORTED, IpcError } from './errors.js';
-import { MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
 import type { Hello } from './handshake.js';
+import { duration, messageSize, oneOf, positiveLimit } from './option-checks.js';
 import { introspectionService, type IntrospectionOptions } from './introspection.js';
 import { Ready, type Poller } from './poller.js';
 import { checkRateLimit, TokenBucket, type RateLimit } from './rate-limit.js';
@@ -129,26 +129,19 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     super();
     this.poller = options.poller;
     this.transport = options.transport;
-    this.maxMessageSize = options.maxMessageSize ?? 1024 * 1024;
-    if (!Number.isInteger(this.maxMessageSize) || this.maxMessageSize < 1 || this.maxMessageSize > MAX_MESSAGE_SIZE_LIMIT) {
-      throw new IpcError('EINVAL', `maxMessageSize must be an integer in 1–${MAX_MESSAGE_SIZE_LIMIT}`);
-    }
-    const outputHighWater = positive(options.sendQueueHighWater, 4 * 1024 * 1024, 'sendQueueHighWater');
-    const onEventQueueFull = options.onEventQueueFull ?? 'reject';
-    if (onEventQueueFull !== 'reject' && onEventQueueFull !== 'disconnect') {
-      throw new IpcError('EINVAL', `onEventQueueFull must be 'reject' or 'disconnect', got ${String(onEventQueueFull)}`);
-    }
+    this.maxMessageSize = messageSize(options.maxMessageSize ?? 1024 * 1024);
+    const outputHighWater = positiveLimit('sendQueueHighWater', options.sendQueueHighWater ?? 4 * 1024 * 1024);
     this.limits = {
-      handshakeTimeout: positive(options.handshakeTimeout, 5000, 'handshakeTimeout'),
+      handshakeTimeout: duration('handshakeTimeout', options.handshakeTimeout ?? 5000),
       outputHighWater,
-      eventQueueLimit: positive(options.eventQueueLimit, outputHighWater * 2, 'eventQueueLimit'),
-      onEventQueueFull,
-      maxInFlight: positive(options.maxInFlightPerConnection, 1024, 'maxInFlightPerConnection'),
+      eventQueueLimit: positiveLimit('eventQueueLimit', options.eventQueueLimit ?? outputHighWater * 2),
+      onEventQueueFull: oneOf('onEventQueueFull', options.onEventQueueFull ?? 'reject', ['reject', 'disconnect']),
+      maxInFlight: positiveLimit('maxInFlightPerConnection', options.maxInFlightPerConnection ?? 1024),
       requestRate: options.requestRate,
     };
     if (options.requestRate !== undefined) checkRateLimit(options.requestRate, 'requestRate');
-    this.maxConnections = positive(options.maxConnections, 4096, 'maxConnections');
-    this.maxInFlight = positive(options.maxInFlight, Number.POSITIVE_INFINITY, 'maxInFlight');
+    this.maxConnections = positiveLimit('maxConnections', options.maxConnections ?? 4096);
+    this.maxInFlight = positiveLimit('maxInFlight', options.maxInFlight ?? Number.POSITIVE_INFINITY);
     this.bucket = options.serverRequestRate === undefined ? undefined : new TokenBucket(options.serverRequestRate, 'serverRequestRate');
     this.host = {
       maxMessageSize: this.maxMessageSize,
@@ -270,7 +263,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
    * connection has ended. Idempotent: later calls return the first call's promise.
    */
   close(options: IpcServerCloseOptions = {}): Promise<void> {
-    this.closing ??= this.shutdown(positive(options.timeout, 5000, 'timeout'));
+    this.closing ??= this.shutdown(duration('timeout', options.timeout ?? 5000));
     return this.closing;
   }
 
@@ -396,11 +389,4 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       process.emitWarning(`pollux server: ${context}: ${error.code}: ${error.message}`, 'IpcServerWarning');
     }
   }
-}
-
-/** `value`, or `fallback` when absent; must be a positive number (Infinity allowed). */
-function positive(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!(value > 0) || Number.isNaN(value)) throw new IpcError('EINVAL', `${name} must be a positive number, got ${value}`);
-  return value;
 }

@@ -1,0 +1,52 @@
+import { IpcError } from './errors.js';
+import { MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
+
+/** The longest delay `setTimeout` holds; beyond it the timer fires at once. */
+const TIMER_MAX = 0x7fffffff;
+
+// Checks of user options shared by client and server: each returns the value or throws `EINVAL`
+// naming the option.
+
+/** A largest message size the protocol can carry. */
+export function messageSize(value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > MAX_MESSAGE_SIZE_LIMIT) {
+    throw new IpcError('EINVAL', `maxMessageSize must be an integer in 1–${MAX_MESSAGE_SIZE_LIMIT}`);
+  }
+  return value;
+}
+
+/** A duration in ms above 0 that a timer can hold. */
+export function duration(name: string, value: number): number {
+  if (typeof value !== 'number' || !(value > 0) || value > TIMER_MAX) {
+    throw new IpcError('EINVAL', `${name} must be a number of ms in 1–${TIMER_MAX}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** A deadline: a duration, or Infinity for none. */
+export function deadline(name: string, value: number): number {
+  return value === Number.POSITIVE_INFINITY ? value : duration(name, value);
+}
+
+/** An integer of 0 or more. */
+export function count(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new IpcError('EINVAL', `${name} must be an integer of 0 or more, got ${String(value)}`);
+  return value;
+}
+
+/** A byte count, or Infinity for no limit. */
+export function byteLimit(name: string, value: number): number {
+  return value === Number.POSITIVE_INFINITY ? value : count(name, value);
+}
+
+/** A limit above 0, or Infinity for none. */
+export function positiveLimit(name: string, value: number): number {
+  if (typeof value !== 'number' || !(value > 0)) throw new IpcError('EINVAL', `${name} must be a positive number, got ${String(value)}`);
+  return value;
+}
+
+/** One of the `allowed` words. */
+export function oneOf<T extends string>(name: string, value: T, allowed: readonly T[]): T {
+  if (!allowed.includes(value)) throw new IpcError('EINVAL', `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${String(value)}`);
+  return value;
+}
