@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { constants } from 'node:os';
 import { IpcError, type Channel, type Listener, type Transport } from '@pollux/core';
 import * as sys from '@pollux/sys';
@@ -105,10 +105,10 @@ function bindTo(fd: number, target: SocketAddress, address: string): void {
     if (holder !== 'stale-socket') throw addressInUse(holder, address, error);
   }
   try {
-    // force: the file may be gone already, which is just as good.
-    rmSync(target.name, { force: true });
+    unlinkSync(target.name);
   } catch (error) {
-    throw staleFileStays(error, address);
+    // Gone already is just as good.
+    if ((error as { code?: unknown }).code !== 'ENOENT') throw staleFileStays(error, address);
   }
   sys.bindUnix(fd, target.name, false);
 }
