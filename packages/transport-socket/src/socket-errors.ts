@@ -29,10 +29,9 @@ function shortage(code: string): string | undefined {
   }
 }
 
-/** The code of a thrown SysError or Node.js system error; `EIO` for anything else. */
+/** The errno-style code of a thrown SysError or Node.js system error; `EIO` for anything else. */
 function codeOf(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : 'EIO';
+  return IpcError.from(error, 'EIO').code;
 }
 
 /** The directory a filesystem address lives in, absolute, for messages. */
@@ -41,14 +40,14 @@ function directoryOf(target: SocketAddress): string {
 }
 
 /** `socket(2)` failed while setting up `address`. */
-export function socketError(error: unknown, address: string): IpcError {
+export function socketCreationError(error: unknown, address: string): IpcError {
   const code = codeOf(error);
   return new IpcError(code, `cannot create a socket for ${address}: ${shortage(code) ?? String((error as Error).message)}`, { cause: error });
 }
 
 /** `bind` found `address` taken by `holder`. */
-export function addressInUse(holder: AddressHolder, address: string, cause?: unknown): IpcError {
-  const options = cause === undefined ? undefined : { cause };
+export function addressInUse(holder: AddressHolder, address: string, cause: unknown): IpcError {
+  const options = { cause };
   switch (holder) {
     case 'server':
       return new IpcError('EADDRINUSE', `another server is listening on ${address}: stop it, or pick another address`, options);

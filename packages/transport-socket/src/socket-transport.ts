@@ -3,7 +3,7 @@ import { constants } from 'node:os';
 import { IpcError, type Channel, type Listener, type Transport } from '@pollux/core';
 import * as sys from '@pollux/sys';
 import { parseSocketAddress, type SocketAddress } from './socket-address.js';
-import { addressInUse, connectError, listenError, socketError, staleFileStays, type AddressHolder } from './socket-errors.js';
+import { addressInUse, connectError, listenError, socketCreationError, staleFileStays, type AddressHolder } from './socket-errors.js';
 import { adopt, SocketListener } from './socket-listener.js';
 
 /** Options of {@link SocketTransport}. */
@@ -89,7 +89,7 @@ function openSocket(address: string): number {
   try {
     return sys.socketUnix();
   } catch (error) {
-    throw socketError(error, address);
+    throw socketCreationError(error, address);
   }
 }
 
@@ -99,8 +99,7 @@ function bindTo(fd: number, target: SocketAddress, address: string): void {
     sys.bindUnix(fd, target.name, target.abstract);
     return;
   } catch (error) {
-    if ((error as { code?: unknown }).code !== 'EADDRINUSE') throw listenError(error, address, target);
-    if (target.abstract) throw addressInUse('server', address, error);
+    if ((error as { code?: unknown }).code !== 'EADDRINUSE' || target.abstract) throw listenError(error, address, target);
     const holder = holderOf(target.name);
     if (holder !== 'stale-socket') throw addressInUse(holder, address, error);
   }
