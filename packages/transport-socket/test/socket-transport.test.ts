@@ -1,18 +1,16 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IpcError, type Channel, type Listener } from '@pollux/core';
 import * as sys from '@pollux/sys';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openFdCount } from '../../../test/support/fds.js';
 import { SocketTransport } from '../src/index.js';
 
 const transport = new SocketTransport();
 let dir: string;
 let fdsBefore: number;
 const opened: (Listener | Channel)[] = [];
-
-/** Open fds of this process (the listing's own fd excluded). */
-const openFdCount = (): number => readdirSync('/proc/self/fd').length - 1;
 
 beforeEach(() => {
   fdsBefore = openFdCount();
