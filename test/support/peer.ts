@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { inject } from 'vitest';
@@ -33,7 +34,8 @@ export function spawnPeer(
   const bundle = inject('fixtureBundles')?.[fixture];
   const entry = bundle === undefined ? ['--import', 'tsx', fileURLToPath(new URL(`../fixtures/${fixture}.ts`, import.meta.url))] : [bundle];
   const child = spawn(process.execPath, [...entry, ...args], {
-    cwd: repoRoot,
+    // A bundle runs from its own directory, which every user may enter; tsx needs the checkout.
+    cwd: bundle === undefined ? repoRoot : dirname(bundle),
     stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...options.env },
     ...(options.uid === undefined ? {} : { uid: options.uid }),

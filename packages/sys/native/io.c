@@ -147,33 +147,81 @@ static napi_value sendmsg_js(napi_env env, napi_callback_info info) {
   return pollux_int32(env, (int32_t)send_all(fd, &msg));
 }
 
-/* Closes every fd carried by the control messages of msg. */
-static void close_passed(struct msghdr* msg) {
+/* Copies the fds carried by msg's SCM_RIGHTS messages into fds (room for
+ * FD_CAP: the control buffer holds no more) and returns how many there are. */
+static size_t passed_fds(struct msghdr* msg, int* fds) {
+  size_t count = 0;
   for (struct cmsghdr* c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < n; i++) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      close(fd);
-    }
+    memcpy(fds + count, CMSG_DATA(c), n * sizeof(int));
+    count += n;
   }
+  return count;
+}
+
+static void close_fds(const int* fds, size_t count) {
+  for (size_t i = 0; i < count; i++) close(fds[i]);
+}
+
+/*
+ * Appends fds[0 .. count) to `array`, whose length is `at`, as own data
+ * properties. A define, unlike a plain set, fails instead of silently doing
+ * nothing on a frozen, sealed or non-extensible array or one whose length is
+ * read-only, and never runs a setter. If the first define succeeds the rest
+ * do too, so the array gets all of them or none. Returns 0; 1 when the array
+ * took none of them; -1 with a JS exception pending.
+ */
+static int append_fds(napi_env env, napi_value array, uint32_t at,
+                      const int* fds, size_t count) {
+  char names[FD_CAP][16];
+  napi_property_descriptor props[FD_CAP];
+  napi_status status;
+  if (count == 0) return 0;
+  /* Indices stop at 2^32 - 2; past that a "name" is no array element. */
+  if ((uint64_t)at + count > UINT32_MAX - 1u) return 1;
+  for (size_t i = 0; i < count; i++) {
+    snprintf(names[i], sizeof(names[i]), "%u", at + (uint32_t)i);
+    memset(&props[i], 0, sizeof(props[i]));
+    props[i].utf8name = names[i];
+    props[i].attributes = napi_writable | napi_enumerable | napi_configurable;
+    props[i].value = pollux_int32(env, fds[i]);
+    if (props[i].value == NULL) return -1;
+  }
+  status = napi_define_properties(env, array, count, props);
+  if (status == napi_invalid_arg || status == napi_pending_exception) {
+    /* A refusal. For a read-only length V8 throws instead of reporting false;
+     * no JS ran (an array is no proxy), so the exception is that refusal. */
+    bool pending;
+    napi_value refusal;
+    NAPI_CHECK(env, napi_is_exception_pending(env, &pending), return -1);
+    if (pending) NAPI_CHECK(env, napi_get_and_clear_last_exception(env, &refusal), return -1);
+    return 1;
+  }
+  NAPI_CHECK(env, status, return -1);
+  return 0;
 }
 
 static napi_value recvmsg_js(napi_env env, napi_callback_info info) {
-  size_t argc = 5, size;
-  napi_value argv[5];
-  int fd;
+  size_t argc = 5, size, nfds;
+  napi_value argv[5], result;
+  int fd, fds[FD_CAP], appended;
   int64_t out_length;
   uint8_t* data;
   ssize_t n;
   struct iovec iov;
   struct msghdr msg;
   fd_control control;
+  char message[160];
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (pollux_arg_fd(env, argv[0], &fd) != 0 ||
       pollux_arg_window(env, argv[1], argv[2], argv[3], &data, &size) != 0)
     return NULL;
+  /* recvmsg(2) into 0 bytes returns 0, which reads as end of stream, yet
+   * takes the fds of the next message off the socket. */
+  if (size == 0)
+    return pollux_throw_range(env, "length must be at least 1: a 0-byte recvmsg "
+                                   "cannot tell end of stream from received fds");
   out_length = array_length(env, argv[4], "fdsOut");
   if (out_length < 0) return NULL;
   iov.iov_base = data;
@@ -187,31 +235,26 @@ static napi_value recvmsg_js(napi_env env, napi_callback_info info) {
     n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return pollux_int32(env, -errno);
+  nfds = passed_fds(&msg, fds);
   if (msg.msg_flags & MSG_CTRUNC) {
     /* Some fds were dropped (RLIMIT_NOFILE, LSM): the message cannot be
      * delivered intact, so none of its fds are, and the caller learns the
      * stream is broken. */
-    close_passed(&msg);
+    close_fds(fds, nfds);
     return pollux_int32(env, -EMSGSIZE);
   }
-  uint32_t next = (uint32_t)out_length;
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; i++) {
-      int passed;
-      napi_value v;
-      memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      v = pollux_int32(env, passed);
-      if (v == NULL) goto fail;
-      NAPI_CHECK(env, napi_set_element(env, argv[4], next++, v), goto fail);
-    }
-  }
-  return pollux_int32(env, (int32_t)n);
-fail:
-  /* The exception means the caller never sees these fds: do not leak them. */
-  close_passed(&msg);
-  return NULL;
+  /* Made before the fds are handed over: once they are, nothing may fail. */
+  result = pollux_int32(env, (int32_t)n);
+  appended = result == NULL ? -1 : append_fds(env, argv[4], (uint32_t)out_length, fds, nfds);
+  if (appended == 0) return result;
+  /* The caller never sees these fds: close them rather than leak them. */
+  close_fds(fds, nfds);
+  if (appended < 0) return NULL;
+  snprintf(message, sizeof(message),
+           "fdsOut must be an extensible array with a writable length: the %zu "
+           "fds received with %zd bytes were closed",
+           nfds, n);
+  return pollux_throw_type(env, message);
 }
 
 int pollux_init_io(napi_env env, napi_value exports) {

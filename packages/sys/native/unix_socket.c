@@ -72,11 +72,18 @@ static int fd_and_address(napi_env env, napi_value* argv, int* fd,
   return unix_address(env, argv[1], abstract, addr, addrlen);
 }
 
+/* A new fd as a JS number; closes it if even that fails, so no fd outlives a throw. */
+static napi_value new_fd_value(napi_env env, int fd) {
+  napi_value value = pollux_int32(env, fd);
+  if (value == NULL) close(fd);
+  return value;
+}
+
 static napi_value socket_unix(napi_env env, napi_callback_info info) {
   (void)info;
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return pollux_throw_errno(env, errno, "socket");
-  return pollux_int32(env, fd);
+  return new_fd_value(env, fd);
 }
 
 static napi_value bind_unix(napi_env env, napi_callback_info info) {
@@ -109,7 +116,7 @@ static napi_value accept_js(napi_env env, napi_callback_info info) {
   do {
     conn = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
   } while (conn < 0 && errno == EINTR);
-  return pollux_int32(env, conn < 0 ? -errno : conn);
+  return conn < 0 ? pollux_int32(env, -errno) : new_fd_value(env, conn);
 }
 
 static napi_value connect_unix(napi_env env, napi_callback_info info) {

@@ -65,9 +65,10 @@ export function sendmsg(
 
 /**
  * Receives into `buffer[offset, offset + length)` with
- * `recvmsg(MSG_CMSG_CLOEXEC | MSG_DONTWAIT)` and pushes any passed fds onto `fdsOut`.
+ * `recvmsg(MSG_CMSG_CLOEXEC | MSG_DONTWAIT)` and appends any passed fds to `fdsOut`.
  *
- * The received fds are close-on-exec and owned by the caller. If the kernel
+ * Every received fd either ends up in `fdsOut` or is closed before this returns. The
+ * received fds are close-on-exec and owned by the caller. If the kernel
  * had to drop passed fds (`MSG_CTRUNC`: the receiver hit `RLIMIT_NOFILE`) the
  * fds that did arrive are closed and `-EMSGSIZE` is returned; the data bytes
  * of that message are consumed, so treat the stream as broken and close it.
@@ -76,11 +77,14 @@ export function sendmsg(
  * @param fd - Unix socket to receive from
  * @param buffer - destination; its `byteOffset` is respected
  * @param offset - first byte of `buffer` to fill
- * @param length - at most this many bytes
- * @param fdsOut - received fds are appended here
+ * @param length - at most this many bytes, at least 1 (so that 0 always means end of stream)
+ * @param fdsOut - received fds are appended here as own elements; it must be able to grow
  * @returns bytes received, 0 at end of stream, or `-errno`: `-EAGAIN`, `-ECONNRESET`, `-EMSGSIZE`, `-EBADF`
- * @throws TypeError if `buffer` is not a Uint8Array or `fdsOut` not an array
- * @throws RangeError if the window lies outside `buffer`
+ * @throws TypeError if `buffer` is not a Uint8Array or `fdsOut` not an array; also when fds
+ *   arrived and `fdsOut` cannot take them (frozen, sealed, non-extensible, read-only length):
+ *   those fds are closed and the message's bytes are consumed, so treat the stream as broken
+ * @throws RangeError if the window lies outside `buffer` or `length` is 0 (a 0-byte
+ *   `recvmsg(2)` returns 0, which reads as end of stream, yet takes the next message's fds)
  */
 export function recvmsg(
   fd: number,

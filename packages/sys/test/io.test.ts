@@ -1,7 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { close, read, recvmsg, sendmsg, socketpair, writev } from '../src/index.js';
-import { O_CLOEXEC, checkFdLeaks, fdFlags } from './fd-leak.js';
+import { O_CLOEXEC, checkFdLeaks, fdFlags, openFdCount } from './fd-leak.js';
 
 checkFdLeaks();
 
@@ -207,6 +207,61 @@ describe('sendmsg / recvmsg', () => {
       expect(sendmsg(a, [bytes('x')], 1, [x])).toBe(-EBADF);
       expect(() => sendmsg(a, [bytes('x')], 1, new Array<number>(254).fill(b))).toThrow(RangeError);
       expect(() => recvmsg(b, new Uint8Array(4), 0, 4, {} as number[])).toThrow(TypeError);
+    });
+  });
+
+  it('closes the fds an fdsOut that cannot grow would lose, and says so', () => {
+    withPair((a, b) => {
+      const unfit: [string, number[]][] = [
+        ['frozen', Object.freeze([]) as unknown as number[]],
+        ['sealed', Object.seal([7])],
+        ['non-extensible', Object.preventExtensions([])],
+        ['read-only length', Object.defineProperty([], 'length', { writable: false })],
+      ];
+      for (const [kind, fdsOut] of unfit) {
+        const before = openFdCount();
+        const [near, far] = socketpair();
+        expect(sendmsg(a, [bytes(kind)], 1, [far, near])).toBe(kind.length);
+        close(far);
+        close(near);
+        expect(() => recvmsg(b, new Uint8Array(32), 0, 32, fdsOut), kind).toThrow(/fdsOut must be an extensible array.*2 fds received/);
+        expect(openFdCount(), `fds leaked by a ${kind} fdsOut`).toBe(before);
+      }
+      expect(recvmsg(b, new Uint8Array(1), 0, 1, [])).toBe(-EAGAIN);
+    });
+  });
+
+  it('delivers fds as own elements, whatever setter Array.prototype has', () => {
+    withPair((a, b) => {
+      const [near, far] = socketpair();
+      expect(sendmsg(a, [bytes('x')], 1, [far])).toBe(1);
+      close(far);
+      const swallowed: unknown[] = [];
+      Object.defineProperty(Array.prototype, '0', { set: (value: unknown) => swallowed.push(value), configurable: true });
+      const received: number[] = [];
+      try {
+        expect(recvmsg(b, new Uint8Array(4), 0, 4, received)).toBe(1);
+      } finally {
+        delete (Array.prototype as unknown as Record<string, unknown>)['0'];
+      }
+      expect(swallowed).toEqual([]);
+      expect(Object.getOwnPropertyDescriptor(received, 0)).toMatchObject({ writable: true, enumerable: true });
+      for (const fd of [...received, near]) close(fd);
+    });
+  });
+
+  it('refuses a 0-byte window, which would read as end of stream yet take the fds', () => {
+    withPair((a, b) => {
+      const [near, far] = socketpair();
+      expect(sendmsg(a, [bytes('x')], 1, [far])).toBe(1);
+      close(far);
+      const received: number[] = [];
+      expect(() => recvmsg(b, new Uint8Array(4), 2, 0, received)).toThrow(RangeError);
+      expect(received).toEqual([]);
+      // Nothing was taken off the socket: the byte and its fd are still there.
+      expect(recvmsg(b, new Uint8Array(4), 0, 4, received)).toBe(1);
+      expect(received).toHaveLength(1);
+      for (const fd of [...received, near]) close(fd);
     });
   });
 

@@ -11,16 +11,27 @@ const SUN_PATH_MAX = 107;
 
 /**
  * Parses `address`: `@name` is the abstract namespace (no file, gone with the last socket),
- * anything else a filesystem path.
+ * anything else a filesystem path. Everything the kernel would refuse is refused here, before a
+ * socket exists that could leak.
  *
- * @throws {@link IpcError} `EINVAL` when empty, `ENAMETOOLONG` when it does not fit `sun_path`.
+ * @throws {@link IpcError} `EINVAL` when empty or a path holds a NUL byte, `ENAMETOOLONG` when it
+ * does not fit `sun_path`.
  */
 export function parseSocketAddress(address: string): SocketAddress {
   const abstract = address.startsWith('@');
   const name = abstract ? address.slice(1) : address;
-  if (name === '') throw new IpcError('EINVAL', `socket address "${address}" is empty`);
-  if (Buffer.byteLength(name) > SUN_PATH_MAX) {
-    throw new IpcError('ENAMETOOLONG', `socket address "${address}" is longer than ${SUN_PATH_MAX} bytes: use a shorter path`);
+  const shown = JSON.stringify(address);
+  if (name === '') {
+    throw new IpcError('EINVAL', `socket address ${shown} is empty: give a path such as /run/app.sock or an abstract name such as @app`);
+  }
+  // An abstract name is any bytes; a path ends at its first NUL, so the kernel would see another one.
+  if (!abstract && name.includes('\0')) {
+    throw new IpcError('EINVAL', `socket path ${shown} contains a NUL byte, which no file name can hold: remove it`);
+  }
+  const length = Buffer.byteLength(name);
+  if (length > SUN_PATH_MAX) {
+    const shorter = abstract ? 'use a shorter name' : 'use a shorter path, e.g. in a directory nearer the root';
+    throw new IpcError('ENAMETOOLONG', `socket address ${shown} is ${length} bytes, more than the ${SUN_PATH_MAX} a Unix socket address holds: ${shorter}`);
   }
   return { name, abstract };
 }

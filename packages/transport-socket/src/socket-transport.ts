@@ -1,8 +1,9 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { constants } from 'node:os';
-import { IpcError, errnoName, type Channel, type Listener, type Transport } from '@pollux/core';
+import { IpcError, type Channel, type Listener, type Transport } from '@pollux/core';
 import * as sys from '@pollux/sys';
 import { parseSocketAddress, type SocketAddress } from './socket-address.js';
+import { addressInUse, connectError, listenError, socketCreationError, staleFileStays, type AddressHolder } from './socket-errors.js';
 import { adopt, SocketListener } from './socket-listener.js';
 
 /** Options of {@link SocketTransport}. */
@@ -18,9 +19,9 @@ export interface SocketTransportOptions {
  * (`/run/myapp.sock`) or, with a leading `@`, a name in Linux's abstract namespace (`@myapp`),
  * which needs no file and vanishes with its last socket.
  *
- * Listening on a path whose socket file was left behind by a crashed server reuses it; a path
- * where a server still answers fails with `EADDRINUSE`. Peer credentials come from
- * `SO_PEERCRED`.
+ * Listening on a path whose socket file was left behind by a server that stopped (nothing
+ * answers on it) removes that file and takes the path over; a path where a server still answers
+ * fails with `EADDRINUSE` and is left alone. Peer credentials come from `SO_PEERCRED`.
  */
 export class SocketTransport implements Transport {
   private readonly mode: number | undefined;
@@ -33,22 +34,26 @@ export class SocketTransport implements Transport {
   }
 
   /**
-   * Binds and listens on `address`.
+   * Binds and listens on `address`. A socket file there that nobody answers on is replaced.
    *
-   * @throws {@link @pollux/core!index.IpcError} `EADDRINUSE` when a live server holds the address or a non-socket
-   * file is in the way, `EACCES` when the directory is not writable, `ENAMETOOLONG`, `EINVAL`.
+   * @throws {@link @pollux/core!index.IpcError} `EADDRINUSE` when a server listens there, a file that is
+   * not a socket is in the way, or a socket file this process may not probe is; `ENOENT` /
+   * `ENOTDIR` when the directory does not exist; `EACCES` / `EPERM` when it is not writable (or a
+   * left-over socket file in it cannot be removed); `EROFS`; `ENAMETOOLONG` (over 107 bytes);
+   * `EINVAL` (empty, or a path with a NUL byte); `EMFILE` / `ENFILE`. Each message names the
+   * address or directory and says what to do.
    */
   listen(address: string): Listener {
     const target = parseSocketAddress(address);
-    const fd = this.openSocket(address);
+    const fd = openSocket(address);
     try {
-      this.bind(fd, target, address);
+      bindTo(fd, target, address);
       if (!target.abstract && this.mode !== undefined) chmodSync(target.name, this.mode);
       sys.listen(fd, this.backlog);
       return new SocketListener(fd, address, target.abstract ? undefined : target.name);
     } catch (error) {
       sys.close(fd);
-      throw IpcError.from(error, 'EIO');
+      throw error instanceof IpcError ? error : listenError(error, address, target);
     }
   }
 
@@ -57,77 +62,78 @@ export class SocketTransport implements Transport {
    *
    * @throws {@link @pollux/core!index.IpcError} `ENOENT` when no socket exists at the path, `ECONNREFUSED` when
    * nothing listens there, `EAGAIN` when the server's accept queue is full, `EACCES` without
-   * permission.
+   * permission, `ENAMETOOLONG` (over 107 bytes), `EINVAL` (empty, or a path with a NUL byte),
+   * `EMFILE` / `ENFILE`.
    */
   async connect(address: string): Promise<Channel> {
     const target = parseSocketAddress(address);
-    const fd = this.openSocket(address);
-    const status = sys.connectUnix(fd, target.name, target.abstract);
-    const channel = status === 0 ? adopt(fd) : status;
-    if (typeof channel !== 'number') return channel;
-    if (status !== 0) sys.close(fd);
-    throw connectError(channel, address);
-  }
-
-  private openSocket(address: string): number {
+    const fd = openSocket(address);
+    let status: number;
     try {
-      return sys.socketUnix();
+      status = sys.connectUnix(fd, target.name, target.abstract);
     } catch (error) {
-      throw wrap(error, `cannot create a socket for ${address}`);
+      sys.close(fd);
+      throw IpcError.from(error, 'EIO');
     }
-  }
-
-  private bind(fd: number, target: SocketAddress, address: string): void {
-    try {
-      sys.bindUnix(fd, target.name, target.abstract);
-      return;
-    } catch (error) {
-      if ((error as { code?: unknown }).code !== 'EADDRINUSE' || target.abstract || !isStaleSocket(target)) {
-        throw wrap(error, `cannot listen on ${address}`);
-      }
+    if (status !== 0) {
+      sys.close(fd);
+      throw connectError(status, address, target);
     }
-    // A crashed server left its socket file: nobody answers on it, so it is safe to replace.
-    unlinkSync(target.name);
-    try {
-      sys.bindUnix(fd, target.name, false);
-    } catch (error) {
-      throw wrap(error, `cannot listen on ${address}`);
-    }
+    const channel = adopt(fd);
+    if (typeof channel === 'number') throw connectError(channel, address, target);
+    return channel;
   }
 }
 
-/** A socket file that refuses connections has no server behind it. */
-function isStaleSocket(target: SocketAddress): boolean {
+function openSocket(address: string): number {
   try {
-    if (!lstatSync(target.name).isSocket()) return false;
+    return sys.socketUnix();
+  } catch (error) {
+    throw socketCreationError(error, address);
+  }
+}
+
+/** Binds `fd` to `target`, replacing a socket file a stopped server left behind. */
+function bindTo(fd: number, target: SocketAddress, address: string): void {
+  try {
+    sys.bindUnix(fd, target.name, target.abstract);
+    return;
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'EADDRINUSE' || target.abstract) throw listenError(error, address, target);
+    const holder = holderOf(target.name);
+    if (holder !== 'stale-socket') throw addressInUse(holder, address, error);
+  }
+  try {
+    unlinkSync(target.name);
+  } catch (error) {
+    // Gone already is just as good.
+    if ((error as { code?: unknown }).code !== 'ENOENT') throw staleFileStays(error, address);
+  }
+  sys.bindUnix(fd, target.name, false);
+}
+
+/** What holds the filesystem address `path` that bind found taken. */
+function holderOf(path: string): AddressHolder | 'stale-socket' {
+  try {
+    if (!lstatSync(path).isSocket()) return 'not-a-socket';
   } catch {
-    return false;
+    // Gone since bind looked: as good as stale, and the second bind says what is there now.
+    return 'stale-socket';
   }
   const probe = sys.socketUnix();
+  let status: number;
   try {
-    return sys.connectUnix(probe, target.name, false) === -constants.errno.ECONNREFUSED;
+    status = sys.connectUnix(probe, path, false);
   } finally {
     sys.close(probe);
   }
-}
-
-function connectError(status: number, address: string): IpcError {
-  const code = errnoName(status);
-  switch (code) {
-    case 'ENOENT':
-      return new IpcError(code, `no socket at ${address}: is the server running?`);
-    case 'ECONNREFUSED':
-      return new IpcError(code, `nothing listens at ${address}: the server is down or restarting`);
-    case 'EAGAIN':
-      return new IpcError(code, `the server at ${address} has a full accept queue: retry shortly`);
-    case 'EACCES':
-      return new IpcError(code, `no permission to connect to ${address}: check the socket's mode and owner`);
+  switch (status) {
+    case -constants.errno.ECONNREFUSED:
+      return 'stale-socket';
+    case -constants.errno.EACCES:
+    case -constants.errno.EPERM:
+      return 'unreachable-socket';
     default:
-      return new IpcError(code, `cannot connect to ${address}: ${code}`);
+      return 'server';
   }
-}
-
-function wrap(error: unknown, what: string): IpcError {
-  const failure = IpcError.from(error, 'EIO');
-  return new IpcError(failure.code, `${what}: ${failure.message}`, { cause: error });
 }

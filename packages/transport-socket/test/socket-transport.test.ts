@@ -4,20 +4,34 @@ import { join } from 'node:path';
 import { IpcError, type Channel, type Listener } from '@pollux/core';
 import * as sys from '@pollux/sys';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openFdCount } from '../../../test/support/fds.js';
 import { SocketTransport } from '../src/index.js';
 
 const transport = new SocketTransport();
 let dir: string;
+let fdsBefore: number;
 const opened: (Listener | Channel)[] = [];
 
 beforeEach(() => {
+  fdsBefore = openFdCount();
   dir = mkdtempSync(join(tmpdir(), 'pollux-socket-'));
 });
 
 afterEach(() => {
   for (const endpoint of opened.splice(0)) endpoint.close();
   rmSync(dir, { recursive: true, force: true });
+  expect(openFdCount(), 'fds leaked by this test').toBe(fdsBefore);
 });
+
+/** What `fn` throws. */
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}
 
 function listen(address: string, t = transport): Listener {
   const listener = t.listen(address);
@@ -81,19 +95,15 @@ describe('SocketTransport', () => {
   it('refuses an address where a server still answers, or a non-socket file is in the way', () => {
     const live = join(dir, 'live.sock');
     listen(live);
-    expect(() => transport.listen(live)).toThrowError(expect.objectContaining({ code: 'EADDRINUSE' }));
+    expect(thrown(() => transport.listen(live))).toMatchObject({
+      code: 'EADDRINUSE',
+      message: `another server is listening on ${live}: stop it, or pick another address`,
+    });
     const file = join(dir, 'file');
     writeFileSync(file, 'precious');
-    const failure = (() => {
-      try {
-        transport.listen(file);
-      } catch (error) {
-        return error;
-      }
-      return undefined;
-    })();
+    const failure = thrown(() => transport.listen(file));
     expect(failure).toBeInstanceOf(IpcError);
-    expect(failure).toMatchObject({ code: 'EADDRINUSE' });
+    expect(failure).toMatchObject({ code: 'EADDRINUSE', message: `${file} exists and is not a socket: remove it if nothing needs it, or pick another address` });
     expect(statSync(file).isFile()).toBe(true);
   });
 
@@ -109,14 +119,70 @@ describe('SocketTransport', () => {
     expect(listener.address).toBe(address);
     await connectTo(address);
     acceptOne(listener);
-    expect(() => transport.listen(address)).toThrowError(expect.objectContaining({ code: 'EADDRINUSE' }));
+    expect(thrown(() => transport.listen(address))).toMatchObject({
+      code: 'EADDRINUSE',
+      message: `another server is listening on ${address}: stop it, or pick another address`,
+    });
   });
 
   it('reports connect failures as IpcErrors that say what to do', async () => {
     await expect(transport.connect(join(dir, 'none.sock'))).rejects.toMatchObject({ code: 'ENOENT', message: expect.stringContaining('is the server running') });
-    await expect(transport.connect('@pollux-nobody-here')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
-    await expect(transport.connect('')).rejects.toMatchObject({ code: 'EINVAL' });
-    await expect(transport.connect(join(dir, 'x'.repeat(120)))).rejects.toMatchObject({ code: 'ENAMETOOLONG' });
-    expect(() => transport.listen(join(dir, 'missing-dir', 'a.sock'))).toThrowError(expect.objectContaining({ code: 'ENOENT' }));
+    await expect(transport.connect('@pollux-nobody-here')).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+      message: 'no server listens on @pollux-nobody-here: start it, or check the name',
+    });
+    await expect(transport.connect('')).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringContaining('is empty: give a path') });
+  });
+
+  it('says a socket file nobody listens on is left over, and that the server replaces it', async () => {
+    const address = join(dir, 'stale.sock');
+    const fd = sys.socketUnix();
+    sys.bindUnix(fd, address, false);
+    sys.close(fd);
+    await expect(transport.connect(address)).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+      message: expect.stringMatching(/^nothing listens at .*stale\.sock \(a socket file left by a server that stopped.*start the server \(it replaces a left-over file\)/),
+    });
+  });
+
+  it('refuses a path with a NUL byte with EINVAL before any socket exists, for connect and listen', async () => {
+    const address = join(dir, 'a\0b.sock');
+    for (let i = 0; i < 5; i++) {
+      const failure = await transport.connect(address).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(IpcError);
+      expect(failure).toMatchObject({ code: 'EINVAL', message: expect.stringContaining('contains a NUL byte') });
+      expect(thrown(() => transport.listen(address))).toMatchObject({ code: 'EINVAL', message: expect.stringContaining('contains a NUL byte') });
+    }
+    expect(openFdCount()).toBe(fdsBefore);
+    // An abstract name is any bytes, NUL included.
+    const abstract = `@pollux-nul-${process.pid}\0x`;
+    const listener = listen(abstract);
+    await connectTo(abstract);
+    acceptOne(listener);
+  });
+
+  it('names the directory that is missing and says what to do', async () => {
+    const missing = join(dir, 'missing-dir');
+    expect(thrown(() => transport.listen(join(missing, 'a.sock')))).toMatchObject({
+      code: 'ENOENT',
+      message: `cannot listen on ${join(missing, 'a.sock')}: directory ${missing} does not exist: create it, or pick an address in a directory that exists`,
+    });
+    const file = join(dir, 'plain');
+    writeFileSync(file, '');
+    expect(thrown(() => transport.listen(join(file, 'a.sock')))).toMatchObject({
+      code: 'ENOTDIR',
+      message: expect.stringContaining(`a component of ${file} is not a directory`),
+    });
+  });
+
+  it('says how long an address may be, for paths and abstract names', async () => {
+    const path = join(dir, 'x'.repeat(120));
+    const tooLong = { code: 'ENAMETOOLONG', message: expect.stringMatching(/is \d+ bytes, more than the 107 a Unix socket address holds: use a shorter path/) };
+    await expect(transport.connect(path)).rejects.toMatchObject(tooLong);
+    expect(thrown(() => transport.listen(path))).toMatchObject(tooLong);
+    const name = `@${'n'.repeat(108)}`;
+    expect(thrown(() => transport.listen(name))).toMatchObject({ code: 'ENAMETOOLONG', message: expect.stringContaining('is 108 bytes, more than the 107 a Unix socket address holds: use a shorter name') });
+    const longest = `@${'n'.repeat(100)}-${String(process.pid).padStart(6, '0')}`;
+    listen(longest);
   });
 });

@@ -1,0 +1,135 @@
+// What each failure of a Unix socket address means to the person who chose the address, and
+// what they can do about it: one place, so listen and connect speak alike.
+import { dirname, resolve } from 'node:path';
+import { IpcError, errnoName } from '@pollux/core';
+import { errnoMessage } from '@pollux/sys';
+import type { SocketAddress } from './socket-address.js';
+
+/** What stands on a filesystem address that `bind` found taken. */
+export type AddressHolder =
+  /** A server answers there. */
+  | 'server'
+  /** A file that is no socket (a regular file, a directory, …). */
+  | 'not-a-socket'
+  /** A socket file this process may not connect to, so whether a server is behind it is unknown. */
+  | 'unreachable-socket';
+
+/** Codes of failures every socket call can meet: the process or the system ran out of something. */
+function shortage(code: string): string | undefined {
+  switch (code) {
+    case 'EMFILE':
+      return 'this process is out of file descriptors: close some, or raise its limit (ulimit -n, LimitNOFILE=)';
+    case 'ENFILE':
+      return 'the system is out of file descriptors: close some, or raise fs.file-max';
+    case 'ENOMEM':
+    case 'ENOBUFS':
+      return 'the kernel is out of memory: free some, then retry';
+    default:
+      return undefined;
+  }
+}
+
+/** The errno-style code of a thrown SysError or Node.js system error; `EIO` for anything else. */
+function codeOf(error: unknown): string {
+  return IpcError.from(error, 'EIO').code;
+}
+
+/** The directory a filesystem address lives in, absolute, for messages. */
+function directoryOf(target: SocketAddress): string {
+  return dirname(resolve(target.name));
+}
+
+/** `socket(2)` failed while setting up `address`. */
+export function socketCreationError(error: unknown, address: string): IpcError {
+  const code = codeOf(error);
+  return new IpcError(code, `cannot create a socket for ${address}: ${shortage(code) ?? String((error as Error).message)}`, { cause: error });
+}
+
+/** `bind` found `address` taken by `holder`. */
+export function addressInUse(holder: AddressHolder, address: string, cause: unknown): IpcError {
+  const options = { cause };
+  switch (holder) {
+    case 'server':
+      return new IpcError('EADDRINUSE', `another server is listening on ${address}: stop it, or pick another address`, options);
+    case 'not-a-socket':
+      return new IpcError('EADDRINUSE', `${address} exists and is not a socket: remove it if nothing needs it, or pick another address`, options);
+    case 'unreachable-socket':
+      return new IpcError(
+        'EADDRINUSE',
+        `${address} is a socket file this process may not connect to, so whether a server still listens there is unknown: ` +
+          'stop that server, or remove the file if none runs, or pick another address',
+        options,
+      );
+  }
+}
+
+/** A socket file nobody listens on could not be removed to make room for the new server. */
+export function staleFileStays(error: unknown, address: string): IpcError {
+  const code = codeOf(error);
+  return new IpcError(
+    code,
+    `${address} is a socket file left by a server that stopped, and this process cannot remove it (${code}): ` +
+      'remove it as its owner, or pick another address',
+    { cause: error },
+  );
+}
+
+/** `bind` or `listen` failed on `address` for a reason other than a holder. */
+export function listenError(error: unknown, address: string, target: SocketAddress): IpcError {
+  const code = codeOf(error);
+  const where = directoryOf(target);
+  let advice: string | undefined;
+  switch (code) {
+    case 'EADDRINUSE':
+      return addressInUse('server', address, error);
+    case 'ENOENT':
+      advice = `directory ${where} does not exist: create it, or pick an address in a directory that exists`;
+      break;
+    case 'ENOTDIR':
+      advice = `a component of ${where} is not a directory: pick an address in a directory`;
+      break;
+    case 'EACCES':
+    case 'EPERM':
+      advice =
+        `no permission to create a socket file in ${where} (it takes write and search access there, and search access above): ` +
+        'listen as a user who has it, or pick another directory';
+      break;
+    case 'EROFS':
+      advice = `${where} is on a read-only file system: pick an address on a writable one, such as under /run or /tmp`;
+      break;
+    case 'ELOOP':
+      advice = `the path to ${where} has too many symbolic links: use a path without the loop`;
+      break;
+    default:
+      advice = shortage(code);
+  }
+  return new IpcError(code, `cannot listen on ${address}: ${advice ?? String((error as Error).message)}`, { cause: error });
+}
+
+/** `connect` to `address` returned `status` (a negative errno). */
+export function connectError(status: number, address: string, target: SocketAddress): IpcError {
+  const code = errnoName(status);
+  switch (code) {
+    case 'ENOENT':
+      return new IpcError(code, `no socket at ${address}: is the server running?`);
+    case 'ECONNREFUSED':
+      return new IpcError(
+        code,
+        target.abstract
+          ? `no server listens on ${address}: start it, or check the name`
+          : `nothing listens at ${address} (a socket file left by a server that stopped, or no socket at all): ` +
+              'start the server (it replaces a left-over file), or check the address',
+      );
+    case 'EAGAIN':
+      return new IpcError(code, `the server at ${address} has a full accept queue: retry shortly`);
+    case 'EACCES':
+    case 'EPERM':
+      return new IpcError(code, `no permission to connect to ${address}: check the socket's mode and owner, and search access to ${directoryOf(target)}`);
+    case 'ENOTDIR':
+      return new IpcError(code, `no socket at ${address}: a component of ${directoryOf(target)} is not a directory; check the address`);
+    case 'EPROTOTYPE':
+      return new IpcError(code, `${address} is not a stream socket: check the address`);
+    default:
+      return new IpcError(code, `cannot connect to ${address}: ${shortage(code) ?? `${errnoMessage(status)} (${code})`}`);
+  }
+}
