@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { IpcError, type Connection, type IpcClient, type IpcServer } from 'pollux';
+import { IpcError, type Connection, type HandlerFailure, type IpcClient, type IpcServer } from 'pollux';
 import { openFdCount } from './support/fds.js';
 import { deferred, type TestServer } from './support/server.js';
 import { backendMatrix, useBackends } from './support/backends.js';
@@ -165,29 +165,90 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       await expect(c.request(5)).rejects.toMatchObject({ code: 'ENOSYS' });
     });
 
-    it('carries a thrown error code and message to the caller', async () => {
-      const { address } = await serve((s) =>
-        s.addService({
-          id: 1,
-          name: 'thrower',
-          commands: {
-            0: () => {
-              throw new IpcError('ENOENT', 'no such key "a"');
-            },
-            1: async () => {
-              throw new Error('plain failure');
-            },
-            2: () => Buffer.alloc(MAX + 1),
-            3: () => 'not bytes' as unknown as Uint8Array,
+    it('passes a thrown IpcError to the caller and reports every other handler failure on the server, without its text', async () => {
+      const failures: HandlerFailure[] = [];
+      const { server, address } = await serve((s) => {
+        const commands = {
+          0: () => {
+            throw new IpcError('ENOENT', 'no such key "a"');
           },
-        }),
-      );
+          1: async () => {
+            throw new Error('plain failure at /srv/secret/db');
+          },
+          2: () => Buffer.alloc(MAX + 1),
+          3: () => 'not bytes' as unknown as Uint8Array,
+          4: () => {
+            throw new TypeError('x.y is not a function');
+          },
+        };
+        s.addService({ id: 1, name: 'thrower', commands });
+        s.addService({ id: 2, name: 'open-thrower', exposeErrors: true, commands });
+      });
+      server.on('handlerError', (failure) => failures.push(failure));
       const c = await client(address, 'thrower');
       await expect(c.request(0)).rejects.toMatchObject({ code: 'ENOENT', message: 'no such key "a"' });
-      await expect(c.request(1)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'plain failure' });
+      const generic = { code: 'EREMOTEIO', message: 'service "thrower" failed to handle command 1; the server reported why' };
+      await expect(c.request(1)).rejects.toMatchObject(generic);
       await expect(c.request(2)).rejects.toMatchObject({ code: 'EMSGSIZE' });
-      await expect(c.request(3)).rejects.toMatchObject({ code: 'EREMOTEIO' });
+      await expect(c.request(3)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'service "thrower" failed to handle command 3; the server reported why' });
+      await expect(c.request(4)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'service "thrower" failed to handle command 4; the server reported why' });
       expect(((await c.request(0).catch((e: unknown) => e)) as IpcError).name).toBe('IpcError');
+      expect(failures.map((f) => [f.serviceName, f.command, f.connection.credentials.pid])).toEqual([
+        ['thrower', 1, process.pid],
+        ['thrower', 2, process.pid],
+        ['thrower', 3, process.pid],
+        ['thrower', 4, process.pid],
+      ]);
+      expect((failures[0]!.error as Error).message).toBe('plain failure at /srv/secret/db');
+      expect(failures[3]!.error).toBeInstanceOf(TypeError);
+      const open = await client(address, 'open-thrower');
+      await expect(open.request(1)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'plain failure at /srv/secret/db' });
+      await expect(open.request(4)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'x.y is not a function' });
+      expect(server.stats().services.map((service) => [service.name, service.handlerFailures])).toEqual([
+        ['thrower', 4],
+        ['open-thrower', 2],
+      ]);
+    });
+
+    it('refuses an event whose payload is not bytes or whose id is not a number with EINVAL at the call, and keeps serving', async () => {
+      const { server, address } = await serve((s) => s.addService({ id: 1, name: 'ev', commands: { 0: () => Buffer.from('ok') } }));
+      const opened = new Promise<Connection<unknown>>((resolve) => server.once('connection', resolve));
+      const c = await client(address, 'ev');
+      const connection = await opened;
+      const events: [number, string][] = [];
+      c.on('event', (event, payload) => events.push([event, payload.toString()]));
+      for (const payload of ['hello', 'x'.repeat(2000), { length: 3 }, 42, null]) {
+        expect(() => connection.sendEvent(1, payload as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+      }
+      expect(() => connection.sendEvent('1' as unknown as number, Buffer.alloc(1))).toThrow(
+        expect.objectContaining({ code: 'EINVAL', message: 'event id must be an integer in 0–65535, got the string "1"' }),
+      );
+      connection.sendEvent(2, Buffer.from('fine'));
+      expect((await c.request(0)).toString()).toBe('ok');
+      // Events and responses keep their order: the good event came first, and nothing else did.
+      expect(events).toEqual([[2, 'fine']]);
+      expect(connection.stats.events).toBe(1);
+    });
+
+    it('prints a handler failure as a process warning once per command when nobody listens', async () => {
+      const warnings: string[] = [];
+      const onWarning = (warning: Error): void => {
+        if (warning.name === 'IpcServerWarning') warnings.push(warning.message);
+      };
+      process.on('warning', onWarning);
+      try {
+        const { server, address } = await serve((s) =>
+          s.addService({ id: 1, name: 'buggy', commands: { 7: () => { throw new RangeError('index 9 out of range'); } } }),
+        );
+        const c = await client(address, 'buggy');
+        for (let i = 0; i < 3; i++) await expect(c.request(7)).rejects.toMatchObject({ code: 'EREMOTEIO' });
+        expect(warnings).toHaveLength(1);
+        expect(warnings[0]).toContain('command 7 of service "buggy"');
+        expect(warnings[0]).toContain('RangeError: index 9 out of range');
+        expect(server.stats().services[0]!.handlerFailures).toBe(3);
+      } finally {
+        process.off('warning', onWarning);
+      }
     });
 
     it('fails to connect to an unknown service with ENOENT, and to nothing with ENOENT or ECONNREFUSED', async () => {
@@ -285,6 +346,35 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       expect(await pending).toMatchObject({ code: 'ECONNRESET' });
       gate.resolve(Buffer.alloc(0));
     });
+
+    it('reads a goodbye already waiting before judging a close: server.close() right after client.close() is orderly', async () => {
+      const reasons: [string, string][] = [];
+      const { server, address } = await serve((s) =>
+        s.addService({ id: 1, name: 'echo', commands: { 1: (p) => p }, closed: (_connection, reason) => reasons.push([(reason as IpcError).code, reason.message]) }),
+      );
+      const c = await client(address, 'echo');
+      await c.request(1, Buffer.from('x'));
+      // No turn of the loop between the two: the client's goodbye still waits unread in the server's socket.
+      const clientClosed = c.close();
+      await server.close();
+      await clientClosed;
+      expect(reasons).toEqual([['ESHUTDOWN', 'client closed the connection']]);
+    });
+
+    it('rejects a request made right after server.close() with ESHUTDOWN: the server never read it, so it never ran', async () => {
+      let ran = 0;
+      const { server, address } = await serve((s) =>
+        s.addService({ id: 1, name: 'count', commands: { 0: () => Buffer.from(String(++ran)) } }),
+      );
+      const c = await client(address, 'count');
+      expect((await c.request(0)).toString()).toBe('1');
+      const closing = server.close();
+      const late = await c.request(0).catch((error: unknown) => error);
+      await closing;
+      expect(late).toMatchObject({ code: 'ESHUTDOWN' });
+      expect((late as IpcError).message).toContain('it did not run, so it is safe to send again');
+      expect(ran).toBe(1);
+    });
   });
 
   describe('service code that misbehaves', () => {
@@ -329,7 +419,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
         throw new Error('listener bug');
       });
       const c = await client(address, 'odd');
-      await expect(c.request(0)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'then() exploded' });
+      await expect(c.request(0)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'service "odd" failed to handle command 0; the server reported why' });
       expect((await c.request(1)).toString()).toBe('once');
       expect(c.stats.lateResponses).toBe(0);
       await expect(connectTo(address, 'async-accept')).rejects.toMatchObject({ code: 'EACCES' });

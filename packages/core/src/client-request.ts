@@ -18,6 +18,8 @@ export class ClientRequest {
   payload: Uint8Array = EMPTY;
   /** While queued: when its timeout runs out (`performance.now()` time), or Infinity. */
   expires = Number.POSITIVE_INFINITY;
+  /** Once sent: its place among the requests of its connection, from 1, modulo 2^32. */
+  sequence = 0;
   constructor(readonly command: number) {}
 
   /** Stops watching the timeout and the signal. */

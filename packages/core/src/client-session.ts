@@ -3,9 +3,11 @@ import { PendingTable } from './pending-table.js';
 import { IpcError } from './errors.js';
 import { FramedChannel } from './framed-channel.js';
 import { FrameKind } from './frame.js';
-import { decodeError, decodeWelcome } from './handshake.js';
+import { decodeError, decodeGoodbye, decodeWelcome } from './handshake.js';
 import type { Poller } from './poller.js';
 import type { Channel, Credentials } from './transport.js';
+
+const EMPTY = new Uint8Array(0);
 
 /** Options of one request: a deadline and a cancellation signal. */
 export interface RequestOptions {
@@ -65,6 +67,10 @@ export class ClientSession extends FramedChannel {
   private localReason: IpcError | undefined;
   private readonly requestedMaxMessage: number;
   private readonly highWater: number;
+  /** Requests sent on this connection, modulo 2^32: the last one's {@link ClientRequest.sequence}. */
+  private requestsSent = 0;
+  /** From the server's goodbye: how many of this connection's requests it read. */
+  private requestsReadByServer: number | undefined;
 
   /**
    * @param stats - the client's counters, shared by its successive sessions
@@ -141,6 +147,7 @@ export class ClientSession extends FramedChannel {
   /** Queues a validated request the caller already holds (one that waited to be sent). */
   sendRequest(request: ClientRequest, payload: Uint8Array, timeout: number | undefined, signal: AbortSignal | undefined): void {
     const id = this.pending.add(request);
+    request.sequence = this.requestsSent = (this.requestsSent + 1) >>> 0;
     if (timeout !== undefined || signal !== undefined) this.watch(id, request, timeout, signal);
     this.stats.requests++;
     this.send(FrameKind.Request, request.command, id, payload);
@@ -159,7 +166,7 @@ export class ClientSession extends FramedChannel {
   /** Writes what the kernel takes now, then ends the connection with `reason`. */
   shutdown(reason: IpcError): void {
     this.localReason ??= reason;
-    this.closeGracefully(reason, this.opened);
+    this.closeGracefully(reason, this.opened ? EMPTY : undefined);
   }
 
   protected onFrame(kind: number, code: number, id: number, payload: Buffer): void {
@@ -167,7 +174,10 @@ export class ClientSession extends FramedChannel {
       if (kind === FrameKind.Response) return this.settle(id, payload, false);
       if (kind === FrameKind.ErrorResponse) return this.settle(id, payload, true);
       if (kind === FrameKind.Event) return this.deliverEvent(code, payload);
-      if (kind === FrameKind.Goodbye) return this.end(new IpcError('ESHUTDOWN', `server at ${this.address} closed the connection`));
+      if (kind === FrameKind.Goodbye) {
+        this.requestsReadByServer = decodeGoodbye(payload);
+        return this.end(new IpcError('ESHUTDOWN', `server at ${this.address} closed the connection`));
+      }
     } else if (kind === FrameKind.Welcome) {
       const welcome = decodeWelcome(payload);
       if (welcome.maxMessage > this.requestedMaxMessage || welcome.maxMessage < 1) {
@@ -205,21 +215,43 @@ export class ClientSession extends FramedChannel {
       );
       return;
     }
-    const lost =
-      error === this.localReason
-        ? error
-        : new IpcError(
-            'ECONNRESET',
-            `connection to ${this.address} lost before the response (${error.code}: ${error.message}); the request may or may not have run`,
-            { cause: error },
-          );
-    for (const id of this.pending.keys()) this.fail(id, lost);
+    if (error === this.localReason) {
+      for (const id of this.pending.keys()) this.fail(id, error);
+    } else {
+      this.failPending(error);
+    }
     // Nothing waits to be written any more.
     if (this.flowControlled) {
       this.flowControlled = false;
       this.sink.flowControl(false);
     }
     this.sink.closed(error);
+  }
+
+  /**
+   * The connection ended under the pending requests. A server's goodbye says how many requests it
+   * read: those past the count never ran (safe to send again); the rest were cut off while
+   * running. Without a count nothing tells, and the caller must assume either.
+   */
+  private failPending(error: IpcError): void {
+    const read = this.requestsReadByServer;
+    const address = this.address;
+    let notRun: IpcError | undefined;
+    let cutOff: IpcError | undefined;
+    for (const id of this.pending.keys()) {
+      const request = this.take(id)!;
+      // Modular distance: sequences wrap at 2^32, pending requests span far less.
+      if (read !== undefined && ((request.sequence - read) | 0) > 0) {
+        notRun ??= new IpcError('ESHUTDOWN', `server at ${address} closed the connection before reading the request: it did not run, so it is safe to send again`, { cause: error });
+        request.reject(notRun);
+      } else {
+        cutOff ??=
+          read !== undefined
+            ? new IpcError('ECONNRESET', `server at ${address} closed the connection while the request was being handled: it may or may not have run`, { cause: error })
+            : new IpcError('ECONNRESET', `connection to ${address} lost before the response (${error.code}: ${error.message}); the request may or may not have run`, { cause: error });
+        request.reject(cutOff);
+      }
+    }
   }
 
   private watch(id: number, request: ClientRequest, timeout: number | undefined, signal: AbortSignal | undefined): void {

@@ -51,7 +51,8 @@ export class Connection<Context = undefined> {
    * @param event - event id, 0–65535
    * @param payload - event payload; must not change until written
    * @throws {@link IpcError} `ENOTCONN` when the connection has ended, `EMSGSIZE` when `payload`
-   * exceeds the agreed message size, `EINVAL` for a bad event id, `EAGAIN` when the client is not
+   * exceeds the agreed message size, `EINVAL` for a bad event id or a payload that is not a
+   * `Uint8Array` (checked before anything else), `EAGAIN` when the client is not
    * reading and its queue is at the server's `eventQueueLimit` (with `onEventQueueFull: 'reject'`:
    * the service's `drained` hook says when to send again;
    * with `'disconnect'` the connection is dropped instead and this returns).

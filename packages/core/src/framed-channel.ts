@@ -5,9 +5,10 @@ import { Ready, type Poller } from './poller.js';
 import { SendQueue } from './send-queue.js';
 import type { Channel } from './transport.js';
 
-const EMPTY = new Uint8Array(0);
 /** How long a purposeful close waits for queued output to drain before it ends anyway. */
 const CLOSE_DRAIN_MS = 2000;
+/** Reads spent on what a departed peer left in the kernel: its socket buffer, a few chunks. */
+const LAST_WORDS_READS = 16;
 
 /**
  * Why reading from a channel is stopped; reading runs while no reason is set. Each reason is set
@@ -44,6 +45,11 @@ export abstract class FramedChannel {
   protected readonly sendQueue = new SendQueue();
   /** True once the connection is over; nothing is read or written after that. */
   protected ended = false;
+  /**
+   * True once the peer is known to be gone: frames decoded after that are its last words, read
+   * only to learn whether it said goodbye and to hand on answers it wrote before it went.
+   */
+  protected peerGone = false;
   private interest: number = Ready.Readable;
   /** {@link ReadBlock} bits; reading runs while zero. */
   private readBlocks = 0;
@@ -141,15 +147,15 @@ export abstract class FramedChannel {
   }
 
   /**
-   * Ends the channel on purpose: a goodbye frame (once the handshake is done) tells the peer this
-   * is no crash. Nothing more is read; what is queued is written first, for at most
-   * `CLOSE_DRAIN_MS`, so the peer never sees a frame cut short by a close.
+   * Ends the channel on purpose: a goodbye frame (`goodbye`, its payload, once the handshake is
+   * done) tells the peer this is no crash. Nothing more is read; what is queued is written first,
+   * for at most `CLOSE_DRAIN_MS`, so the peer never sees a frame cut short by a close.
    */
-  protected closeGracefully(reason: IpcError, established: boolean): void {
+  protected closeGracefully(reason: IpcError, goodbye: Uint8Array | undefined): void {
     if (this.ended || this.closing !== undefined) return;
     this.closing = reason;
     this.readBlocks |= ReadBlock.Closing;
-    if (established) this.sendQueue.push(FrameKind.Goodbye, 0, 0, EMPTY);
+    if (goodbye !== undefined) this.sendQueue.push(FrameKind.Goodbye, 0, 0, goodbye);
     this.flush();
     if (this.ended) return;
     if (this.sendQueue.bytes === 0) {
@@ -170,7 +176,7 @@ export abstract class FramedChannel {
     const status = queue.flush(this.channel);
     this.traffic.bytesOut += before - queue.bytes;
     if (status < 0) {
-      this.end(ioError(status, 'write to peer'));
+      this.failed(status, 'write to peer');
       return;
     }
     if (queue.bytes === 0 && this.closing !== undefined) {
@@ -183,6 +189,18 @@ export abstract class FramedChannel {
       this.updateInterest();
     }
     this.onFlushed(queue.bytes);
+  }
+
+  /**
+   * The peer is gone (a broken pipe, a reset, a hang-up). Before judging how, read what it wrote
+   * first and this side has not looked at yet — paused reading or a close in progress leave it in
+   * the kernel: a goodbye there makes the end orderly, and answers there still count.
+   */
+  protected peerWentAway(): void {
+    if (this.ended) return;
+    this.peerGone = true;
+    this.readLastWords();
+    this.end(peerGone());
   }
 
   /** True from the moment a purposeful close began. */
@@ -243,10 +261,34 @@ export abstract class FramedChannel {
             : peerGone(),
         );
       } else if (n !== EAGAIN) {
-        this.end(ioError(n, 'read from peer'));
+        this.failed(n, 'read from peer');
       }
     } catch (error) {
       this.end(IpcError.from(error, 'EPROTO'));
+    }
+  }
+
+  /** A read or write failed: the peer is gone, or something else broke the channel. */
+  private failed(errno: number, what: string): void {
+    if (errno === ECONNRESET || errno === EPIPE) this.peerWentAway();
+    else this.end(IpcError.fromErrno(errno, what));
+  }
+
+  /** Hands on every frame buffered or still in the kernel, whatever stops reading; see {@link FramedChannel.lost}. */
+  private readLastWords(): void {
+    const decoder = this.decoder;
+    try {
+      for (let reads = 0; ; reads++) {
+        while (!this.ended && decoder.next()) this.onFrame(decoder.kind, decoder.code, decoder.id, decoder.payload);
+        if (this.ended || reads === LAST_WORDS_READS) return;
+        decoder.reserve();
+        const n = this.channel.read(decoder.buffer, decoder.end, decoder.space);
+        if (n <= 0) return;
+        decoder.commit(n);
+        this.traffic.bytesIn += n;
+      }
+    } catch {
+      // A malformed last word changes nothing: the peer is gone and ends as it would have.
     }
   }
 
@@ -268,8 +310,4 @@ export abstract class FramedChannel {
 /** A peer that vanished without a goodbye, however the kernel noticed (EOF, reset, broken pipe). */
 function peerGone(): IpcError {
   return new IpcError('ECONNRESET', 'peer went away without saying goodbye: it crashed, was killed or closed its socket');
-}
-
-function ioError(errno: number, what: string): IpcError {
-  return errno === ECONNRESET || errno === EPIPE ? peerGone() : IpcError.fromErrno(errno, what);
 }

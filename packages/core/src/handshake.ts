@@ -111,3 +111,26 @@ export function decodeError(payload: Buffer): IpcError {
   }
   return new IpcError(code, payload.toString('utf8', 1 + codeLength));
 }
+
+/**
+ * Encodes the server's goodbye: how many requests it read from this connection (modulo 2^32).
+ * Requests arrive in the order they were sent, so the client learns from the count which of its
+ * unanswered requests were never read, and so never ran. A client's goodbye is empty.
+ */
+export function encodeGoodbye(requestsRead: number): Buffer {
+  const out = Buffer.allocUnsafe(4);
+  out.writeUInt32LE(requestsRead >>> 0, 0);
+  return out;
+}
+
+/**
+ * Decodes a goodbye.
+ *
+ * @returns the requests the server read, or undefined for an empty goodbye.
+ * @throws {@link IpcError} `EPROTO` when the payload is malformed.
+ */
+export function decodeGoodbye(payload: Buffer): number | undefined {
+  if (payload.length === 0) return undefined;
+  if (payload.length !== 4) throw new IpcError('EPROTO', 'malformed goodbye from the peer');
+  return payload.readUInt32LE(0);
+}

@@ -3,7 +3,7 @@ export { Ready, type DispatchFn, type Poller, type ReadyMask } from './poller.js
 export { JobQueue } from './job-queue.js';
 export { interestEvents, type EventBits } from './interest-events.js';
 export type { Channel, Credentials, Listener, Transport } from './transport.js';
-export type { AcceptHook, CommandHandler, CommandSelector, ServiceDefinition } from './service.js';
+export type { AcceptHook, CommandHandler, CommandSelector, HandlerFailure, ServiceDefinition } from './service.js';
 export { Connection } from './connection.js';
 export type { ConnectionInfo, ConnectionStats, ServerStats, ServiceStats, TrafficStats } from './stats.js';
 export type { RateLimit } from './rate-limit.js';

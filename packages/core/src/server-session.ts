@@ -2,7 +2,8 @@ import { Connection, type ConnectionSession } from './connection.js';
 import { IpcError } from './errors.js';
 import { FramedChannel, ReadBlock } from './framed-channel.js';
 import { FrameKind } from './frame.js';
-import { decodeHello, encodeError, encodeWelcome, PROTOCOL_VERSION, type Hello } from './handshake.js';
+import { describeValue } from './option-checks.js';
+import { decodeHello, encodeError, encodeGoodbye, encodeWelcome, PROTOCOL_VERSION, type Hello } from './handshake.js';
 import type { Poller } from './poller.js';
 import { TokenBucket, type RateLimit } from './rate-limit.js';
 import type { RegisteredService } from './service-registry.js';
@@ -42,6 +43,8 @@ export interface SessionHost {
   /** A connection was dropped because it did not read its events. */
   slowConsumerDropped(session: ServerSession, error: IpcError): void;
   reportHookError(hook: string, error: unknown): void;
+  /** A handler threw something other than an IpcError, or answered what cannot be sent. */
+  reportHandlerFailure(session: ServerSession, command: number, error: unknown): void;
 }
 
 /** A session's own reasons to stop reading, beside the channel's. */
@@ -127,7 +130,8 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
 
   /** Closes the connection after writing what the kernel takes now. */
   close(): void {
-    this.closeGracefully(new IpcError('ECONNABORTED', 'connection closed by the server'), this.connection !== undefined);
+    const goodbye = this.connection === undefined ? undefined : encodeGoodbye(this.counters.requests);
+    this.closeGracefully(new IpcError('ECONNABORTED', 'connection closed by the server'), goodbye);
   }
 
   /** Stops reading requests and closes once the running handlers have answered. */
@@ -149,10 +153,13 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
   }
 
   sendEvent(event: number, payload: Uint8Array): void {
-    if (!this.isOpen) throw new IpcError('ENOTCONN', `cannot send event ${event}: connection ${this.id} has ended`);
     if (!Number.isInteger(event) || event < 0 || event > 0xffff) {
-      throw new IpcError('EINVAL', `event id ${event} is not an integer in 0–65535`);
+      throw new IpcError('EINVAL', `event id must be an integer in 0–65535, got ${describeValue(event)}`);
     }
+    if (!(payload instanceof Uint8Array)) {
+      throw new IpcError('EINVAL', `event payload must be a Uint8Array or Buffer, got ${describeValue(payload)}: encode text with Buffer.from(text)`);
+    }
+    if (!this.isOpen) throw new IpcError('ENOTCONN', `cannot send event ${event}: connection ${this.id} has ended`);
     if (payload.length > this.maxMessage) {
       throw new IpcError('EMSGSIZE', `event of ${payload.length} bytes exceeds the agreed maximum of ${this.maxMessage} bytes`);
     }
@@ -166,7 +173,8 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
 
   protected onFrame(kind: number, code: number, id: number, payload: Buffer): void {
     if (kind === FrameKind.Request && this.connection !== undefined) {
-      this.handleRequest(code, id, payload);
+      // A request read after its sender went away has nobody to answer: it does not run.
+      if (!this.peerGone) this.handleRequest(code, id, payload);
     } else if (kind === FrameKind.Goodbye && this.connection !== undefined) {
       this.end(new IpcError('ESHUTDOWN', 'client closed the connection'));
     } else if (kind === FrameKind.Hello && this.connection === undefined) {
@@ -287,20 +295,20 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
       }
       result = handler(payload, this.connection!, command);
     } catch (error) {
-      this.sendError(id, error);
+      this.handlerThrew(id, command, error);
       return;
     }
     // The common answer, bytes, is settled before anything looks for a then() on it.
     if (result instanceof Uint8Array || result == null || typeof (result as PromiseLike<unknown>).then !== 'function') {
-      this.respond(id, result as Uint8Array | void);
+      this.respond(id, command, result as Uint8Array | void);
       return;
     }
     if (++this.running >= this.limits.maxInFlight) this.blockReading(SessionBlock.Busy, true);
     host.inFlightChanged(1);
     // Promise.resolve tames foreign thenables: a throwing then() rejects, a double resolve settles once.
     Promise.resolve(result).then(
-      (value) => this.settle(id, value, undefined, false),
-      (error: unknown) => this.settle(id, undefined, error, true),
+      (value) => this.settle(id, command, value, undefined, false),
+      (error: unknown) => this.settle(id, command, undefined, error, true),
     );
   }
 
@@ -316,12 +324,12 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     }, Math.ceil(wait));
   }
 
-  private settle(id: number, value: Uint8Array | void, error: unknown, failed: boolean): void {
+  private settle(id: number, command: number, value: Uint8Array | void, error: unknown, failed: boolean): void {
     this.running--;
     this.host.inFlightChanged(-1);
     if (!this.ended) {
-      if (failed) this.sendError(id, error);
-      else this.respond(id, value);
+      if (failed) this.handlerThrew(id, command, error);
+      else this.respond(id, command, value);
       if (this.running < this.limits.maxInFlight) this.blockReading(SessionBlock.Busy, false);
       if (this.running === 0 && this.isReadBlocked(SessionBlock.Draining)) this.close();
     } else if (this.running === 0) {
@@ -329,16 +337,38 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     }
   }
 
-  private respond(id: number, value: Uint8Array | void): void {
+  private respond(id: number, command: number, value: Uint8Array | void): void {
     const payload = value ?? EMPTY;
     if (!(payload instanceof Uint8Array)) {
-      this.sendError(id, new IpcError('EREMOTEIO', `handler returned ${typeof payload}, not a Uint8Array or nothing`));
+      this.handlerFailed(id, command, new IpcError('EREMOTEIO', `handler returned ${describeValue(payload)}, not a Uint8Array or nothing`));
     } else if (payload.length > this.maxMessage) {
-      this.sendError(id, new IpcError('EMSGSIZE', `response of ${payload.length} bytes exceeds the agreed maximum of ${this.maxMessage} bytes`));
+      const error = new IpcError('EMSGSIZE', `response of ${payload.length} bytes exceeds the agreed maximum of ${this.maxMessage} bytes`);
+      // The caller may send something smaller, so it learns the size; the service learns of its bug.
+      this.host.reportHandlerFailure(this, command, error);
+      this.sendError(id, error);
     } else {
       this.counters.responses++;
       this.send(FrameKind.Response, 0, id, payload);
     }
+  }
+
+  /** An IpcError a handler throws is its answer; anything else is a failure. */
+  private handlerThrew(id: number, command: number, error: unknown): void {
+    if (error instanceof IpcError) this.sendError(id, error);
+    else this.handlerFailed(id, command, error);
+  }
+
+  /** Reports a handler failure and answers the caller without the failure's internals. */
+  private handlerFailed(id: number, command: number, error: unknown): void {
+    this.host.reportHandlerFailure(this, command, error);
+    const definition = this.service!.definition;
+    if (definition.exposeErrors === true) {
+      this.sendError(id, error);
+      return;
+    }
+    // An errno-style code (a system error's EACCES, say) tells the caller something; the text may not.
+    const { code } = IpcError.from(error, 'EREMOTEIO');
+    this.sendError(id, new IpcError(code, `service "${definition.name}" failed to handle command ${command}; the server reported why`));
   }
 
   private sendError(id: number, error: unknown): void {

@@ -7,7 +7,7 @@ import { introspectionService, type IntrospectionOptions } from './introspection
 import { Ready, type Poller } from './poller.js';
 import { checkRateLimit, TokenBucket, type RateLimit } from './rate-limit.js';
 import { ServiceRegistry, type RegisteredService } from './service-registry.js';
-import type { ServiceDefinition } from './service.js';
+import type { CommandHandler, HandlerFailure, ServiceDefinition } from './service.js';
 import { ServerSession, type EventQueueFullPolicy, type SessionHost, type SessionLimits } from './server-session.js';
 import { addTraffic, type ConnectionInfo, type ServerStats, type ServiceStats } from './stats.js';
 import type { Listener, Transport } from './transport.js';
@@ -79,6 +79,13 @@ export interface IpcServerEvents {
   connection: [connection: Connection<unknown>];
   /** A connection was dropped because it did not read its events (`onEventQueueFull: 'disconnect'`). */
   slowConsumer: [connection: Connection<unknown>, reason: IpcError];
+  /**
+   * A command handler failed: it threw or rejected with something other than an `IpcError`, or
+   * answered what cannot be sent (see {@link CommandHandler}). Without a listener the server
+   * prints a process warning, once per service and command, and counts every failure in
+   * `stats().services[].handlerFailures`.
+   */
+  handlerError: [failure: HandlerFailure];
 }
 
 const ACCEPTS_PER_CALLBACK = 64;
@@ -119,6 +126,8 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   private throttleTimer: ReturnType<typeof setTimeout> | undefined;
   private blocked = false;
   private closing: Promise<void> | undefined;
+  /** Services and commands whose handler failure was printed as a warning, for want of a listener. */
+  private readonly warnedHandlerFailures = new Set<number>();
   private lastSessionEnded: (() => void) | undefined;
 
   /**
@@ -167,6 +176,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
         this.emit('slowConsumer', session.connection!, error);
       },
       reportHookError: (hook, error) => this.reportError(IpcError.from(error, 'EREMOTEIO'), `service hook "${hook}" threw`),
+      reportHandlerFailure: (session, command, error) => this.reportHandlerFailure(session, command, error),
     };
     if (options.introspection !== undefined && options.introspection !== false) {
       this.registry.add(introspectionService(this, options.introspection === true ? {} : options.introspection) as ServiceDefinition<unknown>);
@@ -380,6 +390,29 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     service.stats.closed++;
     addTraffic(service.stats, session.counters);
     if (protocolError) service.stats.protocolErrors++;
+  }
+
+  private reportHandlerFailure(session: ServerSession, command: number, error: unknown): void {
+    const service = session.service!;
+    service.stats.handlerFailures++;
+    const { id: serviceId, name: serviceName } = service.definition;
+    if (this.listenerCount('handlerError') > 0) {
+      try {
+        this.emit('handlerError', { error, serviceId, serviceName, command, connection: session.connection! });
+      } catch (listenerError) {
+        this.reportError(IpcError.from(listenerError, 'EREMOTEIO'), "a 'handlerError' listener threw");
+      }
+      return;
+    }
+    const key = serviceId * 0x10000 + command;
+    if (this.warnedHandlerFailures.has(key)) return;
+    this.warnedHandlerFailures.add(key);
+    const detail = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+    process.emitWarning(
+      `pollux server: handler of command ${command} of service "${serviceName}" failed (connection ${session.id}); ` +
+        `listen for 'handlerError' to see every failure, later ones of this command are only counted: ${detail}`,
+      'IpcServerWarning',
+    );
   }
 
   private reportError(error: IpcError, context: string): void {

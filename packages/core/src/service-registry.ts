@@ -22,6 +22,7 @@ export class RegisteredService {
       closed: 0,
       protocolErrors: 0,
       slowConsumersDropped: 0,
+      handlerFailures: 0,
       queuedBytes: 0,
       inFlight: 0,
       ...newTrafficStats(),

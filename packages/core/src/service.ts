@@ -3,9 +3,15 @@ import type { Credentials } from './transport.js';
 
 /**
  * Answers one request. Returns the response payload (nothing means an empty response), or a
- * promise of it; responses may complete in any order. A thrown error or rejected promise reaches
- * the caller as an `IpcError` with the same errno-style `code` (or `EREMOTEIO` when it has none)
- * and message.
+ * promise of it; responses may complete in any order.
+ *
+ * To answer with an error, throw (or reject with) an {@link IpcError}: the caller gets its code
+ * and message as they are. Anything else a handler throws is a bug, a *handler failure*: the
+ * server reports it (its `'handlerError'` event, or a process warning) and the caller gets a
+ * generic `EREMOTEIO` that names the service and command but not the error's text, which may
+ * hold internals (paths, queries), unless the service sets {@link ServiceDefinition.exposeErrors}.
+ * An answer that is not a `Uint8Array` (or nothing), or is over the agreed message size, is a
+ * handler failure too.
  *
  * The payload is a view into the receive buffer that stays valid for as long as it is referenced.
  */
@@ -14,6 +20,20 @@ export type CommandHandler<Context> = (
   connection: Connection<Context>,
   command: number,
 ) => Uint8Array | void | PromiseLike<Uint8Array | void>;
+
+/** A handler failure, as the server reports it (see {@link CommandHandler}). */
+export interface HandlerFailure {
+  /** What the handler threw or rejected with, as it was; an `IpcError` for a bad answer. */
+  readonly error: unknown;
+  /** The service whose handler failed. */
+  readonly serviceId: number;
+  /** Its name. */
+  readonly serviceName: string;
+  /** The command id of the request. */
+  readonly command: number;
+  /** The connection the request came on. */
+  readonly connection: Connection<unknown>;
+}
 
 /** Maps a command id to its handler (coroipc's selector); `undefined` answers `ENOSYS`. */
 export type CommandSelector<Context> = (command: number) => CommandHandler<Context> | undefined;
@@ -38,6 +58,12 @@ export interface ServiceDefinition<Context = undefined> {
    * function that picks the handler per command id.
    */
   readonly commands: Readonly<Record<number, CommandHandler<Context>>> | CommandSelector<Context>;
+  /**
+   * Pass the message (and errno-style code) of a handler failure on to the caller as is, e.g.
+   * while developing. Default false: the caller gets a generic `EREMOTEIO`. An {@link IpcError}
+   * a handler throws always passes on.
+   */
+  readonly exposeErrors?: boolean;
   /** Admission control by the peer's uid, gid or pid. Runs before anything else. */
   readonly accept?: AcceptHook;
   /** Makes a new connection's private context; runs after `accept` and before `created`. */

@@ -62,6 +62,8 @@ export interface ServiceStats extends TrafficStats {
   protocolErrors: number;
   /** Connections dropped because they did not read their events (`onEventQueueFull: 'disconnect'`). */
   slowConsumersDropped: number;
+  /** Handlers that threw or rejected with something other than an `IpcError`, or answered what cannot be sent. */
+  handlerFailures: number;
   /** Bytes waiting to be written to its connections now. */
   queuedBytes: number;
   /** Requests being handled now. */

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IpcError } from '../src/errors.js';
-import { decodeError, decodeHello, decodeWelcome, encodeError, encodeHello, encodeWelcome } from '../src/handshake.js';
+import { decodeError, decodeGoodbye, decodeHello, decodeWelcome, encodeError, encodeGoodbye, encodeHello, encodeWelcome } from '../src/handshake.js';
 
 const nameArb = fc.string({ maxLength: 60 }).filter((s) => Buffer.byteLength(s) <= 255);
 const controlArb = fc.record({
@@ -48,9 +48,19 @@ describe('handshake codec', () => {
         onlyProtocolErrors(() => decodeHello(payload));
         onlyProtocolErrors(() => decodeWelcome(payload));
         onlyProtocolErrors(() => decodeError(payload));
+        onlyProtocolErrors(() => decodeGoodbye(payload));
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it("round-trips the server goodbye's request count modulo 2^32, and reads an empty goodbye as no count", () => {
+    fc.assert(
+      fc.property(fc.nat({ max: Number.MAX_SAFE_INTEGER }), (count) => {
+        expect(decodeGoodbye(encodeGoodbye(count))).toBe(count % 2 ** 32);
+      }),
+    );
+    expect(decodeGoodbye(Buffer.alloc(0))).toBeUndefined();
   });
 
   it('refuses a hello without the pollux magic', () => {
