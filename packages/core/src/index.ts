@@ -13,6 +13,15 @@ export { IpcClient, type CloseOptions, type IpcClientEvents } from './client.js'
 export type { IpcClientOptions, RetryOptions } from './client-options.js';
 export type { ClientStats, RequestOptions } from './client-session.js';
 export {
+  SyncClient,
+  type ReceivedEvent,
+  type SyncClientOptions,
+  type SyncClientStats,
+  type SyncConnector,
+  type SyncRequestOptions,
+  type WaitForFd,
+} from './sync-client.js';
+export {
   fetchConnections,
   fetchServerStats,
   INTROSPECTION_SERVICE_ID,

@@ -1,5 +1,7 @@
 import { IpcError } from './errors.js';
 import { MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
+import { SERVICE_NAME_MAX } from './handshake.js';
+import { isUint16 } from './service-registry.js';
 
 /** The longest delay `setTimeout` holds; beyond it the timer fires at once. */
 const TIMER_MAX = 0x7fffffff;
@@ -49,4 +51,12 @@ export function positiveLimit(name: string, value: number): number {
 export function oneOf<T extends string>(name: string, value: T, allowed: readonly T[]): T {
   if (!allowed.includes(value)) throw new IpcError('EINVAL', `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${String(value)}`);
   return value;
+}
+
+/** A service to connect to: an id in 0–65535 or a name of 1–255 UTF-8 bytes. */
+export function serviceChoice(service: number | string): number | string {
+  if (typeof service === 'string' ? service === '' || Buffer.byteLength(service) > SERVICE_NAME_MAX : !isUint16(service)) {
+    throw new IpcError('EINVAL', `service must be an id in 0–65535 or a name of 1–${SERVICE_NAME_MAX} bytes, got ${String(service)}`);
+  }
+  return service;
 }

@@ -1,6 +1,6 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { constants } from 'node:os';
-import { IpcError, errnoName, type Channel, type Listener, type Transport } from '@pollux/core';
+import { IpcError, errnoName, type Channel, type Listener, type SyncConnector, type Transport } from '@pollux/core';
 import * as sys from '@pollux/sys';
 import { parseSocketAddress, type SocketAddress } from './socket-address.js';
 import { adopt, SocketListener } from './socket-listener.js';
@@ -22,7 +22,7 @@ export interface SocketTransportOptions {
  * where a server still answers fails with `EADDRINUSE`. Peer credentials come from
  * `SO_PEERCRED`.
  */
-export class SocketTransport implements Transport {
+export class SocketTransport implements Transport, SyncConnector {
   private readonly mode: number | undefined;
   private readonly backlog: number;
 
@@ -60,6 +60,15 @@ export class SocketTransport implements Transport {
    * permission.
    */
   async connect(address: string): Promise<Channel> {
+    return this.connectSync(address);
+  }
+
+  /**
+   * Connects to `address` without waiting: a Unix socket connects at once or fails at once.
+   *
+   * @throws {@link @pollux/core!index.IpcError} as {@link SocketTransport.connect}.
+   */
+  connectSync(address: string): Channel {
     const target = parseSocketAddress(address);
     const fd = this.openSocket(address);
     const status = sys.connectUnix(fd, target.name, target.abstract);

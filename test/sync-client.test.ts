@@ -1,0 +1,95 @@
+import { createServer as createNetServer } from 'node:net';
+import { IpcError, type Connection } from 'pollux';
+import { describe, expect, it } from 'vitest';
+import { serverBackendMatrix, useBackends } from './support/backends.js';
+import { openFdCount } from './support/fds.js';
+import { spawnPeer } from './support/peer.js';
+import { deferred, scratchSocket } from './support/server.js';
+
+describe.each(serverBackendMatrix)('synchronous client, server on $server', (pair) => {
+  const backends = useBackends(pair);
+
+  it('serves a process that never returns to the event loop: requests, queued events, typed errors, timeouts', async () => {
+    const fdsBefore = openFdCount();
+    let parked = deferred<Buffer>();
+    const closedReasons: string[] = [];
+    const test = await backends.startServerOn((server) => {
+      server.addService({
+        id: 7,
+        name: 'sync',
+        commands: {
+          0: (payload) => payload,
+          1: (payload, connection: Connection) => {
+            for (let i = 1; i <= Number(payload.toString()); i++) connection.sendEvent(10, Buffer.from(`tick ${i}`));
+            return Buffer.from('burst done');
+          },
+          2: () => {
+            throw new IpcError('EPERM', 'not allowed here');
+          },
+          3: () => parked.promise,
+          4: () => {
+            parked.resolve(Buffer.from('late'));
+            parked = deferred<Buffer>();
+            return Buffer.from('released');
+          },
+          5: (_payload, connection: Connection) => {
+            setImmediate(() => connection.sendEvent(11, Buffer.from('later')));
+          },
+          6: (_payload, connection: Connection) => connection.close(),
+        },
+        closed: (_connection, reason) => closedReasons.push((reason as IpcError).code),
+      });
+    }, { maxMessageSize: 64 * 1024 });
+    const fixture = spawnPeer('sync-client', ['session', test.address]);
+    const result = await fixture.next('session');
+    expect(result).toMatchObject({
+      echoes: 200,
+      burstAnswer: 'burst done',
+      queuedAfterBurst: 5,
+      burstEvents: ['10:tick 1', '10:tick 2', '10:tick 3', '10:tick 4', '10:tick 5'],
+      failed: 'EPERM',
+      unknown: 'ENOSYS',
+      oversize: 'EMSGSIZE',
+      parked: 'ETIMEDOUT',
+      released: 'released',
+      afterLate: 'after late',
+      later: '11:later',
+      hangup: 'ECONNRESET',
+      afterHangup: 'ENOTCONN',
+      stats: { requests: 208, responses: 206, lateResponses: 1, events: 6, droppedEvents: 0 },
+      fdsLeaked: 0,
+      loopTurned: false,
+    });
+    expect((await fixture.exited).code).toBe(0);
+    expect(closedReasons).toEqual(['ECONNABORTED']);
+    await test.stop();
+    expect(openFdCount()).toBe(fdsBefore);
+  });
+
+  it('fails to connect with typed errors, without turning the loop', async () => {
+    const test = await backends.startServerOn((server) => server.addService({ id: 7, name: 'sync', commands: {} }));
+    const fixture = spawnPeer('sync-client', ['connect-errors', test.address]);
+    expect(await fixture.next('connect-errors')).toMatchObject({
+      unknownService: 'ENOENT',
+      noServer: 'ENOENT',
+      badService: 'EINVAL',
+      fdsLeaked: 0,
+      loopTurned: false,
+    });
+    expect((await fixture.exited).code).toBe(0);
+    await test.stop();
+  });
+});
+
+describe('synchronous client handshake', () => {
+  it('times out with ETIMEDOUT when the server accepts but never answers', async () => {
+    const socket = scratchSocket();
+    const silent = createNetServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(socket.address, resolve));
+    const fixture = spawnPeer('sync-client', ['silent-server', socket.address]);
+    expect(await fixture.next('silent-server')).toEqual({ type: 'silent-server', handshake: 'ETIMEDOUT', fdsLeaked: 0, loopTurned: false });
+    await fixture.exited;
+    silent.close();
+    socket.remove();
+  });
+});
