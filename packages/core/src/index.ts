@@ -8,6 +8,7 @@ export { Connection } from './connection.js';
 export type { ConnectionInfo, ConnectionStats, ServerStats, ServiceStats, TrafficStats } from './stats.js';
 export type { RateLimit } from './rate-limit.js';
 export type { EventQueueFullPolicy } from './server-session.js';
+export { HostedService, type BroadcastFilter, type BroadcastResult } from './hosted-service.js';
 export { IpcServer, type IpcServerCloseOptions, type IpcServerEvents, type IpcServerOptions } from './server.js';
 export { IpcClient, type CloseOptions, type IpcClientEvents } from './client.js';
 export type { IpcClientOptions, RetryOptions } from './client-options.js';
