@@ -226,6 +226,11 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     return this.#closing;
   }
 
+  /** {@link IpcClient.close} without a timeout, for `await using client = await IpcClient.connect(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /**
    * Ends the client now: every pending or queued request rejects with `error` (default
    * `ECONNABORTED`) and reconnecting stops. Idempotent.
