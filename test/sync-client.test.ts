@@ -1,9 +1,10 @@
 import { createServer as createNetServer } from 'node:net';
-import { IpcError, type Connection } from 'pollux';
+import { contractEvents, implementContract, IpcError, type Connection, type HostedService } from 'pollux';
 import { describe, expect, it } from 'vitest';
 import { serverBackendMatrix, useBackends } from './support/backends.js';
 import { openFdCount } from './support/fds.js';
 import { spawnPeer } from './support/peer.js';
+import { notes } from './support/notes-contract.js';
 import { deferred, scratchSocket } from './support/server.js';
 
 describe.each(serverBackendMatrix)('synchronous client, server on $server', (pair) => {
@@ -64,6 +65,38 @@ describe.each(serverBackendMatrix)('synchronous client, server on $server', (pai
     expect(closedReasons).toEqual(['ECONNABORTED']);
     await test.stop();
     expect(openFdCount()).toBe(fdsBefore);
+  });
+
+  it('makes typed calls through a contract, and sees typed events', async () => {
+    const events = contractEvents(notes);
+    let service!: HostedService;
+    const test = await backends.startServerOn((server) => {
+      service = server.addService(
+        implementContract(notes, {
+          handlers: {
+            put: (note) => {
+              service.broadcast(...events.stored({ title: note.title, by: 1 }));
+              return 1;
+            },
+            get: (title) => ({ title, body: 'from the server' }),
+            histogram: () => new Map([[4, 1]]),
+          },
+        }),
+      );
+    });
+    const fixture = spawnPeer('sync-client', ['contract', test.address]);
+    expect(await fixture.next('contract')).toEqual({
+      type: 'contract',
+      count: 1,
+      note: { title: 'sync', body: 'from the server' },
+      histogram: [[4, 1]],
+      event: { name: 'stored', payload: { title: 'sync', by: 1 } },
+      badRequest: 'EBADMSG',
+      fdsLeaked: 0,
+      loopTurned: false,
+    });
+    expect((await fixture.exited).code).toBe(0);
+    await test.stop();
   });
 
   it('fails to connect with typed errors, without turning the loop', async () => {

@@ -27,12 +27,12 @@ export function statusText(address: string, stats: ServerStats, rates?: Rates): 
     `server ${address}: ${stats.connections} connections open, ${stats.accepted} accepted, ${stats.refused} refused ` +
     `(${stats.refusedOverCapacity} over capacity), ${stats.closed} closed, ${stats.protocolErrors} protocol errors, ` +
     `${stats.inFlight} requests in flight, reading ${stats.readPaused ? 'PAUSED' : 'on'}`;
-  const head = ['SERVICE', 'ID', 'CONNS', 'ACCEPTED', 'REFUSED', 'CLOSED', 'REQUESTS', 'ERRORS', 'EVENTS', 'EV REFUSED', 'BYTES IN', 'BYTES OUT', 'QUEUED', 'IN FLIGHT'];
+  const head = ['SERVICE', 'ID', 'CONNS', 'ACCEPTED', 'REFUSED', 'CLOSED', 'REQUESTS', 'ERRORS', 'BAD MSGS', 'EVENTS', 'EV REFUSED', 'BYTES IN', 'BYTES OUT', 'QUEUED', 'IN FLIGHT'];
   if (rates !== undefined) head.push('REQ/S', 'EV/S');
   const rows = stats.services.map((service: Readonly<ServiceStats>) => {
     const row: (string | number)[] = [
       service.name, service.id, service.connections, service.accepted, service.refused, service.closed,
-      service.requests, service.errors, service.events, service.eventsRefused, service.bytesIn, service.bytesOut,
+      service.requests, service.errors, service.badMessages, service.events, service.eventsRefused, service.bytesIn, service.bytesOut,
       service.queuedBytes, service.inFlight,
     ];
     const rate = rates?.get(service.id);

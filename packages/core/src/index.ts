@@ -23,6 +23,45 @@ export {
   type WaitForFd,
 } from './sync-client.js';
 export {
+  bytesCodec,
+  emptyCodec,
+  jsonCodec,
+  schemaCodec,
+  structuredCloneCodec,
+  utf8Codec,
+  type Codec,
+  type CodecValue,
+} from './codec.js';
+export {
+  defineContract,
+  type CommandContract,
+  type EventContract,
+  type EventPayloadOf,
+  type RequestOf,
+  type ResponseOf,
+  type ServiceContract,
+} from './contract.js';
+export {
+  contractEvents,
+  implementContract,
+  type ContractEventEncoders,
+  type ContractHandler,
+  type ContractHandlers,
+  type ContractImplementation,
+  type EncodedEvent,
+} from './contract-service.js';
+export {
+  contractClient,
+  contractSyncClient,
+  type ContractCalls,
+  type ContractClient,
+  type ContractClientOptions,
+  type ContractEvent,
+  type ContractSyncCalls,
+  type ContractSyncClient,
+  type Subscription,
+} from './contract-client.js';
+export {
   fetchConnections,
   fetchServerStats,
   INTROSPECTION_SERVICE_ID,

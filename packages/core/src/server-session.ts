@@ -344,6 +344,7 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
   private sendError(id: number, error: unknown): void {
     const failure = IpcError.from(error, 'EREMOTEIO');
     this.counters.errors++;
+    if (failure.code === 'EBADMSG') this.counters.badMessages++;
     this.send(FrameKind.ErrorResponse, 0, id, encodeError(failure.code, failure.message));
   }
 
