@@ -4,17 +4,17 @@ import type { CommandContract, EventContract, EventPayloadOf, RequestOf, Respons
 import { IpcError } from './errors.js';
 import type { SyncClient, SyncRequestOptions } from './sync-client.js';
 
-/** A request argument that may be left out when the command takes none (`void`). */
-type CallArgs<Request, Options> = [Request] extends [void] ? [request?: Request, options?: Options] : [request: Request, options?: Options];
+/** The arguments of a typed call: the request, which may be left out when the command takes none (`void`), and options. */
+export type ContractCallArgs<Request, Options> = [Request] extends [void] ? [request?: Request, options?: Options] : [request: Request, options?: Options];
 
 /** One method per command of contract `S`, resolving with the decoded response. */
 export type ContractCalls<S extends ServiceContract> = {
-  readonly [Name in keyof S['commands']]: (...args: CallArgs<RequestOf<S['commands'][Name]>, RequestOptions>) => Promise<ResponseOf<S['commands'][Name]>>;
+  readonly [Name in keyof S['commands']]: (...args: ContractCallArgs<RequestOf<S['commands'][Name]>, RequestOptions>) => Promise<ResponseOf<S['commands'][Name]>>;
 };
 
 /** One blocking method per command of contract `S`, returning the decoded response. */
 export type ContractSyncCalls<S extends ServiceContract> = {
-  readonly [Name in keyof S['commands']]: (...args: CallArgs<RequestOf<S['commands'][Name]>, SyncRequestOptions>) => ResponseOf<S['commands'][Name]>;
+  readonly [Name in keyof S['commands']]: (...args: ContractCallArgs<RequestOf<S['commands'][Name]>, SyncRequestOptions>) => ResponseOf<S['commands'][Name]>;
 };
 
 /** A decoded event of contract `S`: its name and payload, a union over the events. */

@@ -53,6 +53,7 @@ export {
 export {
   contractClient,
   contractSyncClient,
+  type ContractCallArgs,
   type ContractCalls,
   type ContractClient,
   type ContractClientOptions,
