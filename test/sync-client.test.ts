@@ -5,6 +5,7 @@ import { serverBackendMatrix, useBackends } from './support/backends.js';
 import { openFdCount } from './support/fds.js';
 import { spawnPeer } from './support/peer.js';
 import { notes } from './support/notes-contract.js';
+import { frame, welcome } from './support/frames.js';
 import { deferred, scratchSocket } from './support/server.js';
 
 describe.each(serverBackendMatrix)('synchronous client, server on $server', (pair) => {
@@ -124,5 +125,43 @@ describe('synchronous client handshake', () => {
     await fixture.exited;
     silent.close();
     socket.remove();
+  });
+});
+
+describe('synchronous client against a hostile server', () => {
+  /** A server that answers each chunk the client sends with the next of `replies`. */
+  async function scripted(replies: Buffer[], run: (address: string) => Promise<void>): Promise<void> {
+    const socket = scratchSocket();
+    const server = createNetServer((connection) => {
+      connection.on('error', () => undefined);
+      connection.on('data', () => {
+        const reply = replies.shift();
+        if (reply !== undefined) connection.write(reply);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(socket.address, resolve));
+    try {
+      await run(socket.address);
+    } finally {
+      server.close();
+      socket.remove();
+    }
+  }
+
+  it('ends with EPROTO on a malformed frame after the handshake, and the request fails as lost', async () => {
+    await scripted([welcome(1024, 7, 'sync'), frame(99, 0, 1)], async (address) => {
+      const fixture = spawnPeer('sync-client', ['hostile-server', address]);
+      const result = await fixture.next('hostile-server');
+      expect(result).toEqual({ type: 'hostile-server', handshake: 'ok', request: 'ECONNRESET', after: 'ENOTCONN', fdsLeaked: 0, loopTurned: false });
+      await fixture.exited;
+    });
+  });
+
+  it('fails the handshake with EPROTO when the server answers with bytes that are no frame', async () => {
+    await scripted([Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n')], async (address) => {
+      const fixture = spawnPeer('sync-client', ['garbage-server', address]);
+      expect(await fixture.next('garbage-server')).toEqual({ type: 'garbage-server', handshake: 'EPROTO', fdsLeaked: 0, loopTurned: false });
+      await fixture.exited;
+    });
   });
 });

@@ -47,6 +47,7 @@ export interface ContractClient<S extends ServiceContract> {
    * Calls `listener` with the decoded payload of each event `name`.
    *
    * @returns the subscription, to remove the listener
+   * @throws {@link IpcError} `EINVAL` when the contract has no such event.
    */
   on<Name extends keyof S['events'] & string>(name: Name, listener: (payload: EventPayloadOf<S['events'][Name]>) => void): Subscription;
   /** The untyped client underneath, for everything else (close, stats, flow control). */
