@@ -5,7 +5,7 @@ import { RequestQueue } from './client-queue.js';
 import { ClientSession, type ClientSink, type ClientStats, type RequestOptions } from './client-session.js';
 import { IpcError } from './errors.js';
 import { helloFor } from './handshake.js';
-import { isUint16 } from './service-registry.js';
+import { isUint16 } from './frame.js';
 import type { IpcServer } from './server.js';
 import type { Credentials } from './transport.js';
 

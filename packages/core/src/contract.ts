@@ -1,7 +1,7 @@
 import type { Codec, CodecValue } from './codec.js';
 import { IpcError } from './errors.js';
+import { isUint16 } from './frame.js';
 import { SERVICE_NAME_MAX } from './handshake.js';
-import { isUint16 } from './service-registry.js';
 
 /** One command of a contract: its id and how its request and its response travel. */
 export interface CommandContract<Request = unknown, Response = unknown> {

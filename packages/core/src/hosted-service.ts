@@ -1,7 +1,7 @@
 import type { Connection } from './connection.js';
 import { IpcError } from './errors.js';
+import { isUint16 } from './frame.js';
 import type { RegisteredService } from './service-registry.js';
-import { isUint16 } from './service-registry.js';
 
 /** Which connections a {@link HostedService.broadcast} reaches; return false to skip one. */
 export type BroadcastFilter<Context> = (connection: Connection<Context>) => boolean;

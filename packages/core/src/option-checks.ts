@@ -1,7 +1,6 @@
 import { IpcError } from './errors.js';
-import { MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
+import { isUint16, MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
 import { SERVICE_NAME_MAX } from './handshake.js';
-import { isUint16 } from './service-registry.js';
 
 /** The longest delay `setTimeout` holds; beyond it the timer fires at once. */
 const TIMER_MAX = 0x7fffffff;

@@ -1,4 +1,5 @@
 import { IpcError } from './errors.js';
+import { isUint16 } from './frame.js';
 import { SERVICE_BY_NAME, SERVICE_NAME_MAX, type Hello } from './handshake.js';
 import type { Connection } from './connection.js';
 import type { CommandHandler, ServiceDefinition } from './service.js';
@@ -75,9 +76,4 @@ export class ServiceRegistry {
   all(): IterableIterator<RegisteredService> {
     return this.byId.values();
   }
-}
-
-/** Whether `value` is an integer in 0–65535. */
-export function isUint16(value: number): boolean {
-  return Number.isInteger(value) && value >= 0 && value <= 0xffff;
 }

@@ -1,11 +1,10 @@
 import { EAGAIN, ECONNRESET, EPIPE, IpcError } from './errors.js';
 import { FrameDecoder } from './frame-decoder.js';
-import { CONTROL_PAYLOAD_MAX, FrameKind, MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
+import { CONTROL_PAYLOAD_MAX, FrameKind, isUint16, MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
 import { decodeError, decodeWelcome, helloFor } from './handshake.js';
 import { count, deadline, duration, messageSize, serviceChoice } from './option-checks.js';
 import { Ready, type ReadyMask } from './poller.js';
 import { SendQueue } from './send-queue.js';
-import { isUint16 } from './service-registry.js';
 import type { Channel, Credentials } from './transport.js';
 
 /**
