@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, createServer, IpcError, type Connection, type IpcClient, type IpcServer } from 'pollux';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openFdCount } from '../../../test/support/fds.js';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
@@ -34,8 +35,10 @@ describe('the pollux command against a real server', () => {
   let plain: IpcServer;
   let held: IpcClient[];
   let paused!: Connection;
+  let fdsBefore: number;
 
   beforeAll(async () => {
+    fdsBefore = openFdCount();
     dir = mkdtempSync(join(tmpdir(), 'pollux-cli-'));
     address = join(dir, 'server.sock');
     bare = join(dir, 'bare.sock');
@@ -72,6 +75,8 @@ describe('the pollux command against a real server', () => {
     await Promise.all(held.map((client) => client.close({ timeout: 100 })));
     await Promise.all([server.destroy(), plain.close()]);
     rmSync(dir, { recursive: true, force: true });
+    // Every connection the commands made was closed on the server's side too.
+    expect(openFdCount()).toBe(fdsBefore);
   });
 
   it('status prints the server and per-service counters, as a table or JSON', async () => {
