@@ -4,8 +4,8 @@ import { clientSettings, type ClientSettings, type IpcClientOptions } from './cl
 import { RequestQueue } from './client-queue.js';
 import { ClientSession, type ClientSink, type ClientStats, type RequestOptions } from './client-session.js';
 import { IpcError } from './errors.js';
-import { helloFor } from './handshake.js';
 import { isUint16 } from './frame.js';
+import { helloFor } from './handshake.js';
 import type { IpcServer } from './server.js';
 import type { Credentials } from './transport.js';
 

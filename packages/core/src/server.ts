@@ -270,10 +270,11 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   }
 
   /**
-   * Closes now: stops accepting and closes every connection at once, without waiting for running
-   * handlers (their results are dropped; clients' pending requests reject with `ECONNRESET`).
-   * Each service's `closed` hook runs. Resolves once every connection has ended. Idempotent, and
-   * cuts short a {@link IpcServer.close} in progress.
+   * Closes now: stops accepting and reading, and closes every connection at once without waiting
+   * for running handlers (their results are dropped; clients' pending requests reject with
+   * `ECONNRESET`). What was already queued for a connection is written as far as its client takes
+   * it within 2 s, so no frame is cut short. Each service's `closed` hook runs. Resolves once every
+   * connection has ended. Idempotent, and cuts short a {@link IpcServer.close} in progress.
    */
   destroy(): Promise<void> {
     this.closing ??= this.shutdown(0);
