@@ -3,14 +3,15 @@
  * its contender runs, so no client process loads (or starts threads for) a stack it does not
  * measure.
  */
-import { backendOf, type Contender } from './contenders.js';
+import { backendOf, BROADCAST, type Contender } from './contenders.js';
 import type { Connect } from './echo-client.js';
 
 export async function connectorOf(contender: Contender): Promise<Connect> {
   const backend = backendOf(contender);
   if (backend !== undefined) {
     const { PolluxEchoClient } = await import('./pollux-client.js');
-    return (address) => PolluxEchoClient.connect(address, backend);
+    const push = contender === BROADCAST ? 'broadcast' : 'per-connection';
+    return (address) => PolluxEchoClient.connect(address, backend, push);
   }
   switch (contender) {
     // The C server speaks the node:net framing, so the node:net client drives it.

@@ -4,7 +4,7 @@
  * run ({@link FLOOR}), in every table, so figures from different tables compare directly.
  */
 import { BACKENDS } from './backends.js';
-import { CONTENDERS, PEERS, polluxOn, type Contender } from './contenders.js';
+import { BROADCAST, CONTENDERS, PEERS, polluxOn, type Contender } from './contenders.js';
 import type { Workload } from './workloads.js';
 
 /** What every ratio divides by: hand-framed node:net, the floor any JS socket library pays. */
@@ -39,6 +39,12 @@ export const COMPARISONS: readonly Comparison[] = [
     title: 'pollux on each poller backend (server and client on the same one)',
     columns: [...BACKENDS.map(polluxOn), FLOOR],
     covers: backendWorkload,
+  },
+  {
+    id: 'broadcast',
+    title: 'pollux pushing events: a sendEvent per connection, or one broadcast per event',
+    columns: [polluxOn('node'), BROADCAST, FLOOR],
+    covers: (workload) => workload.kind === 'events',
   },
 ];
 

@@ -5,7 +5,7 @@
 import { connect, type IpcClient } from 'pollux';
 import { startPoller, type Backend, type RunningPoller } from './backends.js';
 import { encodePushRequest, type EchoClient } from './echo-client.js';
-import { ECHO_COMMAND, PUSH_COMMAND } from './pollux-service.js';
+import { BROADCAST_COMMAND, ECHO_COMMAND, PUSH_COMMAND } from './pollux-service.js';
 
 /**
  * The poller every client of this process shares, as one application would: an EpollPoller per
@@ -16,11 +16,15 @@ import { ECHO_COMMAND, PUSH_COMMAND } from './pollux-service.js';
 let shared: Promise<RunningPoller> | undefined;
 
 export class PolluxEchoClient implements EchoClient {
-  private constructor(private readonly client: IpcClient) {}
+  private constructor(
+    private readonly client: IpcClient,
+    private readonly pushCommand: number,
+  ) {}
 
-  static async connect(address: string, backend: Backend): Promise<PolluxEchoClient> {
+  /** @param push - how the server is asked to push events: a `sendEvent` per connection, or `broadcast` */
+  static async connect(address: string, backend: Backend, push: 'per-connection' | 'broadcast' = 'per-connection'): Promise<PolluxEchoClient> {
     const { poller } = await (shared ??= startPoller(backend));
-    return new PolluxEchoClient(await connect(address, 'echo', { poller }));
+    return new PolluxEchoClient(await connect(address, 'echo', { poller }), push === 'broadcast' ? BROADCAST_COMMAND : PUSH_COMMAND);
   }
 
   request(payload: Buffer): Promise<Buffer> {
@@ -35,7 +39,7 @@ export class PolluxEchoClient implements EchoClient {
   }
 
   pushEvents(count: number, size: number): void {
-    this.client.request(PUSH_COMMAND, encodePushRequest(count, size)).catch((error: unknown) => {
+    this.client.request(this.pushCommand, encodePushRequest(count, size)).catch((error: unknown) => {
       console.error('push request failed:', error);
     });
   }

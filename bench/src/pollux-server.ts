@@ -6,7 +6,7 @@
  */
 import { createServer } from 'pollux';
 import { isBackend, startPoller } from './backends.js';
-import { echoService } from './pollux-service.js';
+import { addEchoService } from './pollux-service.js';
 import { exitWithParent } from './server-lifecycle.js';
 
 const [address, backend = 'node'] = process.argv.slice(2);
@@ -14,7 +14,7 @@ if (address === undefined || !isBackend(backend)) throw new Error('usage: pollux
 
 const running = await startPoller(backend);
 const server = createServer({ poller: running.poller });
-server.addService(echoService());
+addEchoService(server);
 await server.listen(address);
 process.stdout.write('ready\n');
 // The poller stops after the server closed its fds, so a pump driver does not keep the process up.

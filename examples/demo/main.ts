@@ -1,16 +1,20 @@
 // The pollux demo: one server process with two services, four client processes, one of which
 // is killed with SIGKILL mid-flight. Run from the repo root: node_modules/.bin/tsx examples/demo/main.ts
+// With `--stay [socket]` the server keeps running after the clients are done (until Ctrl-C), for
+// the `pollux` inspector: `pollux status <socket>`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'pollux';
-import { clockService, kvService } from './services.js';
+import { parseArgs } from 'node:util';
+import { createServer, INTROSPECTION_SERVICE_ID } from 'pollux';
+import { clockService, kvService, startTicking } from './services.js';
 
 const CLIENTS = 4; // the last one is doomed
-const socketPath = join(tmpdir(), `pollux-demo-${process.pid}-${randomBytes(4).toString('hex')}.sock`);
+const { values: flags, positionals } = parseArgs({ options: { stay: { type: 'boolean' } }, allowPositionals: true });
+const socketPath = positionals[0] ?? join(tmpdir(), `pollux-demo-${process.pid}-${randomBytes(4).toString('hex')}.sock`);
 const clientFile = fileURLToPath(new URL('./client.ts', import.meta.url));
 const log = (line: string): void => console.log(`[server] ${line}`);
 process.on('exit', () => rmSync(socketPath, { force: true })); // also when the demo fails
@@ -27,7 +31,8 @@ let doomedPid = -1;
 let doomedFreed!: () => void;
 const doomedGone = new Promise<void>((resolve) => (doomedFreed = resolve));
 
-const server = createServer();
+// Introspection lets `pollux status|connections|watch` read the counters (same uid or root only).
+const server = createServer({ introspection: true });
 server.addService(kvService({
   log,
   parked: (conn) => {
@@ -37,8 +42,7 @@ server.addService(kvService({
   },
   freed: (pid) => { if (pid === doomedPid) doomedFreed(); },
 }));
-const clock = clockService(10);
-server.addService(clock.definition);
+const stopTicking = startTicking(server.addService(clockService), 10);
 await server.listen(socketPath);
 log(`listening on ${socketPath}: services kv (1) and clock (2)`);
 
@@ -74,11 +78,19 @@ const cols = ['accepted', 'closed', 'requests', 'responses', 'errors', 'events',
 const stats = server.stats();
 log(`stats: ${stats.accepted} connections accepted, ${stats.connections} open, ${stats.protocolErrors} protocol errors`);
 console.log(['  service', ...cols].map((c, i) => (i === 0 ? c.padEnd(10) : c.padStart(10))).join(''));
-for (const s of stats.services) {
+for (const s of stats.services.filter((service) => service.id !== INTROSPECTION_SERVICE_ID)) {
   console.log([`  ${s.name}`.padEnd(10), ...cols.map((c) => String(s[c]).padStart(10))].join(''));
 }
 
-clock.stop();
+clearTimeout(watchdog);
+if (flags.stay === true) {
+  log(`staying up on ${socketPath}: try \`pollux status ${socketPath}\`; Ctrl-C ends`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+}
+stopTicking();
 await server.close();
 rmSync(socketPath, { force: true });
 log('closed, socket removed, bye');

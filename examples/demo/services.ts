@@ -1,6 +1,6 @@
 // The two services the demo server hosts. Each is plain data plus closures: pollux owns the
 // sockets and the per-connection bookkeeping, the service only says what a request means.
-import { IpcError, type Connection, type ServiceDefinition } from 'pollux';
+import { IpcError, type Connection, type HostedService, type ServiceDefinition } from 'pollux';
 
 /** kv command ids, shared with the client. */
 export const KV = { set: 0, get: 1, park: 2 } as const;
@@ -64,22 +64,16 @@ export function kvService(hooks: DemoHooks): ServiceDefinition<KvSession> {
   };
 }
 
-/** A ticker: every subscriber (= every open connection) gets a TICK event each `periodMs`. */
-export function clockService(periodMs: number): { definition: ServiceDefinition; stop(): void } {
-  const subscribers = new Set<Connection>();
+/** The clock service: it has no commands, its connections only listen for ticks. */
+export const clockService: ServiceDefinition = {
+  id: 2,
+  name: 'clock',
+  commands: {}, // events only: any request answers ENOSYS
+};
+
+/** Broadcasts a TICK to every connection of the clock each `periodMs`; returns the stop function. */
+export function startTicking(clock: HostedService, periodMs: number): () => void {
   let n = 0;
-  const timer = setInterval(() => {
-    const payload = text(String(++n));
-    for (const conn of subscribers) conn.sendEvent(TICK, payload);
-  }, periodMs);
-  return {
-    definition: {
-      id: 2,
-      name: 'clock',
-      commands: {}, // events only: any request answers ENOSYS
-      created: (conn) => void subscribers.add(conn),
-      closed: (conn) => void subscribers.delete(conn),
-    },
-    stop: () => clearInterval(timer),
-  };
+  const timer = setInterval(() => clock.broadcast(TICK, text(String(++n))), periodMs);
+  return () => clearInterval(timer);
 }

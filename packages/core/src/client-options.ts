@@ -1,9 +1,7 @@
 import { IpcError } from './errors.js';
 import { MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
-import { SERVICE_NAME_MAX } from './handshake.js';
 import type { Poller } from './poller.js';
-import { byteLimit, count, deadline, duration, messageSize, oneOf } from './option-checks.js';
-import { isUint16 } from './service-registry.js';
+import { byteLimit, count, deadline, duration, messageSize, oneOf, serviceChoice } from './option-checks.js';
 import type { Transport } from './transport.js';
 
 /**
@@ -94,10 +92,7 @@ export interface ClientSettings {
  * @throws {@link IpcError} `EINVAL` naming the first bad option.
  */
 export function clientSettings(options: IpcClientOptions): ClientSettings {
-  const { service } = options;
-  if (typeof service === 'string' ? service === '' || Buffer.byteLength(service) > SERVICE_NAME_MAX : !isUint16(service)) {
-    throw new IpcError('EINVAL', `service must be an id in 0–65535 or a name of 1–${SERVICE_NAME_MAX} bytes, got ${String(service)}`);
-  }
+  serviceChoice(options.service);
   return {
     maxMessage: messageSize(options.maxMessageSize ?? MAX_MESSAGE_SIZE_LIMIT),
     handshakeTimeout: duration('timeout', options.timeout ?? 5000),

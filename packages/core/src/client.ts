@@ -4,8 +4,8 @@ import { clientSettings, type ClientSettings, type IpcClientOptions } from './cl
 import { RequestQueue } from './client-queue.js';
 import { ClientSession, type ClientSink, type ClientStats, type RequestOptions } from './client-session.js';
 import { IpcError } from './errors.js';
-import { encodeHello, PROTOCOL_VERSION, SERVICE_BY_NAME } from './handshake.js';
-import { isUint16 } from './service-registry.js';
+import { isUint16 } from './frame.js';
+import { helloFor } from './handshake.js';
 import type { IpcServer } from './server.js';
 import type { Credentials } from './transport.js';
 
@@ -85,17 +85,11 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
       this.#markClosed = resolve;
     });
     const { service, poller, transport } = options;
-    const byName = typeof service === 'string';
     this.#connector = new Connector({
       address,
       transport,
       handshakeTimeout: settings.handshakeTimeout,
-      hello: encodeHello({
-        version: PROTOCOL_VERSION,
-        maxMessage: settings.maxMessage,
-        serviceId: byName ? SERVICE_BY_NAME : service,
-        serviceName: byName ? service : '',
-      }),
+      hello: helloFor(service, settings.maxMessage),
       createSession: (channel) => {
         const session: ClientSession = new ClientSession(
           address,
@@ -230,6 +224,11 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     }
     if (this.#queue.length === 0) session.closeWhenDone();
     return this.#closing;
+  }
+
+  /** {@link IpcClient.close} without a timeout, for `await using client = await IpcClient.connect(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /**

@@ -62,3 +62,8 @@ export function payloadLimit(kind: number, maxMessage: number): number {
     ? maxMessage
     : CONTROL_PAYLOAD_MAX;
 }
+
+/** Whether `value` fits a u16 field: service, command and event ids are integers in 0–65535. */
+export function isUint16(value: number): boolean {
+  return Number.isInteger(value) && value >= 0 && value <= 0xffff;
+}

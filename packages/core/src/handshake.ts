@@ -44,6 +44,17 @@ export function encodeHello(hello: Hello): Buffer {
   return encodeControl(hello.version, hello.maxMessage, hello.serviceId, hello.serviceName, true);
 }
 
+/** The hello that asks for `service`, by id or by name. */
+export function helloFor(service: number | string, maxMessage: number): Buffer {
+  const byName = typeof service === 'string';
+  return encodeHello({
+    version: PROTOCOL_VERSION,
+    maxMessage,
+    serviceId: byName ? SERVICE_BY_NAME : service,
+    serviceName: byName ? service : '',
+  });
+}
+
 /** Encodes the server's welcome. */
 export function encodeWelcome(welcome: Welcome): Buffer {
   return encodeControl(welcome.version, welcome.maxMessage, welcome.serviceId, welcome.serviceName, false);

@@ -1,5 +1,6 @@
 import { IpcError } from './errors.js';
-import { MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
+import { isUint16, MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
+import { SERVICE_NAME_MAX } from './handshake.js';
 
 /** The longest delay `setTimeout` holds; beyond it the timer fires at once. */
 const TIMER_MAX = 0x7fffffff;
@@ -58,4 +59,20 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
   if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'no prototype'})`;
   return typeof value;
+}
+
+/** An event id and payload as `sendEvent` and `broadcast` take them. */
+export function checkEvent(event: number, payload: Uint8Array): void {
+  if (!isUint16(event)) throw new IpcError('EINVAL', `event id must be an integer in 0–65535, got ${describeValue(event)}`);
+  if (!(payload instanceof Uint8Array)) {
+    throw new IpcError('EINVAL', `event payload must be a Uint8Array or Buffer, got ${describeValue(payload)}: encode text with Buffer.from(text)`);
+  }
+}
+
+/** A service to connect to: an id in 0–65535 or a name of 1–255 UTF-8 bytes. */
+export function serviceChoice(service: number | string): number | string {
+  if (typeof service === 'string' ? service === '' || Buffer.byteLength(service) > SERVICE_NAME_MAX : !isUint16(service)) {
+    throw new IpcError('EINVAL', `service must be an id in 0–65535 or a name of 1–${SERVICE_NAME_MAX} bytes, got ${String(service)}`);
+  }
+  return service;
 }

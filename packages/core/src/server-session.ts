@@ -2,7 +2,7 @@ import { Connection, type ConnectionSession } from './connection.js';
 import { IpcError } from './errors.js';
 import { FramedChannel, ReadBlock } from './framed-channel.js';
 import { FrameKind } from './frame.js';
-import { describeValue } from './option-checks.js';
+import { checkEvent, describeValue } from './option-checks.js';
 import { decodeHello, encodeError, encodeGoodbye, encodeWelcome, PROTOCOL_VERSION, type Hello } from './handshake.js';
 import type { Poller } from './poller.js';
 import { TokenBucket, type RateLimit } from './rate-limit.js';
@@ -153,12 +153,7 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
   }
 
   sendEvent(event: number, payload: Uint8Array): void {
-    if (!Number.isInteger(event) || event < 0 || event > 0xffff) {
-      throw new IpcError('EINVAL', `event id must be an integer in 0–65535, got ${describeValue(event)}`);
-    }
-    if (!(payload instanceof Uint8Array)) {
-      throw new IpcError('EINVAL', `event payload must be a Uint8Array or Buffer, got ${describeValue(payload)}: encode text with Buffer.from(text)`);
-    }
+    checkEvent(event, payload);
     if (!this.isOpen) throw new IpcError('ENOTCONN', `cannot send event ${event}: connection ${this.id} has ended`);
     if (payload.length > this.maxMessage) {
       throw new IpcError('EMSGSIZE', `event of ${payload.length} bytes exceeds the agreed maximum of ${this.maxMessage} bytes`);
@@ -374,6 +369,7 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
   private sendError(id: number, error: unknown): void {
     const failure = IpcError.from(error, 'EREMOTEIO');
     this.counters.errors++;
+    if (failure.code === 'EBADMSG') this.counters.badMessages++;
     this.send(FrameKind.ErrorResponse, 0, id, encodeError(failure.code, failure.message));
   }
 

@@ -2,6 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import type { Connection } from './connection.js';
 import { EAGAIN, ECONNABORTED, IpcError } from './errors.js';
 import type { Hello } from './handshake.js';
+import { HostedService } from './hosted-service.js';
 import { duration, messageSize, oneOf, positiveLimit } from './option-checks.js';
 import { introspectionService, type IntrospectionOptions } from './introspection.js';
 import { Ready, type Poller } from './poller.js';
@@ -186,10 +187,11 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   /**
    * Registers a service. Services may be added before or after {@link IpcServer.listen}.
    *
+   * @returns the handle to broadcast to the service's connections
    * @throws {@link IpcError} `EEXIST` for a duplicate id or name, `EINVAL` for a bad definition.
    */
-  addService<Context>(definition: ServiceDefinition<Context>): void {
-    this.registry.add(definition as ServiceDefinition<unknown>);
+  addService<Context>(definition: ServiceDefinition<Context>): HostedService<Context> {
+    return new HostedService<Context>(this.registry.add(definition as ServiceDefinition<unknown>));
   }
 
   /**
@@ -275,6 +277,24 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   close(options: IpcServerCloseOptions = {}): Promise<void> {
     this.closing ??= this.shutdown(duration('timeout', options.timeout ?? 5000));
     return this.closing;
+  }
+
+  /**
+   * Closes now: stops accepting and reading, and closes every connection at once without waiting
+   * for running handlers (their results are dropped; clients' pending requests reject with
+   * `ECONNRESET`). What was already queued for a connection is written as far as its client takes
+   * it within 2 s, so no frame is cut short. Each service's `closed` hook runs. Resolves once every
+   * connection has ended. Idempotent, and cuts short a {@link IpcServer.close} in progress.
+   */
+  destroy(): Promise<void> {
+    this.closing ??= this.shutdown(0);
+    for (const session of [...this.sessions]) session.close();
+    return this.closing;
+  }
+
+  /** {@link IpcServer.close} with its defaults, for `await using server = …`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   private async shutdown(timeout: number): Promise<void> {
@@ -374,6 +394,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       return;
     }
     this.accepted++;
+    service.connections.add(session.connection!);
     service.stats.accepted++;
     service.stats.connections++;
   }
@@ -386,6 +407,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     const service = session.service;
     if (protocolError) this.protocolErrors++;
     if (service === undefined) return;
+    service.connections.delete(session.connection!);
     service.stats.connections--;
     service.stats.closed++;
     addTraffic(service.stats, session.counters);

@@ -1,5 +1,7 @@
 import { IpcError } from './errors.js';
+import { isUint16 } from './frame.js';
 import { SERVICE_BY_NAME, SERVICE_NAME_MAX, type Hello } from './handshake.js';
+import type { Connection } from './connection.js';
 import type { CommandHandler, ServiceDefinition } from './service.js';
 import { newTrafficStats, type ServiceStats } from './stats.js';
 
@@ -7,6 +9,8 @@ import { newTrafficStats, type ServiceStats } from './stats.js';
 export class RegisteredService {
   readonly definition: ServiceDefinition<unknown>;
   readonly stats: ServiceStats;
+  /** Its open connections, past their handshake: what a broadcast reaches. */
+  readonly connections = new Set<Connection<unknown>>();
   /** Dense table for command ids, or a selector: looked up once per request. */
   private readonly table: (CommandHandler<unknown> | undefined)[] | undefined;
   private readonly selector: ((command: number) => CommandHandler<unknown> | undefined) | undefined;
@@ -53,7 +57,7 @@ export class ServiceRegistry {
   private readonly byId = new Map<number, RegisteredService>();
   private readonly byName = new Map<string, RegisteredService>();
 
-  add(definition: ServiceDefinition<unknown>): void {
+  add(definition: ServiceDefinition<unknown>): RegisteredService {
     if (!isUint16(definition.id)) throw new IpcError('EINVAL', `service id ${definition.id} is not an integer in 0–65535`);
     if (typeof definition.name !== 'string' || definition.name === '' || Buffer.byteLength(definition.name) > SERVICE_NAME_MAX) {
       throw new IpcError('EINVAL', `service name must be 1–${SERVICE_NAME_MAX} bytes of UTF-8`);
@@ -63,6 +67,7 @@ export class ServiceRegistry {
     const service = new RegisteredService(definition);
     this.byId.set(definition.id, service);
     this.byName.set(definition.name, service);
+    return service;
   }
 
   find(hello: Hello): RegisteredService | undefined {
@@ -72,9 +77,4 @@ export class ServiceRegistry {
   all(): IterableIterator<RegisteredService> {
     return this.byId.values();
   }
-}
-
-/** Whether `value` is an integer in 0–65535. */
-export function isUint16(value: number): boolean {
-  return Number.isInteger(value) && value >= 0 && value <= 0xffff;
 }

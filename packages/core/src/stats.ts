@@ -8,6 +8,8 @@ export interface TrafficStats {
   responses: number;
   /** Error responses sent (handler threw, unknown command, oversize response). */
   errors: number;
+  /** Requests refused with `EBADMSG` because their payload did not decode (counted in `errors` too). */
+  badMessages: number;
   /** Events sent. */
   events: number;
   /** Events refused with `EAGAIN` because the client was not reading. */
@@ -94,7 +96,7 @@ export interface ServerStats {
 
 /** Fresh zeroed traffic counters. */
 export function newTrafficStats(): TrafficStats {
-  return { requests: 0, responses: 0, errors: 0, events: 0, eventsRefused: 0, bytesIn: 0, bytesOut: 0, flowControlEpisodes: 0, throttleEpisodes: 0 };
+  return { requests: 0, responses: 0, errors: 0, badMessages: 0, events: 0, eventsRefused: 0, bytesIn: 0, bytesOut: 0, flowControlEpisodes: 0, throttleEpisodes: 0 };
 }
 
 const TRAFFIC_KEYS = Object.keys(newTrafficStats()) as (keyof TrafficStats)[];

@@ -1,6 +1,6 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { constants } from 'node:os';
-import { IpcError, type Channel, type Listener, type Transport } from '@pollux/core';
+import { IpcError, type Channel, type Listener, type SyncConnector, type Transport } from '@pollux/core';
 import * as sys from '@pollux/sys';
 import { parseSocketAddress, type SocketAddress } from './socket-address.js';
 import { addressInUse, connectError, listenError, socketCreationError, staleFileStays, type AddressHolder } from './socket-errors.js';
@@ -23,7 +23,7 @@ export interface SocketTransportOptions {
  * answers on it) removes that file and takes the path over; a path where a server still answers
  * fails with `EADDRINUSE` and is left alone. Peer credentials come from `SO_PEERCRED`.
  */
-export class SocketTransport implements Transport {
+export class SocketTransport implements Transport, SyncConnector {
   private readonly mode: number | undefined;
   private readonly backlog: number;
 
@@ -66,6 +66,15 @@ export class SocketTransport implements Transport {
    * `EMFILE` / `ENFILE`.
    */
   async connect(address: string): Promise<Channel> {
+    return this.connectSync(address);
+  }
+
+  /**
+   * Connects to `address` without waiting: a Unix socket connects at once or fails at once.
+   *
+   * @throws {@link @pollux/core!index.IpcError} as {@link SocketTransport.connect}.
+   */
+  connectSync(address: string): Channel {
     const target = parseSocketAddress(address);
     const fd = openSocket(address);
     let status: number;
