@@ -46,6 +46,8 @@ export class ServerLoad {
   /** Tokens the bucket must hold again before the gate opens after the rate ran out. */
   private readonly tokensLowWater: number;
   private throttleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The server is closing: no new rate timer may hold the process up. */
+  private stopped = false;
   private readonly waiters = new Set<GateWaiter>();
   /** Waiters woken that have not used their room yet: each will admit a request or give it back. */
   private woken = 0;
@@ -123,13 +125,14 @@ export class ServerLoad {
   /** Counts a request against the server's rate; out of tokens, shuts until enough are back. */
   takeToken(): void {
     const bucket = this.bucket!;
-    if (bucket.take() === 0 || this.throttleTimer !== undefined) return;
+    if (bucket.take() === 0 || this.throttleTimer !== undefined || this.stopped) return;
     this.shut |= Shut.Throttled;
     this.throttleTimer = setTimeout(this.refilled, Math.ceil(bucket.msUntil(this.tokensLowWater)));
   }
 
   /** Stops the rate's timer: the server is closing. */
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.throttleTimer);
     this.throttleTimer = undefined;
   }
