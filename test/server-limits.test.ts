@@ -13,7 +13,8 @@ import {
   type IpcClient,
 } from 'pollux';
 import { openFdCount } from './support/fds.js';
-import { hello } from './support/frames.js';
+import { frame, hello } from './support/frames.js';
+import { rawSocket, type RawSocket } from './support/raw-socket.js';
 import { deferred, until, type TestServer } from './support/server.js';
 import { backendMatrix, useBackends } from './support/backends.js';
 
@@ -25,13 +26,22 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   const clients: IpcClient[] = [];
   /** Resolvers of the `hold` command's handlers, in arrival order. */
   let held: (() => void)[];
+  /** The reasons the echo service's `closed` hook saw, in order. */
+  let closings: IpcError[];
+  /** Raw sockets the test opened; destroyed after it. */
+  const raws: RawSocket[] = [];
 
   beforeEach(() => {
     fdsBefore = openFdCount();
     held = [];
+    closings = [];
   });
 
   afterEach(async () => {
+    for (const raw of raws.splice(0)) {
+      raw.socket.destroy();
+      await raw.closed;
+    }
     for (const client of clients.splice(0)) client.destroy();
     for (const release of held) release();
     await running?.stop();
@@ -51,6 +61,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
           1: (payload) => payload,
           [HOLD]: (payload) => new Promise<Uint8Array>((resolve) => held.push(() => resolve(payload))),
         },
+        closed: (_connection, reason) => closings.push(reason as IpcError),
       });
       configure(server);
     }, options);
@@ -92,6 +103,157 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       const second = await waiting;
       clients.push(second);
       expect((await second.request(1, Buffer.from('admitted'))).toString()).toBe('admitted');
+    });
+  });
+
+  /** A raw socket that connects and never says hello. */
+  async function silent(): Promise<RawSocket> {
+    const raw = rawSocket(running!.address);
+    raws.push(raw);
+    await raw.connected;
+    return raw;
+  }
+
+  describe('one user cannot take every slot', () => {
+    it('refuses a uid over maxConnectionsPerUid with EAGAIN, and still admits another uid', async () => {
+      await serve({ maxConnections: 6, maxConnectionsPerUid: 3, socket: { mode: 0o666 } });
+      for (let i = 0; i < 3; i++) await silent();
+      await until(() => running!.server.stats().connections === 3);
+      const refusal = await connectTo(running!.address, 'echo').catch((error: unknown) => error);
+      expect(refusal).toBeInstanceOf(IpcError);
+      expect(refusal).toMatchObject({ code: 'EAGAIN', message: expect.stringContaining(`uid ${process.getuid!()} has reached`) });
+      const other = spawnFixture('client', ['connect', running!.address, 'echo'], { uid: 65534, gid: 65534 });
+      expect(await other.next('connected')).toMatchObject({ service: 'echo' });
+      await other.exited;
+      // The silent ones leave: their uid gets its slots back.
+      for (const raw of raws.splice(0)) raw.socket.destroy();
+      await until(() => running!.server.stats().connections === 0);
+      await client();
+    });
+
+    it('still refuses with EAGAIN, not a bare reset, once the refusals waiting for a hello are at their bound', async () => {
+      await serve({ maxConnections: 1 });
+      // One holds the only slot and 64 more wait to be refused; none ever says hello.
+      for (let i = 0; i < 65; i++) await silent();
+      await until(() => running!.server.stats().connections === 65);
+      const refusal = await connectTo(running!.address, 'echo').catch((error: unknown) => error);
+      expect(refusal).toMatchObject({ code: 'EAGAIN', message: expect.stringContaining('limit of 1 connections') });
+    });
+  });
+
+  describe('while the server stops reading requests', () => {
+    /** Ways to make the whole server stop reading; each returns how to undo it. */
+    const stops: Record<string, { options: CreateServerOptions; stop(): Promise<() => void> }> = {
+      'server.pauseRequests()': {
+        options: {},
+        stop: async () => {
+          running!.server.pauseRequests();
+          return () => running!.server.resumeRequests();
+        },
+      },
+      'the server-wide maxInFlight': {
+        options: { maxInFlight: 1 },
+        stop: async () => {
+          const first = await client();
+          void first.request(HOLD);
+          await until(() => held.length === 1);
+          return () => held[0]!();
+        },
+      },
+      'the serverRequestRate': {
+        options: { serverRequestRate: { perSecond: 1, burst: 1 } },
+        stop: async () => {
+          const first = await client();
+          await first.request(1);
+          await first.request(1);
+          // The next token comes back by itself within a second.
+          return () => undefined;
+        },
+      },
+    };
+
+    it.each(Object.keys(stops))('lets a newcomer complete its handshake under %s and serves it afterwards', async (name) => {
+      const { options, stop } = stops[name]!;
+      await serve(options);
+      const errors: IpcError[] = [];
+      running!.server.on('error', (error) => errors.push(error));
+      const resume = await stop();
+      expect(running!.server.stats().readPaused).toBe(true);
+      const newcomer = await client();
+      const reply = newcomer.request(1, Buffer.from('after the stop'));
+      await until(() => running!.server.connections().some((info) => info.stats.readPaused && info.stats.requests === 0));
+      resume();
+      expect((await reply).toString()).toBe('after the stop');
+      expect(errors).toEqual([]);
+    });
+  });
+
+  describe('a peer that dies while reading from it is paused', () => {
+    /** Ways to stop reading one connection, set up once its client is connected. */
+    const pauses: Record<string, { options: CreateServerOptions; pause(connection: Connection<unknown>): Promise<void> }> = {
+      'its maxInFlightPerConnection': {
+        options: { maxInFlightPerConnection: 2 },
+        pause: () => until(() => held.length === 2),
+      },
+      'its requestRate': {
+        options: { requestRate: { perSecond: 0.001, burst: 1 } },
+        // The request that spends the last token still runs; reading stops after it.
+        pause: () => until(() => held.length === 2),
+      },
+      'connection.pauseRequests()': {
+        options: {},
+        pause: async (connection) => connection.pauseRequests(),
+      },
+      'server.pauseRequests()': {
+        options: {},
+        pause: async () => running!.server.pauseRequests(),
+      },
+      'the server-wide maxInFlight': {
+        options: { maxInFlight: 2 },
+        pause: () => until(() => held.length === 2),
+      },
+    };
+
+    it.each(Object.keys(pauses))('is noticed under %s: closed runs and its slot and fd are freed', async (name) => {
+      const { options, pause } = pauses[name]!;
+      await serve(options);
+      const opened = new Promise<Connection<unknown>>((resolve) => running!.server.once('connection', resolve));
+      const peer = spawnFixture('client', ['hold', running!.address, '4']);
+      await pause(await opened);
+      peer.child.kill('SIGKILL');
+      await peer.exited;
+      await until(() => closings.length === 1);
+      expect(closings[0]!.code).toBe('ECONNRESET');
+      await until(() => running!.server.stats().connections === 0);
+    });
+
+    it('reads the goodbye of a client that closes while reading from it is paused: closed sees ESHUTDOWN, not a crash', async () => {
+      await serve({});
+      const opened = new Promise<Connection<unknown>>((resolve) => running!.server.once('connection', resolve));
+      const c = await client();
+      (await opened).pauseRequests();
+      await c.close();
+      await until(() => closings.length === 1);
+      expect(closings[0]!.code).toBe('ESHUTDOWN');
+      expect(running!.server.stats().connections).toBe(0);
+    });
+
+    it('keeps serving a client that only shut its writing side: it still reads its answers', async () => {
+      const connections: Connection<unknown>[] = [];
+      await serve({}, (server) => server.on('connection', (connection) => connections.push(connection)));
+      const raw = rawSocket(running!.address);
+      raws.push(raw);
+      raw.socket.write(hello(1));
+      await until(() => connections.length === 1);
+      connections[0]!.pauseRequests();
+      raw.socket.end(frame(4, 1, 7, Buffer.from('half-closed')));
+      // The server has run turns past the half-close: another client was served meanwhile.
+      await roundTrip();
+      await roundTrip();
+      expect(connections[0]!.isOpen).toBe(true);
+      connections[0]!.resumeRequests();
+      await raw.closed;
+      expect(Buffer.concat(raw.received).includes(frame(5, 0, 7, Buffer.from('half-closed')))).toBe(true);
     });
   });
 

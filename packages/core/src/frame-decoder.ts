@@ -107,6 +107,16 @@ export class FrameDecoder {
   }
 
   /**
+   * Whether a complete frame is buffered, for {@link FrameDecoder.next} to return.
+   *
+   * @throws {@link IpcError} `EPROTO` for a malformed header, `EMSGSIZE` for an oversize length.
+   */
+  hasFrame(): boolean {
+    const available = this.end - this.start;
+    return available >= HEADER_SIZE && available >= HEADER_SIZE + this.checkHeader(this.start);
+  }
+
+  /**
    * Decodes the next complete frame into {@link FrameDecoder.kind}, `code`, `id` and `payload`.
    *
    * @returns false when no complete frame is buffered.

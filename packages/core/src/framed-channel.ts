@@ -92,6 +92,19 @@ export abstract class FramedChannel {
    */
   protected onFlushed(_queuedBytes: number): void {}
 
+  /**
+   * Asked before each complete frame is handed to onFrame, and before each read: false stops
+   * there. A subclass that says no has stopped reading with {@link FramedChannel.blockReading} first.
+   */
+  protected admitsNext(): boolean {
+    return true;
+  }
+
+  /** The most bytes the next read may take from the kernel, at least 1: a budget's room. */
+  protected readLimit(): number {
+    return Number.POSITIVE_INFINITY;
+  }
+
   /** Starts reading. */
   protected startPolling(): void {
     this.poller.add(this.channel.fd, this.interest, this.dispatchFn);
@@ -225,7 +238,14 @@ export abstract class FramedChannel {
     this.inDispatch = true;
     try {
       if (ready & Ready.Writable) this.flush();
-      if (this.reading && ready & (Ready.Readable | Ready.HangUp | Ready.Error)) this.readOnce();
+      if (this.reading) {
+        if (ready & (Ready.Readable | Ready.HangUp | Ready.Error)) this.readOnce();
+      } else if (ready & (Ready.HangUp | Ready.Error) && this.readBlocks !== ReadBlock.Held) {
+        // The peer is gone both ways (or an error is pending) while we do not read: nothing we
+        // send can reach it, and the poller reports this every turn until the fd is removed.
+        // Frames held back only for a moment (Held) are read first, on the next turn.
+        this.peerWentAway();
+      }
     } finally {
       this.inDispatch = false;
     }
@@ -235,7 +255,7 @@ export abstract class FramedChannel {
   /** Hands buffered frames to onFrame while reading is on; false when reading stopped or ended. */
   private deliverBuffered(): boolean {
     const decoder = this.decoder;
-    while (!this.ended && this.reading && decoder.next()) {
+    while (!this.ended && this.reading && decoder.hasFrame() && this.admitsNext() && decoder.next()) {
       this.onFrame(decoder.kind, decoder.code, decoder.id, decoder.payload);
     }
     return !this.ended && this.reading;
@@ -246,9 +266,9 @@ export abstract class FramedChannel {
     try {
       // Frames held back by a pause come first: reading past them would reorder nothing, but
       // a full chunk would leave no room and a zero-byte read looks like end of file.
-      if (!this.deliverBuffered()) return;
+      if (!this.deliverBuffered() || !this.admitsNext()) return;
       decoder.reserve();
-      const n = this.channel.read(decoder.buffer, decoder.end, decoder.space);
+      const n = this.channel.read(decoder.buffer, decoder.end, Math.min(decoder.space, this.readLimit()));
       if (n > 0) {
         decoder.commit(n);
         this.traffic.bytesIn += n;

@@ -12,9 +12,11 @@ export interface EventBits {
 
 /**
  * For poller authors: translates the engine's interest into a backend's event bits, by the one
- * rule every level-triggered backend must follow. Hang-up is asked for only while reading: reported
- * while nobody reads (a connection paused under backpressure), a half-closed peer would keep the
- * fd firing forever. An empty interest gives 0: take the fd out of whatever is polled.
+ * rule every level-triggered backend must follow. The peer's half-close is asked for only while
+ * reading: reported while nobody reads (a connection paused under backpressure), a half-closed
+ * peer would keep the fd firing forever. An empty interest gives 0, and the fd must stay in
+ * whatever is polled: `poll(2)` and epoll report `POLLHUP` and `POLLERR` even for no events, and
+ * the {@link Poller} contract promises them whatever the interest.
  *
  * @param interest - a mask of `Ready.Readable` and `Ready.Writable`
  * @param bits - the backend's bits for each

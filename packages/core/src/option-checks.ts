@@ -46,6 +46,14 @@ export function positiveLimit(name: string, value: number): number {
   return value;
 }
 
+/** A number of at least `minimum`, or Infinity; `what` says what the minimum is. */
+export function atLeast(name: string, value: number, minimum: number, what: string): number {
+  if (typeof value !== 'number' || !(value >= minimum)) {
+    throw new IpcError('EINVAL', `${name} must be at least ${what} (${minimum}), got ${String(value)}`);
+  }
+  return value;
+}
+
 /** One of the `allowed` words. */
 export function oneOf<T extends string>(name: string, value: T, allowed: readonly T[]): T {
   if (!allowed.includes(value)) throw new IpcError('EINVAL', `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${String(value)}`);

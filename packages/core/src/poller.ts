@@ -2,14 +2,17 @@ import type { IpcError } from './errors.js';
 
 /**
  * Readiness bits, used both for the interest an engine registers and for what a poller reports.
- * `HangUp` and `Error` are only ever reported, never requested: a poller always reports them.
+ * `HangUp` and `Error` are only ever reported, never requested; see {@link Poller} for when.
  */
 export const Ready = {
   /** Data (or end of file) can be read without blocking. */
   Readable: 1,
   /** Data can be written without blocking. */
   Writable: 2,
-  /** The peer hung up; a read will return what is left, then end of file. */
+  /**
+   * The peer hung up; a read will return what is left, then end of file. With `Readable` interest
+   * this includes a peer that only shut its writing side; without, only a peer gone both ways.
+   */
   HangUp: 4,
   /** An error is pending on the fd; a read or write will report it. */
   Error: 8,
@@ -32,6 +35,17 @@ export type DispatchFn = (fd: number, ready: ReadyMask) => void;
  * Readiness must be level-triggered as seen by the engine: while an fd stays readable and has
  * Readable interest, `dispatch` keeps being called. The engine caps the work done per call for
  * fairness and relies on being called again.
+ *
+ * Hang-up and errors are reported whatever the interest, an empty one included, so a connection
+ * whose reading is paused still learns that its peer died:
+ * - `Ready.Error` whenever an error is pending on the fd (`POLLERR`);
+ * - `Ready.HangUp` when the peer is gone both ways (`POLLHUP`: it closed, crashed or was killed);
+ * - with `Readable` interest, also when the peer only shut its writing side (`POLLRDHUP`). Without
+ *   it, such a half-close is not reported: the peer may still read our answers, and reporting it
+ *   would fire on every turn while the engine is not reading.
+ *
+ * Both stay level-triggered: reported on every turn until the fd is removed. A modify never takes
+ * the fd out of the set the backend polls; only {@link Poller.remove} does.
  */
 export interface Poller {
   /**
@@ -41,7 +55,8 @@ export interface Poller {
    */
   add(fd: number, interest: ReadyMask, dispatch: DispatchFn): void;
   /**
-   * Changes what `fd` is watched for, e.g. adds `Ready.Writable` while a send queue drains.
+   * Changes what `fd` is watched for, e.g. adds `Ready.Writable` while a send queue drains. An
+   * empty interest still reports hang-up and errors (see {@link Poller}).
    *
    * @throws {@link IpcError} `ENOENT` if the fd is not watched.
    */

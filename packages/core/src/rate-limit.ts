@@ -13,8 +13,9 @@ export interface RateLimit {
  * empty bucket says how long until the next token, so the caller can stop reading until then.
  */
 export class TokenBucket {
+  /** Most tokens the bucket holds. */
+  readonly burst: number;
   private readonly perMs: number;
-  private readonly burst: number;
   private tokens: number;
   private refilledAt = performance.now();
 
@@ -27,11 +28,27 @@ export class TokenBucket {
 
   /** Takes one token; returns 0 while tokens remain, else the ms until one is back. */
   take(): number {
+    this.refill();
+    this.tokens -= 1;
+    return this.tokens >= 0 ? 0 : -this.tokens / this.perMs;
+  }
+
+  /** Whole tokens there are now. */
+  available(): number {
+    this.refill();
+    return Math.max(0, Math.floor(this.tokens));
+  }
+
+  /** The ms until the bucket holds `count` tokens (0 if it does now). */
+  msUntil(count: number): number {
+    this.refill();
+    return this.tokens >= count ? 0 : (count - this.tokens) / this.perMs;
+  }
+
+  private refill(): void {
     const now = performance.now();
     this.tokens = Math.min(this.burst, this.tokens + (now - this.refilledAt) * this.perMs);
     this.refilledAt = now;
-    this.tokens -= 1;
-    return this.tokens >= 0 ? 0 : -this.tokens / this.perMs;
   }
 }
 

@@ -6,9 +6,11 @@ import { checkEvent, describeValue } from './option-checks.js';
 import { decodeHello, encodeError, encodeGoodbye, encodeWelcome, PROTOCOL_VERSION, type Hello } from './handshake.js';
 import type { Poller } from './poller.js';
 import { TokenBucket, type RateLimit } from './rate-limit.js';
+import type { GateWaiter, ServerLoad } from './server-load.js';
+import { GUARANTEED_BYTES } from './server-load.js';
 import type { RegisteredService } from './service-registry.js';
 import { newTrafficStats, type ConnectionStats, type TrafficStats } from './stats.js';
-import type { Channel } from './transport.js';
+import type { Channel, Credentials } from './transport.js';
 
 /** What to do with an event for a client whose queue is over its bound. */
 export type EventQueueFullPolicy = 'reject' | 'disconnect';
@@ -21,12 +23,15 @@ export interface SessionLimits {
   readonly onEventQueueFull: EventQueueFullPolicy;
   readonly maxInFlight: number;
   readonly requestRate: RateLimit | undefined;
+  /** `maxBufferedBytesPerConnection`: half for admitted work, half for the frame being read. */
+  readonly maxBufferedBytes: number;
 }
 
 /** What a session needs from its server. */
 export interface SessionHost {
   readonly maxMessageSize: number;
-  readonly maxConnections: number;
+  /** The server-wide gate every request passes. */
+  readonly load: ServerLoad;
   /** Whether the server counts each request against a server-wide rate. */
   readonly limitsRequests: boolean;
   findService(hello: Hello): RegisteredService | undefined;
@@ -36,10 +41,6 @@ export interface SessionHost {
   sessionEnded(session: ServerSession, error: IpcError, protocolError: boolean): void;
   /** A session is open and its `created` hook has run: tell the application. */
   announce(session: ServerSession): void;
-  /** A request arrived; only called when {@link SessionHost.limitsRequests}. */
-  requestAdmitted(): void;
-  /** An asynchronous handler started (+1) or settled (-1). */
-  inFlightChanged(delta: number): void;
   /** A connection was dropped because it did not read its events. */
   slowConsumerDropped(session: ServerSession, error: IpcError): void;
   reportHookError(hook: string, error: unknown): void;
@@ -55,10 +56,12 @@ const SessionBlock = {
   Throttled: ReadBlock.Subclass << 1,
   /** The service paused this connection. */
   Paused: ReadBlock.Subclass << 2,
-  /** The whole server stopped reading: its limit, rate or a pause. */
+  /** This session waits at the server's gate: its limits, its rate, its budget or a pause. */
   Server: ReadBlock.Subclass << 3,
   /** A graceful server close waits for running handlers. */
   Draining: ReadBlock.Subclass << 4,
+  /** This connection's requests running and output queued fill half its byte budget. */
+  Budget: ReadBlock.Subclass << 5,
 } as const;
 
 const EMPTY = new Uint8Array(0);
@@ -67,7 +70,7 @@ const EMPTY = new Uint8Array(0);
  * One accepted client connection on the server: handshake, request dispatch, events, limits,
  * and the exactly-once `closed` / `destroyed` hooks.
  */
-export class ServerSession extends FramedChannel implements ConnectionSession {
+export class ServerSession extends FramedChannel implements ConnectionSession, GateWaiter {
   readonly id: number;
   readonly counters: TrafficStats = newTrafficStats();
   protected readonly traffic = this.counters;
@@ -76,9 +79,19 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
   private readonly host: SessionHost;
   private readonly limits: SessionLimits;
   private readonly bucket: TokenBucket | undefined;
-  private readonly overCapacity: boolean;
+  private readonly load: ServerLoad;
   private maxMessage = 0;
   private running = 0;
+  /** Payload bytes of the requests whose asynchronous handlers run. */
+  private runningBytes = 0;
+  /** The bytes this session last added to the server's total. */
+  private countedBytes = 0;
+  /** Woken at the gate and no request admitted since: the room it was woken for is unused. */
+  private wokenIdle = false;
+  /** Gives the room back if this session cannot use it: it ended or stopped for its own reasons. */
+  private readonly afterWake = (): void => {
+    if (this.ended || this.isReadBlocked(~0)) this.wakeDone(false);
+  };
   private closedHookRan = false;
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private throttleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -86,18 +99,16 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
   private owesDrained = false;
 
   /**
-   * @param overCapacity - the server is full: answer the hello with a refusal.
-   * @param serverBlocked - the server has stopped reading requests as a whole.
+   * @param refusal - why the server turns this client away (`EAGAIN`, at its hello), or undefined.
    */
-  constructor(id: number, channel: Channel, poller: Poller, host: SessionHost, limits: SessionLimits, overCapacity: boolean, serverBlocked: boolean) {
+  constructor(id: number, channel: Channel, poller: Poller, host: SessionHost, limits: SessionLimits, readonly refusal: string | undefined) {
     // Until the hello is in, only control frames are legal, so the decoder limit is tiny.
     super(channel, poller, 0, limits.outputHighWater);
     this.id = id;
     this.host = host;
     this.limits = limits;
-    this.overCapacity = overCapacity;
+    this.load = host.load;
     this.bucket = limits.requestRate === undefined ? undefined : new TokenBucket(limits.requestRate, 'requestRate');
-    if (serverBlocked) this.blockReading(SessionBlock.Server, true);
     this.startPolling();
     this.handshakeTimer = setTimeout(() => {
       this.end(new IpcError('ETIMEDOUT', `client sent no complete handshake within ${limits.handshakeTimeout} ms`));
@@ -116,6 +127,11 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
       inFlight: this.running,
       readPaused: this.ended || this.isReadBlocked(~0),
     };
+  }
+
+  /** The peer's credentials, from connect time. */
+  get peer(): Credentials {
+    return this.channel.credentials;
   }
 
   /** Bytes waiting to be written now. */
@@ -147,9 +163,11 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     this.blockReading(SessionBlock.Paused, paused);
   }
 
-  /** The server as a whole stopped or resumed reading requests. */
-  blockByServer(blocked: boolean): void {
-    this.blockReading(SessionBlock.Server, blocked);
+  passGate(): void {
+    this.wokenIdle = true;
+    this.blockReading(SessionBlock.Server, false);
+    // After the frames held back were delivered: if reading stopped again, the room goes on.
+    this.poller.job(this.afterWake);
   }
 
   sendEvent(event: number, payload: Uint8Array): void {
@@ -183,7 +201,59 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     this.counters.flowControlEpisodes++;
   }
 
+  /**
+   * Before each request and each read once the handshake is done: this connection's byte budget,
+   * then the server's gate. Turned away, the session stops reading and waits.
+   */
+  protected override admitsNext(): boolean {
+    if (this.connection === undefined) return true;
+    const held = this.countHeld();
+    if (this.runningBytes + this.sendQueue.bytes >= this.limits.maxBufferedBytes / 2) {
+      this.blockReading(SessionBlock.Budget, true);
+      return false;
+    }
+    if (this.load.admits(held)) return true;
+    this.blockReading(SessionBlock.Server, true);
+    this.wakeDone(false);
+    this.load.wait(this);
+    return false;
+  }
+
+  /** Tells the gate this session used the room it was woken for, or gives it back. */
+  private wakeDone(used: boolean): void {
+    if (!this.wokenIdle) return;
+    this.wokenIdle = false;
+    this.load.wakeDone(used);
+  }
+
+  /** A read takes no more than this connection's budget and the server's have room for. */
+  protected override readLimit(): number {
+    const held = this.countedBytes;
+    const shared = Math.max(this.load.bytesLeft, GUARANTEED_BYTES - held);
+    return Math.max(1, Math.min(this.limits.maxBufferedBytes - held, shared));
+  }
+
+  /** Brings the server's byte total up to date with what this session holds; returns that. */
+  private countHeld(): number {
+    const held = this.ended ? this.runningBytes : this.decoder.pending + this.runningBytes + this.sendQueue.bytes;
+    const delta = held - this.countedBytes;
+    if (delta !== 0) {
+      this.countedBytes = held;
+      this.load.bytesChanged(delta);
+    }
+    return held;
+  }
+
+  /** Work done or written: count it, and read again once half of it is gone. */
+  private workShrank(): void {
+    this.countHeld();
+    if (this.isReadBlocked(SessionBlock.Budget) && this.runningBytes + this.sendQueue.bytes <= this.limits.maxBufferedBytes / 4) {
+      this.blockReading(SessionBlock.Budget, false);
+    }
+  }
+
   protected override onFlushed(queuedBytes: number): void {
+    this.workShrank();
     if (!this.owesDrained || queuedBytes > this.limits.eventQueueLimit / 2 || !this.isOpen) return;
     this.owesDrained = false;
     try {
@@ -217,9 +287,7 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     if (hello.version !== PROTOCOL_VERSION) {
       return this.refuse(undefined, 'EPROTONOSUPPORT', `client speaks protocol version ${hello.version}, server speaks ${PROTOCOL_VERSION}: upgrade the older side`);
     }
-    if (this.overCapacity) {
-      return this.refuse(undefined, 'EAGAIN', `server has reached its limit of ${host.maxConnections} connections: try again later`);
-    }
+    if (this.refusal !== undefined) return this.refuse(undefined, 'EAGAIN', this.refusal);
     const service = host.findService(hello);
     if (service === undefined) {
       const wanted = hello.serviceName === '' ? `id ${hello.serviceId}` : `"${hello.serviceName}"`;
@@ -278,9 +346,10 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
   private handleRequest(command: number, id: number, payload: Buffer): void {
     const service = this.service!;
     this.counters.requests++;
+    this.wakeDone(true);
     if (this.bucket !== undefined) this.takeToken(this.bucket);
     const host = this.host;
-    if (host.limitsRequests) host.requestAdmitted();
+    if (host.limitsRequests) this.load.takeToken();
     let result: Uint8Array | void | PromiseLike<Uint8Array | void>;
     try {
       const handler = service.handlerFor(command);
@@ -299,11 +368,13 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
       return;
     }
     if (++this.running >= this.limits.maxInFlight) this.blockReading(SessionBlock.Busy, true);
-    host.inFlightChanged(1);
+    const size = payload.length;
+    this.runningBytes += size;
+    this.load.inFlightChanged(1);
     // Promise.resolve tames foreign thenables: a throwing then() rejects, a double resolve settles once.
     Promise.resolve(result).then(
-      (value) => this.settle(id, command, value, undefined, false),
-      (error: unknown) => this.settle(id, command, undefined, error, true),
+      (value) => this.settle(id, command, size, value, undefined, false),
+      (error: unknown) => this.settle(id, command, size, undefined, error, true),
     );
   }
 
@@ -319,16 +390,19 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     }, Math.ceil(wait));
   }
 
-  private settle(id: number, command: number, value: Uint8Array | void, error: unknown, failed: boolean): void {
+  private settle(id: number, command: number, size: number, value: Uint8Array | void, error: unknown, failed: boolean): void {
     this.running--;
-    this.host.inFlightChanged(-1);
+    this.runningBytes -= size;
+    this.load.inFlightChanged(-1);
     if (!this.ended) {
       if (failed) this.handlerThrew(id, command, error);
       else this.respond(id, command, value);
+      this.workShrank();
       if (this.running < this.limits.maxInFlight) this.blockReading(SessionBlock.Busy, false);
       if (this.running === 0 && this.isReadBlocked(SessionBlock.Draining)) this.close();
-    } else if (this.running === 0) {
-      this.destroy();
+    } else {
+      this.countHeld();
+      if (this.running === 0) this.destroy();
     }
   }
 
@@ -376,6 +450,10 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
   protected onEnd(error: IpcError): void {
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.throttleTimer);
+    this.load.leave(this);
+    this.afterWake();
+    // Only the payloads its running handlers hold stay counted, until they settle.
+    this.countHeld();
     const protocolError = error.code === 'EPROTO' || error.code === 'EMSGSIZE';
     this.host.sessionEnded(this, error, protocolError);
     const connection = this.connection;

@@ -1,17 +1,19 @@
 import { EventEmitter } from 'eventemitter3';
 import type { Connection } from './connection.js';
 import { EAGAIN, ECONNABORTED, IpcError } from './errors.js';
-import type { Hello } from './handshake.js';
+import { FrameKind, HEADER_SIZE, writeHeader } from './frame.js';
+import { encodeError, type Hello } from './handshake.js';
 import { HostedService } from './hosted-service.js';
-import { duration, messageSize, oneOf, positiveLimit } from './option-checks.js';
+import { atLeast, duration, messageSize, oneOf, positiveLimit } from './option-checks.js';
 import { introspectionService, type IntrospectionOptions } from './introspection.js';
 import { Ready, type Poller } from './poller.js';
 import { checkRateLimit, TokenBucket, type RateLimit } from './rate-limit.js';
+import { ServerLoad } from './server-load.js';
 import { ServiceRegistry, type RegisteredService } from './service-registry.js';
 import type { CommandHandler, HandlerFailure, ServiceDefinition } from './service.js';
 import { ServerSession, type EventQueueFullPolicy, type SessionHost, type SessionLimits } from './server-session.js';
 import { addTraffic, type ConnectionInfo, type ServerStats, type ServiceStats } from './stats.js';
-import type { Listener, Transport } from './transport.js';
+import type { Channel, Listener, Transport } from './transport.js';
 
 /** Options of {@link IpcServer}. */
 export interface IpcServerOptions {
@@ -28,6 +30,12 @@ export interface IpcServerOptions {
    * at its handshake with `EAGAIN`. Default 4096.
    */
   readonly maxConnections?: number;
+  /**
+   * Most connections one uid may hold open at once, handshaking ones included, so that one local
+   * user cannot take every slot of `maxConnections` from the others. A client over it is refused
+   * at its handshake with `EAGAIN`. Default: no limit of its own.
+   */
+  readonly maxConnectionsPerUid?: number;
   /**
    * Stop reading from a connection while more than this many bytes of its responses and events
    * wait to be written: a client that sends but never reads cannot grow the server's memory.
@@ -50,11 +58,36 @@ export interface IpcServerOptions {
    * resume as they settle. Default 1024.
    */
   readonly maxInFlightPerConnection?: number;
-  /** The same, over all connections of the server. Default: no limit. */
+  /**
+   * The same, over all connections of the server. Only the connections that meet the limit stop
+   * reading; they are woken in turn as handlers settle. Default: no limit.
+   */
   readonly maxInFlight?: number;
+  /**
+   * Bytes one connection may make the server hold: its requests read and not yet parsed, the
+   * payloads of its running asynchronous handlers, and its responses and events waiting to be
+   * written. Reading it stops while its running requests and queued output fill half of this
+   * (the other half is room for the request being read) and resumes when they are down to a
+   * quarter; kernel buffers then hold the client back. Nothing admitted is dropped.
+   * At least twice `maxMessageSize` plus headers. Default: four times `maxMessageSize`, at least 1 MiB.
+   */
+  readonly maxBufferedBytesPerConnection?: number;
+  /**
+   * Bytes all connections together may make the server hold, counted as for
+   * `maxBufferedBytesPerConnection`. At the budget, connections stop reading as they come to
+   * their next request, and are woken in turn once the total is down to three quarters. A
+   * connection holding less than 64 KiB is still served, so one client cannot lock the others out:
+   * the server's buffered bytes stay under this budget plus 64 KiB per connection (plus responses
+   * larger than the requests they answer). At least `maxBufferedBytesPerConnection`.
+   * Default 256 MiB.
+   */
+  readonly maxBufferedBytes?: number;
   /** Each connection's request rate; over it, reading that connection waits. Default: no limit. */
   readonly requestRate?: RateLimit;
-  /** The whole server's request rate; over it, reading every connection waits. Default: no limit. */
+  /**
+   * The whole server's request rate; over it, connections stop reading as they come to their next
+   * request, and are woken in turn once half the burst is back. Default: no limit.
+   */
   readonly serverRequestRate?: RateLimit;
   /**
    * Serve the built-in introspection service (id {@link INTROSPECTION_SERVICE_ID}), which answers
@@ -91,7 +124,10 @@ export interface IpcServerEvents {
 
 const ACCEPTS_PER_CALLBACK = 64;
 const ACCEPT_RETRY_MS = 100;
-/** Connections over `maxConnections` kept just long enough to be told why; beyond these, closed at once. */
+/**
+ * Refused connections kept until their hello, to be told why in turn; beyond these, a refusal is
+ * written at once and the connection closed, which a client that sent its hello already still reads.
+ */
 const REFUSING_MAX = 64;
 
 /**
@@ -109,23 +145,25 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   private readonly transport: Transport;
   private readonly limits: SessionLimits;
   private readonly maxConnections: number;
-  private readonly maxInFlight: number;
-  private readonly bucket: TokenBucket | undefined;
+  private readonly maxConnectionsPerUid: number;
+  private readonly load: ServerLoad;
   private readonly registry = new ServiceRegistry();
   private readonly endpoints = new Map<number, Listener>();
   private readonly sessions = new Set<ServerSession>();
   private readonly acceptPaused = new Map<Listener, ReturnType<typeof setTimeout>>();
   private readonly host: SessionHost;
+  /** Sessions holding a slot (not being refused), by their peer's uid; kept only with a per-uid cap. */
+  private readonly slotsByUid = new Map<number, number>();
+  /** Sessions holding a slot of `maxConnections`. */
+  private slotsTaken = 0;
+  /** Sessions waiting for their hello to be refused. */
+  private refusing = 0;
   private nextConnectionId = 1;
   private accepted = 0;
   private refused = 0;
   private refusedOverCapacity = 0;
   private closed = 0;
   private protocolErrors = 0;
-  private inFlight = 0;
-  private paused = false;
-  private throttleTimer: ReturnType<typeof setTimeout> | undefined;
-  private blocked = false;
   private closing: Promise<void> | undefined;
   /** Services and commands whose handler failure was printed as a warning, for want of a listener. */
   private readonly warnedHandlerFailures = new Set<number>();
@@ -141,6 +179,13 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     this.transport = options.transport;
     this.maxMessageSize = messageSize(options.maxMessageSize ?? 1024 * 1024);
     const outputHighWater = positiveLimit('sendQueueHighWater', options.sendQueueHighWater ?? 4 * 1024 * 1024);
+    const largestFrame = HEADER_SIZE + this.maxMessageSize;
+    const maxBufferedBytes = atLeast(
+      'maxBufferedBytesPerConnection',
+      options.maxBufferedBytesPerConnection ?? Math.max(1024 * 1024, 4 * this.maxMessageSize),
+      2 * largestFrame,
+      'twice the largest frame (maxMessageSize plus its 12-byte header)',
+    );
     this.limits = {
       handshakeTimeout: duration('handshakeTimeout', options.handshakeTimeout ?? 5000),
       outputHighWater,
@@ -148,15 +193,21 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       onEventQueueFull: oneOf('onEventQueueFull', options.onEventQueueFull ?? 'reject', ['reject', 'disconnect']),
       maxInFlight: positiveLimit('maxInFlightPerConnection', options.maxInFlightPerConnection ?? 1024),
       requestRate: options.requestRate,
+      maxBufferedBytes,
     };
     if (options.requestRate !== undefined) checkRateLimit(options.requestRate, 'requestRate');
     this.maxConnections = positiveLimit('maxConnections', options.maxConnections ?? 4096);
-    this.maxInFlight = positiveLimit('maxInFlight', options.maxInFlight ?? Number.POSITIVE_INFINITY);
-    this.bucket = options.serverRequestRate === undefined ? undefined : new TokenBucket(options.serverRequestRate, 'serverRequestRate');
+    this.maxConnectionsPerUid = positiveLimit('maxConnectionsPerUid', options.maxConnectionsPerUid ?? Number.POSITIVE_INFINITY);
+    const bucket = options.serverRequestRate === undefined ? undefined : new TokenBucket(options.serverRequestRate, 'serverRequestRate');
+    this.load = new ServerLoad(
+      positiveLimit('maxInFlight', options.maxInFlight ?? Number.POSITIVE_INFINITY),
+      atLeast('maxBufferedBytes', options.maxBufferedBytes ?? 256 * 1024 * 1024, maxBufferedBytes, 'maxBufferedBytesPerConnection'),
+      bucket,
+    );
     this.host = {
       maxMessageSize: this.maxMessageSize,
-      maxConnections: this.maxConnections,
-      limitsRequests: this.bucket !== undefined,
+      load: this.load,
+      limitsRequests: bucket !== undefined,
       findService: (hello: Hello) => this.registry.find(hello),
       sessionOpened: (session, service) => this.sessionOpened(session, service),
       sessionEnded: (session, error, protocolError) => this.sessionEnded(session, error, protocolError),
@@ -166,11 +217,6 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
         } catch (error) {
           this.reportError(IpcError.from(error, 'EREMOTEIO'), "a 'connection' listener threw");
         }
-      },
-      requestAdmitted: () => this.takeToken(),
-      inFlightChanged: (delta) => {
-        this.inFlight += delta;
-        this.updateBlocked();
       },
       slowConsumerDropped: (session, error) => {
         session.service!.stats.slowConsumersDropped++;
@@ -220,17 +266,17 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
 
   /**
    * Stops reading requests from every connection, for a service that must push back under load;
-   * kernel buffers fill and clients' writes wait. Events and responses still go out. Idempotent.
+   * kernel buffers fill and clients' writes wait. Events and responses still go out, new clients
+   * still complete their handshake, and a client that dies meanwhile is still noticed at once.
+   * Idempotent.
    */
   pauseRequests(): void {
-    this.paused = true;
-    this.updateBlocked();
+    this.load.pause(true);
   }
 
   /** Undoes {@link IpcServer.pauseRequests}. */
   resumeRequests(): void {
-    this.paused = false;
-    this.updateBlocked();
+    this.load.pause(false);
   }
 
   /** A snapshot of the counters: server-wide and per service. */
@@ -251,8 +297,8 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       refusedOverCapacity: this.refusedOverCapacity,
       closed: this.closed,
       protocolErrors: this.protocolErrors,
-      inFlight: this.inFlight,
-      readPaused: this.blocked,
+      inFlight: this.load.inFlight,
+      readPaused: this.load.isShut,
       services: [...services.values()],
     };
   }
@@ -305,7 +351,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     }
     this.endpoints.clear();
     this.acceptPaused.clear();
-    clearTimeout(this.throttleTimer);
+    this.load.stop();
     if (this.sessions.size === 0) return;
     const allEnded = new Promise<void>((resolve) => {
       this.lastSessionEnded = resolve;
@@ -329,23 +375,67 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
         this.pauseAccepting(listener, IpcError.fromErrno(channel, `accept on ${listener.address}`));
         return;
       }
-      const overCapacity = this.sessions.size >= this.maxConnections;
-      if (overCapacity && this.sessions.size >= this.maxConnections + REFUSING_MAX) {
-        // Even the refusals are at their bound: no room left to explain, only to close.
-        this.refused++;
+      const refusal = this.refusalFor(channel);
+      if (refusal !== undefined) {
         this.refusedOverCapacity++;
-        channel.close();
-        continue;
+        if (this.refusing >= REFUSING_MAX) {
+          this.refuseAtOnce(channel, refusal);
+          continue;
+        }
       }
       try {
-        const session = new ServerSession(this.nextConnectionId++, channel, this.poller, this.host, this.limits, overCapacity, this.blocked);
+        const session = new ServerSession(this.nextConnectionId++, channel, this.poller, this.host, this.limits, refusal);
         this.sessions.add(session);
-        if (overCapacity) this.refusedOverCapacity++;
+        if (refusal !== undefined) this.refusing++;
+        else this.takeSlot(session);
       } catch (error) {
         channel.close();
         this.reportError(IpcError.from(error, 'EIO'), 'setting up a client connection failed');
       }
     }
+  }
+
+  /** Why a new connection must be turned away: the server or its peer's uid is at its cap. */
+  private refusalFor(channel: Channel): string | undefined {
+    if (this.slotsTaken >= this.maxConnections) return `server has reached its limit of ${this.maxConnections} connections: try again later`;
+    if (this.maxConnectionsPerUid === Number.POSITIVE_INFINITY) return undefined;
+    const uid = channel.credentials.uid;
+    if ((this.slotsByUid.get(uid) ?? 0) < this.maxConnectionsPerUid) return undefined;
+    return `uid ${uid} has reached this server's limit of ${this.maxConnectionsPerUid} connections per user: close one or try again later`;
+  }
+
+  private takeSlot(session: ServerSession): void {
+    this.slotsTaken++;
+    if (this.maxConnectionsPerUid === Number.POSITIVE_INFINITY) return;
+    const uid = session.peer.uid;
+    this.slotsByUid.set(uid, (this.slotsByUid.get(uid) ?? 0) + 1);
+  }
+
+  private releaseSlot(session: ServerSession): void {
+    if (session.refusal !== undefined) {
+      this.refusing--;
+      return;
+    }
+    this.slotsTaken--;
+    if (this.maxConnectionsPerUid === Number.POSITIVE_INFINITY) return;
+    const uid = session.peer.uid;
+    const left = this.slotsByUid.get(uid)! - 1;
+    if (left === 0) this.slotsByUid.delete(uid);
+    else this.slotsByUid.set(uid, left);
+  }
+
+  /**
+   * Writes the refusal into the fresh socket (whose buffer takes so small a frame whole) and
+   * closes it, without waiting for the hello: what a refusal costs beyond the waiting ones.
+   */
+  private refuseAtOnce(channel: Channel, message: string): void {
+    this.refused++;
+    const payload = encodeError('EAGAIN', message);
+    const frame = Buffer.allocUnsafe(HEADER_SIZE + payload.length);
+    writeHeader(frame, 0, payload.length, FrameKind.Refuse, 0, 0);
+    payload.copy(frame, HEADER_SIZE);
+    channel.writev([frame], 1);
+    channel.close();
   }
 
   /**
@@ -369,25 +459,6 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     if (this.endpoints.has(listener.fd)) this.poller.modify(listener.fd, Ready.Readable);
   }
 
-  /** Counts a request against the server's rate; out of tokens, stops reading until one is back. */
-  private takeToken(): void {
-    const wait = this.bucket!.take();
-    if (wait === 0 || this.throttleTimer !== undefined || this.closing) return;
-    this.throttleTimer = setTimeout(() => {
-      this.throttleTimer = undefined;
-      this.updateBlocked();
-    }, Math.ceil(wait));
-    this.updateBlocked();
-  }
-
-  /** Applies the server-wide stop to every connection when its reasons changed. */
-  private updateBlocked(): void {
-    const blocked = this.paused || this.inFlight >= this.maxInFlight || this.throttleTimer !== undefined;
-    if (blocked === this.blocked) return;
-    this.blocked = blocked;
-    for (const session of this.sessions) session.blockByServer(blocked);
-  }
-
   private sessionOpened(session: ServerSession, service: RegisteredService | undefined): void {
     if (service === undefined) {
       this.refused++;
@@ -401,6 +472,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
 
   private sessionEnded(session: ServerSession, _error: IpcError, protocolError: boolean): void {
     this.sessions.delete(session);
+    this.releaseSlot(session);
     this.closed++;
     if (this.sessions.size === 0) this.lastSessionEnded?.();
     for (const listener of this.acceptPaused.keys()) this.resumeAccepting(listener);

@@ -9,7 +9,7 @@ interface Registration {
   readonly dispatch: DispatchFn;
   /** What the engine asked for. */
   interest: ReadyMask;
-  /** The epoll events registered with the binding; 0 while the fd is out of the epoll set. */
+  /** The epoll events registered with the binding; 0 still reports `EPOLLHUP` and `EPOLLERR`. */
   events: number;
 }
 
@@ -31,7 +31,7 @@ let delivering = false;
 
 const EPOLL_BITS = { readable: EPOLLIN, hangUp: EPOLLRDHUP, writable: EPOLLOUT };
 
-/** Translates engine interest into epoll events; 0 means "leave the epoll set". */
+/** Translates engine interest into epoll events. */
 function epollEvents(interest: ReadyMask): number {
   return interestEvents(interest, EPOLL_BITS);
 }
@@ -47,7 +47,8 @@ function readyFrom(events: number, interest: ReadyMask): ReadyMask {
   if (events & EPOLLIN) ready |= Ready.Readable;
   if (events & EPOLLOUT) ready |= Ready.Writable;
   ready &= io;
-  if (events & (EPOLLHUP | EPOLLRDHUP)) ready |= Ready.HangUp | (io & Ready.Readable);
+  // A half-close counts only while reading: the event may predate a modify that stopped it.
+  if (events & EPOLLHUP || (events & EPOLLRDHUP && io & Ready.Readable)) ready |= Ready.HangUp | (io & Ready.Readable);
   if (events & EPOLLERR) ready |= Ready.Error | io;
   return ready;
 }
@@ -88,11 +89,12 @@ function deliver(error: Error | null, fd?: number, events?: number): void {
  *   re-implement level triggering in JavaScript, and the binding's one-event hand-off buys
  *   nothing from it.
  * - **Interest.** `Readable` asks for `EPOLLIN | EPOLLRDHUP`, `Writable` for `EPOLLOUT`
- *   (`modify` switches it while a send queue drains). Interest 0 takes the fd out of the epoll
- *   set: the kernel reports `EPOLLHUP`/`EPOLLERR` whatever was asked, so a dead peer of a paused
- *   connection would otherwise fire forever. `EPOLLHUP`/`EPOLLRDHUP` become `Ready.HangUp`, plus
- *   `Readable` while reading; `EPOLLERR` becomes `Ready.Error` plus the I/O bits of the interest,
- *   so the engine's read or write reports the error.
+ *   (`modify` switches it while a send queue drains). Interest 0 keeps the fd in the epoll set
+ *   with no events: the kernel still reports `EPOLLHUP`/`EPOLLERR`, so a paused connection learns
+ *   that its peer died, as the Poller contract promises. `EPOLLHUP` (and `EPOLLRDHUP` while
+ *   reading) becomes `Ready.HangUp`, plus `Readable` while reading; `EPOLLERR` becomes
+ *   `Ready.Error` plus the I/O bits of the interest, so the engine's read or write reports the
+ *   error.
  * - **Remove.** After `remove` returns, the fd is dispatched never again: each event is looked up
  *   in the registrations when it arrives, so one already fetched by the thread finds nothing and
  *   is dropped. If the fd number was reused by a later `add` before that stale event arrived, it
@@ -144,21 +146,18 @@ export class EpollPoller implements Poller {
       throw new IpcError('EEXIST', `fd ${fd} is already watched by ${by}`);
     }
     const registration: Registration = { poller: this, dispatch, interest, events: epollEvents(interest) };
-    if (registration.events !== 0) {
-      try {
-        this.instance().add(fd, registration.events);
-      } catch (error) {
-        if (this.registrations.size === 0) this.release();
-        throw epollError(error, `watch fd ${fd}`);
-      }
+    try {
+      this.instance().add(fd, registration.events);
+    } catch (error) {
+      if (this.registrations.size === 0) this.release();
+      throw epollError(error, `watch fd ${fd}`);
     }
     this.registrations.set(fd, registration);
     registrations.set(fd, registration);
   }
 
   /**
-   * Changes what `fd` is watched for; an empty interest takes it out of the epoll set until the
-   * next non-empty one.
+   * Changes what `fd` is watched for; with an empty interest only a hang-up or an error is reported.
    *
    * @throws {@link @pollux/core!index.IpcError} `ENOENT` if `fd` is not watched by this poller, or the
    * errno `epoll_ctl` reported.
@@ -169,9 +168,7 @@ export class EpollPoller implements Poller {
     const events = epollEvents(interest);
     if (events !== registration.events) {
       try {
-        if (registration.events === 0) this.instance().add(fd, events);
-        else if (events === 0) this.instance().remove(fd);
-        else this.instance().modify(fd, events);
+        this.instance().modify(fd, events);
       } catch (error) {
         throw epollError(error, `change the interest of fd ${fd}`);
       }
@@ -190,19 +187,17 @@ export class EpollPoller implements Poller {
     this.registrations.delete(fd);
     registrations.delete(fd);
     if (!delivering) removedWhileInFlight.add(fd);
-    if (registration.events !== 0) {
-      try {
-        this.instance().remove(fd);
-      } catch (error) {
-        // The fd was closed before it was removed. The kernel has dropped it, but the binding
-        // still counts it: its Epoll object must stay open, and it keeps the process alive.
-        this.epollStuck = true;
-        process.emitWarning(
-          `fd ${fd} was closed before EpollPoller.remove: ${epollError(error, 'epoll_ctl(EPOLL_CTL_DEL)').message}; ` +
-            'the epoll binding keeps counting it and will hold the process open',
-          { code: 'POLLUX_EPOLL_CLOSED_FD' },
-        );
-      }
+    try {
+      this.instance().remove(fd);
+    } catch (error) {
+      // The fd was closed before it was removed. The kernel has dropped it, but the binding
+      // still counts it: its Epoll object must stay open, and it keeps the process alive.
+      this.epollStuck = true;
+      process.emitWarning(
+        `fd ${fd} was closed before EpollPoller.remove: ${epollError(error, 'epoll_ctl(EPOLL_CTL_DEL)').message}; ` +
+          'the epoll binding keeps counting it and will hold the process open',
+        { code: 'POLLUX_EPOLL_CLOSED_FD' },
+      );
     }
     if (this.registrations.size === 0) this.release();
   }

@@ -1,17 +1,33 @@
 import { interestEvents, IpcError, JobQueue, Ready, type DispatchFn, type Poller, type ReadyMask } from '@pollux/core';
-import { FdWatcher, WATCH_DISCONNECT, WATCH_READABLE, WATCH_WRITABLE } from '@pollux/sys';
+import { FdWatcher, WATCH_DISCONNECT, WATCH_PRIORITIZED, WATCH_READABLE, WATCH_WRITABLE } from '@pollux/sys';
 
 interface Watch {
   readonly watcher: FdWatcher;
+  /** What the engine asked for. */
+  interest: ReadyMask;
   /** The libuv events last asked for, to re-arm after libuv stopped the watcher on an error. */
   events: number;
 }
 
 const WATCH_BITS = { readable: WATCH_READABLE, hangUp: WATCH_DISCONNECT, writable: WATCH_WRITABLE };
 
-/** Translates engine interest into libuv poll events. */
+/**
+ * Translates engine interest into libuv poll events. libuv stops a watcher asked for nothing,
+ * and a stopped watcher hears no hang-up; without Readable, `WATCH_PRIORITIZED` keeps it in the
+ * epoll set, where a full hang-up is reported as that flag (see its doc in `@pollux/sys`).
+ */
 function watchEvents(interest: ReadyMask): number {
-  return interestEvents(interest, WATCH_BITS);
+  const events = interestEvents(interest, WATCH_BITS);
+  return interest & Ready.Readable ? events : events | WATCH_PRIORITIZED;
+}
+
+/** Translates libuv's events into Ready bits. */
+function readyFrom(events: number): ReadyMask {
+  let ready = 0;
+  if (events & WATCH_READABLE) ready |= Ready.Readable;
+  if (events & WATCH_WRITABLE) ready |= Ready.Writable;
+  if (events & (WATCH_DISCONNECT | WATCH_PRIORITIZED)) ready |= Ready.HangUp;
+  return ready;
 }
 
 /**
@@ -46,21 +62,23 @@ export class NodePoller implements Poller {
     const watch: Watch = {
       watcher: new FdWatcher(fd, (status, events) => {
         if (status >= 0) {
-          dispatch(fd, events & (Ready.Readable | Ready.Writable | Ready.HangUp));
+          dispatch(fd, readyFrom(events));
           return;
         }
         // On POLLERR libuv stops the watcher. Data may still be queued ahead of the error, so
-        // the engine reads it, and the watcher is re-armed until the read reports the error.
+        // the engine reads it (or writes, if that is what it waits for), and the watcher is
+        // re-armed until that call reports the error.
         try {
-          dispatch(fd, Ready.Error | Ready.Readable);
+          dispatch(fd, Ready.Error | (watch.interest & (Ready.Readable | Ready.Writable)));
         } finally {
-          if (this.watches.get(fd) === watch && watch.events !== 0) watch.watcher.start(watch.events);
+          if (this.watches.get(fd) === watch) watch.watcher.start(watch.events);
         }
       }),
+      interest,
       events: watchEvents(interest),
     };
     try {
-      if (watch.events !== 0) watch.watcher.start(watch.events);
+      watch.watcher.start(watch.events);
     } catch (error) {
       watch.watcher.close();
       throw IpcError.from(error, 'EIO');
@@ -69,7 +87,7 @@ export class NodePoller implements Poller {
   }
 
   /**
-   * Changes what `fd` is watched for; an empty interest pauses the watcher.
+   * Changes what `fd` is watched for; with an empty interest only a hang-up or an error is reported.
    *
    * @throws {@link @pollux/core!index.IpcError} `ENOENT` if `fd` is not watched.
    */
@@ -77,10 +95,10 @@ export class NodePoller implements Poller {
     const watch = this.watches.get(fd);
     if (watch === undefined) throw new IpcError('ENOENT', `fd ${fd} is not watched by this poller`);
     const events = watchEvents(interest);
+    watch.interest = interest;
     watch.events = events;
     try {
-      if (events === 0) watch.watcher.stop();
-      else watch.watcher.start(events);
+      watch.watcher.start(events);
     } catch (error) {
       throw IpcError.from(error, 'EIO');
     }

@@ -25,14 +25,16 @@ function pollEvents(interest: ReadyMask): number {
 
 /** Translates `poll(2)` revents into {@link Ready} bits, keeping only what `interest` still wants. */
 function readyBits(revents: number, interest: ReadyMask): ReadyMask {
+  const io = interest & (Ready.Readable | Ready.Writable);
   let ready = 0;
   if (revents & POLLIN) ready |= Ready.Readable;
   if (revents & POLLOUT) ready |= Ready.Writable;
-  ready &= interest;
-  if (revents & (POLLHUP | POLLRDHUP)) ready |= Ready.HangUp;
-  // Data may be queued ahead of the error: Readable lets the engine read it, and the read that
-  // follows reports the error itself.
-  if (revents & POLLERR) ready |= Ready.Error | Ready.Readable;
+  ready &= io;
+  // A half-close counts only while reading: it may have been fetched before a modify stopped it.
+  if (revents & POLLHUP || (revents & POLLRDHUP && io & Ready.Readable)) ready |= Ready.HangUp;
+  // Data may be queued ahead of the error: the I/O the engine wants lets it read or write, and
+  // that call reports the error itself.
+  if (revents & POLLERR) ready |= Ready.Error | io;
   if (revents & POLLNVAL) ready |= Ready.Error;
   return ready;
 }
@@ -52,8 +54,9 @@ function grown(array: Int32Array, capacity: number): Int32Array<ArrayBuffer> {
  *
  * Level-triggered. `poll(2)` flags map to {@link @pollux/core!index.Ready} bits as follows:
  * `POLLIN` → `Readable`, `POLLOUT` → `Writable`, `POLLHUP` and `POLLRDHUP` → `HangUp`
- * (`POLLRDHUP` is asked for only while `Readable` is wanted), `POLLERR` → `Error | Readable`,
- * `POLLNVAL` → `Error`.
+ * (`POLLRDHUP` is asked for only while `Readable` is wanted), `POLLERR` → `Error` plus the wanted
+ * I/O bits, `POLLNVAL` → `Error`. An fd with no interest stays in the poll set with no events, so
+ * `POLLHUP` and `POLLERR` still reach it.
  *
  * Remove an fd before closing it. A closed fd that is still watched is a bug of the caller: it is
  * reported as `Error` (`POLLNVAL`) on every pump, and once the number is reused it reports the
@@ -99,7 +102,7 @@ export class PumpPoller implements Poller {
 
   /**
    * Starts watching `fd` for `interest` (a mask of `Ready.Readable` and `Ready.Writable`; 0 watches
-   * nothing until {@link PumpPoller.modify}). Takes effect from the next poll.
+   * for hang-up and errors only). Takes effect from the next poll.
    *
    * @throws {@link @pollux/core!index.IpcError} `EEXIST` if `fd` is already watched, `EBADF` if `fd`
    * is not a non-negative integer.
@@ -120,8 +123,8 @@ export class PumpPoller implements Poller {
   }
 
   /**
-   * Changes what `fd` is watched for; 0 watches nothing (not even hang-up or error) until the next
-   * `modify`. Readiness already fetched in the current pump is filtered by the new interest.
+   * Changes what `fd` is watched for; 0 watches for hang-up and errors only. Readiness already
+   * fetched in the current pump is filtered by the new interest.
    *
    * @throws {@link @pollux/core!index.IpcError} `ENOENT` if `fd` is not watched.
    */
@@ -212,7 +215,7 @@ export class PumpPoller implements Poller {
       for (let i = 0; i < found; i++) {
         const registration = this.batch[i]!;
         // Removed (and maybe re-added as a new registration) by an earlier callback of this pump.
-        if (registration.index < 0 || registration.interest === 0) continue;
+        if (registration.index < 0) continue;
         const bits = readyBits(this.batchRevents[i]!, registration.interest);
         if (bits === 0) continue;
         dispatched++;
@@ -234,10 +237,9 @@ export class PumpPoller implements Poller {
     while (this.count > 0) this.remove(this.slots[this.count - 1]!.fd);
   }
 
-  /** Writes a registration's interest into its poll slot; an fd with no interest is skipped by poll. */
+  /** Writes a registration's interest into its poll slot. */
   private arm(registration: Registration): void {
-    const { index, interest } = registration;
-    this.fds[index] = interest === 0 ? -1 : registration.fd;
-    this.events[index] = pollEvents(interest);
+    this.fds[registration.index] = registration.fd;
+    this.events[registration.index] = pollEvents(registration.interest);
   }
 }

@@ -221,7 +221,8 @@ int pollux_init_fd_watcher(napi_env env, napi_value exports) {
       pollux_export_fn(env, exports, "watcherUnref", watcher_unref) != 0 ||
       pollux_export_int(env, exports, "WATCH_READABLE", UV_READABLE) != 0 ||
       pollux_export_int(env, exports, "WATCH_WRITABLE", UV_WRITABLE) != 0 ||
-      pollux_export_int(env, exports, "WATCH_DISCONNECT", UV_DISCONNECT) != 0)
+      pollux_export_int(env, exports, "WATCH_DISCONNECT", UV_DISCONNECT) != 0 ||
+      pollux_export_int(env, exports, "WATCH_PRIORITIZED", UV_PRIORITIZED) != 0)
     return -1;
   return 0;
 }

@@ -6,6 +6,13 @@ export const WATCH_READABLE: number = native.WATCH_READABLE;
 export const WATCH_WRITABLE: number = native.WATCH_WRITABLE;
 /** Watch interest and reported event: the peer shut down its writing side (`UV_DISCONNECT`, `EPOLLRDHUP`). */
 export const WATCH_DISCONNECT: number = native.WATCH_DISCONNECT;
+/**
+ * Watch interest and reported event: urgent data is waiting (`UV_PRIORITIZED`, `POLLPRI`). A
+ * started watcher is in libuv's epoll set, and epoll reports a full hang-up (`EPOLLHUP`) for any
+ * fd in it; libuv hands such a bare hang-up on as the events watched for, so watching only this
+ * flag on a socket that never gets urgent data (a Unix socket) reports exactly the peer's hang-up.
+ */
+export const WATCH_PRIORITIZED: number = native.WATCH_PRIORITIZED;
 
 /**
  * Readiness callbacks for a raw fd on Node's own event loop (a libuv `uv_poll_t`).
@@ -47,7 +54,7 @@ export class FdWatcher {
    * Starts watching for `events`, or changes the interest of a started watcher (`uv_poll_start`).
    * An empty mask stops the watcher.
    *
-   * @param events - mask of {@link WATCH_READABLE}, {@link WATCH_WRITABLE}, {@link WATCH_DISCONNECT}
+   * @param events - mask of {@link WATCH_READABLE}, {@link WATCH_WRITABLE}, {@link WATCH_DISCONNECT}, {@link WATCH_PRIORITIZED}
    * @throws {@link SysError} `EBADF` (watcher closed), `EEXIST`, `ENOMEM`
    * @throws RangeError for unknown flags
    */

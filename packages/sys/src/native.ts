@@ -41,6 +41,7 @@ export interface NativeBinding {
   WATCH_READABLE: number;
   WATCH_WRITABLE: number;
   WATCH_DISCONNECT: number;
+  WATCH_PRIORITIZED: number;
 }
 
 // Relative to this file, so the same path works from src/ and from dist/.

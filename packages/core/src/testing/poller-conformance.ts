@@ -57,8 +57,9 @@ function openFdCount(): number {
 /**
  * Registers a vitest suite that checks a {@link Poller} against the contract the pollux engine
  * relies on: level-triggered readable and writable readiness, `modify`, `remove` from inside a
- * callback with no dispatch afterwards, many fds, hang-up and error reporting, `job` ordering, no
- * leaked fds, and a process that can exit once everything is removed.
+ * callback with no dispatch afterwards, many fds, hang-up and error reporting (also for an fd
+ * with no interest), `job` ordering, no leaked fds, and a process that can exit once everything
+ * is removed.
  *
  * @example
  * ```ts
@@ -263,16 +264,53 @@ export function describePollerConformance(options: PollerConformanceOptions): vo
       poller.remove(fresh);
     });
 
-    it('reports nothing for an fd with no interest, even when its peer dies', async () => {
+    /** Closes `b`, the peer of a pair, for good. */
+    function closePeer(b: number): void {
+      fds.close(b);
+      opened.splice(opened.indexOf(b), 1);
+    }
+
+    it('reports a hang-up for an fd with no interest once its peer is gone, on every turn', async () => {
+      const [a, b] = pair();
+      fds.writev(b, ONE_BYTE, 1);
+      const seen: number[] = [];
+      const thrice = new Promise<void>((resolve) => {
+        poller.add(a, Ready.Readable, (_fd, ready) => {
+          seen.push(ready);
+          if (seen.length === 3) resolve();
+        });
+      });
+      poller.modify(a, 0);
+      closePeer(b);
+      await thrice;
+      poller.remove(a);
+      // Unread data does not hide the hang-up, and nothing is reported that was not asked for.
+      expect(seen.every((ready) => (ready & (Ready.Readable | Ready.Writable)) === 0)).toBe(true);
+      expect(seen.every((ready) => (ready & Ready.HangUp) !== 0)).toBe(true);
+    });
+
+    it('reports an error for an fd with no interest whose peer died with unread data', async () => {
+      const [a, b] = pair();
+      fds.writev(a, ONE_BYTE, 1);
+      closePeer(b);
+      const ready = await nextReady(a, 0);
+      expect(ready & (Ready.Error | Ready.HangUp)).toBeTruthy();
+      expect(ready & (Ready.Readable | Ready.Writable)).toBe(0);
+    });
+
+    it('reports nothing for an fd with no interest whose peer only shut its writing side', async () => {
       const [a, b] = pair();
       const seen: number[] = [];
       poller.add(a, Ready.Readable, (_fd, ready) => seen.push(ready));
       poller.modify(a, 0);
-      fds.writev(a, ONE_BYTE, 1);
-      fds.close(b);
-      opened.splice(opened.indexOf(b), 1);
+      fds.writev(b, ONE_BYTE, 1);
+      fds.shutdown(b, 'write');
       await turns(5);
       expect(seen).toEqual([]);
+      // The half-closed peer still reads: it is not gone, and reading again finds the data and the end.
+      poller.modify(a, Ready.Readable);
+      await turns(2);
+      expect(seen.some((ready) => (ready & (Ready.Readable | Ready.HangUp)) !== 0)).toBe(true);
       poller.remove(a);
     });
 

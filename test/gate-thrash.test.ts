@@ -1,0 +1,68 @@
+import type { DispatchFn, Poller, ReadyMask } from '@pollux/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { IpcClient } from 'pollux';
+import { backendMatrix, useBackends } from './support/backends.js';
+import { openFdCount } from './support/fds.js';
+import { startServer, type TestServer } from './support/server.js';
+
+/** A poller that passes everything on and counts the interest changes it was asked for. */
+class ModifyCountingPoller implements Poller {
+  modifies = 0;
+  constructor(private readonly inner: Poller) {}
+  add(fd: number, interest: ReadyMask, dispatch: DispatchFn): void {
+    this.inner.add(fd, interest, dispatch);
+  }
+  modify(fd: number, interest: ReadyMask): void {
+    this.modifies++;
+    this.inner.modify(fd, interest);
+  }
+  remove(fd: number): void {
+    this.inner.remove(fd);
+  }
+  job(fn: () => void): void {
+    this.inner.job(fn);
+  }
+}
+
+const REQUESTS_PER_CLIENT = 10;
+/** Interest changes one request may cost: a pause and a wake at the gate, a write that waits and drains. */
+const MODIFIES_PER_REQUEST = 4;
+
+describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
+  const { serverPoller, connectTo } = useBackends(pair);
+  let fdsBefore: number;
+  let running: TestServer | undefined;
+  const clients: IpcClient[] = [];
+
+  beforeEach(() => {
+    fdsBefore = openFdCount();
+  });
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.destroy();
+    await running?.stop();
+    running = undefined;
+    expect(openFdCount()).toBe(fdsBefore);
+  });
+
+  it.each([50, 200])('pauses only the connections that meet the maxInFlight gate: %i connections', async (connections) => {
+    const poller = new ModifyCountingPoller(serverPoller());
+    running = await startServer(
+      (server) =>
+        server.addService({
+          id: 1,
+          name: 'slow',
+          // Answers a turn later, so handlers pile up against the limit.
+          commands: { 1: (payload) => new Promise<Uint8Array>((resolve) => setImmediate(() => resolve(payload))) },
+        }),
+      { poller, maxInFlight: 8 },
+    );
+    for (let i = 0; i < connections; i++) clients.push(await connectTo(running.address, 'slow'));
+    poller.modifies = 0;
+    const replies = clients.flatMap((client) => Array.from({ length: REQUESTS_PER_CLIENT }, (_, i) => client.request(1, Buffer.from([i]))));
+    await Promise.all(replies);
+    const requests = connections * REQUESTS_PER_CLIENT;
+    expect(running.server.stats().services[0]!.requests).toBe(requests);
+    expect(poller.modifies / requests).toBeLessThanOrEqual(MODIFIES_PER_REQUEST);
+  });
+});
