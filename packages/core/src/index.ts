@@ -1,4 +1,4 @@
-export { IpcError, errnoName, type IpcErrorOptions } from './errors.js';
+export { IpcError, errnoCode, errnoName, isErrnoCode, type ErrnoCode, type IpcErrorCode, type IpcErrorOptions, type KnownErrorCode } from './errors.js';
 export { Ready, type DispatchFn, type Poller, type ReadyMask } from './poller.js';
 export { JobQueue } from './job-queue.js';
 export { interestEvents, type EventBits } from './interest-events.js';
