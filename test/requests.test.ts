@@ -190,10 +190,10 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       expect(((await c.request(0).catch((e: unknown) => e)) as IpcError).name).toBe('IpcError');
     });
 
-    it('fails to connect to an unknown service with ENOENT, and to nothing with ENOENT or ECONNREFUSED', async () => {
+    it('fails to connect to an unknown service with ENXIO, and to nothing with ENOENT or ECONNREFUSED', async () => {
       const { address } = await serve((s) => s.addService({ id: 1, name: 'echo', commands: {} }));
-      await expect(connectTo(address, 'nope')).rejects.toMatchObject({ code: 'ENOENT' });
-      await expect(connectTo(address, 2)).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(connectTo(address, 'nope')).rejects.toMatchObject({ code: 'ENXIO' });
+      await expect(connectTo(address, 2)).rejects.toMatchObject({ code: 'ENXIO' });
       await expect(connectTo(`${address}.missing`, 1)).rejects.toMatchObject({ code: 'ENOENT' });
       await expect(connectTo('@pollux-test-nobody-listens', 1)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     });

@@ -10,7 +10,7 @@ export type { RateLimit } from './rate-limit.js';
 export type { EventQueueFullPolicy } from './server-session.js';
 export { IpcServer, type IpcServerCloseOptions, type IpcServerEvents, type IpcServerOptions } from './server.js';
 export { IpcClient, type CloseOptions, type IpcClientEvents } from './client.js';
-export type { IpcClientOptions, RetryOptions } from './client-options.js';
+export type { IpcClientOptions, RetryOptions, ServerIdentity } from './client-options.js';
 export type { ClientStats, RequestOptions } from './client-session.js';
 export {
   fetchConnections,

@@ -1,3 +1,4 @@
+import { gotValue } from './describe-value.js';
 import { IpcError } from './errors.js';
 import { MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
 
@@ -10,7 +11,7 @@ const TIMER_MAX = 0x7fffffff;
 /** A largest message size the protocol can carry. */
 export function messageSize(value: number): number {
   if (!Number.isInteger(value) || value < 1 || value > MAX_MESSAGE_SIZE_LIMIT) {
-    throw new IpcError('EINVAL', `maxMessageSize must be an integer in 1–${MAX_MESSAGE_SIZE_LIMIT}`);
+    throw new IpcError('EINVAL', `maxMessageSize must be a byte count in 1–${MAX_MESSAGE_SIZE_LIMIT}, ${gotValue(value)}`);
   }
   return value;
 }
@@ -18,7 +19,7 @@ export function messageSize(value: number): number {
 /** A duration in ms above 0 that a timer can hold. */
 export function duration(name: string, value: number): number {
   if (typeof value !== 'number' || !(value > 0) || value > TIMER_MAX) {
-    throw new IpcError('EINVAL', `${name} must be a number of ms in 1–${TIMER_MAX}, got ${String(value)}`);
+    throw new IpcError('EINVAL', `${name} must be a number of ms in 1–${TIMER_MAX}, ${gotValue(value)}`);
   }
   return value;
 }
@@ -30,7 +31,7 @@ export function deadline(name: string, value: number): number {
 
 /** An integer of 0 or more. */
 export function count(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw new IpcError('EINVAL', `${name} must be an integer of 0 or more, got ${String(value)}`);
+  if (!Number.isSafeInteger(value) || value < 0) throw new IpcError('EINVAL', `${name} must be an integer of 0 or more, ${gotValue(value)}`);
   return value;
 }
 
@@ -41,12 +42,12 @@ export function byteLimit(name: string, value: number): number {
 
 /** A limit above 0, or Infinity for none. */
 export function positiveLimit(name: string, value: number): number {
-  if (typeof value !== 'number' || !(value > 0)) throw new IpcError('EINVAL', `${name} must be a positive number, got ${String(value)}`);
+  if (typeof value !== 'number' || !(value > 0)) throw new IpcError('EINVAL', `${name} must be a positive number, ${gotValue(value)}`);
   return value;
 }
 
 /** One of the `allowed` words. */
 export function oneOf<T extends string>(name: string, value: T, allowed: readonly T[]): T {
-  if (!allowed.includes(value)) throw new IpcError('EINVAL', `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${String(value)}`);
+  if (!allowed.includes(value)) throw new IpcError('EINVAL', `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, ${gotValue(value)}`);
   return value;
 }

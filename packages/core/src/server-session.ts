@@ -220,7 +220,7 @@ export class ServerSession extends FramedChannel implements ConnectionSession {
     const service = host.findService(hello);
     if (service === undefined) {
       const wanted = hello.serviceName === '' ? `id ${hello.serviceId}` : `"${hello.serviceName}"`;
-      return this.refuse(undefined, 'ENOENT', `no service ${wanted} on this server: check the service id or name`);
+      return this.refuse(undefined, 'ENXIO', `no service ${wanted} on this server: check the service id or name`);
     }
     const credentials = this.channel.credentials;
     const definition = service.definition;
