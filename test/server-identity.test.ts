@@ -106,6 +106,10 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
         cause: { code: 'EPERM' },
       });
       await expect(client({ expectServer: () => false })).rejects.toMatchObject({ code: 'EPERM' });
+      const broken = (): boolean => {
+        throw new Error('a bug in the check');
+      };
+      await expect(client({ expectServer: broken })).rejects.toMatchObject({ code: 'EPERM', cause: { message: 'a bug in the check' } });
 
       const trusting = await client({ expectServer: (credentials) => credentials.uid === 65534 && credentials.gid === 65534 });
       expect(trusting.serverCredentials.uid).toBe(65534);

@@ -166,9 +166,10 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   }
 
   /**
-   * The server process's credentials, as the kernel reported them when this client connected (of
-   * the last connection, while reconnecting): the process that created the listening socket, even
-   * if it later handed the socket on or changed its uid. See `expectServer` to check them.
+   * The server process's credentials, as the kernel reported them (of the last connection, while
+   * reconnecting): those of the process that called `listen()`, at that moment, even if it later
+   * handed the socket on or changed its uid (with socket activation: systemd's, pid 1). See
+   * `expectServer` to check them.
    */
   get serverCredentials(): Credentials {
     return this.#latest.credentials;

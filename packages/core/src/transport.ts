@@ -2,7 +2,7 @@ import type { IpcError } from './errors.js';
 
 /**
  * Who is at the other end of a connection, as the kernel vouches for it (`SO_PEERCRED`): the
- * process that called `connect()` (or, for a server, created the listening socket), at that
+ * process that called `connect()` (the server's view) or `listen()` (the client's view), at that
  * moment. A later `setuid` or a socket handed to another process does not change them.
  */
 export interface Credentials {
