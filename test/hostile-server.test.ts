@@ -69,6 +69,23 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       await expect(connectTo(address, 1, { maxMessageSize: 4096 })).rejects.toMatchObject({ code: 'EPROTO' });
     });
 
+    it('refuses, by default, a welcome that agrees more than 1 MiB per message', async () => {
+      const address = await fakeServer((socket) => socket.write(welcome(200 * 1024 * 1024)));
+      await expect(connectTo(address, 1)).rejects.toMatchObject({ code: 'EPROTO' });
+      const asked = await connectTo(address, 1, { maxMessageSize: 200 * 1024 * 1024 });
+      expect(asked.maxMessageSize).toBe(200 * 1024 * 1024);
+      asked.destroy();
+    });
+
+    it('refuses a welcome to another service than it asked for, by id or by name', async () => {
+      const address = await fakeServer((socket) => socket.write(welcome(4096, 2, 'other')));
+      await expect(connectTo(address, 1)).rejects.toMatchObject({ code: 'EPROTO', message: expect.stringContaining('not the service 1 ') });
+      await expect(connectTo(address, 'echo')).rejects.toMatchObject({ code: 'EPROTO', message: expect.stringContaining('"other"') });
+      const matching = await connectTo(address, 'other');
+      expect(matching.serviceId).toBe(2);
+      matching.destroy();
+    });
+
     it('fails the connect when the server answers the hello with garbage', async () => {
       const address = await fakeServer((socket) => socket.write(Buffer.from('SSH-2.0-OpenSSH_9.2\r\n')));
       await expect(connectTo(address, 1)).rejects.toMatchObject({ code: 'EPROTO' });

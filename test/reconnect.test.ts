@@ -142,11 +142,26 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       await expect(connecting).rejects.toMatchObject({ code: 'ECANCELED' });
     });
 
-    it('does not retry a refusal: an unknown service fails at the first attempt', async () => {
+    it('does not retry a refusal: an unknown service fails at the first attempt with ENXIO', async () => {
       await serve(echo);
       const transport = countingTransport();
-      await expect(connectTo(socket.address, 'nope', { transport, retry: { ...quickly, deadline: Infinity } })).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(connectTo(socket.address, 'nope', { transport, retry: { ...quickly, deadline: Infinity } })).rejects.toMatchObject({ code: 'ENXIO' });
       expect(transport.attempts).toBe(1);
+    });
+
+    it('waits for a service the server has not registered yet with waitForService, until its deadline', async () => {
+      const server = await serve();
+      await expect(connectTo(socket.address, 'echo', { retry: { ...quickly, deadline: 50, waitForService: true } })).rejects.toMatchObject({
+        code: 'ETIMEDOUT',
+        cause: { code: 'ENXIO' },
+      });
+      const transport = countingTransport();
+      const connecting = connectTo(socket.address, 'echo', { transport, retry: { ...quickly, waitForService: true } });
+      await until(() => transport.attempts >= 3);
+      server.addService(echo);
+      const c = await connecting;
+      clients.push(c);
+      expect((await c.request(1, Buffer.from('registered late'))).toString()).toBe('registered late');
     });
   });
 
@@ -228,8 +243,8 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       expect(timedOut).toMatchObject({ code: 'ETIMEDOUT', cause: { code: expect.stringMatching(/^(ENOENT|ECONNREFUSED)$/) } });
       await serve({ ...echo, id: 2, name: 'other' });
       const [refusal] = await refusedCloses!;
-      expect(refusal.code).toBe('ENOENT');
-      await expect(queued).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(refusal.code).toBe('ENXIO');
+      await expect(queued).rejects.toMatchObject({ code: 'ENXIO' });
       for (const c of [refused, expired]) {
         expect(c.isOpen).toBe(false);
         await expect(c.request(1)).rejects.toMatchObject({ code: 'ENOTCONN' });

@@ -221,7 +221,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
         expect(() => connection.sendEvent(1, payload as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
       }
       expect(() => connection.sendEvent('1' as unknown as number, Buffer.alloc(1))).toThrow(
-        expect.objectContaining({ code: 'EINVAL', message: 'event id must be an integer in 0–65535, got the string "1"' }),
+        expect.objectContaining({ code: 'EINVAL', message: 'event id must be an integer in 0–65535, got the string "1": pass the number 1, not a string' }),
       );
       connection.sendEvent(2, Buffer.from('fine'));
       expect((await c.request(0)).toString()).toBe('ok');
@@ -251,10 +251,10 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       }
     });
 
-    it('fails to connect to an unknown service with ENOENT, and to nothing with ENOENT or ECONNREFUSED', async () => {
+    it('fails to connect to an unknown service with ENXIO, and to nothing with ENOENT or ECONNREFUSED', async () => {
       const { address } = await serve((s) => s.addService({ id: 1, name: 'echo', commands: {} }));
-      await expect(connectTo(address, 'nope')).rejects.toMatchObject({ code: 'ENOENT' });
-      await expect(connectTo(address, 2)).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(connectTo(address, 'nope')).rejects.toMatchObject({ code: 'ENXIO' });
+      await expect(connectTo(address, 2)).rejects.toMatchObject({ code: 'ENXIO' });
       await expect(connectTo(`${address}.missing`, 1)).rejects.toMatchObject({ code: 'ENOENT' });
       await expect(connectTo('@pollux-test-nobody-listens', 1)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     });

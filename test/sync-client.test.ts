@@ -104,7 +104,7 @@ describe.each(serverBackendMatrix)('synchronous client, server on $server', (pai
     const test = await backends.startServerOn((server) => server.addService({ id: 7, name: 'sync', commands: {} }));
     const fixture = spawnPeer('sync-client', ['connect-errors', test.address]);
     expect(await fixture.next('connect-errors')).toMatchObject({
-      unknownService: 'ENOENT',
+      unknownService: 'ENXIO',
       noServer: 'ENOENT',
       badService: 'EINVAL',
       fdsLeaked: 0,

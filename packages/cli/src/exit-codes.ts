@@ -26,7 +26,7 @@ export const ExitCode = {
 /** One of the {@link ExitCode} values. */
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
-const UNAVAILABLE = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTCONN', 'ENOTSOCK']);
+const UNAVAILABLE = new Set(['ENOENT', 'ENXIO', 'ECONNREFUSED', 'ENOTCONN', 'ENOTSOCK']);
 const TEMPFAIL = new Set(['ETIMEDOUT', 'EAGAIN']);
 const NOPERM = new Set(['EACCES', 'EPERM']);
 

@@ -2,7 +2,7 @@ import { backoffDelay } from './backoff.js';
 import type { RetryPolicy } from './client-options.js';
 import type { ClientSession } from './client-session.js';
 import { IpcError } from './errors.js';
-import type { Channel, Transport } from './transport.js';
+import type { Channel, Credentials, Transport } from './transport.js';
 
 /** What one connection attempt needs: where, how, and what to say. */
 export interface SessionRecipe {
@@ -10,6 +10,11 @@ export interface SessionRecipe {
   readonly transport: Transport;
   readonly hello: Buffer;
   readonly handshakeTimeout: number;
+  /**
+   * Why the server at the other end is not the one the client trusts (undefined when it is):
+   * checked before anything is written to it.
+   */
+  verifyServer(credentials: Credentials): IpcError | undefined;
   /** Wraps a freshly connected channel in a session that reports to the client. */
   createSession(channel: Channel): ClientSession;
 }
@@ -58,16 +63,22 @@ export class Connector {
   async open(policy: RetryPolicy | undefined, signal: AbortSignal | undefined): Promise<ClientSession> {
     const started = performance.now();
     const deadline = started + (policy?.deadline ?? Number.POSITIVE_INFINITY);
+    /** The last failure that said something about the server, for the `ETIMEDOUT` at the deadline. */
+    let last: IpcError | undefined;
     for (let attempt = 0; ; attempt++) {
-      const failure = await this.attempt(Math.min(this.recipe.handshakeTimeout, deadline - performance.now()), signal);
+      const budget = Math.min(this.recipe.handshakeTimeout, deadline - performance.now());
+      const failure = await this.attempt(budget, signal);
       if (!(failure instanceof AttemptFailure)) return failure;
-      if (policy === undefined || !failure.retryable) throw failure.error;
+      const { error } = failure;
+      if (policy === undefined || !(failure.retryable || (policy.waitForService && error.code === 'ENXIO'))) throw error;
+      // A handshake the deadline cut short says nothing about the server: an earlier verdict does.
+      if (last === undefined || !(budget < this.recipe.handshakeTimeout && error.code === 'ETIMEDOUT')) last = error;
       const left = deadline - performance.now();
       if (left <= 0) {
         throw new IpcError(
           'ETIMEDOUT',
-          `could not connect to ${this.recipe.address} within ${policy.deadline} ms (${attempt + 1} attempts, last: ${failure.error.code}): is the server running?`,
-          { cause: failure.error },
+          `could not connect to ${this.recipe.address} within ${policy.deadline} ms (${attempt + 1} attempts, last: ${last.code}: ${last.message})`,
+          { cause: last },
         );
       }
       await this.wait(Math.min(left, backoffDelay(attempt, policy.initialDelay, policy.maxDelay, Math.random())), signal);
@@ -88,6 +99,12 @@ export class Connector {
       channel.close();
       throw cancelled();
     }
+    const mismatch = this.verify(channel.credentials);
+    if (mismatch !== undefined) {
+      channel.close();
+      // Retried: the trusted server may get the address back once the impostor lets go.
+      return new AttemptFailure(mismatch, true);
+    }
     const session = this.recipe.createSession(channel);
     try {
       await session.handshake(this.recipe.hello, handshakeTimeout, signal);
@@ -97,6 +114,15 @@ export class Connector {
       if (failure.code === 'ECANCELED') throw failure;
       // A refusal is the server's verdict, final unless it says "try again later" (full up).
       return new AttemptFailure(failure, session.refused ? failure.code === 'EAGAIN' : RETRYABLE_HANDSHAKE.has(failure.code));
+    }
+  }
+
+  private verify(credentials: Credentials): IpcError | undefined {
+    try {
+      return this.recipe.verifyServer(credentials);
+    } catch (error) {
+      // A check that throws vouches for nobody.
+      return new IpcError('EPERM', `the expectServer check threw, so the server at ${this.recipe.address} is not trusted: ${String(error)}`, { cause: error });
     }
   }
 

@@ -59,6 +59,8 @@ export class ClientSession extends FramedChannel {
   protected readonly traffic: ClientStats;
   private readonly pending = new PendingTable<ClientRequest>();
   private readonly address: string;
+  /** The service the client asked for: its id, or its name. */
+  private readonly service: number | string;
   private readonly sink: ClientSink;
   private opened = false;
   private closeWhenIdle = false;
@@ -73,11 +75,13 @@ export class ClientSession extends FramedChannel {
   private requestsReadByServer: number | undefined;
 
   /**
+   * @param service - the service asked for: the welcome must name it
    * @param stats - the client's counters, shared by its successive sessions
    * @param highWater - bytes waiting to be written beyond which the session is flow-controlled
    */
   constructor(
     address: string,
+    service: number | string,
     channel: Channel,
     poller: Poller,
     sink: ClientSink,
@@ -88,6 +92,7 @@ export class ClientSession extends FramedChannel {
     // Never stops reading: responses are what frees the server, and events are small.
     super(channel, poller, 0, Number.POSITIVE_INFINITY);
     this.address = address;
+    this.service = service;
     this.sink = sink;
     this.requestedMaxMessage = requestedMaxMessage;
     this.stats = this.traffic = stats;
@@ -169,6 +174,12 @@ export class ClientSession extends FramedChannel {
     this.closeGracefully(reason, this.opened ? EMPTY : undefined);
   }
 
+  /** Ends the connection now with `reason`, writing nothing more: what is queued is dropped. */
+  abort(reason: IpcError): void {
+    this.localReason ??= reason;
+    this.end(reason);
+  }
+
   protected onFrame(kind: number, code: number, id: number, payload: Buffer): void {
     if (this.opened) {
       if (kind === FrameKind.Response) return this.settle(id, payload, false);
@@ -182,6 +193,13 @@ export class ClientSession extends FramedChannel {
       const welcome = decodeWelcome(payload);
       if (welcome.maxMessage > this.requestedMaxMessage || welcome.maxMessage < 1) {
         throw new IpcError('EPROTO', `server agreed a message size of ${welcome.maxMessage} bytes, outside the 1–${this.requestedMaxMessage} asked for`);
+      }
+      const wanted = this.service;
+      if (typeof wanted === 'string' ? welcome.serviceName !== wanted : welcome.serviceId !== wanted) {
+        throw new IpcError(
+          'EPROTO',
+          `server at ${this.address} welcomed this client to service ${welcome.serviceId} ${JSON.stringify(welcome.serviceName)}, not the ${typeof wanted === 'string' ? `service named ${JSON.stringify(wanted)}` : `service ${wanted}`} it asked for: it is broken or not the server meant`,
+        );
       }
       this.serviceId = welcome.serviceId;
       this.serviceName = welcome.serviceName;

@@ -1,11 +1,13 @@
 import { EventEmitter } from 'eventemitter3';
 import { Connector } from './client-connector.js';
-import { clientSettings, type ClientSettings, type IpcClientOptions } from './client-options.js';
+import { clientSettings, serverMismatch, type ClientSettings, type IpcClientOptions } from './client-options.js';
 import { RequestQueue } from './client-queue.js';
 import { ClientSession, type ClientSink, type ClientStats, type RequestOptions } from './client-session.js';
+import { describeValue, gotValue } from './describe-value.js';
 import { IpcError } from './errors.js';
 import { isUint16 } from './frame.js';
 import { helloFor } from './handshake.js';
+import { duration } from './option-checks.js';
 import type { IpcServer } from './server.js';
 import type { Credentials } from './transport.js';
 
@@ -24,14 +26,19 @@ export interface IpcClientEvents {
    * server closed the connection on purpose, `ECONNRESET` when it went away without a goodbye.
    */
   disconnect: [reason: IpcError];
-  /** With `reconnect`: a new connection is up, its handshake done; queued requests are on their way. */
+  /**
+   * With `reconnect`: a new connection is up, to a server that passed the identity check
+   * (`expectServer`, or by default the uid of the first connection's server), its handshake done.
+   * Queued requests go out once the listeners have returned: a listener that calls `destroy()`
+   * keeps them from being written at all.
+   */
   reconnect: [];
   /**
    * The client is done for good; every request still pending or queued has been rejected.
    * `reason.code` is `ESHUTDOWN` when the server closed the connection on purpose,
    * `ECONNRESET` when the server went away without a goodbye, `ECONNABORTED` when this client
    * closed it; with `reconnect`, the error that ended reconnecting (`ETIMEDOUT` past the
-   * deadline, or the server's refusal such as `ENOENT` or `EACCES`).
+   * deadline, or the server's refusal such as `ENXIO` or `EACCES`).
    */
   close: [reason: IpcError];
 }
@@ -67,6 +74,8 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   #session: ClientSession | undefined;
   /** The last connection made: what the accessors report while reconnecting. */
   #latest!: ClientSession;
+  /** The uid of the first connection's server, which reconnections must match without `expectServer`. */
+  #firstServerUid: number | undefined;
   /** Stops a reconnection in progress when the client is closed or destroyed. */
   #stopReconnecting: AbortController | undefined;
   /** Set once the user closed or destroyed the client: no more reconnecting. */
@@ -89,10 +98,15 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
       address,
       transport,
       handshakeTimeout: settings.handshakeTimeout,
+      verifyServer: (credentials) => {
+        const expected = settings.expectServer ?? (this.#firstServerUid === undefined ? undefined : { uid: this.#firstServerUid });
+        return expected === undefined ? undefined : serverMismatch(expected, credentials, address);
+      },
       hello: helloFor(service, settings.maxMessage),
       createSession: (channel) => {
         const session: ClientSession = new ClientSession(
           address,
+          service,
           channel,
           poller,
           this.#sinkFor(() => session),
@@ -110,8 +124,10 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
    * server that is not up yet.
    *
    * @throws {@link IpcError} `ECONNREFUSED` or `ENOENT` when no server listens at `address`;
-   * `ENOENT` when the server has no such service; `EACCES` (or the code the service's `accept`
-   * hook chose) when refused; `EPROTONOSUPPORT` on a protocol version mismatch; `ETIMEDOUT` when the
+   * `ENXIO` when the server has no such service; `EACCES` (or the code the service's `accept`
+   * hook chose) when refused; `EPERM` when the server does not match `expectServer` (nothing was
+   * written to it); `EPROTONOSUPPORT` on a protocol version mismatch; `EPROTO` when the server
+   * breaks the protocol (a welcome to another service than asked for, say); `ETIMEDOUT` when the
    * handshake took longer than `timeout`, or with `retry` when no attempt succeeded before the
    * deadline (`cause`: the last attempt's error); `ECANCELED` when `signal` aborted; `EINVAL` for
    * bad options.
@@ -122,6 +138,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     const client = new IpcClient(address, options, settings);
     const session = await client.#connector.open(settings.retry, options.signal);
     client.#session = client.#latest = session;
+    client.#firstServerUid = session.credentials.uid;
     // After the caller's continuation: by then it has attached its event listeners.
     setImmediate(() => session.releaseFrames());
     return client;
@@ -142,7 +159,12 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     return this.#latest.maxMessage;
   }
 
-  /** The server process's credentials, as the kernel reported them (of the last connection, while reconnecting). */
+  /**
+   * The server process's credentials, as the kernel reported them (of the last connection, while
+   * reconnecting): those of the process that called `listen()`, at that moment, even if it later
+   * handed the socket on or changed its uid (with socket activation: systemd's, pid 1). See
+   * `expectServer` to check them.
+   */
   get serverCredentials(): Credentials {
     return this.#latest.credentials;
   }
@@ -179,12 +201,13 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
    * Sends a request and resolves with the response payload. Requests are pipelined: many may be
    * in flight and the server may answer them in any order.
    *
-   * @param command - command id, 0–65535
+   * @param command - command id, an integer 0–65535
    * @param payload - request payload; must not change until the promise settles
    * @param options - a timeout and a cancellation signal; both count from this call, time spent
    * waiting to be sent included
    * @throws {@link IpcError} (as a rejection) `EMSGSIZE` when `payload` exceeds
-   * {@link IpcClient.maxMessageSize} (nothing is sent), `EINVAL` for a bad command id, `ENOSYS` when
+   * {@link IpcClient.maxMessageSize} (nothing is sent), `EINVAL` for a bad command id, payload,
+   * timeout or signal, `ENOSYS` when
    * the service has no such command, `ECONNRESET` when the connection dropped before the
    * response, `ETIMEDOUT` / `ECANCELED` per `options`, `EAGAIN` when flow-controlled with
    * `whenFlowControlled: 'reject'` or when `queueLimit` requests already wait for a reconnection,
@@ -192,8 +215,11 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
    * the server's handler threw.
    */
   request(command: number, payload: Uint8Array = EMPTY, options?: RequestOptions): Promise<Buffer> {
-    const refusal = this.#check(command, payload, options);
-    if (refusal !== undefined) return Promise.reject(refusal);
+    try {
+      this.#check(command, payload, options);
+    } catch (error) {
+      return Promise.reject(error as IpcError);
+    }
     const session = this.#session;
     if (session !== undefined && !session.flowControlled && this.#queue.length === 0) return session.request(command, payload, options);
     return this.#enqueue(command, payload, options);
@@ -219,7 +245,8 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     const timeout = options?.timeout;
     if (timeout !== undefined) {
       this.#closeTimer = setTimeout(() => {
-        this.destroy(new IpcError('ETIMEDOUT', `client closed without this response: none came within the ${timeout} ms close() waits`));
+        // Still a close the caller asked for: the server hears a goodbye, not a crash.
+        this.#end(new IpcError('ETIMEDOUT', `client closed without this response: none came within the ${timeout} ms close() waits`), true);
       }, timeout);
     }
     if (this.#queue.length === 0) session.closeWhenDone();
@@ -232,13 +259,18 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   }
 
   /**
-   * Ends the client now: every pending or queued request rejects with `error` (default
-   * `ECONNABORTED`) and reconnecting stops. Idempotent.
+   * Ends the client now, writing nothing more to the server (not even what is queued): every
+   * pending or queued request rejects with `error` (default `ECONNABORTED`) and reconnecting
+   * stops. The server sees the connection drop as if this process had died. Idempotent.
    */
   destroy(error?: IpcError): void {
+    this.#end(error ?? new IpcError('ECONNABORTED', 'client destroyed the connection'), false);
+  }
+
+  /** Ends the client with `reason`; `graceful` writes what is queued and a goodbye first. */
+  #end(reason: IpcError, graceful: boolean): void {
     if (this.#done) return;
     this.#ending = true;
-    const reason = error ?? new IpcError('ECONNABORTED', 'client destroyed the connection');
     const session = this.#session;
     if (session === undefined) {
       this.#stopReconnecting?.abort();
@@ -246,17 +278,25 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
       return;
     }
     this.#queue.rejectAll(reason);
-    session.shutdown(reason);
+    if (graceful) session.shutdown(reason);
+    else session.abort(reason);
   }
 
-  #check(command: number, payload: Uint8Array, options: RequestOptions | undefined): IpcError | undefined {
-    if (this.#closing !== undefined) return new IpcError('ESHUTDOWN', 'client is closing: no new requests are sent');
-    if (this.#done || this.#ending) return new IpcError('ENOTCONN', `client is disconnected from ${this.address}: connect again`);
-    if (!isUint16(command)) return new IpcError('EINVAL', `command id ${command} is not an integer in 0–65535`);
-    if (!(payload instanceof Uint8Array)) return new IpcError('EINVAL', 'payload must be a Uint8Array or Buffer');
-    if (payload.length > this.#latest.maxMessage) return oversize(payload, this.#latest.maxMessage);
-    if (options?.signal?.aborted) return new IpcError('ECANCELED', `request for command ${command} was cancelled before it was sent`);
-    return undefined;
+  /** Throws the refusal of a request that must not go out. */
+  #check(command: number, payload: Uint8Array, options: RequestOptions | undefined): void {
+    if (this.#closing !== undefined) throw new IpcError('ESHUTDOWN', 'client is closing: no new requests are sent');
+    if (this.#done || this.#ending) throw new IpcError('ENOTCONN', `client is disconnected from ${this.address}: connect again`);
+    if (!isUint16(command)) throw new IpcError('EINVAL', `command id must be an integer in 0–65535, ${gotValue(command)}`);
+    if (!(payload instanceof Uint8Array)) {
+      throw new IpcError('EINVAL', `payload must be a Uint8Array or Buffer, got ${describeValue(payload)}: encode it first, e.g. Buffer.from(text)`);
+    }
+    if (payload.length > this.#latest.maxMessage) throw oversize(payload, this.#latest.maxMessage);
+    if (options?.timeout !== undefined) duration('timeout', options.timeout);
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new IpcError('EINVAL', `signal must be an AbortSignal, got ${describeValue(signal)}: pass controller.signal`);
+    }
+    if (signal?.aborted) throw new IpcError('ECANCELED', `request for command ${command} was cancelled before it was sent`);
   }
 
   /** A request that cannot go out now: it waits in the queue, or is refused, per the options. */
@@ -349,8 +389,10 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     }
     this.#session = this.#latest = session;
     this.#stats.reconnects++;
-    this.#sendQueued(session);
     this.#notify('reconnect');
+    // A listener may have destroyed or closed the client, or lost the connection already.
+    if (this.#session !== session) return;
+    this.#sendQueued(session);
     session.releaseFrames();
   }
 

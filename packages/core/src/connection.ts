@@ -1,4 +1,5 @@
 import type { IpcError } from './errors.js';
+import type { AcceptHook } from './service.js';
 import type { Credentials } from './transport.js';
 import type { ConnectionStats } from './stats.js';
 
@@ -21,7 +22,13 @@ export interface ConnectionSession {
 export class Connection<Context = undefined> {
   /** Server-unique connection number, for logs. */
   readonly id: number;
-  /** The client's credentials, as the kernel reported them at connect time. */
+  /**
+   * The client's credentials, as the kernel recorded them when it called `connect()`
+   * (`SO_PEERCRED`). They name the connector, not whoever holds the socket now: a process that
+   * passed its connected fd on, or called `setuid` after connecting, keeps the identity it had.
+   * A service that grants a privilege by uid should not rely on them alone when clients may hand
+   * sockets on: see {@link AcceptHook}.
+   */
   readonly credentials: Credentials;
   /** Private per-connection state made by the service's `createContext`. */
   context: Context;

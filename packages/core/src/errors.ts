@@ -1,13 +1,92 @@
 import { constants } from 'node:os';
+import { describeValue as describe } from './describe-value.js';
 
 const brand = Symbol.for('pollux.IpcError');
 
-const errnoNames: ReadonlyMap<number, string> = new Map(
-  Object.entries(constants.errno).map(([name, value]) => [value, name]),
+/**
+ * The codes pollux itself reports, each with one meaning (see the package README). Node's own
+ * codes (`ERR_INVALID_ARG_TYPE`, …) are never among them.
+ */
+export type KnownErrorCode =
+  | 'EACCES'
+  | 'EADDRINUSE'
+  | 'EAGAIN'
+  | 'EBADF'
+  | 'EBADMSG'
+  | 'EBUSY'
+  | 'ECANCELED'
+  | 'ECONNABORTED'
+  | 'ECONNREFUSED'
+  | 'ECONNRESET'
+  | 'EEXIST'
+  | 'EFAULT'
+  | 'EINTR'
+  | 'EINVAL'
+  | 'EIO'
+  | 'ELOOP'
+  | 'EMFILE'
+  | 'EMSGSIZE'
+  | 'ENAMETOOLONG'
+  | 'ENFILE'
+  | 'ENOBUFS'
+  | 'ENOENT'
+  | 'ENOMEM'
+  | 'ENOSPC'
+  | 'ENOSYS'
+  | 'ENOTCONN'
+  | 'ENOTDIR'
+  | 'ENXIO'
+  | 'EPERM'
+  | 'EPIPE'
+  | 'EPROTO'
+  | 'EPROTONOSUPPORT'
+  | 'EREMOTEIO'
+  | 'ESHUTDOWN'
+  | 'ETIMEDOUT';
+
+declare const errnoCodeBrand: unique symbol;
+
+/**
+ * Any other errno name (`ENOSPC`, `EDQUOT`, …): a failed system call, a service's own choice, or
+ * a code that came over the wire. Only {@link errnoCode} (or a check pollux makes itself)
+ * produces one, so a value of this type has been validated, not merely typed.
+ */
+export type ErrnoCode = string & { readonly [errnoCodeBrand]: true };
+
+/**
+ * An {@link IpcError}'s code: one of pollux's own, or another errno name that was checked.
+ * Compare it with string literals as usual: `error.code === 'EAGAIN'`.
+ */
+export type IpcErrorCode = KnownErrorCode | ErrnoCode;
+
+/**
+ * An errno name: `E`, then capitals and digits (`EAGAIN`, `E2BIG`). No errno name has an
+ * underscore, while every Node.js code (`ERR_INVALID_ARG_TYPE`) has one: only errno names travel.
+ */
+const errnoPattern = /^E[A-Z0-9]{1,31}$/;
+
+const errnoNames: ReadonlyMap<number, IpcErrorCode> = new Map(
+  Object.entries(constants.errno).map(([name, value]) => [value, name as IpcErrorCode]),
 );
 
-/** A code is errno-style when it looks like `EAGAIN`, `ECONNRESET`, `EPROTO`. */
-const errnoStyle = /^E[A-Z0-9_]{1,31}$/;
+/** Whether `value` is an errno name that may be an {@link IpcError}'s code and travel over the wire. */
+export function isErrnoCode(value: unknown): value is IpcErrorCode {
+  return typeof value === 'string' && errnoPattern.test(value);
+}
+
+/**
+ * Checks an errno name chosen at run time (a service's own code, a value from a config file),
+ * for {@link IpcError} or an `accept` hook; literals of {@link KnownErrorCode} need no check.
+ *
+ * @param value - e.g. `"ENOSPC"`
+ * @throws {@link IpcError} `EINVAL` when `value` is not an errno name (`ERR_*` codes included).
+ */
+export function errnoCode(value: string): IpcErrorCode {
+  if (!isErrnoCode(value)) {
+    throw new IpcError('EINVAL', `error code must be an errno name such as 'EIO' or 'ENOSPC', got ${describe(value)}: wrap other errors with IpcError.from(error, fallbackCode)`);
+  }
+  return value;
+}
 
 /** Options for {@link IpcError}. */
 export interface IpcErrorOptions {
@@ -23,17 +102,19 @@ export interface IpcErrorOptions {
  * global brand rather than the class identity.
  */
 export class IpcError extends Error {
-  /** The errno-style code, e.g. `ECONNREFUSED`. */
-  readonly code: string;
+  /** The errno name, e.g. `ECONNREFUSED`: never a Node.js `ERR_*` code. */
+  readonly code: IpcErrorCode;
 
   /**
-   * @param code - errno-style code such as `EPROTO`
+   * @param code - errno name such as `EPROTO`; check one chosen at run time with {@link errnoCode}
    * @param message - what happened and what to do about it
    * @param options - optional cause
+   * @throws {@link IpcError} `EINVAL` when `code` is not an errno name (possible only from
+   * untyped code): a code that is not one must never reach a peer.
    */
-  constructor(code: string, message: string, options?: IpcErrorOptions) {
+  constructor(code: IpcErrorCode, message: string, options?: IpcErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    this.code = errnoCode(code);
   }
 
   override get name(): string {
@@ -61,19 +142,18 @@ export class IpcError extends Error {
   }
 
   /**
-   * Turns anything thrown into an `IpcError`, keeping an errno-style `code` when the value has one
-   * (a `SysError` from `@pollux/sys`, a Node.js system error) and `fallbackCode` otherwise.
+   * Turns anything thrown into an `IpcError`, keeping the value's `code` when it is an errno name
+   * (a `SysError` from `@pollux/sys`, a Node.js system error) and `fallbackCode` otherwise: a
+   * Node.js `ERR_*` code is replaced, the original error kept as `cause`.
    *
    * @param value - what was thrown
-   * @param fallbackCode - code to use when `value` carries none
+   * @param fallbackCode - code to use when `value` carries no errno name
    */
-  static from(value: unknown, fallbackCode: string): IpcError {
+  static from(value: unknown, fallbackCode: IpcErrorCode): IpcError {
     if (value instanceof IpcError) return value;
     if (value instanceof Error) {
       const code = (value as { code?: unknown }).code;
-      return new IpcError(typeof code === 'string' && errnoStyle.test(code) ? code : fallbackCode, value.message, {
-        cause: value,
-      });
+      return new IpcError(isErrnoCode(code) ? code : fallbackCode, value.message, { cause: value });
     }
     return new IpcError(fallbackCode, String(value));
   }
@@ -81,18 +161,13 @@ export class IpcError extends Error {
 
 Object.defineProperty(IpcError.prototype, brand, { value: true });
 
-/** Whether `code` is a well-formed errno-style code that may travel over the wire. */
-export function isErrnoStyle(code: string): boolean {
-  return errnoStyle.test(code);
-}
-
 /**
  * Name of an errno value (`-104` → `ECONNRESET`).
  *
  * @param errno - negative or positive errno value
  */
-export function errnoName(errno: number): string {
-  return errnoNames.get(Math.abs(errno)) ?? `EUNKNOWN${Math.abs(errno)}`;
+export function errnoName(errno: number): IpcErrorCode {
+  return errnoNames.get(Math.abs(errno)) ?? (`EUNKNOWN${Math.abs(errno)}` as ErrnoCode);
 }
 
 /** Negative errno values the engines test for on hot paths, named once. */

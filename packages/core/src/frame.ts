@@ -33,6 +33,12 @@ export const CONTROL_PAYLOAD_MAX = 1024;
 /** The biggest message size a peer may ask for (and the protocol's length field can carry safely). */
 export const MAX_MESSAGE_SIZE_LIMIT = 256 * 1024 * 1024;
 
+/**
+ * The largest message each side handles unless told otherwise: the server's agreed maximum, and
+ * what a client lets a server send it, so neither side holds more than this for one message.
+ */
+export const DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024;
+
 /** Writes a frame header into `target` at `offset`. */
 export function writeHeader(
   target: Uint8Array,

@@ -1,4 +1,4 @@
-import { IpcError, isErrnoStyle } from './errors.js';
+import { IpcError, isErrnoCode } from './errors.js';
 import { CONTROL_PAYLOAD_MAX } from './frame.js';
 
 /** Protocol version this build speaks. */
@@ -99,9 +99,12 @@ export function decodeWelcome(payload: Buffer): Welcome {
   };
 }
 
-/** Encodes an error (error response or refusal): u8 code length, code, UTF-8 message. */
+/**
+ * Encodes an error (error response or refusal): u8 code length, code, UTF-8 message. A code that
+ * is not an errno name (an `accept` hook's stray string) travels as `EREMOTEIO`.
+ */
 export function encodeError(code: string, message: string): Buffer {
-  const safeCode = isErrnoStyle(code) ? code : 'EREMOTEIO';
+  const safeCode = isErrnoCode(code) ? code : 'EREMOTEIO';
   const out = Buffer.allocUnsafe(CONTROL_PAYLOAD_MAX);
   out[0] = safeCode.length;
   out.write(safeCode, 1, 'latin1');
@@ -117,8 +120,9 @@ export function encodeError(code: string, message: string): Buffer {
 export function decodeError(payload: Buffer): IpcError {
   const codeLength = payload.length > 0 ? payload[0]! : 0;
   const code = payload.toString('latin1', 1, 1 + codeLength);
-  if (payload.length < 1 + codeLength || !isErrnoStyle(code)) {
-    throw new IpcError('EPROTO', 'malformed error frame from the peer');
+  // Our encoder never sends anything but an errno name: a peer that does is not speaking pollux.
+  if (payload.length < 1 + codeLength || !isErrnoCode(code)) {
+    throw new IpcError('EPROTO', 'malformed error frame from the peer: its code is not an errno name');
   }
   return new IpcError(code, payload.toString('utf8', 1 + codeLength));
 }

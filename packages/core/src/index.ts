@@ -1,4 +1,4 @@
-export { IpcError, errnoName, type IpcErrorOptions } from './errors.js';
+export { IpcError, errnoCode, errnoName, isErrnoCode, type ErrnoCode, type IpcErrorCode, type IpcErrorOptions, type KnownErrorCode } from './errors.js';
 export { Ready, type DispatchFn, type Poller, type ReadyMask } from './poller.js';
 export { JobQueue } from './job-queue.js';
 export { interestEvents, type EventBits } from './interest-events.js';
@@ -11,7 +11,7 @@ export type { EventQueueFullPolicy } from './server-session.js';
 export { HostedService, type BroadcastFilter, type BroadcastResult } from './hosted-service.js';
 export { IpcServer, type IpcServerCloseOptions, type IpcServerEvents, type IpcServerOptions } from './server.js';
 export { IpcClient, type CloseOptions, type IpcClientEvents } from './client.js';
-export type { IpcClientOptions, RetryOptions } from './client-options.js';
+export type { IpcClientOptions, RetryOptions, ServerIdentity } from './client-options.js';
 export type { ClientStats, RequestOptions } from './client-session.js';
 export {
   SyncClient,

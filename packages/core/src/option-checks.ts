@@ -1,3 +1,4 @@
+import { describeValue, gotValue } from './describe-value.js';
 import { IpcError } from './errors.js';
 import { isUint16, MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
 import { SERVICE_NAME_MAX } from './handshake.js';
@@ -11,7 +12,7 @@ const TIMER_MAX = 0x7fffffff;
 /** A largest message size the protocol can carry. */
 export function messageSize(value: number): number {
   if (!Number.isInteger(value) || value < 1 || value > MAX_MESSAGE_SIZE_LIMIT) {
-    throw new IpcError('EINVAL', `maxMessageSize must be an integer in 1–${MAX_MESSAGE_SIZE_LIMIT}`);
+    throw new IpcError('EINVAL', `maxMessageSize must be a byte count in 1–${MAX_MESSAGE_SIZE_LIMIT}, ${gotValue(value)}`);
   }
   return value;
 }
@@ -19,7 +20,7 @@ export function messageSize(value: number): number {
 /** A duration in ms above 0 that a timer can hold. */
 export function duration(name: string, value: number): number {
   if (typeof value !== 'number' || !(value > 0) || value > TIMER_MAX) {
-    throw new IpcError('EINVAL', `${name} must be a number of ms in 1–${TIMER_MAX}, got ${String(value)}`);
+    throw new IpcError('EINVAL', `${name} must be a number of ms in 1–${TIMER_MAX}, ${gotValue(value)}`);
   }
   return value;
 }
@@ -31,7 +32,7 @@ export function deadline(name: string, value: number): number {
 
 /** An integer of 0 or more. */
 export function count(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw new IpcError('EINVAL', `${name} must be an integer of 0 or more, got ${String(value)}`);
+  if (!Number.isSafeInteger(value) || value < 0) throw new IpcError('EINVAL', `${name} must be an integer of 0 or more, ${gotValue(value)}`);
   return value;
 }
 
@@ -42,7 +43,7 @@ export function byteLimit(name: string, value: number): number {
 
 /** A limit above 0, or Infinity for none. */
 export function positiveLimit(name: string, value: number): number {
-  if (typeof value !== 'number' || !(value > 0)) throw new IpcError('EINVAL', `${name} must be a positive number, got ${String(value)}`);
+  if (typeof value !== 'number' || !(value > 0)) throw new IpcError('EINVAL', `${name} must be a positive number, ${gotValue(value)}`);
   return value;
 }
 
@@ -56,22 +57,13 @@ export function atLeast(name: string, value: number, minimum: number, what: stri
 
 /** One of the `allowed` words. */
 export function oneOf<T extends string>(name: string, value: T, allowed: readonly T[]): T {
-  if (!allowed.includes(value)) throw new IpcError('EINVAL', `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${String(value)}`);
+  if (!allowed.includes(value)) throw new IpcError('EINVAL', `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, ${gotValue(value)}`);
   return value;
-}
-
-/** How a wrong argument is named in a message: its type, and its value where that is short. */
-export function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'string') return value.length > 32 ? `a string of ${value.length} characters` : `the string ${JSON.stringify(value)}`;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
-  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'no prototype'})`;
-  return typeof value;
 }
 
 /** An event id and payload as `sendEvent` and `broadcast` take them. */
 export function checkEvent(event: number, payload: Uint8Array): void {
-  if (!isUint16(event)) throw new IpcError('EINVAL', `event id must be an integer in 0–65535, got ${describeValue(event)}`);
+  if (!isUint16(event)) throw new IpcError('EINVAL', `event id must be an integer in 0–65535, ${gotValue(event)}`);
   if (!(payload instanceof Uint8Array)) {
     throw new IpcError('EINVAL', `event payload must be a Uint8Array or Buffer, got ${describeValue(payload)}: encode text with Buffer.from(text)`);
   }
@@ -80,7 +72,7 @@ export function checkEvent(event: number, payload: Uint8Array): void {
 /** A service to connect to: an id in 0–65535 or a name of 1–255 UTF-8 bytes. */
 export function serviceChoice(service: number | string): number | string {
   if (typeof service === 'string' ? service === '' || Buffer.byteLength(service) > SERVICE_NAME_MAX : !isUint16(service)) {
-    throw new IpcError('EINVAL', `service must be an id in 0–65535 or a name of 1–${SERVICE_NAME_MAX} bytes, got ${String(service)}`);
+    throw new IpcError('EINVAL', `service must be an integer id in 0–65535 or a name of 1–${SERVICE_NAME_MAX} bytes, ${gotValue(service)}`);
   }
   return service;
 }

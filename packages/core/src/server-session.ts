@@ -2,7 +2,8 @@ import { Connection, type ConnectionSession } from './connection.js';
 import { IpcError } from './errors.js';
 import { FramedChannel, ReadBlock } from './framed-channel.js';
 import { FrameKind } from './frame.js';
-import { checkEvent, describeValue } from './option-checks.js';
+import { describeValue } from './describe-value.js';
+import { checkEvent } from './option-checks.js';
 import { decodeHello, encodeError, encodeGoodbye, encodeWelcome, PROTOCOL_VERSION, type Hello } from './handshake.js';
 import type { Poller } from './poller.js';
 import { TokenBucket, type RateLimit } from './rate-limit.js';
@@ -291,7 +292,7 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
     const service = host.findService(hello);
     if (service === undefined) {
       const wanted = hello.serviceName === '' ? `id ${hello.serviceId}` : `"${hello.serviceName}"`;
-      return this.refuse(undefined, 'ENOENT', `no service ${wanted} on this server: check the service id or name`);
+      return this.refuse(undefined, 'ENXIO', `no service ${wanted} on this server: check the service id or name`);
     }
     const credentials = this.channel.credentials;
     const definition = service.definition;

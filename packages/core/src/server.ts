@@ -1,7 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import type { Connection } from './connection.js';
 import { EAGAIN, ECONNABORTED, IpcError } from './errors.js';
-import { FrameKind, HEADER_SIZE, writeHeader } from './frame.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, FrameKind, HEADER_SIZE, writeHeader } from './frame.js';
 import { encodeError, type Hello } from './handshake.js';
 import { HostedService } from './hosted-service.js';
 import { atLeast, duration, messageSize, oneOf, positiveLimit } from './option-checks.js';
@@ -79,7 +79,7 @@ export interface IpcServerOptions {
    * connection holding less than 64 KiB is still served, so one client cannot lock the others out:
    * the server's buffered bytes stay under this budget plus 64 KiB per connection (plus responses
    * larger than the requests they answer). At least `maxBufferedBytesPerConnection`.
-   * Default 256 MiB.
+   * Default 256 MiB, or `maxBufferedBytesPerConnection` when that is more.
    */
   readonly maxBufferedBytes?: number;
   /** Each connection's request rate; over it, reading that connection waits. Default: no limit. */
@@ -177,7 +177,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     super();
     this.poller = options.poller;
     this.transport = options.transport;
-    this.maxMessageSize = messageSize(options.maxMessageSize ?? 1024 * 1024);
+    this.maxMessageSize = messageSize(options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE);
     const outputHighWater = positiveLimit('sendQueueHighWater', options.sendQueueHighWater ?? 4 * 1024 * 1024);
     const largestFrame = HEADER_SIZE + this.maxMessageSize;
     const maxBufferedBytes = atLeast(
@@ -201,7 +201,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     const bucket = options.serverRequestRate === undefined ? undefined : new TokenBucket(options.serverRequestRate, 'serverRequestRate');
     this.load = new ServerLoad(
       positiveLimit('maxInFlight', options.maxInFlight ?? Number.POSITIVE_INFINITY),
-      atLeast('maxBufferedBytes', options.maxBufferedBytes ?? 256 * 1024 * 1024, maxBufferedBytes, 'maxBufferedBytesPerConnection'),
+      atLeast('maxBufferedBytes', options.maxBufferedBytes ?? Math.max(256 * 1024 * 1024, maxBufferedBytes), maxBufferedBytes, 'maxBufferedBytesPerConnection'),
       bucket,
     );
     this.host = {

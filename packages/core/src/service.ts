@@ -1,4 +1,5 @@
 import type { Connection } from './connection.js';
+import type { IpcErrorCode } from './errors.js';
 import type { Credentials } from './transport.js';
 
 /**
@@ -40,9 +41,18 @@ export type CommandSelector<Context> = (command: number) => CommandHandler<Conte
 
 /**
  * Decides whether a client may connect. Return `true` (or nothing) to accept, `false` to refuse
- * with `EACCES`, or an errno-style code such as `"EPERM"` to refuse with that code.
+ * with `EACCES`, or an errno name such as `'EPERM'` to refuse with that code (one chosen at run
+ * time goes through {@link errnoCode}; anything else reaches the client as `EREMOTEIO`).
+ *
+ * The credentials are those of the process that called `connect()`, as the kernel recorded them
+ * then (`SO_PEERCRED`): not necessarily who uses the connection now. That process may have passed
+ * the socket to another process (fd passing, `fork`, systemd) or changed its uid since, and the
+ * connection keeps the first identity. Where that matters (a setuid helper, a broker that hands
+ * connected sockets out), do not rest a privilege on the uid alone: tie it to the pid and check
+ * it is still the same process (`/proc/<pid>` start time), or make the client prove itself in a
+ * request, and keep the socket where only trusted users can connect (a directory of mode 0750).
  */
-export type AcceptHook = (credentials: Credentials) => boolean | string | void;
+export type AcceptHook = (credentials: Credentials) => boolean | IpcErrorCode | void;
 
 /**
  * A numbered service: its commands and the hooks of its connections' lifecycle (libqb's service
@@ -64,7 +74,10 @@ export interface ServiceDefinition<Context = undefined> {
    * a handler throws always passes on.
    */
   readonly exposeErrors?: boolean;
-  /** Admission control by the peer's uid, gid or pid. Runs before anything else. */
+  /**
+   * Admission control by the peer's uid, gid or pid. Runs before anything else. See
+   * {@link AcceptHook} for whose credentials they are.
+   */
   readonly accept?: AcceptHook;
   /** Makes a new connection's private context; runs after `accept` and before `created`. */
   readonly createContext?: (credentials: Credentials) => Context;

@@ -1,6 +1,10 @@
 import type { IpcError } from './errors.js';
 
-/** Who is at the other end of a connection, as the kernel vouches for it (`SO_PEERCRED`). */
+/**
+ * Who is at the other end of a connection, as the kernel vouches for it (`SO_PEERCRED`): the
+ * process that called `connect()` (the server's view) or `listen()` (the client's view), at that
+ * moment. A later `setuid` or a socket handed to another process does not change them.
+ */
 export interface Credentials {
   /** Process id of the peer when it connected. */
   readonly pid: number;

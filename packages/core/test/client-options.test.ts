@@ -8,7 +8,9 @@ const base: IpcClientOptions = { service: 'echo', poller: {} as Poller, transpor
 describe('client options', () => {
   it('fills in the defaults: no retry, reconnect off, reject while disconnected, wait when flow-controlled', () => {
     expect(clientSettings(base)).toMatchObject({
+      maxMessage: 1024 * 1024,
       handshakeTimeout: 5000,
+      expectServer: undefined,
       retry: undefined,
       reconnect: undefined,
       queueWhileDisconnected: false,
@@ -17,8 +19,8 @@ describe('client options', () => {
       waitWhenFlowControlled: true,
     });
     expect(clientSettings({ ...base, retry: true, reconnect: true })).toMatchObject({
-      retry: { deadline: 30_000, initialDelay: 50, maxDelay: 1000 },
-      reconnect: { deadline: Infinity, initialDelay: 50, maxDelay: 1000 },
+      retry: { deadline: 30_000, initialDelay: 50, maxDelay: 1000, waitForService: false },
+      reconnect: { deadline: Infinity, initialDelay: 50, maxDelay: 1000, waitForService: false },
     });
   });
 
@@ -33,7 +35,19 @@ describe('client options', () => {
     ['queueLimit', { queueLimit: 1.5 }],
     ['sendQueueHighWater', { sendQueueHighWater: -1 }],
     ['whenFlowControlled', { whenFlowControlled: 'block' as 'wait' }],
+    ['retry.waitForService', { retry: { waitForService: 'yes' as never } }],
+    ['expectServer.uid', { expectServer: { uid: -1 } }],
+    ['expectServer', { expectServer: {} }],
   ])('refuses a bad %s with EINVAL naming it', (name, bad) => {
     expect(() => clientSettings({ ...base, ...bad })).toThrowError(expect.objectContaining({ code: 'EINVAL', message: expect.stringContaining(name) }));
+  });
+
+  it.each<[string, Partial<IpcClientOptions>, string]>([
+    ['a service id out of range', { service: 70_000 }, 'got the number 70000'],
+    ['a timeout given as a string', { timeout: '5000' as never }, 'got the string "5000": pass the number 5000, not a string'],
+    ['a message size given as a string', { maxMessageSize: '4096' as never }, 'got the string "4096": pass the number 4096, not a string'],
+    ['a queue limit given as an object', { queueLimit: {} as never }, 'got an object'],
+  ])('says what was given for %s', (_what, bad, message) => {
+    expect(() => clientSettings({ ...base, ...bad })).toThrowError(expect.objectContaining({ code: 'EINVAL', message: expect.stringContaining(message) }));
   });
 });

@@ -31,11 +31,11 @@ describe('handshake codec', () => {
     );
   });
 
-  it('round-trips errors, replacing codes that are not errno-style', () => {
+  it('round-trips errors, replacing codes that are not errno names (Node.js ERR_* codes included)', () => {
     fc.assert(
-      fc.property(fc.constantFrom('EAGAIN', 'ENOENT', 'EPERM', 'bogus', ''), fc.string({ maxLength: 2000 }), (code, message) => {
+      fc.property(fc.constantFrom('EAGAIN', 'ENXIO', 'E2BIG', 'ERR_INVALID_ARG_TYPE', 'E_', 'bogus', ''), fc.string({ maxLength: 2000 }), (code, message) => {
         const decoded = decodeError(encodeError(code, message));
-        expect(decoded.code).toBe(/^E[A-Z]/.test(code) ? code : 'EREMOTEIO');
+        expect(decoded.code).toBe(/^E[A-Z0-9]+$/.test(code) ? code : 'EREMOTEIO');
         expect(message.startsWith(decoded.message)).toBe(true);
       }),
     );
@@ -61,6 +61,12 @@ describe('handshake codec', () => {
       }),
     );
     expect(decodeGoodbye(Buffer.alloc(0))).toBeUndefined();
+  });
+
+  it('refuses an error frame whose code is a Node.js code, not an errno name', () => {
+    const code = 'ERR_INVALID_ARG_TYPE';
+    const payload = Buffer.concat([Buffer.from([code.length]), Buffer.from(code, 'latin1'), Buffer.from('bad argument')]);
+    expect(() => decodeError(payload)).toThrowError(expect.objectContaining({ code: 'EPROTO' }));
   });
 
   it('refuses a hello without the pollux magic', () => {

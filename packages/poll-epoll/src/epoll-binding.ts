@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { IpcError } from '@pollux/core';
+import { IpcError, type KnownErrorCode } from '@pollux/core';
 
 /** The binding's callback: `(error)` when `epoll_wait` failed, else `(null, fd, events)`. */
 export type EpollCallback = (error: Error | null, fd?: number, events?: number) => void;
@@ -33,7 +33,7 @@ export const Epoll = (createRequire(import.meta.url)('epoll') as { Epoll: EpollC
  * glibc's `strerror` texts for what `epoll_ctl` and `epoll_wait` can fail with. The binding throws
  * `new Error(strerror(errno))` and drops the number, so the text is all there is to go on.
  */
-const codeByMessage = new Map<string, string>([
+const codeByMessage = new Map<string, KnownErrorCode>([
   ['Operation not permitted', 'EPERM'],
   ['No such file or directory', 'ENOENT'],
   ['Interrupted system call', 'EINTR'],

@@ -1,7 +1,7 @@
 // What each failure of a Unix socket address means to the person who chose the address, and
 // what they can do about it: one place, so listen and connect speak alike.
 import { dirname, resolve } from 'node:path';
-import { IpcError, errnoName } from '@pollux/core';
+import { IpcError, errnoName, type IpcErrorCode } from '@pollux/core';
 import { errnoMessage } from '@pollux/sys';
 import type { SocketAddress } from './socket-address.js';
 
@@ -30,7 +30,7 @@ function shortage(code: string): string | undefined {
 }
 
 /** The errno-style code of a thrown SysError or Node.js system error; `EIO` for anything else. */
-function codeOf(error: unknown): string {
+function codeOf(error: unknown): IpcErrorCode {
   return IpcError.from(error, 'EIO').code;
 }
 
