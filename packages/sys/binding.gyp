@@ -1,9 +1,8 @@
 {
   "variables": {
-    # The project's own CI sets npm_config_pollux_werror=true (node-gyp turns it into this
-    # variable): warnings fail CI there, but a newer compiler's new warning never fails a user's
-    # install.
-    "pollux_werror%": "false"
+    # The project's own CI sets POLLUX_WERROR=1: warnings fail CI there, but a newer compiler's
+    # new warning never fails a user's install.
+    "pollux_werror%": "<!(echo ${POLLUX_WERROR:-0})"
   },
   "targets": [
     {
@@ -20,7 +19,7 @@
       "cflags!": ["-O3", "-Wno-unused-parameter"],
       "cflags_c": ["-std=gnu11"],
       "conditions": [
-        ["pollux_werror=='true'", { "cflags": ["-Werror"] }]
+        ["pollux_werror==1", { "cflags": ["-Werror"] }]
       ]
     }
   ]

@@ -33,15 +33,29 @@ cd "$work/app"
 echo '{ "name": "consumer", "private": true, "type": "module" }' >package.json
 tarballs=("$work"/tarballs/*.tgz)
 without_epoll=("${tarballs[@]/*poll-epoll*/}")
-started=$(date +%s.%N)
+started=$(date +%s%N)
 PATH="$work/no-compiler:$PATH" CC=false CXX=false npm_install ${without_epoll[@]}
-echo "install took $(echo "$(date +%s.%N) - $started" | bc | xargs printf '%.1f') s; node_modules: $(du -sh node_modules | cut -f1)"
+elapsed_ms=$((($(date +%s%N) - started) / 1000000))
+echo "install took $((elapsed_ms / 1000)).$((elapsed_ms % 1000 / 100)) s; node_modules: $(du -sh node_modules | cut -f1)"
 
 # npm 11 skips dependencies' install scripts until approved; approved, @pollux/sys's must find the
 # prebuilt binary and compile nothing (there is no compiler to compile with).
 node -e "const p = require('./package.json'); p.allowScripts = { '@pollux/sys': true }; require('fs').writeFileSync('package.json', JSON.stringify(p))"
 PATH="$work/no-compiler:$PATH" CC=false CXX=false npm rebuild --loglevel=error @pollux/sys >/dev/null
 test ! -e node_modules/@pollux/sys/build || { echo "the install script compiled instead of using the prebuilt addon" >&2; exit 1; }
+
+echo "-- without a loadable binary, importing pollux says what to do"
+mv node_modules/@pollux/sys/prebuilds "$work/prebuilds"
+node --input-type=module -e "
+try { await import('pollux'); process.exit(1); }
+catch (error) { console.log(error.code + ': ' + error.message); process.exit(error.code === 'ENOENT' && /approve/.test(error.message) ? 0 : 1); }" | fold -s -w 100
+mv "$work/prebuilds" node_modules/@pollux/sys/prebuilds
+prebuilt_file=$(ls node_modules/@pollux/sys/prebuilds/linux-x64/*.node)
+cp "$prebuilt_file" "$work/prebuilt.node" && echo 'not an ELF file' >"$prebuilt_file"
+node --input-type=module -e "
+try { await import('pollux'); process.exit(1); }
+catch (error) { console.log(error.code + ': ' + error.message); process.exit(error.code === 'ELIBACC' ? 0 : 1); }" | fold -s -w 100
+cp "$work/prebuilt.node" "$prebuilt_file"
 
 echo "-- the README's fifteen lines, saved as kv.mjs: node kv.mjs"
 cp "$repo/examples/readme/kv.mjs" kv.mjs

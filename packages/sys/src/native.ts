@@ -57,25 +57,26 @@ const packageDir = fileURLToPath(new URL('..', import.meta.url));
  */
 function loadFailure(cause: unknown): Error & { code: string } {
   const reason = (cause instanceof Error ? cause.message : String(cause)).split('\n', 1)[0] ?? '';
-  const build = `python3, make and a C compiler (cc), then reinstall, or run \`npx node-gyp rebuild\` in ${packageDir}`;
+  const compile =
+    `Its install script compiles one once approved: with npm 11 \`npm install-scripts approve @pollux/sys ` +
+    `&& npm rebuild @pollux/sys\`, with pnpm 10 \`pnpm approve-builds\` (or @pollux/sys under ` +
+    `onlyBuiltDependencies in pnpm-workspace.yaml). That needs python3, make and a C compiler (cc); ` +
+    `or compile by hand with \`npx node-gyp rebuild\` in ${packageDir}.`;
   let code: string;
   let message: string;
   if (platform() !== 'linux') {
     code = 'ENOSYS';
-    message = `@pollux/sys runs on Linux only, not on ${platform()}: pollux is built on Linux syscalls (SO_PEERCRED, abstract sockets, accept4)`;
+    message = `@pollux/sys runs on Linux only, not on ${platform()}: pollux is built on Linux syscalls (SO_PEERCRED, abstract sockets, accept4).`;
   } else if (reason.startsWith('No native build was found')) {
     code = 'ENOENT';
     message =
-      `@pollux/sys found no native addon for linux-${arch()} in ${packageDir}: neither one compiled at ` +
-      `install (build/Release/) nor a prebuilt one (prebuilds/linux-${arch()}/; only linux-x64 with glibc ` +
-      `is prebuilt). Its install script compiles one when needed: with pnpm approve it ` +
-      `(\`pnpm approve-builds\`, or list @pollux/sys under onlyBuiltDependencies in pnpm-workspace.yaml); ` +
-      `with npm do not install with --ignore-scripts. Compiling needs ${build}.`;
+      `@pollux/sys found no native addon for linux-${arch()} in ${packageDir}: none was compiled at ` +
+      `install (build/Release/) and none is prebuilt for it (prebuilds/; only linux-x64 with glibc is). ${compile}`;
   } else {
     code = 'ELIBACC';
     message =
-      `@pollux/sys's native addon did not load (${reason}). The prebuilt linux-x64 binary needs glibc 2.32 or ` +
-      `newer and Node.js with Node-API 8; on another libc compile it from source: ${build}.`;
+      `@pollux/sys's native addon does not load here (${reason}). The prebuilt linux-x64 binary needs ` +
+      `glibc 2.32 or newer; elsewhere the addon must be compiled from source. ${compile}`;
   }
   return Object.assign(new Error(message, { cause }), { code });
 }
