@@ -3,8 +3,18 @@
  * its contender runs, so no client process loads (or starts threads for) a stack it does not
  * measure.
  */
+import { pathToFileURL } from 'node:url';
 import { backendOf, BROADCAST, type Contender } from './contenders.js';
 import type { Connect } from './echo-client.js';
+import { peerScript } from './peers.js';
+
+/** Imports a peer adapter's client class (see peers.ts for why by path). */
+async function peerClient(file: string, exported: string): Promise<Connect> {
+  const module = (await import(pathToFileURL(peerScript(file)).href)) as Record<string, { connect: Connect }>;
+  const client = module[exported];
+  if (client === undefined) throw new Error(`${file} exports no ${exported}`);
+  return client.connect;
+}
 
 export async function connectorOf(contender: Contender): Promise<Connect> {
   const backend = backendOf(contender);
@@ -19,13 +29,13 @@ export async function connectorOf(contender: Contender): Promise<Connect> {
     case 'c':
       return (await import('./net-client.js')).NetEchoClient.connect;
     case 'node-ipc':
-      return (await import('./node-ipc-client.js')).NodeIpcEchoClient.connect;
+      return peerClient('node-ipc-client.ts', 'NodeIpcEchoClient');
     case 'jsonrpc':
-      return (await import('./jsonrpc-client.js')).JsonRpcEchoClient.connect;
+      return peerClient('jsonrpc-client.ts', 'JsonRpcEchoClient');
     case 'zeromq':
-      return (await import('./zeromq-client.js')).ZeromqEchoClient.connect;
+      return peerClient('zeromq-client.ts', 'ZeromqEchoClient');
     case 'grpc':
-      return (await import('./grpc-client.js')).GrpcEchoClient.connect;
+      return peerClient('grpc-client.ts', 'GrpcEchoClient');
     default:
       throw new Error(`no client for ${contender}`);
   }

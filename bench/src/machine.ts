@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { PEERS_DIR } from './peers.js';
 import { canPin, CLIENT_CPU, REPO_ROOT, SERVER_CPU } from './processes.js';
 import { C_COMPILER, C_FLAGS } from './servers.js';
 
@@ -38,7 +39,7 @@ export interface Machine {
 export function describeMachine(args: readonly string[], libzmq: string): Machine {
   const packages: Record<string, string> = {};
   for (const name of PACKAGES) {
-    const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'bench', 'node_modules', name, 'package.json'), 'utf8')) as { version: string };
+    const manifest = JSON.parse(readFileSync(join(PEERS_DIR, 'node_modules', name, 'package.json'), 'utf8')) as { version: string };
     packages[name] = manifest.version;
   }
   const commit = output('git', ['rev-parse', '--short', 'HEAD']);

@@ -17,6 +17,7 @@ import { markdownReport } from './markdown.js';
 import { Progress } from './progress.js';
 import { canPin, CLIENT_CPU, profileInto, REPO_ROOT, rssKiB, runClient, SERVER_CPU, startHolder, startServer, type ServerProcess } from './processes.js';
 import { rows, table, type WorkloadRuns } from './report.js';
+import { ensurePeers } from './peers.js';
 import { prepareServers, serverProgram } from './servers.js';
 import { describe, slug, workloads, type IdleResult, type IdleWorkload, type TimedWorkload, type Workload, type WorkloadResult } from './workloads.js';
 
@@ -121,6 +122,7 @@ function summary(result: WorkloadResult): string {
   }
 }
 
+ensurePeers();
 const { unavailable, libzmq } = prepareServers();
 const machine = describeMachine(process.argv.slice(2), libzmq);
 console.log(

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { backendOf, type Contender } from './contenders.js';
+import { peerScript, PEERS_DIR } from './peers.js';
 import { REPO_ROOT, scriptPath, type Program } from './processes.js';
 
 /** Where the C server is compiled: git-ignored, rebuilt by every bench run. */
@@ -16,18 +17,18 @@ export const C_COMPILER = process.env.CC ?? 'cc';
 export const C_FLAGS = ['-O2', '-Wall', '-Wextra'];
 
 const SERVER_SCRIPT: Record<Exclude<Contender, `pollux-${string}` | 'c'>, string> = {
-  net: 'net-server.ts',
-  'node-ipc': 'node-ipc-server.ts',
-  jsonrpc: 'jsonrpc-server.ts',
-  zeromq: 'zeromq-server.ts',
-  grpc: 'grpc-server.ts',
+  net: scriptPath('net-server.ts'),
+  'node-ipc': peerScript('node-ipc-server.ts'),
+  jsonrpc: peerScript('jsonrpc-server.ts'),
+  zeromq: peerScript('zeromq-server.ts'),
+  grpc: peerScript('grpc-server.ts'),
 };
 
 export function serverProgram(contender: Contender, address: string): Program {
   const backend = backendOf(contender);
   if (backend !== undefined) return { script: scriptPath('pollux-server.ts'), args: [address, backend] };
   if (contender === 'c') return { binary: C_BINARY, args: [address] };
-  return { script: scriptPath(SERVER_SCRIPT[contender as keyof typeof SERVER_SCRIPT]), args: [address] };
+  return { script: SERVER_SCRIPT[contender as keyof typeof SERVER_SCRIPT], args: [address] };
 }
 
 function failure(result: ReturnType<typeof spawnSync>, what: string): string | undefined {
@@ -47,7 +48,7 @@ export function prepareServers(): { unavailable: Partial<Record<Contender, strin
   const compiled = spawnSync(C_COMPILER, [...C_FLAGS, '-o', C_BINARY, C_SOURCE], { encoding: 'utf8' });
   const cFailure = failure(compiled, `${C_COMPILER} ${C_FLAGS.join(' ')}`);
   if (cFailure !== undefined) unavailable.c = cFailure;
-  const zeromq = spawnSync(process.execPath, ['-e', "process.stdout.write(require('zeromq').version)"], { cwd: join(REPO_ROOT, 'bench'), encoding: 'utf8' });
+  const zeromq = spawnSync(process.execPath, ['-e', "process.stdout.write(require('zeromq').version)"], { cwd: PEERS_DIR, encoding: 'utf8' });
   const zeromqFailure = failure(zeromq, "loading zeromq's prebuilt addon");
   if (zeromqFailure !== undefined) unavailable.zeromq = zeromqFailure;
   return { unavailable, libzmq: zeromqFailure === undefined ? zeromq.stdout : 'not loaded' };

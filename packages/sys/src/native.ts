@@ -1,6 +1,8 @@
 // Loads the addon and types what it exports. Not part of the public surface:
 // index.ts re-exports typed, documented wrappers.
 import { createRequire } from 'node:module';
+import { arch, platform } from 'node:os';
+import { fileURLToPath } from 'node:url';
 
 export interface NativeBinding {
   setErrorClass(ctor: new (syscall: string, errno: number) => Error): void;
@@ -44,5 +46,55 @@ export interface NativeBinding {
   WATCH_PRIORITIZED: number;
 }
 
-// Relative to this file, so the same path works from src/ and from dist/.
-export const native = createRequire(import.meta.url)('../build/Release/pollux_sys.node') as NativeBinding;
+// The package directory, one up from this file in src/ and in dist/ alike. node-gyp-build looks
+// there for a binary compiled from source (build/Release/*.node) first, then for the prebuilt one
+// shipped in the npm tarball (prebuilds/<platform>-<arch>/*.node, tagged napi and libc).
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * What a user whose addon does not load must do, by cause: a different OS, no binary for this
+ * machine (so the install script had to compile one and did not, or could not), or a binary that
+ * is there but does not load here.
+ */
+function loadFailure(cause: unknown): Error & { code: string } {
+  const reason = (cause instanceof Error ? cause.message : String(cause)).split('\n', 1)[0] ?? '';
+  const compile =
+    `Its install script compiles one once approved: with npm 11 \`npm install-scripts approve @pollux/sys ` +
+    `&& npm rebuild @pollux/sys\`, with pnpm 10 \`pnpm approve-builds\` (or @pollux/sys under ` +
+    `onlyBuiltDependencies in pnpm-workspace.yaml). That needs python3, make and a C compiler (cc); ` +
+    `or compile by hand with \`npx node-gyp rebuild\` in ${packageDir}.`;
+  let code: string;
+  let message: string;
+  if (platform() !== 'linux') {
+    code = 'ENOSYS';
+    message = `@pollux/sys runs on Linux only, not on ${platform()}: pollux is built on Linux syscalls (SO_PEERCRED, abstract sockets, accept4).`;
+  } else if (reason.startsWith('No native build was found')) {
+    code = 'ENOENT';
+    message =
+      `@pollux/sys found no native addon for linux-${arch()} in ${packageDir}: none was compiled at ` +
+      `install (build/Release/) and none is prebuilt for it (prebuilds/; only linux-x64 with glibc is). ${compile}`;
+  } else {
+    code = 'ELIBACC';
+    message =
+      `@pollux/sys's native addon does not load here (${reason}). The prebuilt linux-x64 binary needs ` +
+      `glibc 2.32 or newer; elsewhere the addon must be compiled from source. ${compile}`;
+  }
+  return Object.assign(new Error(message, { cause }), { code });
+}
+
+/** The part of node-gyp-build (CommonJS, untyped) used here. */
+interface NodeGypBuild {
+  /** Path of the binary to load for this Node.js and machine; throws "No native build was found …". */
+  resolve(packageDir: string): string;
+}
+
+function loadAddon(): NativeBinding {
+  const require = createRequire(import.meta.url);
+  try {
+    return require((require('node-gyp-build') as NodeGypBuild).resolve(packageDir)) as NativeBinding;
+  } catch (cause) {
+    throw loadFailure(cause);
+  }
+}
+
+export const native = loadAddon();

@@ -7,9 +7,9 @@
 import { unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createMessageConnection, SocketMessageReader, SocketMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
-import { eventPayload } from './echo-client.js';
+import { eventPayload } from '../../src/echo-client.js';
 import { ECHO, EVENT, PUSH, sendNotifications } from './jsonrpc-stack.js';
-import { exitWithParent } from './server-lifecycle.js';
+import { exitWithParent } from '../../src/server-lifecycle.js';
 
 const address = process.argv[2];
 if (address === undefined) throw new Error('usage: jsonrpc-server.ts <socket path>');

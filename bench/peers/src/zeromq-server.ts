@@ -5,9 +5,9 @@
  * Usage: zeromq-server.ts <socket path>. Prints "ready" once bound.
  */
 import { Router } from 'zeromq';
-import { decodePushRequest, eventPayload } from './echo-client.js';
-import { CONTROL_ID } from './framing.js';
-import { exitWithParent } from './server-lifecycle.js';
+import { decodePushRequest, eventPayload } from '../../src/echo-client.js';
+import { CONTROL_ID } from '../../src/framing.js';
+import { exitWithParent } from '../../src/server-lifecycle.js';
 import { CONTROL_FRAME, ipcEndpoint } from './zeromq-stack.js';
 
 const address = process.argv[2];

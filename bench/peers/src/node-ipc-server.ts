@@ -4,9 +4,9 @@
  * fan-out idiom. Usage: node-ipc-server.ts <socket path>. Prints "ready" once listening.
  */
 import type { Socket } from 'node:net';
-import { eventPayload } from './echo-client.js';
+import { eventPayload } from '../../src/echo-client.js';
 import { ECHO, EVENT, ipcInstance, PUSH, type EchoMessage } from './node-ipc-stack.js';
-import { exitWithParent } from './server-lifecycle.js';
+import { exitWithParent } from '../../src/server-lifecycle.js';
 
 const address = process.argv[2];
 if (address === undefined) throw new Error('usage: node-ipc-server.ts <socket path>');

@@ -3,9 +3,9 @@
  * for events, which arrive as `event` messages. Each client is its own node-ipc instance, as the
  * library keys connections by id within one.
  */
-import type { EchoClient } from './echo-client.js';
+import type { EchoClient } from '../../src/echo-client.js';
 import { ECHO, EVENT, ipcInstance, PUSH, type EchoMessage } from './node-ipc-stack.js';
-import { PendingRequests } from './pending-requests.js';
+import { PendingRequests } from '../../src/pending-requests.js';
 
 const SERVER_ID = 'server';
 

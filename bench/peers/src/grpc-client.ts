@@ -4,7 +4,7 @@
  * processes would; grpc-js would otherwise share one connection among clients of one target.
  */
 import { Client, credentials, type ClientReadableStream } from '@grpc/grpc-js';
-import { encodePushRequest, type EchoClient } from './echo-client.js';
+import { encodePushRequest, type EchoClient } from '../../src/echo-client.js';
 import { ECHO_SERVICE, grpcTarget } from './grpc-stack.js';
 
 const { echo, subscribe, push } = ECHO_SERVICE;

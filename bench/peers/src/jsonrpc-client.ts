@@ -4,9 +4,9 @@
  */
 import type { Socket } from 'node:net';
 import { createMessageConnection, SocketMessageReader, SocketMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
-import type { EchoClient } from './echo-client.js';
+import type { EchoClient } from '../../src/echo-client.js';
 import { ECHO, EVENT, PUSH } from './jsonrpc-stack.js';
-import { connectUnixSocket } from './unix-socket.js';
+import { connectUnixSocket } from '../../src/unix-socket.js';
 
 export class JsonRpcEchoClient implements EchoClient {
   private constructor(

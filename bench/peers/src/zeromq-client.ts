@@ -3,9 +3,9 @@
  * for matching replies; sends are queued because a v6 socket allows one `send` in progress.
  */
 import { Dealer } from 'zeromq';
-import { encodePushRequest, type EchoClient } from './echo-client.js';
-import { CONTROL_ID } from './framing.js';
-import { PendingRequests } from './pending-requests.js';
+import { encodePushRequest, type EchoClient } from '../../src/echo-client.js';
+import { CONTROL_ID } from '../../src/framing.js';
+import { PendingRequests } from '../../src/pending-requests.js';
 import { CONTROL_FRAME, idFrame, ipcEndpoint } from './zeromq-stack.js';
 
 export class ZeromqEchoClient implements EchoClient {

@@ -4,10 +4,10 @@
  * "ready" once bound.
  */
 import { Server, ServerCredentials, type ServerWritableStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { decodePushRequest, eventPayload } from './echo-client.js';
+import { decodePushRequest, eventPayload } from '../../src/echo-client.js';
 import { ECHO_SERVICE, grpcTarget } from './grpc-stack.js';
-import { writeEvents } from './push-events.js';
-import { exitWithParent } from './server-lifecycle.js';
+import { writeEvents } from '../../src/push-events.js';
+import { exitWithParent } from '../../src/server-lifecycle.js';
 
 const address = process.argv[2];
 if (address === undefined) throw new Error('usage: grpc-server.ts <socket path>');
