@@ -1,7 +1,7 @@
 import { describeValue, gotValue } from './describe-value.js';
 import { IpcError } from './errors.js';
-import { isUint16, MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
-import { SERVICE_NAME_MAX } from './handshake.js';
+import { isUint16, MAX_MESSAGE_SIZE_LIMIT } from './protocol/frame.js';
+import { SERVICE_NAME_MAX } from './protocol/handshake.js';
 
 /** The longest delay `setTimeout` holds; beyond it the timer fires at once. */
 const TIMER_MAX = 0x7fffffff;

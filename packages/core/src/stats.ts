@@ -1,4 +1,4 @@
-import type { Credentials } from './transport.js';
+import type { Credentials } from './contracts/transport.js';
 
 /** Counters of one connection, or summed over a service's connections. */
 export interface TrafficStats {

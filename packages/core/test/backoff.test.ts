@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from '../src/backoff.js';
+import { backoffDelay } from '../src/client/backoff.js';
 
 const policyArb = fc
   .record({ initialDelay: fc.double({ min: 0.001, max: 10_000, noNaN: true }), spread: fc.double({ min: 1, max: 1000, noNaN: true }) })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { clientSettings, type IpcClientOptions } from '../src/client-options.js';
-import type { Poller } from '../src/poller.js';
-import type { Transport } from '../src/transport.js';
+import { clientSettings, type IpcClientOptions } from '../src/client/client-options.js';
+import type { Poller } from '../src/contracts/poller.js';
+import type { Transport } from '../src/contracts/transport.js';
 
 const base: IpcClientOptions = { service: 'echo', poller: {} as Poller, transport: {} as Transport };
 

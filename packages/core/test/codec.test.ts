@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bytesCodec, emptyCodec, jsonCodec, structuredCloneCodec, utf8Codec, type Codec } from '../src/codec.js';
+import { bytesCodec, emptyCodec, jsonCodec, structuredCloneCodec, utf8Codec, type Codec } from '../src/protocol/codec.js';
 import { IpcError } from '../src/errors.js';
 
 /** Decoding a peer's bytes either gives a value or throws EBADMSG: never another error, never a crash. */

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IpcError } from '../src/errors.js';
-import { FrameDecoder } from '../src/frame-decoder.js';
-import { CONTROL_PAYLOAD_MAX, FrameKind, HEADER_SIZE } from '../src/frame.js';
-import { SendQueue } from '../src/send-queue.js';
-import type { Channel } from '../src/transport.js';
+import { FrameDecoder } from '../src/protocol/frame-decoder.js';
+import { CONTROL_PAYLOAD_MAX, FrameKind, HEADER_SIZE } from '../src/protocol/frame.js';
+import { SendQueue } from '../src/link/send-queue.js';
+import type { Channel } from '../src/contracts/transport.js';
 
 interface Frame {
   kind: number;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IpcError } from '../src/errors.js';
-import { decodeError, decodeGoodbye, decodeHello, decodeWelcome, encodeError, encodeGoodbye, encodeHello, encodeWelcome } from '../src/handshake.js';
+import { decodeError, decodeGoodbye, decodeHello, decodeWelcome, encodeError, encodeGoodbye, encodeHello, encodeWelcome } from '../src/protocol/handshake.js';
 
 const nameArb = fc.string({ maxLength: 60 }).filter((s) => Buffer.byteLength(s) <= 255);
 const controlArb = fc.record({

@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IpcError } from '../errors.js';
-import { Ready, type Poller } from '../poller.js';
+import { Ready, type Poller } from '../contracts/poller.js';
 
 /**
  * The few fd operations the suite needs to make readiness happen. `@pollux/sys` provides all of

@@ -1,8 +1,8 @@
 import { backoffDelay } from './backoff.js';
 import type { RetryPolicy } from './client-options.js';
 import type { ClientSession } from './client-session.js';
-import { IpcError } from './errors.js';
-import type { Channel, Credentials, Transport } from './transport.js';
+import { IpcError } from '../errors.js';
+import type { Channel, Credentials, Transport } from '../contracts/transport.js';
 
 /** What one connection attempt needs: where, how, and what to say. */
 export interface SessionRecipe {

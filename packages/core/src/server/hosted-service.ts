@@ -1,6 +1,6 @@
 import type { Connection } from './connection.js';
-import type { IpcError } from './errors.js';
-import { checkEvent } from './option-checks.js';
+import type { IpcError } from '../errors.js';
+import { checkEvent } from '../option-checks.js';
 import type { RegisteredService } from './service-registry.js';
 
 /** Which connections a {@link HostedService.broadcast} reaches; return false to skip one. */

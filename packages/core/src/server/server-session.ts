@@ -1,17 +1,17 @@
 import { Connection, type ConnectionSession } from './connection.js';
-import { IpcError } from './errors.js';
-import { FramedChannel, ReadBlock } from './framed-channel.js';
-import { FrameKind } from './frame.js';
-import { describeValue } from './describe-value.js';
-import { checkEvent } from './option-checks.js';
-import { decodeHello, encodeError, encodeGoodbye, encodeWelcome, PROTOCOL_VERSION, type Hello } from './handshake.js';
-import type { Poller } from './poller.js';
+import { IpcError } from '../errors.js';
+import { FramedChannel, ReadBlock } from '../link/framed-channel.js';
+import { FrameKind } from '../protocol/frame.js';
+import { describeValue } from '../describe-value.js';
+import { checkEvent } from '../option-checks.js';
+import { decodeHello, encodeError, encodeGoodbye, encodeWelcome, PROTOCOL_VERSION, type Hello } from '../protocol/handshake.js';
+import type { Poller } from '../contracts/poller.js';
 import { TokenBucket, type RateLimit } from './rate-limit.js';
 import type { GateWaiter, ServerLoad } from './server-load.js';
 import { GUARANTEED_BYTES } from './server-load.js';
 import type { RegisteredService } from './service-registry.js';
-import { newTrafficStats, type ConnectionStats, type TrafficStats } from './stats.js';
-import type { Channel, Credentials } from './transport.js';
+import { newTrafficStats, type ConnectionStats, type TrafficStats } from '../stats.js';
+import type { Channel, Credentials } from '../contracts/transport.js';
 
 /** What to do with an event for a client whose queue is over its bound. */
 export type EventQueueFullPolicy = 'reject' | 'disconnect';

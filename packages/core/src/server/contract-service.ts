@@ -1,6 +1,6 @@
 import type { Connection } from './connection.js';
-import { IpcError } from './errors.js';
-import type { CommandContract, EventContract, EventPayloadOf, RequestOf, ResponseOf, ServiceContract } from './contract.js';
+import { IpcError } from '../errors.js';
+import type { CommandContract, EventContract, EventPayloadOf, RequestOf, ResponseOf, ServiceContract } from '../protocol/contract.js';
 import type { CommandHandler, ServiceDefinition } from './service.js';
 
 /** The typed handler of one command: gets the decoded request, returns the response (or a promise of it). */

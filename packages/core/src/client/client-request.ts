@@ -1,4 +1,4 @@
-import type { IpcError } from './errors.js';
+import type { IpcError } from '../errors.js';
 
 const EMPTY = new Uint8Array(0);
 

@@ -1,6 +1,6 @@
 import { deserialize, serialize } from 'node:v8';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { IpcError } from './errors.js';
+import { IpcError } from '../errors.js';
 
 /**
  * How values of type `T` travel as message payloads. `decode` meets bytes from a peer: it must

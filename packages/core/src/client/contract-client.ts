@@ -1,7 +1,7 @@
 import type { IpcClient } from './client.js';
 import type { RequestOptions } from './client-session.js';
-import type { CommandContract, EventContract, EventPayloadOf, RequestOf, ResponseOf, ServiceContract } from './contract.js';
-import { IpcError } from './errors.js';
+import type { CommandContract, EventContract, EventPayloadOf, RequestOf, ResponseOf, ServiceContract } from '../protocol/contract.js';
+import { IpcError } from '../errors.js';
 import type { SyncClient, SyncRequestOptions } from './sync-client.js';
 
 /** The arguments of a typed call: the request, which may be left out when the command takes none (`void`), and options. */

@@ -1,11 +1,11 @@
 import { makeRequest, type ClientRequest } from './client-request.js';
 import { PendingTable } from './pending-table.js';
-import { IpcError } from './errors.js';
-import { FramedChannel } from './framed-channel.js';
-import { FrameKind } from './frame.js';
-import { decodeError, decodeGoodbye, decodeWelcome } from './handshake.js';
-import type { Poller } from './poller.js';
-import type { Channel, Credentials } from './transport.js';
+import { IpcError } from '../errors.js';
+import { FramedChannel } from '../link/framed-channel.js';
+import { FrameKind } from '../protocol/frame.js';
+import { decodeError, decodeGoodbye, decodeWelcome } from '../protocol/handshake.js';
+import type { Poller } from '../contracts/poller.js';
+import type { Channel, Credentials } from '../contracts/transport.js';
 
 const EMPTY = new Uint8Array(0);
 

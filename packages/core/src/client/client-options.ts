@@ -1,9 +1,9 @@
-import { gotValue } from './describe-value.js';
-import { IpcError } from './errors.js';
-import { DEFAULT_MAX_MESSAGE_SIZE } from './frame.js';
-import type { Poller } from './poller.js';
-import { byteLimit, count, deadline, duration, messageSize, oneOf, serviceChoice } from './option-checks.js';
-import type { Credentials, Transport } from './transport.js';
+import { gotValue } from '../describe-value.js';
+import { IpcError } from '../errors.js';
+import { DEFAULT_MAX_MESSAGE_SIZE } from '../protocol/frame.js';
+import type { Poller } from '../contracts/poller.js';
+import { byteLimit, count, deadline, duration, messageSize, oneOf, serviceChoice } from '../option-checks.js';
+import type { Credentials, Transport } from '../contracts/transport.js';
 
 /**
  * How to keep trying to connect: attempts spaced by a capped exponential backoff with jitter,

@@ -1,6 +1,6 @@
 import type { Connection } from './connection.js';
-import type { IpcErrorCode } from './errors.js';
-import type { Credentials } from './transport.js';
+import type { IpcErrorCode } from '../errors.js';
+import type { Credentials } from '../contracts/transport.js';
 
 /**
  * Answers one request. Returns the response payload (nothing means an empty response), or a

@@ -1,4 +1,4 @@
-import { IpcError, isErrnoCode } from './errors.js';
+import { IpcError, isErrnoCode } from '../errors.js';
 import { CONTROL_PAYLOAD_MAX } from './frame.js';
 
 /** Protocol version this build speaks. */

@@ -1,4 +1,4 @@
-import { IpcError } from './errors.js';
+import { IpcError } from '../errors.js';
 import { FrameKind, HEADER_SIZE, payloadLimit } from './frame.js';
 
 const EMPTY = Buffer.alloc(0);

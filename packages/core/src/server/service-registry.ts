@@ -1,9 +1,9 @@
-import { IpcError } from './errors.js';
-import { isUint16 } from './frame.js';
-import { SERVICE_BY_NAME, SERVICE_NAME_MAX, type Hello } from './handshake.js';
+import { IpcError } from '../errors.js';
+import { isUint16 } from '../protocol/frame.js';
+import { SERVICE_BY_NAME, SERVICE_NAME_MAX, type Hello } from '../protocol/handshake.js';
 import type { Connection } from './connection.js';
 import type { CommandHandler, ServiceDefinition } from './service.js';
-import { newTrafficStats, type ServiceStats } from './stats.js';
+import { newTrafficStats, type ServiceStats } from '../stats.js';
 
 /** A service as the server holds it: its definition, a fast command lookup, its counters. */
 export class RegisteredService {

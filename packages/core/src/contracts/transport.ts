@@ -1,4 +1,4 @@
-import type { IpcError } from './errors.js';
+import type { IpcError } from '../errors.js';
 
 /**
  * Who is at the other end of a connection, as the kernel vouches for it (`SO_PEERCRED`): the

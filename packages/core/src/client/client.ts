@@ -3,13 +3,12 @@ import { Connector } from './client-connector.js';
 import { clientSettings, serverMismatch, type ClientSettings, type IpcClientOptions } from './client-options.js';
 import { RequestQueue } from './client-queue.js';
 import { ClientSession, type ClientSink, type ClientStats, type RequestOptions } from './client-session.js';
-import { describeValue, gotValue } from './describe-value.js';
-import { IpcError } from './errors.js';
-import { isUint16 } from './frame.js';
-import { helloFor } from './handshake.js';
-import { duration } from './option-checks.js';
-import type { IpcServer } from './server.js';
-import type { Credentials } from './transport.js';
+import { describeValue, gotValue } from '../describe-value.js';
+import { IpcError } from '../errors.js';
+import { isUint16 } from '../protocol/frame.js';
+import { helloFor } from '../protocol/handshake.js';
+import { duration } from '../option-checks.js';
+import type { Credentials } from '../contracts/transport.js';
 
 /** Events of {@link IpcClient}. */
 export interface IpcClientEvents {

@@ -1,9 +1,9 @@
-import { EAGAIN, ECONNRESET, EPIPE, IpcError } from './errors.js';
-import { FrameDecoder } from './frame-decoder.js';
-import { FrameKind } from './frame.js';
-import { Ready, type Poller } from './poller.js';
+import { EAGAIN, ECONNRESET, EPIPE, IpcError } from '../errors.js';
+import { FrameDecoder } from '../protocol/frame-decoder.js';
+import { FrameKind } from '../protocol/frame.js';
+import { Ready, type Poller } from '../contracts/poller.js';
 import { SendQueue } from './send-queue.js';
-import type { Channel } from './transport.js';
+import type { Channel } from '../contracts/transport.js';
 
 /** How long a purposeful close waits for queued output to drain before it ends anyway. */
 const CLOSE_DRAIN_MS = 2000;

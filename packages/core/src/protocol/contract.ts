@@ -1,5 +1,5 @@
 import type { Codec, CodecValue } from './codec.js';
-import { IpcError } from './errors.js';
+import { IpcError } from '../errors.js';
 import { isUint16 } from './frame.js';
 import { SERVICE_NAME_MAX } from './handshake.js';
 

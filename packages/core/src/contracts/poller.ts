@@ -1,4 +1,4 @@
-import type { IpcError } from './errors.js';
+import type { IpcError } from '../errors.js';
 
 /**
  * Readiness bits, used both for the interest an engine registers and for what a poller reports.

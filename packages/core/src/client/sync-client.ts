@@ -1,11 +1,11 @@
-import { EAGAIN, ECONNRESET, EPIPE, IpcError } from './errors.js';
-import { FrameDecoder } from './frame-decoder.js';
-import { CONTROL_PAYLOAD_MAX, FrameKind, isUint16, MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
-import { decodeError, decodeWelcome, helloFor } from './handshake.js';
-import { count, deadline, duration, messageSize, serviceChoice } from './option-checks.js';
-import { Ready, type ReadyMask } from './poller.js';
-import { SendQueue } from './send-queue.js';
-import type { Channel, Credentials } from './transport.js';
+import { EAGAIN, ECONNRESET, EPIPE, IpcError } from '../errors.js';
+import { FrameDecoder } from '../protocol/frame-decoder.js';
+import { CONTROL_PAYLOAD_MAX, FrameKind, isUint16, MAX_MESSAGE_SIZE_LIMIT } from '../protocol/frame.js';
+import { decodeError, decodeWelcome, helloFor } from '../protocol/handshake.js';
+import { count, deadline, duration, messageSize, serviceChoice } from '../option-checks.js';
+import { Ready, type ReadyMask } from '../contracts/poller.js';
+import { SendQueue } from '../link/send-queue.js';
+import type { Channel, Credentials } from '../contracts/transport.js';
 
 /**
  * Blocks until `fd` is ready for `interest` ({@link Ready} bits) or `timeoutMs` passed

@@ -1,4 +1,4 @@
-import { IpcError } from './errors.js';
+import { IpcError } from '../errors.js';
 
 /** A request rate: on average `perSecond`, with bursts of up to `burst` requests. */
 export interface RateLimit {

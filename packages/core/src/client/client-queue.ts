@@ -1,5 +1,5 @@
 import { makeRequest, type ClientRequest } from './client-request.js';
-import { IpcError } from './errors.js';
+import { IpcError } from '../errors.js';
 
 /**
  * Requests accepted but not yet handed to a connection, in the order they were made: they wait

@@ -1,19 +1,19 @@
 import { EventEmitter } from 'eventemitter3';
 import type { Connection } from './connection.js';
-import { EAGAIN, ECONNABORTED, IpcError } from './errors.js';
-import { DEFAULT_MAX_MESSAGE_SIZE, FrameKind, HEADER_SIZE, writeHeader } from './frame.js';
-import { encodeError, type Hello } from './handshake.js';
+import { EAGAIN, ECONNABORTED, IpcError } from '../errors.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, FrameKind, HEADER_SIZE, writeHeader } from '../protocol/frame.js';
+import { encodeError, type Hello } from '../protocol/handshake.js';
 import { HostedService } from './hosted-service.js';
-import { atLeast, duration, messageSize, oneOf, positiveLimit } from './option-checks.js';
-import { introspectionService, type IntrospectionOptions } from './introspection.js';
-import { Ready, type Poller } from './poller.js';
+import { atLeast, duration, messageSize, oneOf, positiveLimit } from '../option-checks.js';
+import { introspectionService, type IntrospectionOptions } from './introspection-service.js';
+import { Ready, type Poller } from '../contracts/poller.js';
 import { checkRateLimit, TokenBucket, type RateLimit } from './rate-limit.js';
 import { ServerLoad } from './server-load.js';
 import { ServiceRegistry, type RegisteredService } from './service-registry.js';
 import type { CommandHandler, HandlerFailure, ServiceDefinition } from './service.js';
 import { ServerSession, type EventQueueFullPolicy, type SessionHost, type SessionLimits } from './server-session.js';
-import { addTraffic, type ConnectionInfo, type ServerStats, type ServiceStats } from './stats.js';
-import type { Channel, Listener, Transport } from './transport.js';
+import { addTraffic, type ConnectionInfo, type ServerStats, type ServiceStats } from '../stats.js';
+import type { Channel, Listener, Transport } from '../contracts/transport.js';
 
 /** Options of {@link IpcServer}. */
 export interface IpcServerOptions {

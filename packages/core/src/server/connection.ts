@@ -1,7 +1,6 @@
-import type { IpcError } from './errors.js';
-import type { AcceptHook } from './service.js';
-import type { Credentials } from './transport.js';
-import type { ConnectionStats } from './stats.js';
+import type { IpcError } from '../errors.js';
+import type { Credentials } from '../contracts/transport.js';
+import type { ConnectionStats } from '../stats.js';
 
 /** What a {@link Connection} does for its session; implemented by the server engine. */
 export interface ConnectionSession {

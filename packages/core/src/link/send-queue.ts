@@ -1,6 +1,6 @@
-import { EAGAIN } from './errors.js';
-import { HEADER_SIZE, writeHeader } from './frame.js';
-import type { Channel } from './transport.js';
+import { EAGAIN } from '../errors.js';
+import { HEADER_SIZE, writeHeader } from '../protocol/frame.js';
+import type { Channel } from '../contracts/transport.js';
 
 /** Slabs start small, so an idle connection holds little, and double with each burst that fills one. */
 const SLAB_MIN = 2 * 1024;
