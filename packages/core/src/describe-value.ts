@@ -1,3 +1,4 @@
+// How error messages name a bad value (shared by every layer).
 /**
  * Names a value the way an error message about a bad argument needs it: its type and its value,
  * so `'0'` (a string) is not mistaken for `0` (a number).

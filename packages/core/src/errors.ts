@@ -1,3 +1,4 @@
+// IpcError and errno-style codes (shared by every layer).
 import { constants } from 'node:os';
 import { describeValue as describe } from './describe-value.js';
 

@@ -1,3 +1,4 @@
+// The package's main entry point (`@pollux/core`): the public API of every layer.
 export { IpcError, errnoCode, errnoName, isErrnoCode, type ErrnoCode, type IpcErrorCode, type IpcErrorOptions, type KnownErrorCode } from './errors.js';
 export { Ready, type DispatchFn, type Poller, type ReadyMask } from './contracts/poller.js';
 export { JobQueue } from './contracts/job-queue.js';

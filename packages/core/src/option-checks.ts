@@ -1,3 +1,4 @@
+// Checks of user options shared by client and server, each failing with EINVAL (shared).
 import { describeValue, gotValue } from './describe-value.js';
 import { IpcError } from './errors.js';
 import { isUint16, MAX_MESSAGE_SIZE_LIMIT } from './protocol/frame.js';

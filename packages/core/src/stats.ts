@@ -1,3 +1,5 @@
+// The shapes of server, service and connection counters (shared: the server fills them,
+// the introspection readers return them).
 import type { Credentials } from './contracts/transport.js';
 
 /** Counters of one connection, or summed over a service's connections. */

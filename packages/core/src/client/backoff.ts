@@ -1,3 +1,4 @@
+// The retry delay: capped exponential backoff with jitter (client layer).
 /**
  * How long to wait before connection attempt number `attempt` (0 for the first retry): a ceiling
  * that doubles from `initialDelay` up to `maxDelay`, and a wait drawn in its upper half.

@@ -1,3 +1,4 @@
+// Connector: connection attempts with retries and backoff (client layer).
 import { backoffDelay } from './backoff.js';
 import type { RetryPolicy } from './client-options.js';
 import type { ClientSession } from './client-session.js';

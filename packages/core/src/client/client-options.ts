@@ -1,3 +1,4 @@
+// IpcClient's options, checked and resolved once (client layer).
 import { gotValue } from '../describe-value.js';
 import { IpcError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../protocol/frame.js';

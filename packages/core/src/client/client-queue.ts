@@ -1,3 +1,4 @@
+// RequestQueue: requests waiting for a connection or for the send queue (client layer).
 import { makeRequest, type ClientRequest } from './client-request.js';
 import { IpcError } from '../errors.js';
 

@@ -1,3 +1,4 @@
+// ClientRequest: a request the caller awaits, with its timeout and signal (client layer).
 import type { IpcError } from '../errors.js';
 
 const EMPTY = new Uint8Array(0);

@@ -1,3 +1,4 @@
+// ClientSession: one connection of a client, from handshake to close (client layer).
 import { makeRequest, type ClientRequest } from './client-request.js';
 import { PendingTable } from './pending-table.js';
 import { IpcError } from '../errors.js';

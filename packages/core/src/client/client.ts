@@ -1,3 +1,4 @@
+// IpcClient: a connection to one service, with retries, reconnection and queueing (client layer).
 import { EventEmitter } from 'eventemitter3';
 import { Connector } from './client-connector.js';
 import { clientSettings, serverMismatch, type ClientSettings, type IpcClientOptions } from './client-options.js';

@@ -1,3 +1,4 @@
+// Typed clients of a contract, over IpcClient and SyncClient (client layer).
 import type { IpcClient } from './client.js';
 import type { RequestOptions } from './client-session.js';
 import type { CommandContract, EventContract, EventPayloadOf, RequestOf, ResponseOf, ServiceContract } from '../protocol/contract.js';

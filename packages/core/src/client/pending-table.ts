@@ -1,3 +1,4 @@
+// PendingTable: requests awaiting their response, by id (client layer).
 /**
  * Requests awaiting their response, by id: a power-of-two table indexed by `id & mask`, so a
  * lookup is an array read and a compare, not a hash. Ids are handed out in sequence and skip a

@@ -1,3 +1,4 @@
+// SyncClient: a blocking client for programs without an event loop (client layer).
 import { EAGAIN, ECONNRESET, EPIPE, IpcError } from '../errors.js';
 import { FrameDecoder } from '../protocol/frame-decoder.js';
 import { CONTROL_PAYLOAD_MAX, FrameKind, isUint16, MAX_MESSAGE_SIZE_LIMIT } from '../protocol/frame.js';

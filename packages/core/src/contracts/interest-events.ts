@@ -1,3 +1,4 @@
+// interestEvents: the engine's interest as a backend's own event bits, for poller authors (contracts layer).
 import { Ready, type ReadyMask } from './poller.js';
 
 /** A backend's own event bits for reading, peer hang-up and writing. */

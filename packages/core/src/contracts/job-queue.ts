@@ -1,3 +1,4 @@
+// JobQueue, the `job` half of a Poller for poller authors (contracts layer).
 import type { Poller } from './poller.js';
 
 /**

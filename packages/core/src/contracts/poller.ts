@@ -1,3 +1,4 @@
+// The Poller contract: what the engines need of an event loop (contracts layer).
 import type { IpcError } from '../errors.js';
 
 /**

@@ -1,3 +1,4 @@
+// The Transport contract: connect, listen and the non-blocking Channel (contracts layer).
 import type { IpcError } from '../errors.js';
 
 /**

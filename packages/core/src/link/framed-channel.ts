@@ -1,3 +1,4 @@
+// FramedChannel: a connection's framed byte stream over a Channel, driven by a Poller (link layer).
 import { EAGAIN, ECONNRESET, EPIPE, IpcError } from '../errors.js';
 import { FrameDecoder } from '../protocol/frame-decoder.js';
 import { FrameKind } from '../protocol/frame.js';

@@ -1,3 +1,4 @@
+// SendQueue: frames waiting to be written, batched into writev calls (link layer).
 import { EAGAIN } from '../errors.js';
 import { HEADER_SIZE, writeHeader } from '../protocol/frame.js';
 import type { Channel } from '../contracts/transport.js';

@@ -1,3 +1,4 @@
+// Codecs: how typed values travel as payloads (protocol layer).
 import { deserialize, serialize } from 'node:v8';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { IpcError } from '../errors.js';

@@ -1,3 +1,5 @@
+// Service contracts: a service's commands and events with their codecs, shared by both
+// sides (protocol layer).
 import type { Codec, CodecValue } from './codec.js';
 import { IpcError } from '../errors.js';
 import { isUint16 } from './frame.js';

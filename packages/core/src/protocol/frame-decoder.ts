@@ -1,3 +1,4 @@
+// FrameDecoder: cuts a byte stream into frames, with adaptive read chunks (protocol layer).
 import { IpcError } from '../errors.js';
 import { FrameKind, HEADER_SIZE, payloadLimit } from './frame.js';
 

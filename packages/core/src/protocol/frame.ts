@@ -1,3 +1,4 @@
+// The frame header: layout, kinds and size limits (protocol layer).
 /**
  * Wire format. Every frame is a 12-byte little-endian header followed by its payload:
  *

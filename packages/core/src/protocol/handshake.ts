@@ -1,3 +1,4 @@
+// The handshake and control payloads: hello, welcome, error and goodbye (protocol layer).
 import { IpcError, isErrnoCode } from '../errors.js';
 import { CONTROL_PAYLOAD_MAX } from './frame.js';
 

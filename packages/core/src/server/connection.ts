@@ -1,3 +1,4 @@
+// Connection: a service's handle on one client connection (server layer).
 import type { IpcError } from '../errors.js';
 import type { Credentials } from '../contracts/transport.js';
 import type { ConnectionStats } from '../stats.js';

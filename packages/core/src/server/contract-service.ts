@@ -1,3 +1,4 @@
+// implementContract: a service definition from a typed contract (server layer).
 import type { Connection } from './connection.js';
 import { IpcError } from '../errors.js';
 import type { CommandContract, EventContract, EventPayloadOf, RequestOf, ResponseOf, ServiceContract } from '../protocol/contract.js';

@@ -1,3 +1,4 @@
+// HostedService: a registered service's handle, for broadcasts and its connections (server layer).
 import type { Connection } from './connection.js';
 import type { IpcError } from '../errors.js';
 import { checkEvent } from '../option-checks.js';

@@ -1,3 +1,4 @@
+// Request rate limits: the option and its token bucket (server layer).
 import { IpcError } from '../errors.js';
 
 /** A request rate: on average `perSecond`, with bursts of up to `burst` requests. */

@@ -1,3 +1,4 @@
+// ServerLoad: the server-wide gate on requests (in flight, rate, bytes, pause) (server layer).
 import type { TokenBucket } from './rate-limit.js';
 
 /** A session that stopped at the gate, to be woken when the server admits requests again. */

@@ -1,3 +1,4 @@
+// ServerSession: one accepted connection, from handshake to close (server layer).
 import { Connection, type ConnectionSession } from './connection.js';
 import { IpcError } from '../errors.js';
 import { FramedChannel, ReadBlock } from '../link/framed-channel.js';

@@ -1,3 +1,4 @@
+// IpcServer: listens, accepts, hosts services and owns the server-wide limits (server layer).
 import { EventEmitter } from 'eventemitter3';
 import type { Connection } from './connection.js';
 import { EAGAIN, ECONNABORTED, IpcError } from '../errors.js';

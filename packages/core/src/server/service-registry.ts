@@ -1,3 +1,4 @@
+// The services a server hosts, by id and by name, with their counters (server layer).
 import { IpcError } from '../errors.js';
 import { isUint16 } from '../protocol/frame.js';
 import { SERVICE_BY_NAME, SERVICE_NAME_MAX, type Hello } from '../protocol/handshake.js';

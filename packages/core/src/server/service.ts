@@ -1,3 +1,4 @@
+// ServiceDefinition and its handler and hook types (server layer).
 import type { Connection } from './connection.js';
 import type { IpcErrorCode } from '../errors.js';
 import type { Credentials } from '../contracts/transport.js';

@@ -1,3 +1,4 @@
+// The poller conformance kit: a vitest suite any Poller runs against itself (testing).
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
