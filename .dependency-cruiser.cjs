@@ -73,7 +73,8 @@ module.exports = {
     },
     {
       name: 'core-npm-dependencies',
-      comment: 'Core depends on eventemitter3 (and @standard-schema/spec for types) only; vitest only in the conformance kit',
+      comment:
+        'Core depends on eventemitter3 (and @standard-schema/spec for types) only; vitest only in the conformance kit',
       severity: 'error',
       from: { path: core },
       to: {

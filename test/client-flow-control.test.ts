@@ -78,8 +78,11 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     await client.close();
   });
 
-  it("rejects with EAGAIN while flow-controlled when told to, and takes requests again once the queue drained", async () => {
-    const client = await connectTo(socket.address, 'echo', { sendQueueHighWater: HIGH_WATER, whenFlowControlled: 'reject' });
+  it('rejects with EAGAIN while flow-controlled when told to, and takes requests again once the queue drained', async () => {
+    const client = await connectTo(socket.address, 'echo', {
+      sendQueueHighWater: HIGH_WATER,
+      whenFlowControlled: 'reject',
+    });
     const changes = recordFlowControl(client);
     await freezeServer();
     const accepted: Promise<Buffer>[] = [];

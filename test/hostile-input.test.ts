@@ -164,7 +164,11 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     });
 
     it('survives random and mutated byte streams on many connections', async () => {
-      const valid = Buffer.concat([hello(1), frame(4, 1, 1, Buffer.from('hello')), frame(4, 1, 2, Buffer.alloc(300, 7))]);
+      const valid = Buffer.concat([
+        hello(1),
+        frame(4, 1, 1, Buffer.from('hello')),
+        frame(4, 1, 2, Buffer.alloc(300, 7)),
+      ]);
       const streamArb = fc.oneof(
         fc.uint8Array({ minLength: 1, maxLength: 600 }).map((bytes) => Buffer.from(bytes)),
         fc

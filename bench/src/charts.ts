@@ -32,7 +32,9 @@ export function chart(title: string, list: readonly Row[]): string {
   for (const row of list) {
     const bars = CONTENDERS.filter((contender) => row.values[contender] !== undefined);
     const max = Math.max(...bars.map((contender) => row.values[contender] ?? 0));
-    parts.push(`<text x="0" y="${(y += TITLE_HEIGHT - 8)}" font-size="13">${escape(`${row.label}: ${row.unit}, ${row.better} is better`)}</text>`);
+    parts.push(
+      `<text x="0" y="${(y += TITLE_HEIGHT - 8)}" font-size="13">${escape(`${row.label}: ${row.unit}, ${row.better} is better`)}</text>`,
+    );
     y += 8;
     for (const contender of bars) {
       const value = row.values[contender] ?? 0;

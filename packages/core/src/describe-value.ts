@@ -4,8 +4,10 @@
  * so `'0'` (a string) is not mistaken for `0` (a number).
  */
 export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return `the ${typeof value} ${String(value)}`;
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean')
+    return `the ${typeof value} ${String(value)}`;
   if (value === null || value === undefined) return String(value);
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'symbol') return `the symbol ${value.description ?? ''}`.trimEnd();

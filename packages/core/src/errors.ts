@@ -84,7 +84,10 @@ export function isErrnoCode(value: unknown): value is IpcErrorCode {
  */
 export function errnoCode(value: string): IpcErrorCode {
   if (!isErrnoCode(value)) {
-    throw new IpcError('EINVAL', `error code must be an errno name such as 'EIO' or 'ENOSPC', got ${describe(value)}: wrap other errors with IpcError.from(error, fallbackCode)`);
+    throw new IpcError(
+      'EINVAL',
+      `error code must be an errno name such as 'EIO' or 'ENOSPC', got ${describe(value)}: wrap other errors with IpcError.from(error, fallbackCode)`,
+    );
   }
   return value;
 }

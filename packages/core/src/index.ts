@@ -1,10 +1,25 @@
 // The package's main entry point (`@pollux/core`): the public API of every layer.
-export { IpcError, errnoCode, errnoName, isErrnoCode, type ErrnoCode, type IpcErrorCode, type IpcErrorOptions, type KnownErrorCode } from './errors.js';
+export {
+  IpcError,
+  errnoCode,
+  errnoName,
+  isErrnoCode,
+  type ErrnoCode,
+  type IpcErrorCode,
+  type IpcErrorOptions,
+  type KnownErrorCode,
+} from './errors.js';
 export { Ready, type DispatchFn, type Poller, type ReadyMask } from './contracts/poller.js';
 export { JobQueue } from './contracts/job-queue.js';
 export { interestEvents, type EventBits } from './contracts/interest-events.js';
 export type { Channel, Credentials, Listener, Transport } from './contracts/transport.js';
-export type { AcceptHook, CommandHandler, CommandSelector, HandlerFailure, ServiceDefinition } from './server/service.js';
+export type {
+  AcceptHook,
+  CommandHandler,
+  CommandSelector,
+  HandlerFailure,
+  ServiceDefinition,
+} from './server/service.js';
 export { Connection } from './server/connection.js';
 export type { ConnectionInfo, ConnectionStats, ServerStats, ServiceStats, TrafficStats } from './stats.js';
 export type { RateLimit } from './server/rate-limit.js';
@@ -63,6 +78,10 @@ export {
   type ContractSyncClient,
   type Subscription,
 } from './client/contract-client.js';
-export { INTROSPECTION_SERVICE_ID, INTROSPECTION_SERVICE_NAME, IntrospectionCommand } from './protocol/introspection.js';
+export {
+  INTROSPECTION_SERVICE_ID,
+  INTROSPECTION_SERVICE_NAME,
+  IntrospectionCommand,
+} from './protocol/introspection.js';
 export type { IntrospectionOptions } from './server/introspection-service.js';
 export { fetchConnections, fetchServerStats } from './client/introspection-client.js';

@@ -5,4 +5,8 @@
  *
  * @packageDocumentation
  */
-export { describePollerConformance, type ConformanceFds, type PollerConformanceOptions } from './testing/poller-conformance.js';
+export {
+  describePollerConformance,
+  type ConformanceFds,
+  type PollerConformanceOptions,
+} from './testing/poller-conformance.js';

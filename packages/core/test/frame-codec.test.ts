@@ -65,14 +65,22 @@ function encode(frames: readonly Frame[], accept: () => number): Buffer {
 }
 
 /** Feeds `bytes` to a decoder in reads of the given sizes; returns the frames and the bytes left over. */
-function decodeAll(bytes: Buffer, readSizes: readonly number[], maxMessage = MAX): { frames: Frame[]; pending: number } {
+function decodeAll(
+  bytes: Buffer,
+  readSizes: readonly number[],
+  maxMessage = MAX,
+): { frames: Frame[]; pending: number } {
   const decoder = new FrameDecoder(maxMessage);
   const out: Frame[] = [];
   let at = 0;
   let i = 0;
   while (at < bytes.length) {
     decoder.reserve();
-    const want = Math.min(decoder.space, readSizes.length > 0 ? readSizes[i++ % readSizes.length]! : decoder.space, bytes.length - at);
+    const want = Math.min(
+      decoder.space,
+      readSizes.length > 0 ? readSizes[i++ % readSizes.length]! : decoder.space,
+      bytes.length - at,
+    );
     bytes.copy(decoder.buffer, decoder.end, at, at + want);
     decoder.commit(want);
     at += want;
@@ -123,7 +131,10 @@ describe('frame codec', () => {
       id: i,
       payload: Buffer.alloc(1 + (i % 97), i & 0xff),
     }));
-    const decoded = decode(encode(frames, () => 1 << 20), [333, 4096, 17]);
+    const decoded = decode(
+      encode(frames, () => 1 << 20),
+      [333, 4096, 17],
+    );
     decoded.forEach((f, i) => expect(Buffer.compare(f.payload, frames[i]!.payload)).toBe(0));
   });
 

@@ -71,7 +71,8 @@ export class Connector {
       const failure = await this.attempt(budget, signal);
       if (!(failure instanceof AttemptFailure)) return failure;
       const { error } = failure;
-      if (policy === undefined || !(failure.retryable || (policy.waitForService && error.code === 'ENXIO'))) throw error;
+      if (policy === undefined || !(failure.retryable || (policy.waitForService && error.code === 'ENXIO')))
+        throw error;
       // A handshake the deadline cut short says nothing about the server: an earlier verdict does.
       if (last === undefined || !(budget < this.recipe.handshakeTimeout && error.code === 'ETIMEDOUT')) last = error;
       const left = deadline - performance.now();
@@ -82,11 +83,17 @@ export class Connector {
           { cause: last },
         );
       }
-      await this.wait(Math.min(left, backoffDelay(attempt, policy.initialDelay, policy.maxDelay, Math.random())), signal);
+      await this.wait(
+        Math.min(left, backoffDelay(attempt, policy.initialDelay, policy.maxDelay, Math.random())),
+        signal,
+      );
     }
   }
 
-  private async attempt(handshakeTimeout: number, signal: AbortSignal | undefined): Promise<ClientSession | AttemptFailure> {
+  private async attempt(
+    handshakeTimeout: number,
+    signal: AbortSignal | undefined,
+  ): Promise<ClientSession | AttemptFailure> {
     const { transport, address } = this.recipe;
     if (signal?.aborted) throw cancelled();
     let channel: Channel;
@@ -114,7 +121,10 @@ export class Connector {
       const failure = IpcError.from(error, 'EIO');
       if (failure.code === 'ECANCELED') throw failure;
       // A refusal is the server's verdict, final unless it says "try again later" (full up).
-      return new AttemptFailure(failure, session.refused ? failure.code === 'EAGAIN' : RETRYABLE_HANDSHAKE.has(failure.code));
+      return new AttemptFailure(
+        failure,
+        session.refused ? failure.code === 'EAGAIN' : RETRYABLE_HANDSHAKE.has(failure.code),
+      );
     }
   }
 
@@ -123,7 +133,11 @@ export class Connector {
       return this.recipe.verifyServer(credentials);
     } catch (error) {
       // A check that throws vouches for nobody.
-      return new IpcError('EPERM', `the expectServer check threw, so the server at ${this.recipe.address} is not trusted: ${String(error)}`, { cause: error });
+      return new IpcError(
+        'EPERM',
+        `the expectServer check threw, so the server at ${this.recipe.address} is not trusted: ${String(error)}`,
+        { cause: error },
+      );
     }
   }
 

@@ -128,34 +128,56 @@ export function clientSettings(options: IpcClientOptions): ClientSettings {
     retry: retryPolicy('retry', options.retry, 30_000),
     reconnect: retryPolicy('reconnect', options.reconnect, Number.POSITIVE_INFINITY),
     expectServer: serverIdentity(options.expectServer),
-    queueWhileDisconnected: oneOf('whileDisconnected', options.whileDisconnected ?? 'reject', ['queue', 'reject']) === 'queue',
+    queueWhileDisconnected:
+      oneOf('whileDisconnected', options.whileDisconnected ?? 'reject', ['queue', 'reject']) === 'queue',
     queueLimit: count('queueLimit', options.queueLimit ?? 1024),
     sendQueueHighWater: byteLimit('sendQueueHighWater', options.sendQueueHighWater ?? 4 * 1024 * 1024),
-    waitWhenFlowControlled: oneOf('whenFlowControlled', options.whenFlowControlled ?? 'wait', ['wait', 'reject']) === 'wait',
+    waitWhenFlowControlled:
+      oneOf('whenFlowControlled', options.whenFlowControlled ?? 'wait', ['wait', 'reject']) === 'wait',
   };
 }
 
-function retryPolicy(name: string, value: boolean | RetryOptions | undefined, defaultDeadline: number): RetryPolicy | undefined {
+function retryPolicy(
+  name: string,
+  value: boolean | RetryOptions | undefined,
+  defaultDeadline: number,
+): RetryPolicy | undefined {
   if (value === undefined || value === false) return undefined;
   const options = value === true ? {} : value;
   const initialDelay = duration(`${name}.initialDelay`, options.initialDelay ?? 50);
   const maxDelay = duration(`${name}.maxDelay`, options.maxDelay ?? 1000);
-  if (maxDelay < initialDelay) throw new IpcError('EINVAL', `${name}.maxDelay (${maxDelay}) must not be below ${name}.initialDelay (${initialDelay})`);
+  if (maxDelay < initialDelay)
+    throw new IpcError(
+      'EINVAL',
+      `${name}.maxDelay (${maxDelay}) must not be below ${name}.initialDelay (${initialDelay})`,
+    );
   const waitForService = options.waitForService ?? false;
-  if (typeof waitForService !== 'boolean') throw new IpcError('EINVAL', `${name}.waitForService must be true or false, ${gotValue(waitForService)}`);
-  return { deadline: deadline(`${name}.deadline`, options.deadline ?? defaultDeadline), initialDelay, maxDelay, waitForService };
+  if (typeof waitForService !== 'boolean')
+    throw new IpcError('EINVAL', `${name}.waitForService must be true or false, ${gotValue(waitForService)}`);
+  return {
+    deadline: deadline(`${name}.deadline`, options.deadline ?? defaultDeadline),
+    initialDelay,
+    maxDelay,
+    waitForService,
+  };
 }
 
 function serverIdentity(value: ServerIdentity | undefined): ServerIdentity | undefined {
   if (value === undefined || typeof value === 'function') return value;
   const { uid, gid } = value;
-  for (const [name, id] of [['uid', uid], ['gid', gid]] as const) {
+  for (const [name, id] of [
+    ['uid', uid],
+    ['gid', gid],
+  ] as const) {
     if (id !== undefined && !(Number.isInteger(id) && id >= 0 && id <= 0xffffffff)) {
       throw new IpcError('EINVAL', `expectServer.${name} must be an integer id in 0–4294967295, ${gotValue(id)}`);
     }
   }
   if (uid === undefined && gid === undefined) {
-    throw new IpcError('EINVAL', "expectServer must name a uid, a gid or both, or be a function of the server's credentials");
+    throw new IpcError(
+      'EINVAL',
+      "expectServer must name a uid, a gid or both, or be a function of the server's credentials",
+    );
   }
   return value;
 }
@@ -164,7 +186,11 @@ function serverIdentity(value: ServerIdentity | undefined): ServerIdentity | und
  * Why a server is not the one `expected` (undefined when it is): `EPERM`, naming what the
  * kernel reported, so the caller sees who holds the address.
  */
-export function serverMismatch(expected: ServerIdentity, credentials: Credentials, address: string): IpcError | undefined {
+export function serverMismatch(
+  expected: ServerIdentity,
+  credentials: Credentials,
+  address: string,
+): IpcError | undefined {
   const { pid, uid, gid } = credentials;
   const fits =
     typeof expected === 'function'
@@ -179,5 +205,10 @@ export function serverMismatch(expected: ServerIdentity, credentials: Credential
 }
 
 function describeIdentity(identity: { readonly uid?: number; readonly gid?: number }): string {
-  return [identity.uid === undefined ? '' : `uid ${identity.uid}`, identity.gid === undefined ? '' : `gid ${identity.gid}`].filter(Boolean).join(' ');
+  return [
+    identity.uid === undefined ? '' : `uid ${identity.uid}`,
+    identity.gid === undefined ? '' : `gid ${identity.gid}`,
+  ]
+    .filter(Boolean)
+    .join(' ');
 }

@@ -17,18 +17,33 @@ export class RequestQueue {
   }
 
   /** Queues a request; its promise settles once it has been sent and answered, or gave up. */
-  add(command: number, payload: Uint8Array, timeout: number | undefined, signal: AbortSignal | undefined): Promise<Buffer> {
+  add(
+    command: number,
+    payload: Uint8Array,
+    timeout: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Buffer> {
     const request = makeRequest(command);
     request.payload = payload;
     if (timeout !== undefined) {
       request.expires = performance.now() + timeout;
       request.timer = setTimeout(() => {
-        this.drop(request, new IpcError('ETIMEDOUT', `request for command ${command} waited ${timeout} ms to be sent and was dropped unsent`));
+        this.drop(
+          request,
+          new IpcError(
+            'ETIMEDOUT',
+            `request for command ${command} waited ${timeout} ms to be sent and was dropped unsent`,
+          ),
+        );
       }, timeout);
     }
     if (signal !== undefined) {
       request.signal = signal;
-      request.onAbort = () => this.drop(request, new IpcError('ECANCELED', `request for command ${command} was cancelled before it was sent`));
+      request.onAbort = () =>
+        this.drop(
+          request,
+          new IpcError('ECANCELED', `request for command ${command} was cancelled before it was sent`),
+        );
       signal.addEventListener('abort', request.onAbort, { once: true });
     }
     this.waiting.push(request);

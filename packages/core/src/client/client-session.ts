@@ -151,7 +151,12 @@ export class ClientSession extends FramedChannel {
   }
 
   /** Queues a validated request the caller already holds (one that waited to be sent). */
-  sendRequest(request: ClientRequest, payload: Uint8Array, timeout: number | undefined, signal: AbortSignal | undefined): void {
+  sendRequest(
+    request: ClientRequest,
+    payload: Uint8Array,
+    timeout: number | undefined,
+    signal: AbortSignal | undefined,
+  ): void {
     const id = this.pending.add(request);
     request.sequence = this.requestsSent = (this.requestsSent + 1) >>> 0;
     if (timeout !== undefined || signal !== undefined) this.watch(id, request, timeout, signal);
@@ -193,7 +198,10 @@ export class ClientSession extends FramedChannel {
     } else if (kind === FrameKind.Welcome) {
       const welcome = decodeWelcome(payload);
       if (welcome.maxMessage > this.requestedMaxMessage || welcome.maxMessage < 1) {
-        throw new IpcError('EPROTO', `server agreed a message size of ${welcome.maxMessage} bytes, outside the 1–${this.requestedMaxMessage} asked for`);
+        throw new IpcError(
+          'EPROTO',
+          `server agreed a message size of ${welcome.maxMessage} bytes, outside the 1–${this.requestedMaxMessage} asked for`,
+        );
       }
       const wanted = this.service;
       if (typeof wanted === 'string' ? welcome.serviceName !== wanted : welcome.serviceId !== wanted) {
@@ -230,7 +238,9 @@ export class ClientSession extends FramedChannel {
   protected onEnd(error: IpcError): void {
     if (this.handshakeDone !== undefined) {
       this.handshakeDone(
-        error.code === 'ECONNRESET' ? new IpcError('ECONNRESET', 'server closed the connection during the handshake', { cause: error }) : error,
+        error.code === 'ECONNRESET'
+          ? new IpcError('ECONNRESET', 'server closed the connection during the handshake', { cause: error })
+          : error,
       );
       return;
     }
@@ -261,28 +271,57 @@ export class ClientSession extends FramedChannel {
       const request = this.take(id)!;
       // Modular distance: sequences wrap at 2^32, pending requests span far less.
       if (read !== undefined && ((request.sequence - read) | 0) > 0) {
-        notRun ??= new IpcError('ESHUTDOWN', `server at ${address} closed the connection before reading the request: it did not run, so it is safe to send again`, { cause: error });
+        notRun ??= new IpcError(
+          'ESHUTDOWN',
+          `server at ${address} closed the connection before reading the request: it did not run, so it is safe to send again`,
+          { cause: error },
+        );
         request.reject(notRun);
       } else {
         cutOff ??=
           read !== undefined
-            ? new IpcError('ECONNRESET', `server at ${address} closed the connection while the request was being handled: it may or may not have run`, { cause: error })
-            : new IpcError('ECONNRESET', `connection to ${address} lost before the response (${error.code}: ${error.message}); the request may or may not have run`, { cause: error });
+            ? new IpcError(
+                'ECONNRESET',
+                `server at ${address} closed the connection while the request was being handled: it may or may not have run`,
+                { cause: error },
+              )
+            : new IpcError(
+                'ECONNRESET',
+                `connection to ${address} lost before the response (${error.code}: ${error.message}); the request may or may not have run`,
+                { cause: error },
+              );
         request.reject(cutOff);
       }
     }
   }
 
-  private watch(id: number, request: ClientRequest, timeout: number | undefined, signal: AbortSignal | undefined): void {
+  private watch(
+    id: number,
+    request: ClientRequest,
+    timeout: number | undefined,
+    signal: AbortSignal | undefined,
+  ): void {
     if (timeout !== undefined) {
       request.timer = setTimeout(() => {
-        this.fail(id, new IpcError('ETIMEDOUT', `no response to command ${request.command} within ${timeout} ms; a late one will be discarded`));
+        this.fail(
+          id,
+          new IpcError(
+            'ETIMEDOUT',
+            `no response to command ${request.command} within ${timeout} ms; a late one will be discarded`,
+          ),
+        );
       }, timeout);
     }
     if (signal !== undefined) {
       request.signal = signal;
       request.onAbort = () =>
-        this.fail(id, new IpcError('ECANCELED', `request for command ${request.command} was cancelled; a late response will be discarded`));
+        this.fail(
+          id,
+          new IpcError(
+            'ECANCELED',
+            `request for command ${request.command} was cancelled; a late response will be discarded`,
+          ),
+        );
       signal.addEventListener('abort', request.onAbort, { once: true });
     }
   }

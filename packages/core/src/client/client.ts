@@ -67,7 +67,15 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   /** Where the client connects. */
   readonly address: string;
   readonly #settings: ClientSettings;
-  readonly #stats: ClientStats = { requests: 0, responses: 0, events: 0, lateResponses: 0, bytesIn: 0, bytesOut: 0, reconnects: 0 };
+  readonly #stats: ClientStats = {
+    requests: 0,
+    responses: 0,
+    events: 0,
+    lateResponses: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    reconnects: 0,
+  };
   readonly #connector: Connector;
   readonly #queue = new RequestQueue();
   /** The connection in use; undefined while reconnecting and once closed. */
@@ -99,7 +107,8 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
       transport,
       handshakeTimeout: settings.handshakeTimeout,
       verifyServer: (credentials) => {
-        const expected = settings.expectServer ?? (this.#firstServerUid === undefined ? undefined : { uid: this.#firstServerUid });
+        const expected =
+          settings.expectServer ?? (this.#firstServerUid === undefined ? undefined : { uid: this.#firstServerUid });
         return expected === undefined ? undefined : serverMismatch(expected, credentials, address);
       },
       hello: helloFor(service, settings.maxMessage),
@@ -221,7 +230,8 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
       return Promise.reject(error as IpcError);
     }
     const session = this.#session;
-    if (session !== undefined && !session.flowControlled && this.#queue.length === 0) return session.request(command, payload, options);
+    if (session !== undefined && !session.flowControlled && this.#queue.length === 0)
+      return session.request(command, payload, options);
     return this.#enqueue(command, payload, options);
   }
 
@@ -239,14 +249,23 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     const session = this.#session;
     if (session === undefined) {
       this.#stopReconnecting?.abort();
-      this.#finish(new IpcError('ECONNABORTED', 'client closed while reconnecting'), new IpcError('ESHUTDOWN', 'client closed before the request could be sent'));
+      this.#finish(
+        new IpcError('ECONNABORTED', 'client closed while reconnecting'),
+        new IpcError('ESHUTDOWN', 'client closed before the request could be sent'),
+      );
       return this.#closing;
     }
     const timeout = options?.timeout;
     if (timeout !== undefined) {
       this.#closeTimer = setTimeout(() => {
         // Still a close the caller asked for: the server hears a goodbye, not a crash.
-        this.#end(new IpcError('ETIMEDOUT', `client closed without this response: none came within the ${timeout} ms close() waits`), true);
+        this.#end(
+          new IpcError(
+            'ETIMEDOUT',
+            `client closed without this response: none came within the ${timeout} ms close() waits`,
+          ),
+          true,
+        );
       }, timeout);
     }
     if (this.#queue.length === 0) session.closeWhenDone();
@@ -285,18 +304,27 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   /** Throws the refusal of a request that must not go out. */
   #check(command: number, payload: Uint8Array, options: RequestOptions | undefined): void {
     if (this.#closing !== undefined) throw new IpcError('ESHUTDOWN', 'client is closing: no new requests are sent');
-    if (this.#done || this.#ending) throw new IpcError('ENOTCONN', `client is disconnected from ${this.address}: connect again`);
-    if (!isUint16(command)) throw new IpcError('EINVAL', `command id must be an integer in 0–65535, ${gotValue(command)}`);
+    if (this.#done || this.#ending)
+      throw new IpcError('ENOTCONN', `client is disconnected from ${this.address}: connect again`);
+    if (!isUint16(command))
+      throw new IpcError('EINVAL', `command id must be an integer in 0–65535, ${gotValue(command)}`);
     if (!(payload instanceof Uint8Array)) {
-      throw new IpcError('EINVAL', `payload must be a Uint8Array or Buffer, got ${describeValue(payload)}: encode it first, e.g. Buffer.from(text)`);
+      throw new IpcError(
+        'EINVAL',
+        `payload must be a Uint8Array or Buffer, got ${describeValue(payload)}: encode it first, e.g. Buffer.from(text)`,
+      );
     }
     if (payload.length > this.#latest.maxMessage) throw oversize(payload, this.#latest.maxMessage);
     if (options?.timeout !== undefined) duration('timeout', options.timeout);
     const signal = options?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new IpcError('EINVAL', `signal must be an AbortSignal, got ${describeValue(signal)}: pass controller.signal`);
+      throw new IpcError(
+        'EINVAL',
+        `signal must be an AbortSignal, got ${describeValue(signal)}: pass controller.signal`,
+      );
     }
-    if (signal?.aborted) throw new IpcError('ECANCELED', `request for command ${command} was cancelled before it was sent`);
+    if (signal?.aborted)
+      throw new IpcError('ECANCELED', `request for command ${command} was cancelled before it was sent`);
   }
 
   /** A request that cannot go out now: it waits in the queue, or is refused, per the options. */
@@ -305,15 +333,26 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     if (this.#session === undefined) {
       if (!settings.queueWhileDisconnected) {
         return Promise.reject(
-          new IpcError('ENOTCONN', `client is reconnecting to ${this.address}: retry after the 'reconnect' event, or set whileDisconnected: 'queue'`),
+          new IpcError(
+            'ENOTCONN',
+            `client is reconnecting to ${this.address}: retry after the 'reconnect' event, or set whileDisconnected: 'queue'`,
+          ),
         );
       }
       if (this.#queue.length >= settings.queueLimit) {
-        return Promise.reject(new IpcError('EAGAIN', `${settings.queueLimit} requests already wait for the reconnection (queueLimit): retry later`));
+        return Promise.reject(
+          new IpcError(
+            'EAGAIN',
+            `${settings.queueLimit} requests already wait for the reconnection (queueLimit): retry later`,
+          ),
+        );
       }
     } else if (!settings.waitWhenFlowControlled) {
       return Promise.reject(
-        new IpcError('EAGAIN', `more than ${settings.sendQueueHighWater} bytes wait to be written (sendQueueHighWater): retry after the 'flowControl' event`),
+        new IpcError(
+          'EAGAIN',
+          `more than ${settings.sendQueueHighWater} bytes wait to be written (sendQueueHighWater): retry after the 'flowControl' event`,
+        ),
       );
     }
     const promise = this.#queue.add(command, payload, options?.timeout, options?.signal);
@@ -328,8 +367,17 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
       const request = queue.shift()!;
       const left = request.expires - performance.now();
       if (request.payload.length > session.maxMessage) request.reject(oversize(request.payload, session.maxMessage));
-      else if (left <= 0) request.reject(new IpcError('ETIMEDOUT', `request for command ${request.command} ran out of time before it was sent`));
-      else session.sendRequest(request, request.payload, left === Number.POSITIVE_INFINITY ? undefined : left, request.signal);
+      else if (left <= 0)
+        request.reject(
+          new IpcError('ETIMEDOUT', `request for command ${request.command} ran out of time before it was sent`),
+        );
+      else
+        session.sendRequest(
+          request,
+          request.payload,
+          left === Number.POSITIVE_INFINITY ? undefined : left,
+          request.signal,
+        );
     }
     if (queue.length === 0 && this.#closing !== undefined && this.#session === session) session.closeWhenDone();
   }
@@ -355,7 +403,11 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   /** The live connection ended: reconnect, or the client is done. */
   #lost(reason: IpcError): void {
     this.#session = undefined;
-    const unsent = new IpcError('ENOTCONN', `connection to ${this.address} ended before the request was sent (${reason.code}): it was not sent`, { cause: reason });
+    const unsent = new IpcError(
+      'ENOTCONN',
+      `connection to ${this.address} ended before the request was sent (${reason.code}): it was not sent`,
+      { cause: reason },
+    );
     if (this.#ending || this.#settings.reconnect === undefined) {
       this.#finish(reason, unsent);
       return;
@@ -377,7 +429,10 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     } catch (error) {
       if (!stop.signal.aborted) {
         const reason = IpcError.from(error, 'EIO');
-        this.#finish(reason, new IpcError(reason.code, `gave up reconnecting to ${this.address}: ${reason.message}`, { cause: reason }));
+        this.#finish(
+          reason,
+          new IpcError(reason.code, `gave up reconnecting to ${this.address}: ${reason.message}`, { cause: reason }),
+        );
       }
       return;
     } finally {
@@ -408,7 +463,10 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   }
 
   /** Emits from inside the engine: a listener's bug is the application's, not the connection's. */
-  #notify<E extends 'flowControl' | 'disconnect' | 'reconnect' | 'close'>(event: E, ...args: EventEmitter.ArgumentMap<IpcClientEvents>[E]): void {
+  #notify<E extends 'flowControl' | 'disconnect' | 'reconnect' | 'close'>(
+    event: E,
+    ...args: EventEmitter.ArgumentMap<IpcClientEvents>[E]
+  ): void {
     try {
       (this.emit as (event: E, ...args: unknown[]) => boolean)(event, ...args);
     } catch (error) {
@@ -420,5 +478,8 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
 }
 
 function oversize(payload: Uint8Array, maxMessage: number): IpcError {
-  return new IpcError('EMSGSIZE', `request of ${payload.length} bytes exceeds the server's maximum of ${maxMessage} bytes: split it`);
+  return new IpcError(
+    'EMSGSIZE',
+    `request of ${payload.length} bytes exceeds the server's maximum of ${maxMessage} bytes: split it`,
+  );
 }

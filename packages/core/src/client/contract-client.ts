@@ -1,21 +1,34 @@
 // Typed clients of a contract, over IpcClient and SyncClient (client layer).
 import type { IpcClient } from './client.js';
 import type { RequestOptions } from './client-session.js';
-import type { CommandContract, EventContract, EventPayloadOf, RequestOf, ResponseOf, ServiceContract } from '../protocol/contract.js';
+import type {
+  CommandContract,
+  EventContract,
+  EventPayloadOf,
+  RequestOf,
+  ResponseOf,
+  ServiceContract,
+} from '../protocol/contract.js';
 import { IpcError } from '../errors.js';
 import type { SyncClient, SyncRequestOptions } from './sync-client.js';
 
 /** The arguments of a typed call: the request, which may be left out when the command takes none (`void`), and options. */
-export type ContractCallArgs<Request, Options> = [Request] extends [void] ? [request?: Request, options?: Options] : [request: Request, options?: Options];
+export type ContractCallArgs<Request, Options> = [Request] extends [void]
+  ? [request?: Request, options?: Options]
+  : [request: Request, options?: Options];
 
 /** One method per command of contract `S`, resolving with the decoded response. */
 export type ContractCalls<S extends ServiceContract> = {
-  readonly [Name in keyof S['commands']]: (...args: ContractCallArgs<RequestOf<S['commands'][Name]>, RequestOptions>) => Promise<ResponseOf<S['commands'][Name]>>;
+  readonly [Name in keyof S['commands']]: (
+    ...args: ContractCallArgs<RequestOf<S['commands'][Name]>, RequestOptions>
+  ) => Promise<ResponseOf<S['commands'][Name]>>;
 };
 
 /** One blocking method per command of contract `S`, returning the decoded response. */
 export type ContractSyncCalls<S extends ServiceContract> = {
-  readonly [Name in keyof S['commands']]: (...args: ContractCallArgs<RequestOf<S['commands'][Name]>, SyncRequestOptions>) => ResponseOf<S['commands'][Name]>;
+  readonly [Name in keyof S['commands']]: (
+    ...args: ContractCallArgs<RequestOf<S['commands'][Name]>, SyncRequestOptions>
+  ) => ResponseOf<S['commands'][Name]>;
 };
 
 /** A decoded event of contract `S`: its name and payload, a union over the events. */
@@ -50,7 +63,10 @@ export interface ContractClient<S extends ServiceContract> {
    * @returns the subscription, to remove the listener
    * @throws {@link IpcError} `EINVAL` when the contract has no such event.
    */
-  on<Name extends keyof S['events'] & string>(name: Name, listener: (payload: EventPayloadOf<S['events'][Name]>) => void): Subscription;
+  on<Name extends keyof S['events'] & string>(
+    name: Name,
+    listener: (payload: EventPayloadOf<S['events'][Name]>) => void,
+  ): Subscription;
   /** The untyped client underneath, for everything else (close, stats, flow control). */
   readonly client: IpcClient;
 }
@@ -92,7 +108,6 @@ function callsOf<S extends ServiceContract, Options, Answer>(
   return calls;
 }
 
-
 /**
  * Typed calls and events over `client`, which must be connected to `contract`'s service:
  * `await kv.call.get('key')` resolves with the response type of `get`, with no cast.
@@ -100,7 +115,11 @@ function callsOf<S extends ServiceContract, Options, Answer>(
  * @throws {@link IpcError} `EPROTO` when `client` talks to another service. Calls reject as
  * {@link IpcClient.request} does, and with `EBADMSG` when a response does not decode.
  */
-export function contractClient<S extends ServiceContract>(client: IpcClient, contract: S, options: ContractClientOptions = {}): ContractClient<S> {
+export function contractClient<S extends ServiceContract>(
+  client: IpcClient,
+  contract: S,
+  options: ContractClientOptions = {},
+): ContractClient<S> {
   checkService(contract, client.serviceId, client.serviceName);
   const calls = callsOf(contract, (command, request, requestOptions: RequestOptions | undefined) => {
     let payload: Uint8Array;
@@ -112,7 +131,12 @@ export function contractClient<S extends ServiceContract>(client: IpcClient, con
     return client.request(command.id, payload, requestOptions).then((answer) => command.response.decode(answer));
   });
   const reportBadEvent =
-    options.onBadEvent ?? ((error: IpcError, event: number) => process.emitWarning(`pollux: event ${event} of "${contract.name}" dropped: ${error.message}`, 'IpcContractWarning'));
+    options.onBadEvent ??
+    ((error: IpcError, event: number) =>
+      process.emitWarning(
+        `pollux: event ${event} of "${contract.name}" dropped: ${error.message}`,
+        'IpcContractWarning',
+      ));
   return {
     call: calls as ContractCalls<S>,
     client,
@@ -158,7 +182,11 @@ export function contractSyncClient<S extends ServiceContract>(client: SyncClient
       const received = client.nextEvent(timeoutMs);
       if (received === undefined) return undefined;
       const known = events.get(received.event);
-      if (known === undefined) throw new IpcError('EBADMSG', `event ${received.event} is not in contract "${contract.name}": do both ends use the same contract?`);
+      if (known === undefined)
+        throw new IpcError(
+          'EBADMSG',
+          `event ${received.event} is not in contract "${contract.name}": do both ends use the same contract?`,
+        );
       const [name, event] = known;
       return { name, payload: event.payload.decode(received.payload) } as ContractEvent<S>;
     },

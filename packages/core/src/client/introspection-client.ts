@@ -28,8 +28,12 @@ export async function fetchConnections(client: IpcClient): Promise<ConnectionInf
   let after = -1;
   for (;;) {
     const request: PageRequest = { after, maxBytes: client.maxMessageSize };
-    const page = parse<ConnectionPage>(await client.request(IntrospectionCommand.Connections, Buffer.from(JSON.stringify(request))), 'connections');
-    if (!isPage(page, after)) throw new IpcError('EPROTO', 'introspection service answered something other than a page of the connection list');
+    const page = parse<ConnectionPage>(
+      await client.request(IntrospectionCommand.Connections, Buffer.from(JSON.stringify(request))),
+      'connections',
+    );
+    if (!isPage(page, after))
+      throw new IpcError('EPROTO', 'introspection service answered something other than a page of the connection list');
     list.push(...page.connections);
     if (page.next === null) return list;
     after = page.next;
@@ -50,6 +54,8 @@ function parse<T>(payload: Buffer, what: string): T {
   try {
     return JSON.parse(payload.toString('utf8')) as T;
   } catch (error) {
-    throw new IpcError('EPROTO', `introspection service sent malformed ${what}: is this a pollux server?`, { cause: error });
+    throw new IpcError('EPROTO', `introspection service sent malformed ${what}: is this a pollux server?`, {
+      cause: error,
+    });
   }
 }

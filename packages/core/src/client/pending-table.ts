@@ -46,7 +46,8 @@ export class PendingTable<T> {
   /** The ids in the table now. */
   keys(): number[] {
     const keys: number[] = [];
-    for (let slot = 0; slot < this.values.length; slot++) if (this.values[slot] !== undefined) keys.push(this.ids[slot]!);
+    for (let slot = 0; slot < this.values.length; slot++)
+      if (this.values[slot] !== undefined) keys.push(this.ids[slot]!);
     return keys;
   }
 

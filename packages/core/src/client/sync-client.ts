@@ -100,7 +100,15 @@ export class SyncClient {
   readonly #sendQueue = new SendQueue();
   readonly #events: ReceivedEvent[] = [];
   readonly #eventQueueLimit: number;
-  readonly #stats: SyncClientStats = { requests: 0, responses: 0, lateResponses: 0, events: 0, droppedEvents: 0, bytesIn: 0, bytesOut: 0 };
+  readonly #stats: SyncClientStats = {
+    requests: 0,
+    responses: 0,
+    lateResponses: 0,
+    events: 0,
+    droppedEvents: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+  };
   #serviceId = 0;
   #serviceName = '';
   #maxMessage = 0;
@@ -111,7 +119,13 @@ export class SyncClient {
   /** Why the connection ended, once it has. */
   #ended: IpcError | undefined;
 
-  private constructor(address: string, channel: Channel, wait: WaitForFd, requestedMaxMessage: number, eventQueueLimit: number) {
+  private constructor(
+    address: string,
+    channel: Channel,
+    wait: WaitForFd,
+    requestedMaxMessage: number,
+    eventQueueLimit: number,
+  ) {
     this.address = address;
     this.#channel = channel;
     this.#wait = wait;
@@ -200,7 +214,10 @@ export class SyncClient {
     const timeout = deadline('timeout', options.timeout ?? Number.POSITIVE_INFINITY);
     this.#checkOpen();
     if (payload.length > this.#maxMessage) {
-      throw new IpcError('EMSGSIZE', `request of ${payload.length} bytes exceeds the agreed maximum of ${this.#maxMessage} bytes: nothing was sent`);
+      throw new IpcError(
+        'EMSGSIZE',
+        `request of ${payload.length} bytes exceeds the agreed maximum of ${this.#maxMessage} bytes: nothing was sent`,
+      );
     }
     const id = this.#nextId;
     this.#nextId = id === 0xffffffff ? 1 : id + 1;
@@ -216,7 +233,11 @@ export class SyncClient {
     } finally {
       this.#awaitedId = NO_ID;
     }
-    if (!answered) throw new IpcError('ETIMEDOUT', `no response to command ${command} within ${timeout} ms; a late one will be discarded`);
+    if (!answered)
+      throw new IpcError(
+        'ETIMEDOUT',
+        `no response to command ${command} within ${timeout} ms; a late one will be discarded`,
+      );
     const answer = this.#answer!;
     this.#answer = undefined;
     if (answer instanceof IpcError) throw answer;
@@ -255,7 +276,11 @@ export class SyncClient {
     const reason = this.#ended;
     if (reason === undefined) return;
     if (reason.code === 'ENOTCONN') throw reason;
-    throw new IpcError('ENOTCONN', `connection to ${this.address} has ended (${reason.code}: ${reason.message}): connect again`, { cause: reason });
+    throw new IpcError(
+      'ENOTCONN',
+      `connection to ${this.address} has ended (${reason.code}: ${reason.message}): connect again`,
+      { cause: reason },
+    );
   }
 
   #handshake(hello: Buffer, timeout: number): void {
@@ -266,11 +291,14 @@ export class SyncClient {
       welcomed = this.#pump(performance.now() + timeout, () => this.#serviceName !== '');
     } catch (error) {
       if (error instanceof IpcError && error.code === 'ECONNRESET') {
-        throw new IpcError('ECONNRESET', `server at ${this.address} closed the connection during the handshake`, { cause: error });
+        throw new IpcError('ECONNRESET', `server at ${this.address} closed the connection during the handshake`, {
+          cause: error,
+        });
       }
       throw error;
     }
-    if (!welcomed) throw new IpcError('ETIMEDOUT', `server at ${this.address} did not complete the handshake within ${timeout} ms`);
+    if (!welcomed)
+      throw new IpcError('ETIMEDOUT', `server at ${this.address} did not complete the handshake within ${timeout} ms`);
   }
 
   /**
@@ -294,7 +322,11 @@ export class SyncClient {
       if (left <= 0 && polled) return false;
       // Always read while writing: a server that cannot hand us its events stops reading us.
       const interest = Ready.Readable | (this.#sendQueue.bytes > 0 ? Ready.Writable : 0);
-      const ready = this.#wait(this.#channel.fd, interest, left === Number.POSITIVE_INFINITY ? -1 : Math.max(0, Math.ceil(left)));
+      const ready = this.#wait(
+        this.#channel.fd,
+        interest,
+        left === Number.POSITIVE_INFINITY ? -1 : Math.max(0, Math.ceil(left)),
+      );
       if (ready < 0) throw this.#end(IpcError.fromErrno(ready, `waiting on the connection to ${this.address}`));
       if (ready & Ready.Writable) this.#flush();
       if (ready & (Ready.Readable | Ready.HangUp | Ready.Error)) this.#readOnce();
@@ -358,7 +390,12 @@ export class SyncClient {
   #welcome(payload: Buffer): void {
     const welcome = decodeWelcome(payload);
     if (welcome.maxMessage > this.#maxMessage || welcome.maxMessage < 1 || welcome.serviceName === '') {
-      throw this.#end(new IpcError('EPROTO', `server agreed a message size of ${welcome.maxMessage} bytes, outside the 1–${this.#maxMessage} asked for`));
+      throw this.#end(
+        new IpcError(
+          'EPROTO',
+          `server agreed a message size of ${welcome.maxMessage} bytes, outside the 1–${this.#maxMessage} asked for`,
+        ),
+      );
     }
     this.#serviceId = welcome.serviceId;
     this.#serviceName = welcome.serviceName;
@@ -370,14 +407,21 @@ export class SyncClient {
   #lost(error: unknown): IpcError {
     const reason = IpcError.from(error, 'EIO');
     if (reason.code === 'ENOTCONN') return reason;
-    return new IpcError('ECONNRESET', `connection to ${this.address} lost before the response (${reason.code}: ${reason.message}); the request may or may not have run`, {
-      cause: reason,
-    });
+    return new IpcError(
+      'ECONNRESET',
+      `connection to ${this.address} lost before the response (${reason.code}: ${reason.message}); the request may or may not have run`,
+      {
+        cause: reason,
+      },
+    );
   }
 
   #ioError(errno: number, what: string): IpcError {
     if (errno === ECONNRESET || errno === EPIPE) {
-      return new IpcError('ECONNRESET', `server at ${this.address} went away without saying goodbye: it crashed, was killed or closed its socket`);
+      return new IpcError(
+        'ECONNRESET',
+        `server at ${this.address} went away without saying goodbye: it crashed, was killed or closed its socket`,
+      );
     }
     return IpcError.fromErrno(errno, `${what} ${this.address}`);
   }

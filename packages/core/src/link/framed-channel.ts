@@ -278,7 +278,10 @@ export abstract class FramedChannel {
       } else if (n === 0) {
         this.end(
           decoder.pending > 0
-            ? new IpcError('EPROTO', `peer closed the connection in the middle of a frame (${decoder.pending} bytes of it received)`)
+            ? new IpcError(
+                'EPROTO',
+                `peer closed the connection in the middle of a frame (${decoder.pending} bytes of it received)`,
+              )
             : peerGone(),
         );
       } else if (n !== EAGAIN) {
@@ -330,5 +333,8 @@ export abstract class FramedChannel {
 
 /** A peer that vanished without a goodbye, however the kernel noticed (EOF, reset, broken pipe). */
 function peerGone(): IpcError {
-  return new IpcError('ECONNRESET', 'peer went away without saying goodbye: it crashed, was killed or closed its socket');
+  return new IpcError(
+    'ECONNRESET',
+    'peer went away without saying goodbye: it crashed, was killed or closed its socket',
+  );
 }

@@ -25,7 +25,11 @@ export type CodecValue<C> = C extends Codec<infer T> ? T : never;
 const EMPTY = new Uint8Array(0);
 
 function badMessage(what: string, cause?: unknown): IpcError {
-  return new IpcError('EBADMSG', `payload is not ${what}: do both ends use the same contract?`, cause === undefined ? undefined : { cause });
+  return new IpcError(
+    'EBADMSG',
+    `payload is not ${what}: do both ends use the same contract?`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 /** Raw bytes, as they are. */
@@ -113,7 +117,10 @@ export function schemaCodec<S extends StandardSchemaV1>(
     decode: (payload) => {
       const result = schema['~standard'].validate(base.decode(payload));
       if (result instanceof Promise) {
-        throw new IpcError('EINVAL', 'schemaCodec needs a synchronous schema: an asynchronous one cannot check a payload as it arrives');
+        throw new IpcError(
+          'EINVAL',
+          'schemaCodec needs a synchronous schema: an asynchronous one cannot check a payload as it arrives',
+        );
       }
       if (result.issues !== undefined) {
         const issues = result.issues.map((issue) => {

@@ -55,20 +55,37 @@ export type EventPayloadOf<E extends EventContract<unknown>> = CodecValue<E['pay
  */
 export function defineContract<const C extends ServiceContract>(contract: C): C {
   if (!isUint16(contract.id)) throw new IpcError('EINVAL', `service id ${contract.id} is not an integer in 0–65535`);
-  if (typeof contract.name !== 'string' || contract.name === '' || Buffer.byteLength(contract.name) > SERVICE_NAME_MAX) {
+  if (
+    typeof contract.name !== 'string' ||
+    contract.name === '' ||
+    Buffer.byteLength(contract.name) > SERVICE_NAME_MAX
+  ) {
     throw new IpcError('EINVAL', `service name must be 1–${SERVICE_NAME_MAX} bytes of UTF-8`);
   }
-  checkIds(contract.name, 'command', Object.entries(contract.commands), (command) => [command.request, command.response]);
+  checkIds(contract.name, 'command', Object.entries(contract.commands), (command) => [
+    command.request,
+    command.response,
+  ]);
   checkIds(contract.name, 'event', Object.entries(contract.events), (event) => [event.payload]);
   return contract;
 }
 
-function checkIds<T extends { readonly id: number }>(service: string, kind: string, entries: [string, T][], codecs: (entry: T) => Codec<unknown>[]): void {
+function checkIds<T extends { readonly id: number }>(
+  service: string,
+  kind: string,
+  entries: [string, T][],
+  codecs: (entry: T) => Codec<unknown>[],
+): void {
   const seen = new Map<number, string>();
   for (const [name, entry] of entries) {
-    if (!isUint16(entry.id)) throw new IpcError('EINVAL', `${kind} "${name}" of service "${service}" has id ${entry.id}, not an integer in 0–65535`);
+    if (!isUint16(entry.id))
+      throw new IpcError(
+        'EINVAL',
+        `${kind} "${name}" of service "${service}" has id ${entry.id}, not an integer in 0–65535`,
+      );
     const other = seen.get(entry.id);
-    if (other !== undefined) throw new IpcError('EINVAL', `${kind}s "${other}" and "${name}" of service "${service}" share id ${entry.id}`);
+    if (other !== undefined)
+      throw new IpcError('EINVAL', `${kind}s "${other}" and "${name}" of service "${service}" share id ${entry.id}`);
     seen.set(entry.id, name);
     if (!codecs(entry).every((codec) => typeof codec?.encode === 'function' && typeof codec.decode === 'function')) {
       throw new IpcError('EINVAL', `${kind} "${name}" of service "${service}" has a codec without encode and decode`);

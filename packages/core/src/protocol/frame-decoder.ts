@@ -152,7 +152,10 @@ export class FrameDecoder {
     const length = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
     const kind = b[at + 4]!;
     if (kind < FrameKind.Hello || kind > FrameKind.Goodbye || b[at + 5] !== 0) {
-      throw new IpcError('EPROTO', `malformed frame header (kind ${kind}, flags ${b[at + 5]}): the peer does not speak the pollux protocol`);
+      throw new IpcError(
+        'EPROTO',
+        `malformed frame header (kind ${kind}, flags ${b[at + 5]}): the peer does not speak the pollux protocol`,
+      );
     }
     const limit = payloadLimit(kind, this.maxMessage);
     if (length > limit) {

@@ -1,7 +1,14 @@
 // implementContract: a service definition from a typed contract (server layer).
 import type { Connection } from './connection.js';
 import { IpcError } from '../errors.js';
-import type { CommandContract, EventContract, EventPayloadOf, RequestOf, ResponseOf, ServiceContract } from '../protocol/contract.js';
+import type {
+  CommandContract,
+  EventContract,
+  EventPayloadOf,
+  RequestOf,
+  ResponseOf,
+  ServiceContract,
+} from '../protocol/contract.js';
 import type { CommandHandler, ServiceDefinition } from './service.js';
 
 /** The typed handler of one command: gets the decoded request, returns the response (or a promise of it). */
@@ -16,7 +23,10 @@ export type ContractHandlers<S extends ServiceContract, Context> = {
 };
 
 /** What {@link implementContract} needs: the handlers, and the service hooks as in a `ServiceDefinition`. */
-export type ContractImplementation<S extends ServiceContract, Context> = Omit<ServiceDefinition<Context>, 'id' | 'name' | 'commands'> & {
+export type ContractImplementation<S extends ServiceContract, Context> = Omit<
+  ServiceDefinition<Context>,
+  'id' | 'name' | 'commands'
+> & {
   /** One handler per command of the contract. */
   readonly handlers: ContractHandlers<S, Context>;
 };
@@ -36,8 +46,11 @@ export function implementContract<S extends ServiceContract, Context = undefined
   const { handlers, ...hooks } = implementation;
   const commands: Record<number, CommandHandler<Context>> = {};
   for (const [name, command] of Object.entries(contract.commands)) {
-    const handler = (handlers as Record<string, ContractHandler<CommandContract<unknown, unknown>, Context> | undefined>)[name];
-    if (typeof handler !== 'function') throw new IpcError('EINVAL', `no handler for command "${name}" of service "${contract.name}"`);
+    const handler = (
+      handlers as Record<string, ContractHandler<CommandContract<unknown, unknown>, Context> | undefined>
+    )[name];
+    if (typeof handler !== 'function')
+      throw new IpcError('EINVAL', `no handler for command "${name}" of service "${contract.name}"`);
     commands[command.id] = typedHandler(command, handler);
   }
   return { ...hooks, id: contract.id, name: contract.name, commands };
@@ -50,7 +63,8 @@ function typedHandler<Context>(
   const { request, response } = command;
   return (payload, connection) => {
     const result = handler(request.decode(payload), connection);
-    if (result === null || typeof result !== 'object' || typeof (result as PromiseLike<unknown>).then !== 'function') return response.encode(result);
+    if (result === null || typeof result !== 'object' || typeof (result as PromiseLike<unknown>).then !== 'function')
+      return response.encode(result);
     return Promise.resolve(result as PromiseLike<unknown>).then((value) => response.encode(value));
   };
 }

@@ -2,7 +2,13 @@
 // wire format of protocol/introspection.ts.
 import { IpcError } from '../errors.js';
 import type { Credentials } from '../contracts/transport.js';
-import { DEFAULT_PAGE_BYTES, INTROSPECTION_SERVICE_ID, INTROSPECTION_SERVICE_NAME, IntrospectionCommand, type PageRequest } from '../protocol/introspection.js';
+import {
+  DEFAULT_PAGE_BYTES,
+  INTROSPECTION_SERVICE_ID,
+  INTROSPECTION_SERVICE_NAME,
+  IntrospectionCommand,
+  type PageRequest,
+} from '../protocol/introspection.js';
 import type { ConnectionInfo, ServerStats } from '../stats.js';
 import type { AcceptHook, ServiceDefinition } from './service.js';
 
@@ -47,8 +53,16 @@ function pageRequest(payload: Buffer): PageRequest {
     request = null;
   }
   const { after = -1, maxBytes = DEFAULT_PAGE_BYTES } = request ?? {};
-  if (typeof request !== 'object' || request === null || !Number.isSafeInteger(after) || !Number.isSafeInteger(maxBytes)) {
-    throw new IpcError('EINVAL', 'a connection page request is JSON {"after": id, "maxBytes": n} with integers: use fetchConnections');
+  if (
+    typeof request !== 'object' ||
+    request === null ||
+    !Number.isSafeInteger(after) ||
+    !Number.isSafeInteger(maxBytes)
+  ) {
+    throw new IpcError(
+      'EINVAL',
+      'a connection page request is JSON {"after": id, "maxBytes": n} with integers: use fetchConnections',
+    );
   }
   return { after: after as number, maxBytes: maxBytes as number };
 }
@@ -66,7 +80,10 @@ function connectionPage(connections: readonly ConnectionInfo[], request: PageReq
     bytes += size;
   }
   if (entries.length === 0 && remaining.length > 0) {
-    throw new IpcError('EMSGSIZE', `a page of ${request.maxBytes} bytes cannot hold one connection entry: ask for pages of at least 1 KiB`);
+    throw new IpcError(
+      'EMSGSIZE',
+      `a page of ${request.maxBytes} bytes cannot hold one connection entry: ask for pages of at least 1 KiB`,
+    );
   }
   const next = entries.length < remaining.length ? remaining[entries.length - 1]!.id : null;
   return Buffer.from(`{"connections":[${entries.join(',')}],"next":${next}}`);

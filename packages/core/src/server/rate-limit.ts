@@ -60,8 +60,10 @@ export class TokenBucket {
  */
 export function checkRateLimit(limit: RateLimit, what: string): number {
   const { perSecond } = limit;
-  if (!(perSecond > 0) || !Number.isFinite(perSecond)) throw new IpcError('EINVAL', `${what}.perSecond must be a positive number, got ${perSecond}`);
+  if (!(perSecond > 0) || !Number.isFinite(perSecond))
+    throw new IpcError('EINVAL', `${what}.perSecond must be a positive number, got ${perSecond}`);
   const burst = limit.burst ?? Math.max(1, Math.floor(perSecond / 10));
-  if (!Number.isInteger(burst) || burst < 1) throw new IpcError('EINVAL', `${what}.burst must be an integer of at least 1, got ${burst}`);
+  if (!Number.isInteger(burst) || burst < 1)
+    throw new IpcError('EINVAL', `${what}.burst must be an integer of at least 1, got ${burst}`);
   return burst;
 }

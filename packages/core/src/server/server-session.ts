@@ -5,7 +5,14 @@ import { FramedChannel, ReadBlock } from '../link/framed-channel.js';
 import { FrameKind } from '../protocol/frame.js';
 import { describeValue } from '../describe-value.js';
 import { checkEvent } from '../option-checks.js';
-import { decodeHello, encodeError, encodeGoodbye, encodeWelcome, PROTOCOL_VERSION, type Hello } from '../protocol/handshake.js';
+import {
+  decodeHello,
+  encodeError,
+  encodeGoodbye,
+  encodeWelcome,
+  PROTOCOL_VERSION,
+  type Hello,
+} from '../protocol/handshake.js';
 import type { Poller } from '../contracts/poller.js';
 import { TokenBucket, type RateLimit } from './rate-limit.js';
 import type { GateWaiter, ServerLoad } from './server-load.js';
@@ -103,7 +110,14 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
   /**
    * @param refusal - why the server turns this client away (`EAGAIN`, at its hello), or undefined.
    */
-  constructor(id: number, channel: Channel, poller: Poller, host: SessionHost, limits: SessionLimits, readonly refusal: string | undefined) {
+  constructor(
+    id: number,
+    channel: Channel,
+    poller: Poller,
+    host: SessionHost,
+    limits: SessionLimits,
+    readonly refusal: string | undefined,
+  ) {
     // Until the hello is in, only control frames are legal, so the decoder limit is tiny.
     super(channel, poller, 0, limits.outputHighWater);
     this.id = id;
@@ -176,7 +190,10 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
     checkEvent(event, payload);
     if (!this.isOpen) throw new IpcError('ENOTCONN', `cannot send event ${event}: connection ${this.id} has ended`);
     if (payload.length > this.maxMessage) {
-      throw new IpcError('EMSGSIZE', `event of ${payload.length} bytes exceeds the agreed maximum of ${this.maxMessage} bytes`);
+      throw new IpcError(
+        'EMSGSIZE',
+        `event of ${payload.length} bytes exceeds the agreed maximum of ${this.maxMessage} bytes`,
+      );
     }
     if (this.sendQueue.bytes > this.limits.eventQueueLimit) {
       this.eventQueueFull(event);
@@ -249,7 +266,10 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
   /** Work done or written: count it, and read again once half of it is gone. */
   private workShrank(): void {
     this.countHeld();
-    if (this.isReadBlocked(SessionBlock.Budget) && this.runningBytes + this.sendQueue.bytes <= this.limits.maxBufferedBytes / 4) {
+    if (
+      this.isReadBlocked(SessionBlock.Budget) &&
+      this.runningBytes + this.sendQueue.bytes <= this.limits.maxBufferedBytes / 4
+    ) {
       this.blockReading(SessionBlock.Budget, false);
     }
   }
@@ -279,7 +299,10 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
       return;
     }
     this.owesDrained = true;
-    throw new IpcError('EAGAIN', `connection ${this.id} is not reading: ${waiting} bytes wait to be written; send event ${event} again later`);
+    throw new IpcError(
+      'EAGAIN',
+      `connection ${this.id} is not reading: ${waiting} bytes wait to be written; send event ${event} again later`,
+    );
   }
 
   private handleHello(payload: Buffer): void {
@@ -287,7 +310,11 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
     const hello = decodeHello(payload);
     const host = this.host;
     if (hello.version !== PROTOCOL_VERSION) {
-      return this.refuse(undefined, 'EPROTONOSUPPORT', `client speaks protocol version ${hello.version}, server speaks ${PROTOCOL_VERSION}: upgrade the older side`);
+      return this.refuse(
+        undefined,
+        'EPROTONOSUPPORT',
+        `client speaks protocol version ${hello.version}, server speaks ${PROTOCOL_VERSION}: upgrade the older side`,
+      );
     }
     if (this.refusal !== undefined) return this.refuse(undefined, 'EAGAIN', this.refusal);
     const service = host.findService(hello);
@@ -307,10 +334,17 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
     if (verdict !== true && verdict !== undefined) {
       // Fail closed: anything but an explicit yes (a promise, say) refuses.
       if (typeof verdict !== 'string' && verdict !== false) {
-        host.reportHookError('accept', new IpcError('EINVAL', 'accept must return true, false, an errno-style code or nothing, synchronously'));
+        host.reportHookError(
+          'accept',
+          new IpcError('EINVAL', 'accept must return true, false, an errno-style code or nothing, synchronously'),
+        );
       }
       const code = typeof verdict === 'string' ? verdict : 'EACCES';
-      return this.refuse(service, code, `service "${definition.name}" refused uid ${credentials.uid} gid ${credentials.gid} pid ${credentials.pid}`);
+      return this.refuse(
+        service,
+        code,
+        `service "${definition.name}" refused uid ${credentials.uid} gid ${credentials.gid} pid ${credentials.pid}`,
+      );
     }
     let context: unknown;
     try {
@@ -326,7 +360,12 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
       FrameKind.Welcome,
       0,
       0,
-      encodeWelcome({ version: PROTOCOL_VERSION, maxMessage: this.maxMessage, serviceId: definition.id, serviceName: definition.name }),
+      encodeWelcome({
+        version: PROTOCOL_VERSION,
+        maxMessage: this.maxMessage,
+        serviceId: definition.id,
+        serviceName: definition.name,
+      }),
     );
     this.decoder.maxMessage = this.maxMessage;
     host.sessionOpened(this, service);
@@ -392,7 +431,14 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
     }, Math.ceil(wait));
   }
 
-  private settle(id: number, command: number, size: number, value: Uint8Array | void, error: unknown, failed: boolean): void {
+  private settle(
+    id: number,
+    command: number,
+    size: number,
+    value: Uint8Array | void,
+    error: unknown,
+    failed: boolean,
+  ): void {
     this.running--;
     this.runningBytes -= size;
     this.load.inFlightChanged(-1);
@@ -411,9 +457,16 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
   private respond(id: number, command: number, value: Uint8Array | void): void {
     const payload = value ?? EMPTY;
     if (!(payload instanceof Uint8Array)) {
-      this.handlerFailed(id, command, new IpcError('EREMOTEIO', `handler returned ${describeValue(payload)}, not a Uint8Array or nothing`));
+      this.handlerFailed(
+        id,
+        command,
+        new IpcError('EREMOTEIO', `handler returned ${describeValue(payload)}, not a Uint8Array or nothing`),
+      );
     } else if (payload.length > this.maxMessage) {
-      const error = new IpcError('EMSGSIZE', `response of ${payload.length} bytes exceeds the agreed maximum of ${this.maxMessage} bytes`);
+      const error = new IpcError(
+        'EMSGSIZE',
+        `response of ${payload.length} bytes exceeds the agreed maximum of ${this.maxMessage} bytes`,
+      );
       // The caller may send something smaller, so it learns the size; the service learns of its bug.
       this.host.reportHandlerFailure(this, command, error);
       this.sendError(id, error);
@@ -439,7 +492,10 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
     }
     // An errno-style code (a system error's EACCES, say) tells the caller something; the text may not.
     const { code } = IpcError.from(error, 'EREMOTEIO');
-    this.sendError(id, new IpcError(code, `service "${definition.name}" failed to handle command ${command}; the server reported why`));
+    this.sendError(
+      id,
+      new IpcError(code, `service "${definition.name}" failed to handle command ${command}; the server reported why`),
+    );
   }
 
   private sendError(id: number, error: unknown): void {

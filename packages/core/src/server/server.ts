@@ -198,11 +198,22 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     };
     if (options.requestRate !== undefined) checkRateLimit(options.requestRate, 'requestRate');
     this.maxConnections = positiveLimit('maxConnections', options.maxConnections ?? 4096);
-    this.maxConnectionsPerUid = positiveLimit('maxConnectionsPerUid', options.maxConnectionsPerUid ?? Number.POSITIVE_INFINITY);
-    const bucket = options.serverRequestRate === undefined ? undefined : new TokenBucket(options.serverRequestRate, 'serverRequestRate');
+    this.maxConnectionsPerUid = positiveLimit(
+      'maxConnectionsPerUid',
+      options.maxConnectionsPerUid ?? Number.POSITIVE_INFINITY,
+    );
+    const bucket =
+      options.serverRequestRate === undefined
+        ? undefined
+        : new TokenBucket(options.serverRequestRate, 'serverRequestRate');
     this.load = new ServerLoad(
       positiveLimit('maxInFlight', options.maxInFlight ?? Number.POSITIVE_INFINITY),
-      atLeast('maxBufferedBytes', options.maxBufferedBytes ?? Math.max(256 * 1024 * 1024, maxBufferedBytes), maxBufferedBytes, 'maxBufferedBytesPerConnection'),
+      atLeast(
+        'maxBufferedBytes',
+        options.maxBufferedBytes ?? Math.max(256 * 1024 * 1024, maxBufferedBytes),
+        maxBufferedBytes,
+        'maxBufferedBytesPerConnection',
+      ),
       bucket,
     );
     this.host = {
@@ -223,11 +234,17 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
         session.service!.stats.slowConsumersDropped++;
         this.emit('slowConsumer', session.connection!, error);
       },
-      reportHookError: (hook, error) => this.reportError(IpcError.from(error, 'EREMOTEIO'), `service hook "${hook}" threw`),
+      reportHookError: (hook, error) =>
+        this.reportError(IpcError.from(error, 'EREMOTEIO'), `service hook "${hook}" threw`),
       reportHandlerFailure: (session, command, error) => this.reportHandlerFailure(session, command, error),
     };
     if (options.introspection !== undefined && options.introspection !== false) {
-      this.registry.add(introspectionService(this, options.introspection === true ? {} : options.introspection) as ServiceDefinition<unknown>);
+      this.registry.add(
+        introspectionService(
+          this,
+          options.introspection === true ? {} : options.introspection,
+        ) as ServiceDefinition<unknown>,
+      );
     }
   }
 
@@ -310,7 +327,12 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     for (const session of this.sessions) {
       const connection = session.connection;
       if (connection === undefined || !session.isOpen) continue;
-      list.push({ id: session.id, serviceId: session.service!.definition.id, credentials: connection.credentials, stats: session.stats });
+      list.push({
+        id: session.id,
+        serviceId: session.service!.definition.id,
+        credentials: connection.credentials,
+        stats: session.stats,
+      });
     }
     return list;
   }
@@ -385,7 +407,14 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
         }
       }
       try {
-        const session = new ServerSession(this.nextConnectionId++, channel, this.poller, this.host, this.limits, refusal);
+        const session = new ServerSession(
+          this.nextConnectionId++,
+          channel,
+          this.poller,
+          this.host,
+          this.limits,
+          refusal,
+        );
         this.sessions.add(session);
         if (refusal !== undefined) this.refusing++;
         else this.takeSlot(session);
@@ -398,7 +427,8 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
 
   /** Why a new connection must be turned away: the server or its peer's uid is at its cap. */
   private refusalFor(channel: Channel): string | undefined {
-    if (this.slotsTaken >= this.maxConnections) return `server has reached its limit of ${this.maxConnections} connections: try again later`;
+    if (this.slotsTaken >= this.maxConnections)
+      return `server has reached its limit of ${this.maxConnections} connections: try again later`;
     if (this.maxConnectionsPerUid === Number.POSITIVE_INFINITY) return undefined;
     const uid = channel.credentials.uid;
     if ((this.slotsByUid.get(uid) ?? 0) < this.maxConnectionsPerUid) return undefined;

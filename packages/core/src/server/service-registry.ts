@@ -41,8 +41,13 @@ export class RegisteredService {
       this.table = [];
       for (const [key, handler] of Object.entries(commands)) {
         const command = Number(key);
-        if (!isUint16(command)) throw new IpcError('EINVAL', `command id ${key} of service "${definition.name}" is not an integer in 0–65535`);
-        if (typeof handler !== 'function') throw new IpcError('EINVAL', `command ${key} of service "${definition.name}" is not a function`);
+        if (!isUint16(command))
+          throw new IpcError(
+            'EINVAL',
+            `command id ${key} of service "${definition.name}" is not an integer in 0–65535`,
+          );
+        if (typeof handler !== 'function')
+          throw new IpcError('EINVAL', `command ${key} of service "${definition.name}" is not a function`);
         this.table[command] = handler;
       }
     }
@@ -59,12 +64,18 @@ export class ServiceRegistry {
   private readonly byName = new Map<string, RegisteredService>();
 
   add(definition: ServiceDefinition<unknown>): RegisteredService {
-    if (!isUint16(definition.id)) throw new IpcError('EINVAL', `service id ${definition.id} is not an integer in 0–65535`);
-    if (typeof definition.name !== 'string' || definition.name === '' || Buffer.byteLength(definition.name) > SERVICE_NAME_MAX) {
+    if (!isUint16(definition.id))
+      throw new IpcError('EINVAL', `service id ${definition.id} is not an integer in 0–65535`);
+    if (
+      typeof definition.name !== 'string' ||
+      definition.name === '' ||
+      Buffer.byteLength(definition.name) > SERVICE_NAME_MAX
+    ) {
       throw new IpcError('EINVAL', `service name must be 1–${SERVICE_NAME_MAX} bytes of UTF-8`);
     }
     if (this.byId.has(definition.id)) throw new IpcError('EEXIST', `service id ${definition.id} is already registered`);
-    if (this.byName.has(definition.name)) throw new IpcError('EEXIST', `service name "${definition.name}" is already registered`);
+    if (this.byName.has(definition.name))
+      throw new IpcError('EEXIST', `service name "${definition.name}" is already registered`);
     const service = new RegisteredService(definition);
     this.byId.set(definition.id, service);
     this.byName.set(definition.name, service);
