@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Connection, type IpcError } from 'pollux';
+import type { Connection, IpcError } from 'pollux';
 import { openFdCount } from './support/fds.js';
 import { frame, hello } from './support/frames.js';
 import { rawSocket } from './support/raw-socket.js';

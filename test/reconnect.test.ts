@@ -54,7 +54,9 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   });
 
   async function serve(...services: ServiceDefinition[]): Promise<IpcServer> {
-    const server = await listenOn(socket.address, (s) => services.forEach((service) => s.addService(service)));
+    const server = await listenOn(socket.address, (s) => {
+      for (const service of services) s.addService(service);
+    });
     servers.push(server);
     return server;
   }

@@ -11,9 +11,9 @@ export function describeValue(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'symbol') return `the symbol ${value.description ?? ''}`.trimEnd();
-  const constructor = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  const className = (value as { constructor?: { name?: unknown } }).constructor?.name;
   if (Array.isArray(value)) return `an array of ${value.length}`;
-  return typeof constructor === 'string' && constructor !== 'Object' ? `a ${constructor}` : 'an object';
+  return typeof className === 'string' && className !== 'Object' ? `a ${className}` : 'an object';
 }
 
 /** `got …` for an error message, with a hint when a number came as a string (from argv, env, JSON). */

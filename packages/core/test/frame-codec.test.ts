@@ -135,7 +135,9 @@ describe('frame codec', () => {
       encode(frames, () => 1 << 20),
       [333, 4096, 17],
     );
-    decoded.forEach((f, i) => expect(Buffer.compare(f.payload, frames[i]!.payload)).toBe(0));
+    decoded.forEach((f, i) => {
+      expect(Buffer.compare(f.payload, frames[i]!.payload)).toBe(0);
+    });
   });
 
   it('starts with a small chunk and grows it while reads fill it', () => {

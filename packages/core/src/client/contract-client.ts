@@ -1,14 +1,7 @@
 // Typed clients of a contract, over IpcClient and SyncClient (client layer).
 import type { IpcClient } from './client.js';
 import type { RequestOptions } from './client-session.js';
-import type {
-  CommandContract,
-  EventContract,
-  EventPayloadOf,
-  RequestOf,
-  ResponseOf,
-  ServiceContract,
-} from '../protocol/contract.js';
+import type { CommandContract, EventPayloadOf, RequestOf, ResponseOf, ServiceContract } from '../protocol/contract.js';
 import { IpcError } from '../errors.js';
 import type { SyncClient, SyncRequestOptions } from './sync-client.js';
 
