@@ -42,10 +42,14 @@ describe.each(backendMatrix)('broadcast, server on $server, clients on $client',
       news = addNews(server);
       server.addService({ id: OTHER, name: 'other', commands: {} });
     });
-    const readers = await Promise.all(['sport', 'sport', 'weather', 'weather'].map((topic) => backends.connectTo(test.address, 'news').then(async (client) => {
-      await client.request(0, Buffer.from(topic));
-      return client;
-    })));
+    const readers = await Promise.all(
+      ['sport', 'sport', 'weather', 'weather'].map((topic) =>
+        backends.connectTo(test.address, 'news').then(async (client) => {
+          await client.request(0, Buffer.from(topic));
+          return client;
+        }),
+      ),
+    );
     const bystander = await backends.connectTo(test.address, 'other');
     const seen = readers.map(watch);
     const bystanderSeen = watch(bystander);
@@ -54,15 +58,28 @@ describe.each(backendMatrix)('broadcast, server on $server, clients on $client',
 
     expect(news.broadcast(HEADLINE, Buffer.from('to all'))).toEqual({ sent: 4, refused: [] });
     await until(() => seen.every((s) => s.count === 1));
-    expect(news.broadcast(HEADLINE, Buffer.from('sport only'), (connection) => connection.context.topic === 'sport')).toEqual({ sent: 2, refused: [] });
+    expect(
+      news.broadcast(HEADLINE, Buffer.from('sport only'), (connection) => connection.context.topic === 'sport'),
+    ).toEqual({ sent: 2, refused: [] });
     await until(() => seen[0]!.count === 2 && seen[1]!.count === 2);
     // An echo round trip on every reader: anything broadcast before it has arrived by then.
-    await Promise.all(readers.map((reader) => reader.request(0, Buffer.from(reader === readers[0] || reader === readers[1] ? 'sport' : 'weather'))));
-    expect(seen.map((s) => [s.count, s.last])).toEqual([[2, 'sport only'], [2, 'sport only'], [1, 'to all'], [1, 'to all']]);
+    await Promise.all(
+      readers.map((reader) =>
+        reader.request(0, Buffer.from(reader === readers[0] || reader === readers[1] ? 'sport' : 'weather')),
+      ),
+    );
+    expect(seen.map((s) => [s.count, s.last])).toEqual([
+      [2, 'sport only'],
+      [2, 'sport only'],
+      [1, 'to all'],
+      [1, 'to all'],
+    ]);
     expect(bystanderSeen.count).toBe(0);
 
     expect(() => news.broadcast(70_000, Buffer.alloc(1))).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-    expect(() => news.broadcast(1, 'text' as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => news.broadcast(1, 'text' as unknown as Uint8Array)).toThrow(
+      expect.objectContaining({ code: 'EINVAL' }),
+    );
 
     await readers[3]!.close();
     await until(() => news.connectionCount === 3);
@@ -81,7 +98,12 @@ describe.each(backendMatrix)('broadcast, server on $server, clients on $client',
     let news!: ReturnType<TestServer['server']['addService']>;
     const test = await backends.startServerOn(
       (server) => {
-        news = server.addService({ id: NEWS, name: 'news', commands: { 0: () => undefined }, drained: () => drained.resolve() });
+        news = server.addService({
+          id: NEWS,
+          name: 'news',
+          commands: { 0: () => undefined },
+          drained: () => drained.resolve(),
+        });
         server.on('slowConsumer', (_connection, reason) => slow.resolve(reason));
       },
       { sendQueueHighWater: 64 * 1024, eventQueueLimit: 256 * 1024, onEventQueueFull: policy },

@@ -67,19 +67,26 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
 
     server.child.kill('SIGCONT');
     const answers = await Promise.all(replies);
-    answers.forEach((answer, i) => expect(answer.equals(payloads[i]!)).toBe(true));
+    answers.forEach((answer, i) => {
+      expect(answer.equals(payloads[i]!)).toBe(true);
+    });
     expect(client.flowControlled).toBe(false);
     expect(client.queuedRequests).toBe(0);
     expect(client.stats.requests).toBe(40);
     // Each change reported once: on, off, on, …, ending off.
     expect(changes[0]).toBe(true);
     expect(changes.at(-1)).toBe(false);
-    changes.forEach((on, i) => expect(on).toBe(i % 2 === 0));
+    changes.forEach((on, i) => {
+      expect(on).toBe(i % 2 === 0);
+    });
     await client.close();
   });
 
-  it("rejects with EAGAIN while flow-controlled when told to, and takes requests again once the queue drained", async () => {
-    const client = await connectTo(socket.address, 'echo', { sendQueueHighWater: HIGH_WATER, whenFlowControlled: 'reject' });
+  it('rejects with EAGAIN while flow-controlled when told to, and takes requests again once the queue drained', async () => {
+    const client = await connectTo(socket.address, 'echo', {
+      sendQueueHighWater: HIGH_WATER,
+      whenFlowControlled: 'reject',
+    });
     const changes = recordFlowControl(client);
     await freezeServer();
     const accepted: Promise<Buffer>[] = [];

@@ -68,7 +68,9 @@ describe('typed contract types', () => {
     });
     // The type error has a run-time twin, for callers that cast their way past it.
     // @ts-expect-error -- a command without a handler
-    expect(() => implementContract(notes, { handlers: { put: () => 1, get: () => null } })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => implementContract(notes, { handlers: { put: () => 1, get: () => null } })).toThrow(
+      expect.objectContaining({ code: 'EINVAL' }),
+    );
 
     const events = contractEvents(notes);
     expectTypeOf(events.stored).parameter(0).toEqualTypeOf<{ title: string; by: number }>();

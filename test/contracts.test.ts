@@ -1,4 +1,11 @@
-import { contractClient, contractEvents, implementContract, IpcError, type HostedService, type ServiceStats } from 'pollux';
+import {
+  contractClient,
+  contractEvents,
+  implementContract,
+  IpcError,
+  type HostedService,
+  type ServiceStats,
+} from 'pollux';
 import { describe, expect, it } from 'vitest';
 import { backendMatrix, useBackends } from './support/backends.js';
 import { notes } from './support/notes-contract.js';
@@ -25,7 +32,8 @@ describe.each(backendMatrix)('typed service contracts, server on $server, client
             get: (title, connection) => connection.context.get(title) ?? null,
             histogram: (_request, connection) => {
               const counts = new Map<number, number>();
-              for (const title of connection.context.keys()) counts.set(title.length, (counts.get(title.length) ?? 0) + 1);
+              for (const title of connection.context.keys())
+                counts.set(title.length, (counts.get(title.length) ?? 0) + 1);
               return counts;
             },
           },
@@ -41,16 +49,25 @@ describe.each(backendMatrix)('typed service contracts, server on $server, client
     expect(await typed.call.put({ title: 'three', body: 'third' })).toBe(2);
     expect(await typed.call.get('one')).toEqual({ title: 'one', body: 'first' });
     expect(await typed.call.get('none')).toBeNull();
-    expect(await typed.call.histogram()).toEqual(new Map([[3, 1], [5, 1]]));
+    expect(await typed.call.histogram()).toEqual(
+      new Map([
+        [3, 1],
+        [5, 1],
+      ]),
+    );
     await until(() => stored.length === 2);
     expect(stored.map((event) => event.title)).toEqual(['one', 'three']);
 
     // The raw API still works, and a payload that fails the schema never reaches the handler.
-    const refusal = await raw.request(notes.commands.put.id, Buffer.from(JSON.stringify({ title: '', body: 7 }))).catch((error: IpcError) => error);
+    const refusal = await raw
+      .request(notes.commands.put.id, Buffer.from(JSON.stringify({ title: '', body: 7 })))
+      .catch((error: IpcError) => error);
     expect(refusal).toBeInstanceOf(IpcError);
     expect((refusal as IpcError).code).toBe('EBADMSG');
     expect((refusal as IpcError).message).toMatch(/title: .*body: /);
-    expect((await raw.request(notes.commands.put.id, Buffer.from('{not json')).catch((error: IpcError) => error.code))).toBe('EBADMSG');
+    expect(
+      await raw.request(notes.commands.put.id, Buffer.from('{not json')).catch((error: IpcError) => error.code),
+    ).toBe('EBADMSG');
     const stats = test.server.stats().services.find((s) => s.name === 'notes') as ServiceStats;
     expect([stats.badMessages, stats.errors, stats.protocolErrors]).toEqual([2, 2, 0]);
     expect(raw.isOpen).toBe(true);
@@ -68,11 +85,15 @@ describe.each(backendMatrix)('typed service contracts, server on $server, client
     const events = contractEvents(notes);
     let service!: HostedService;
     const test = await backends.startServerOn((server) => {
-      service = server.addService(implementContract(notes, { handlers: { put: () => 0, get: () => null, histogram: () => new Map() } }));
+      service = server.addService(
+        implementContract(notes, { handlers: { put: () => 0, get: () => null, histogram: () => new Map() } }),
+      );
       server.addService({ id: 13, name: 'other', commands: {} });
     });
     const bad: [string, number][] = [];
-    const typed = contractClient(await backends.connectTo(test.address, 'notes'), notes, { onBadEvent: (error, event) => bad.push([error.code, event]) });
+    const typed = contractClient(await backends.connectTo(test.address, 'notes'), notes, {
+      onBadEvent: (error, event) => bad.push([error.code, event]),
+    });
     const stored: string[] = [];
     typed.on('stored', (event) => stored.push(event.title));
     // An event id of the contract, with a payload its schema refuses.

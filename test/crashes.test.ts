@@ -84,7 +84,14 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
         await serverPeer.next('listening');
         const clients = await Promise.all([1, 2, 3].map(() => connectTo(address, 'echo')));
         const closes = clients.map((client) => new Promise<IpcError>((resolve) => client.once('close', resolve)));
-        const pending = clients.flatMap((client) => Array.from({ length: 40 }, () => client.request(2).then(() => 'answered', (error: unknown) => error)));
+        const pending = clients.flatMap((client) =>
+          Array.from({ length: 40 }, () =>
+            client.request(2).then(
+              () => 'answered',
+              (error: unknown) => error,
+            ),
+          ),
+        );
         await Promise.all(clients.map((client) => client.request(1)));
         expect(clients.map((client) => client.pendingRequests)).toEqual([40, 40, 40]);
         serverPeer.child.kill('SIGKILL');
@@ -123,7 +130,12 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       running = await startServerOn(
         (server) => {
           server.addService({ id: 1, name: 'root-only', accept: (credentials) => credentials.uid === 0, commands: {} });
-          server.addService({ id: 2, name: 'eperm', accept: (credentials) => (credentials.uid === 0 ? true : 'EPERM'), commands: {} });
+          server.addService({
+            id: 2,
+            name: 'eperm',
+            accept: (credentials) => (credentials.uid === 0 ? true : 'EPERM'),
+            commands: {},
+          });
         },
         { socket: { mode: 0o777 } },
       );

@@ -14,7 +14,12 @@ describe.each(backendMatrix)('disposal and destroy, server on $server, clients o
     const closedReasons: string[] = [];
     {
       await using server = createServer({ poller: backends.serverPoller() });
-      server.addService({ id: 1, name: 'echo', commands: { 0: (payload) => payload }, closed: (_c, reason) => closedReasons.push((reason as IpcError).code) });
+      server.addService({
+        id: 1,
+        name: 'echo',
+        commands: { 0: (payload) => payload },
+        closed: (_c, reason) => closedReasons.push((reason as IpcError).code),
+      });
       await server.listen(socket.address);
       {
         await using client = await backends.connectTo(socket.address, 'echo');

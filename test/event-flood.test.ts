@@ -55,27 +55,35 @@ const policies: {
 describe.each(serverBackendMatrix)('server on $server', (pair) => {
   const { spawnFixture } = useBackends(pair);
 
-  it.each(policies)('keeps its memory bounded while pushing 100 MiB at a client that never reads: $name', async (policy) => {
-    const dir = mkdtempSync(join(tmpdir(), 'pollux-test-'));
-    const address = join(dir, 'server.sock');
-    try {
-      const server = spawnFixture('event-server', [address, String(PUSH_BYTES), String(EVENT_SIZE), JSON.stringify(policy.serverOptions)]);
-      await server.next('listening');
-      const rssBefore = procStatusBytes(server.pid, 'VmRSS');
-      // The client completes the handshake, then never reads again.
-      const client = rawSocket(address);
-      client.socket.write(hello(1));
-      client.socket.once('data', () => client.socket.pause());
-      const pushed: PeerMessage = await server.next('pushed');
-      const peakGrowth = procStatusBytes(server.pid, 'VmHWM') - rssBefore;
-      policy.check(pushed['outcomes'] as Record<string, number>, pushed['offered'] as number);
-      expect(peakGrowth, `peak RSS grew by ${peakGrowth} bytes`).toBeLessThan(RSS_GROWTH_LIMIT);
-      client.socket.destroy();
-      const [, closed] = await Promise.all([client.closed, server.next('closed')]);
-      expect(closed['reason']).toBe(policy.closedBy);
-      expect((await server.exited).code).toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it.each(policies)(
+    'keeps its memory bounded while pushing 100 MiB at a client that never reads: $name',
+    async (policy) => {
+      const dir = mkdtempSync(join(tmpdir(), 'pollux-test-'));
+      const address = join(dir, 'server.sock');
+      try {
+        const server = spawnFixture('event-server', [
+          address,
+          String(PUSH_BYTES),
+          String(EVENT_SIZE),
+          JSON.stringify(policy.serverOptions),
+        ]);
+        await server.next('listening');
+        const rssBefore = procStatusBytes(server.pid, 'VmRSS');
+        // The client completes the handshake, then never reads again.
+        const client = rawSocket(address);
+        client.socket.write(hello(1));
+        client.socket.once('data', () => client.socket.pause());
+        const pushed: PeerMessage = await server.next('pushed');
+        const peakGrowth = procStatusBytes(server.pid, 'VmHWM') - rssBefore;
+        policy.check(pushed['outcomes'] as Record<string, number>, pushed['offered'] as number);
+        expect(peakGrowth, `peak RSS grew by ${peakGrowth} bytes`).toBeLessThan(RSS_GROWTH_LIMIT);
+        client.socket.destroy();
+        const [, closed] = await Promise.all([client.closed, server.next('closed')]);
+        expect(closed['reason']).toBe(policy.closedBy);
+        expect((await server.exited).code).toBe(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

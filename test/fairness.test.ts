@@ -12,7 +12,9 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   });
 
   it('keeps serving a quiet client while two others flood the server with pipelined requests', async () => {
-    running = await startServerOn((server) => server.addService({ id: 1, name: 'echo', commands: { 1: (payload) => payload } }));
+    running = await startServerOn((server) =>
+      server.addService({ id: 1, name: 'echo', commands: { 1: (payload) => payload } }),
+    );
     const burst = 200_000;
     const flooders = [0, 1].map(() => spawnFixture('client', ['burst', running!.address, String(burst)]));
     await Promise.all(flooders.map((peer) => peer.next('sent')));

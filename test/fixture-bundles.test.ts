@@ -9,7 +9,12 @@ const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
 /** Every file and directory under `dir`, itself included. */
 function walk(dir: string): string[] {
-  return [dir, ...readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? walk(join(dir, entry.name)) : [join(dir, entry.name)]))];
+  return [
+    dir,
+    ...readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+      entry.isDirectory() ? walk(join(dir, entry.name)) : [join(dir, entry.name)],
+    ),
+  ];
 }
 
 describe('fixture bundles', () => {
@@ -27,7 +32,10 @@ describe('fixture bundles', () => {
     const dirs = new Set(bundles.map(([, bundle]) => dirname(bundle)));
     expect(dirs.size).toBe(1);
     const entries = walk([...dirs][0]!);
-    expect(entries.some((path) => path.endsWith('.node')), 'a native addon beside the bundles').toBe(true);
+    expect(
+      entries.some((path) => path.endsWith('.node')),
+      'a native addon beside the bundles',
+    ).toBe(true);
     for (const path of entries) {
       const stat = statSync(path);
       const needed = stat.isDirectory() ? 0o005 : 0o004;

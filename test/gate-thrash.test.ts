@@ -45,24 +45,29 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     expect(openFdCount()).toBe(fdsBefore);
   });
 
-  it.each([50, 200])('pauses only the connections that meet the maxInFlight gate: %i connections', async (connections) => {
-    const poller = new ModifyCountingPoller(serverPoller());
-    running = await startServer(
-      (server) =>
-        server.addService({
-          id: 1,
-          name: 'slow',
-          // Answers a turn later, so handlers pile up against the limit.
-          commands: { 1: (payload) => new Promise<Uint8Array>((resolve) => setImmediate(() => resolve(payload))) },
-        }),
-      { poller, maxInFlight: 8 },
-    );
-    for (let i = 0; i < connections; i++) clients.push(await connectTo(running.address, 'slow'));
-    poller.modifies = 0;
-    const replies = clients.flatMap((client) => Array.from({ length: REQUESTS_PER_CLIENT }, (_, i) => client.request(1, Buffer.from([i]))));
-    await Promise.all(replies);
-    const requests = connections * REQUESTS_PER_CLIENT;
-    expect(running.server.stats().services[0]!.requests).toBe(requests);
-    expect(poller.modifies / requests).toBeLessThanOrEqual(MODIFIES_PER_REQUEST);
-  });
+  it.each([50, 200])(
+    'pauses only the connections that meet the maxInFlight gate: %i connections',
+    async (connections) => {
+      const poller = new ModifyCountingPoller(serverPoller());
+      running = await startServer(
+        (server) =>
+          server.addService({
+            id: 1,
+            name: 'slow',
+            // Answers a turn later, so handlers pile up against the limit.
+            commands: { 1: (payload) => new Promise<Uint8Array>((resolve) => setImmediate(() => resolve(payload))) },
+          }),
+        { poller, maxInFlight: 8 },
+      );
+      for (let i = 0; i < connections; i++) clients.push(await connectTo(running.address, 'slow'));
+      poller.modifies = 0;
+      const replies = clients.flatMap((client) =>
+        Array.from({ length: REQUESTS_PER_CLIENT }, (_, i) => client.request(1, Buffer.from([i]))),
+      );
+      await Promise.all(replies);
+      const requests = connections * REQUESTS_PER_CLIENT;
+      expect(running.server.stats().services[0]!.requests).toBe(requests);
+      expect(poller.modifies / requests).toBeLessThanOrEqual(MODIFIES_PER_REQUEST);
+    },
+  );
 });

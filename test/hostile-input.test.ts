@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Connection, type IpcError } from 'pollux';
+import type { Connection, IpcError } from 'pollux';
 import { openFdCount } from './support/fds.js';
 import { frame, hello } from './support/frames.js';
 import { rawSocket } from './support/raw-socket.js';
@@ -164,7 +164,11 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     });
 
     it('survives random and mutated byte streams on many connections', async () => {
-      const valid = Buffer.concat([hello(1), frame(4, 1, 1, Buffer.from('hello')), frame(4, 1, 2, Buffer.alloc(300, 7))]);
+      const valid = Buffer.concat([
+        hello(1),
+        frame(4, 1, 1, Buffer.from('hello')),
+        frame(4, 1, 2, Buffer.alloc(300, 7)),
+      ]);
       const streamArb = fc.oneof(
         fc.uint8Array({ minLength: 1, maxLength: 600 }).map((bytes) => Buffer.from(bytes)),
         fc

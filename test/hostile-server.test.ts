@@ -79,8 +79,14 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
 
     it('refuses a welcome to another service than it asked for, by id or by name', async () => {
       const address = await fakeServer((socket) => socket.write(welcome(4096, 2, 'other')));
-      await expect(connectTo(address, 1)).rejects.toMatchObject({ code: 'EPROTO', message: expect.stringContaining('not the service 1 ') });
-      await expect(connectTo(address, 'echo')).rejects.toMatchObject({ code: 'EPROTO', message: expect.stringContaining('"other"') });
+      await expect(connectTo(address, 1)).rejects.toMatchObject({
+        code: 'EPROTO',
+        message: expect.stringContaining('not the service 1 '),
+      });
+      await expect(connectTo(address, 'echo')).rejects.toMatchObject({
+        code: 'EPROTO',
+        message: expect.stringContaining('"other"'),
+      });
       const matching = await connectTo(address, 'other');
       expect(matching.serviceId).toBe(2);
       matching.destroy();
@@ -105,9 +111,13 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     });
 
     it('delivers an event that arrives together with the welcome', async () => {
-      const address = await fakeServer((socket) => socket.write(Buffer.concat([welcome(4096), frame(7, 9, 0, Buffer.from('early'))])));
+      const address = await fakeServer((socket) =>
+        socket.write(Buffer.concat([welcome(4096), frame(7, 9, 0, Buffer.from('early'))])),
+      );
       const client = await connectTo(address, 1);
-      const event = await new Promise<string>((resolve) => client.once('event', (id, payload) => resolve(`${id}:${payload.toString()}`)));
+      const event = await new Promise<string>((resolve) =>
+        client.once('event', (id, payload) => resolve(`${id}:${payload.toString()}`)),
+      );
       expect(event).toBe('9:early');
       client.destroy();
     });

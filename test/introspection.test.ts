@@ -32,7 +32,10 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   });
 
   async function serve(): Promise<TestServer> {
-    running = await startServerOn((server) => server.addService({ id: 1, name: 'echo', commands: { 1: (payload) => payload } }), { introspection: true });
+    running = await startServerOn(
+      (server) => server.addService({ id: 1, name: 'echo', commands: { 1: (payload) => payload } }),
+      { introspection: true },
+    );
     return running;
   }
 
@@ -63,9 +66,16 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     await crowd.next('connected');
     const small = await inspector({ maxMessageSize: 2048 });
     const listed = await fetchConnections(small);
-    expect(listed.map((info) => info.id)).toEqual(running!.server.connections().map((info) => info.id).sort((a, b) => a - b));
+    expect(listed.map((info) => info.id)).toEqual(
+      running!.server
+        .connections()
+        .map((info) => info.id)
+        .sort((a, b) => a - b),
+    );
     expect(listed).toHaveLength(41);
-    const first = JSON.parse((await small.request(IntrospectionCommand.Connections, Buffer.from('{"maxBytes":2048}'))).toString()) as { connections: unknown[]; next: number };
+    const first = JSON.parse(
+      (await small.request(IntrospectionCommand.Connections, Buffer.from('{"maxBytes":2048}'))).toString(),
+    ) as { connections: unknown[]; next: number };
     expect(first.connections.length).toBeLessThan(41);
     expect(first.next).toBeGreaterThan(0);
   });
@@ -73,9 +83,15 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   it('refuses a malformed page request with EINVAL and a page too small for one entry with EMSGSIZE', async () => {
     await serve();
     const client = await inspector();
-    await expect(client.request(IntrospectionCommand.Connections, Buffer.from('{"after":"x"}'))).rejects.toMatchObject({ code: 'EINVAL' });
-    await expect(client.request(IntrospectionCommand.Connections, Buffer.from('not json'))).rejects.toMatchObject({ code: 'EINVAL' });
-    await expect(client.request(IntrospectionCommand.Connections, Buffer.from('{"maxBytes":40}'))).rejects.toMatchObject({
+    await expect(client.request(IntrospectionCommand.Connections, Buffer.from('{"after":"x"}'))).rejects.toMatchObject({
+      code: 'EINVAL',
+    });
+    await expect(client.request(IntrospectionCommand.Connections, Buffer.from('not json'))).rejects.toMatchObject({
+      code: 'EINVAL',
+    });
+    await expect(
+      client.request(IntrospectionCommand.Connections, Buffer.from('{"maxBytes":40}')),
+    ).rejects.toMatchObject({
       code: 'EMSGSIZE',
       message: expect.stringContaining('cannot hold one connection entry'),
     });

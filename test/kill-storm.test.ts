@@ -44,86 +44,97 @@ async function lastAcknowledged(peer: Peer, seen: number): Promise<number> {
 describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
   const { startServerOn, spawnFixture } = useBackends(pair);
 
-  it(`loses no acknowledged request and leaks nothing when ${VICTIMS} pipelining clients are killed with SIGKILL at random points`, async () => {
-    const seed = Date.now() >>> 0;
-    const plan = fc.sample(killPoint, { numRuns: VICTIMS, seed });
-    const fdsBefore = openFdCount();
-    /** Per victim tag: how many times the server handled each sequence number. */
-    const handled = new Map<number, Map<number, number>>();
-    const hooks = { created: 0, closed: 0, destroyed: 0, closedBeforeDestroyed: true };
-    const reasons = new Map<string, number>();
-    const running = await startServerOn((server) =>
-      server.addService<{ closed: boolean }>({
-        id: 1,
-        name: 'echo',
-        createContext: () => ({ closed: false }),
-        created: () => hooks.created++,
-        closed: (connection, reason) => {
-          hooks.closed++;
-          connection.context.closed = true;
-          const code = (reason as IpcError).code;
-          reasons.set(code, (reasons.get(code) ?? 0) + 1);
-        },
-        destroyed: (connection) => {
-          hooks.destroyed++;
-          if (!connection.context.closed) hooks.closedBeforeDestroyed = false;
-        },
-        commands: {
-          1: (payload) => {
-            const seq = payload.readUInt32LE(0);
-            const tag = payload.readUInt32LE(4);
-            let counts = handled.get(tag);
-            if (counts === undefined) handled.set(tag, (counts = new Map()));
-            counts.set(seq, (counts.get(seq) ?? 0) + 1);
-            return payload;
+  it(
+    `loses no acknowledged request and leaks nothing when ${VICTIMS} pipelining clients are killed with SIGKILL at random points`,
+    async () => {
+      const seed = Date.now() >>> 0;
+      const plan = fc.sample(killPoint, { numRuns: VICTIMS, seed });
+      const fdsBefore = openFdCount();
+      /** Per victim tag: how many times the server handled each sequence number. */
+      const handled = new Map<number, Map<number, number>>();
+      const hooks = { created: 0, closed: 0, destroyed: 0, closedBeforeDestroyed: true };
+      const reasons = new Map<string, number>();
+      const running = await startServerOn((server) =>
+        server.addService<{ closed: boolean }>({
+          id: 1,
+          name: 'echo',
+          createContext: () => ({ closed: false }),
+          created: () => hooks.created++,
+          closed: (connection, reason) => {
+            hooks.closed++;
+            connection.context.closed = true;
+            const code = (reason as IpcError).code;
+            reasons.set(code, (reasons.get(code) ?? 0) + 1);
           },
-        },
-      }),
-    );
-    const fdsListening = openFdCount();
-    const acked: number[] = [];
+          destroyed: (connection) => {
+            hooks.destroyed++;
+            if (!connection.context.closed) hooks.closedBeforeDestroyed = false;
+          },
+          commands: {
+            1: (payload) => {
+              const seq = payload.readUInt32LE(0);
+              const tag = payload.readUInt32LE(4);
+              let counts = handled.get(tag);
+              if (counts === undefined) handled.set(tag, (counts = new Map()));
+              counts.set(seq, (counts.get(seq) ?? 0) + 1);
+              return payload;
+            },
+          },
+        }),
+      );
+      const fdsListening = openFdCount();
+      const acked: number[] = [];
 
-    async function runVictim(tag: number): Promise<void> {
-      const peer = spawnFixture('pipeline', [running.address, String(IN_FLIGHT), String(LARGEST_REQUEST), String(tag)]);
-      const point = plan[tag]!;
-      let seen = 0;
-      if (point === 'connected') await peer.next('connected');
-      else if (typeof point === 'number') seen = await acknowledged(peer, point);
-      peer.child.kill('SIGKILL');
-      const exit = await peer.exited;
-      expect(exit.signal, `victim ${tag} ended before it was killed (seed ${seed})`).toBe('SIGKILL');
-      acked[tag] = await lastAcknowledged(peer, seen);
-    }
+      async function runVictim(tag: number): Promise<void> {
+        const peer = spawnFixture('pipeline', [
+          running.address,
+          String(IN_FLIGHT),
+          String(LARGEST_REQUEST),
+          String(tag),
+        ]);
+        const point = plan[tag]!;
+        let seen = 0;
+        if (point === 'connected') await peer.next('connected');
+        else if (typeof point === 'number') seen = await acknowledged(peer, point);
+        peer.child.kill('SIGKILL');
+        const exit = await peer.exited;
+        expect(exit.signal, `victim ${tag} ended before it was killed (seed ${seed})`).toBe('SIGKILL');
+        acked[tag] = await lastAcknowledged(peer, seen);
+      }
 
-    let nextVictim = 0;
-    await Promise.all(
-      Array.from({ length: CONCURRENT }, async () => {
-        while (nextVictim < VICTIMS) await runVictim(nextVictim++);
-      }),
-    );
+      let nextVictim = 0;
+      await Promise.all(
+        Array.from({ length: CONCURRENT }, async () => {
+          while (nextVictim < VICTIMS) await runVictim(nextVictim++);
+        }),
+      );
 
-    await until(() => running.server.stats().connections === 0 && hooks.closed === hooks.created);
-    const service = running.server.stats().services[0]!;
-    expect(service.accepted).toBe(hooks.created);
-    expect(service.closed).toBe(hooks.created);
-    expect(hooks.destroyed).toBe(hooks.closed);
-    expect(hooks.closedBeforeDestroyed).toBe(true);
-    // Every victim whose kill point came after its handshake had a connection.
-    expect(hooks.created).toBeGreaterThanOrEqual(plan.filter((point) => point !== 'spawned').length);
+      await until(() => running.server.stats().connections === 0 && hooks.closed === hooks.created);
+      const service = running.server.stats().services[0]!;
+      expect(service.accepted).toBe(hooks.created);
+      expect(service.closed).toBe(hooks.created);
+      expect(hooks.destroyed).toBe(hooks.closed);
+      expect(hooks.closedBeforeDestroyed).toBe(true);
+      // Every victim whose kill point came after its handshake had a connection.
+      expect(hooks.created).toBeGreaterThanOrEqual(plan.filter((point) => point !== 'spawned').length);
 
-    let lost = 0;
-    let duplicated = 0;
-    for (let tag = 0; tag < VICTIMS; tag++) {
-      const counts = handled.get(tag) ?? new Map<number, number>();
-      for (let seq = 0; seq < acked[tag]!; seq++) if (counts.get(seq) !== 1) lost++;
-      for (const count of counts.values()) if (count > 1) duplicated++;
-    }
-    expect({ lost, duplicated }, `seed ${seed}`).toEqual({ lost: 0, duplicated: 0 });
-    expect(openFdCount()).toBe(fdsListening);
-    await running.stop();
-    expect(openFdCount()).toBe(fdsBefore);
-    const totalAcked = acked.reduce((sum, n) => sum + n, 0);
-    console.info(`kill storm ${pair.server}/${pair.client}: ${VICTIMS} kills, ${hooks.created} connections, ${totalAcked} acknowledged, closed reasons ${JSON.stringify(Object.fromEntries(reasons))}, seed ${seed}`);
-    // A guard against a hung run, not a deadline: a victim takes a fraction of this on a loaded machine.
-  }, VICTIMS * 1_000);
+      let lost = 0;
+      let duplicated = 0;
+      for (let tag = 0; tag < VICTIMS; tag++) {
+        const counts = handled.get(tag) ?? new Map<number, number>();
+        for (let seq = 0; seq < acked[tag]!; seq++) if (counts.get(seq) !== 1) lost++;
+        for (const count of counts.values()) if (count > 1) duplicated++;
+      }
+      expect({ lost, duplicated }, `seed ${seed}`).toEqual({ lost: 0, duplicated: 0 });
+      expect(openFdCount()).toBe(fdsListening);
+      await running.stop();
+      expect(openFdCount()).toBe(fdsBefore);
+      const totalAcked = acked.reduce((sum, n) => sum + n, 0);
+      console.info(
+        `kill storm ${pair.server}/${pair.client}: ${VICTIMS} kills, ${hooks.created} connections, ${totalAcked} acknowledged, closed reasons ${JSON.stringify(Object.fromEntries(reasons))}, seed ${seed}`,
+      );
+      // A guard against a hung run, not a deadline: a victim takes a fraction of this on a loaded machine.
+    },
+    VICTIMS * 1_000,
+  );
 });

@@ -74,7 +74,8 @@ describe.each(serverBackendMatrix)('server on $server, clients on $client', (pai
       // A well-behaved client is still served.
       const polite = await connectTo(socket.address, 'echo');
       clients.push(polite);
-      for (let i = 0; i < 20; i++) expect((await polite.request(1, Buffer.from(`polite ${i}`))).toString()).toBe(`polite ${i}`);
+      for (let i = 0; i < 20; i++)
+        expect((await polite.request(1, Buffer.from(`polite ${i}`))).toString()).toBe(`polite ${i}`);
       const connections = HOSTILE + clients.length;
       const peak = procStatusBytes(pid, 'VmHWM');
       expect(peak - base).toBeLessThan(BUDGET + connections * PER_CONNECTION + RUNTIME_SLACK);

@@ -25,7 +25,13 @@ type Action =
 const PROCESSES = 2;
 const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant('connect' as const), process: fc.nat(PROCESSES - 1) }) },
-  { weight: 5, arbitrary: fc.record({ op: fc.constant('request' as const), command: fc.constantFrom(ECHO, HELD, THROWS, UNKNOWN) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      op: fc.constant('request' as const),
+      command: fc.constantFrom(ECHO, HELD, THROWS, UNKNOWN),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant<Action>({ op: 'cancel' }) },
   { weight: 1, arbitrary: fc.constant<Action>({ op: 'release' }) },
   { weight: 2, arbitrary: fc.constant<Action>({ op: 'event' }) },
@@ -76,7 +82,10 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
             commands: {
               [REGISTER]: (payload, connection) => void byModelId.set(Number(payload.toString()), connection),
               [ECHO]: (payload) => payload,
-              [HELD]: (payload) => new Promise<Buffer>((resolve) => held.set(Number(payload.toString().split(' ')[1]), () => resolve(payload))),
+              [HELD]: (payload) =>
+                new Promise<Buffer>((resolve) =>
+                  held.set(Number(payload.toString().split(' ')[1]), () => resolve(payload)),
+                ),
               [THROWS]: () => {
                 throw new IpcError('EPERM', 'not allowed');
               },
@@ -87,7 +96,8 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
         const connections: ModelConnection[] = [];
         const requests: ModelRequest[] = [];
         const settled = new Map<number, unknown[]>();
-        const send = (peer: Peer, command: Record<string, unknown>): void => void peer.child.stdin!.write(`${JSON.stringify(command)}\n`);
+        const send = (peer: Peer, command: Record<string, unknown>): void =>
+          void peer.child.stdin!.write(`${JSON.stringify(command)}\n`);
 
         async function spawnProcess(index: number): Promise<Peer> {
           const peer = spawnFixture('driven-client', [running.address], { stdin: true });
@@ -136,7 +146,13 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
               const id = requests.length;
               const payload = `request ${id}`;
               const expected: Expected | undefined =
-                step.command === ECHO ? { ok: true, payload } : step.command === THROWS ? { ok: false, code: 'EPERM' } : step.command === UNKNOWN ? { ok: false, code: 'ENOSYS' } : undefined;
+                step.command === ECHO
+                  ? { ok: true, payload }
+                  : step.command === THROWS
+                    ? { ok: false, code: 'EPERM' }
+                    : step.command === UNKNOWN
+                      ? { ok: false, code: 'ENOSYS' }
+                      : undefined;
               requests.push({ id, conn: conn.id, command: step.command, expected, killed: false, released: false });
               const peer = processes[conn.process]!;
               send(peer, { op: 'request', conn: conn.id, req: id, command: step.command });
@@ -144,7 +160,9 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
               break;
             }
             case 'cancel': {
-              const target = requests.find((r) => r.command === HELD && !r.released && r.expected === undefined && connections[r.conn]!.open);
+              const target = requests.find(
+                (r) => r.command === HELD && !r.released && r.expected === undefined && connections[r.conn]!.open,
+              );
               if (target === undefined) break;
               target.expected = { ok: false, code: 'ECANCELED' };
               send(processes[connections[target.conn]!.process]!, { op: 'cancel', req: target.id });
@@ -158,7 +176,11 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
               if (conn === undefined) break;
               const peer = processes[conn.process]!;
               byModelId.get(conn.id)!.sendEvent(7, Buffer.from(`event for ${conn.id}`));
-              expect(await peer.next('event')).toMatchObject({ conn: conn.id, event: 7, payload: `event for ${conn.id}` });
+              expect(await peer.next('event')).toMatchObject({
+                conn: conn.id,
+                event: 7,
+                payload: `event for ${conn.id}`,
+              });
               break;
             }
             case 'close': {
@@ -211,7 +233,11 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
         expect(hookLog.size).toBe(connections.length);
         for (const log of hookLog.values()) expect(log).toEqual(['created', 'closed', 'destroyed']);
         const stats = running.server.stats();
-        expect(stats.services[0]).toMatchObject({ accepted: connections.length, closed: connections.length, connections: 0 });
+        expect(stats.services[0]).toMatchObject({
+          accepted: connections.length,
+          closed: connections.length,
+          connections: 0,
+        });
         expect(serverErrors).toEqual([]);
         expect(openFdCount()).toBe(fdsBefore);
       }),

@@ -18,7 +18,9 @@ const validFrames: fc.Arbitrary<Buffer[]> = fc
       fc.integer({ min: 0, max: 2 * MAX_MESSAGE }).map((maxMessage) => hello(1, 1, '', maxMessage)),
     ),
     fc.array(
-      fc.record({ command: fc.nat(0xffff), id: fc.nat(), payload: fc.uint8Array({ maxLength: 600 }) }).map((r) => frame(4, r.command, r.id, Buffer.from(r.payload))),
+      fc
+        .record({ command: fc.nat(0xffff), id: fc.nat(), payload: fc.uint8Array({ maxLength: 600 }) })
+        .map((r) => frame(4, r.command, r.id, Buffer.from(r.payload))),
       { maxLength: 5 },
     ),
     fc.boolean(),
@@ -43,7 +45,11 @@ const byteChange: fc.Arbitrary<ByteChange> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.nat(7) }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('splice' as const), from: fc.nat(), to: fc.nat(), at: fc.nat() }),
-  fc.record({ kind: fc.constant('garbage' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 40 }) }),
+  fc.record({
+    kind: fc.constant('garbage' as const),
+    at: fc.nat(),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 40 }),
+  }),
 );
 
 function applyByteChange(stream: Buffer, change: ByteChange): Buffer {
@@ -70,7 +76,11 @@ function applyByteChange(stream: Buffer, change: ByteChange): Buffer {
 
 /** Valid streams, each mutated by header changes to chosen frames and changes to its bytes. */
 const mutatedStream: fc.Arbitrary<Buffer> = fc
-  .tuple(validFrames, fc.array(fc.tuple(fc.nat(), headerChange), { maxLength: 2 }), fc.array(byteChange, { maxLength: 3 }))
+  .tuple(
+    validFrames,
+    fc.array(fc.tuple(fc.nat(), headerChange), { maxLength: 2 }),
+    fc.array(byteChange, { maxLength: 3 }),
+  )
   .map(([frames, headerChanges, byteChanges]) => {
     const copies = frames.map((f) => Buffer.from(f));
     for (const [index, change] of headerChanges) {

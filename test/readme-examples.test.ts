@@ -11,7 +11,10 @@ import { describe, expect, it } from 'vitest';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const examplesDir = join(repoRoot, 'examples');
-const readmes = ['README.md', ...readdirSync(join(repoRoot, 'packages')).map((name) => join('packages', name, 'README.md'))];
+const readmes = [
+  'README.md',
+  ...readdirSync(join(repoRoot, 'packages')).map((name) => join('packages', name, 'README.md')),
+];
 
 interface CodeBlock {
   readonly readme: string;
@@ -36,10 +39,13 @@ const blocks = readmes.flatMap(codeBlocks);
 const programs = readdirSync(join(examplesDir, 'readme')).map((file) => join('examples', 'readme', file));
 
 describe('README code blocks', () => {
-  it.each(blocks.map((block) => [`${block.readme}:${block.line}`, block] as const))('%s is a kept example or a marked fragment', (_, block) => {
-    if (block.example === undefined) expect(block.code).toMatch(/^\/\/ fragment: /);
-    else expect(block.code).toBe(readFileSync(join(repoRoot, block.example), 'utf8'));
-  });
+  it.each(blocks.map((block) => [`${block.readme}:${block.line}`, block] as const))(
+    '%s is a kept example or a marked fragment',
+    (_, block) => {
+      if (block.example === undefined) expect(block.code).toMatch(/^\/\/ fragment: /);
+      else expect(block.code).toBe(readFileSync(join(repoRoot, block.example), 'utf8'));
+    },
+  );
 
   it('shows every program in examples/readme', () => {
     expect(new Set(blocks.map((block) => block.example))).toEqual(new Set([...programs, undefined]));
@@ -51,10 +57,14 @@ describe('README programs', () => {
   it.each(programs)('%s runs to completion from examples/', async (program) => {
     // tsx runs the .ts programs and lets the .mjs one import the workspace's TypeScript sources;
     // the packed packages run it with plain node in test/consumer/run.sh.
-    const run = await promisify(execFile)(process.execPath, ['--import', tsx, relative(examplesDir, join(repoRoot, program))], {
-      cwd: examplesDir,
-      timeout: 30_000,
-    });
+    const run = await promisify(execFile)(
+      process.execPath,
+      ['--import', tsx, relative(examplesDir, join(repoRoot, program))],
+      {
+        cwd: examplesDir,
+        timeout: 30_000,
+      },
+    );
     expect(run.stderr).toBe('');
   });
 });

@@ -1,5 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { IpcError, SocketTransport, type IpcClient, type IpcServer, type ServiceDefinition, type Transport } from 'pollux';
+import {
+  IpcError,
+  SocketTransport,
+  type IpcClient,
+  type IpcServer,
+  type ServiceDefinition,
+  type Transport,
+} from 'pollux';
 import { backendMatrix, useBackends } from './support/backends.js';
 import { nextEvent } from './support/client-events.js';
 import { openFdCount } from './support/fds.js';
@@ -47,7 +54,9 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   });
 
   async function serve(...services: ServiceDefinition[]): Promise<IpcServer> {
-    const server = await listenOn(socket.address, (s) => services.forEach((service) => s.addService(service)));
+    const server = await listenOn(socket.address, (s) => {
+      for (const service of services) s.addService(service);
+    });
     servers.push(server);
     return server;
   }
@@ -69,7 +78,14 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       await first.next('listening');
       const fleet = await Promise.all(Array.from({ length: 50 }, () => client({ reconnect: true })));
       const disconnects = fleet.map((c) => nextEvent(c, 'disconnect'));
-      const pending = fleet.flatMap((c) => [0, 1, 2].map(() => c.request(2).then(() => 'answered', (error: unknown) => error)));
+      const pending = fleet.flatMap((c) =>
+        [0, 1, 2].map(() =>
+          c.request(2).then(
+            () => 'answered',
+            (error: unknown) => error,
+          ),
+        ),
+      );
       // Once each echo is back, the server holds every client's three requests.
       await Promise.all(fleet.map((c) => c.request(1)));
 
@@ -130,7 +146,9 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     });
 
     it('gives up at the deadline with ETIMEDOUT and the last error as cause, and on abort with ECANCELED', async () => {
-      const late = await connectTo(socket.address, 'echo', { retry: { ...quickly, deadline: 100 } }).catch((error: unknown) => error);
+      const late = await connectTo(socket.address, 'echo', { retry: { ...quickly, deadline: 100 } }).catch(
+        (error: unknown) => error,
+      );
       expect(late).toMatchObject({ code: 'ETIMEDOUT', cause: { code: 'ENOENT' } });
       expect((late as Error).message).toMatch(/within 100 ms/);
 
@@ -145,13 +163,17 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     it('does not retry a refusal: an unknown service fails at the first attempt with ENXIO', async () => {
       await serve(echo);
       const transport = countingTransport();
-      await expect(connectTo(socket.address, 'nope', { transport, retry: { ...quickly, deadline: Infinity } })).rejects.toMatchObject({ code: 'ENXIO' });
+      await expect(
+        connectTo(socket.address, 'nope', { transport, retry: { ...quickly, deadline: Infinity } }),
+      ).rejects.toMatchObject({ code: 'ENXIO' });
       expect(transport.attempts).toBe(1);
     });
 
     it('waits for a service the server has not registered yet with waitForService, until its deadline', async () => {
       const server = await serve();
-      await expect(connectTo(socket.address, 'echo', { retry: { ...quickly, deadline: 50, waitForService: true } })).rejects.toMatchObject({
+      await expect(
+        connectTo(socket.address, 'echo', { retry: { ...quickly, deadline: 50, waitForService: true } }),
+      ).rejects.toMatchObject({
         code: 'ETIMEDOUT',
         cause: { code: 'ENXIO' },
       });
@@ -240,7 +262,10 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       await disconnected;
       const queued = refused.request(1);
       const [timedOut] = await expiredCloses!;
-      expect(timedOut).toMatchObject({ code: 'ETIMEDOUT', cause: { code: expect.stringMatching(/^(ENOENT|ECONNREFUSED)$/) } });
+      expect(timedOut).toMatchObject({
+        code: 'ETIMEDOUT',
+        cause: { code: expect.stringMatching(/^(ENOENT|ECONNREFUSED)$/) },
+      });
       await serve({ ...echo, id: 2, name: 'other' });
       const [refusal] = await refusedCloses!;
       expect(refusal.code).toBe('ENXIO');
@@ -295,7 +320,11 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   describe('closing with a deadline', () => {
     it('rejects what is still pending with ETIMEDOUT once the deadline passes, and ends the connection', async () => {
       const disconnected = deferred<Error>();
-      await serve({ ...echo, commands: { 2: () => new Promise<void>(() => {}) }, closed: (_connection, reason) => disconnected.resolve(reason) });
+      await serve({
+        ...echo,
+        commands: { 2: () => new Promise<void>(() => {}) },
+        closed: (_connection, reason) => disconnected.resolve(reason),
+      });
       const c = await client();
       const stuck = c.request(2);
       const closedAt = performance.now();

@@ -37,8 +37,12 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
 
   describe('requests and responses', () => {
     it('serves many client processes with pipelined requests from 0 B to the maximum, byte for byte', async () => {
-      const { server, address } = await serve((s) => s.addService({ id: 7, name: 'echo', commands: { 1: (payload) => payload } }));
-      const peers = [1, 2, 3, 4].map((seed) => spawnFixture('client', ['echo-batch', address, '400', String(MAX), String(seed)]));
+      const { server, address } = await serve((s) =>
+        s.addService({ id: 7, name: 'echo', commands: { 1: (payload) => payload } }),
+      );
+      const peers = [1, 2, 3, 4].map((seed) =>
+        spawnFixture('client', ['echo-batch', address, '400', String(MAX), String(seed)]),
+      );
       const results = await Promise.all(peers.map((peer) => peer.next('done')));
       for (const result of results) {
         expect(result).toMatchObject({ ok: 400, mismatched: 0, oversize: 'EMSGSIZE' });
@@ -52,7 +56,9 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     });
 
     it('connects by service id or by name', async () => {
-      const { address } = await serve((s) => s.addService({ id: 9, name: 'nine', commands: { 0: () => Buffer.from('ok') } }));
+      const { address } = await serve((s) =>
+        s.addService({ id: 9, name: 'nine', commands: { 0: () => Buffer.from('ok') } }),
+      );
       const byId = await client(address, 9);
       const byName = await client(address, 'nine');
       expect([byId.serviceId, byId.serviceName, byName.serviceId, byName.serviceName]).toEqual([9, 'nine', 9, 'nine']);
@@ -121,7 +127,16 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
         }),
       );
       expect(replies).toEqual(['event 3', 'event 0', 'event 5']);
-      expect(seen).toEqual(['0:event 0', '1:event 1', '2:event 2', '0:event 0', '1:event 1', '2:event 2', '3:event 3', '4:event 4']);
+      expect(seen).toEqual([
+        '0:event 0',
+        '1:event 1',
+        '2:event 2',
+        '0:event 0',
+        '1:event 1',
+        '2:event 2',
+        '3:event 3',
+        '4:event 4',
+      ]);
       // One at a time: every event sent before a response is delivered before its promise settles.
       for (const n of [2, 4]) {
         seen.length = 0;
@@ -137,7 +152,10 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
 
   describe('errors reach the right party', () => {
     it('rejects an oversize request with EMSGSIZE before writing anything', async () => {
-      const { server, address } = await serve((s) => s.addService({ id: 1, name: 'echo', commands: { 1: (p) => p } }), 1000);
+      const { server, address } = await serve(
+        (s) => s.addService({ id: 1, name: 'echo', commands: { 1: (p) => p } }),
+        1000,
+      );
       const c = await client(address, 'echo');
       expect(c.maxMessageSize).toBe(1000);
       const bytesOut = c.stats.bytesOut;
@@ -158,7 +176,11 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
 
     it('routes through a selector instead of a table', async () => {
       const { address } = await serve((s) =>
-        s.addService({ id: 1, name: 'sel', commands: (command) => (command >= 100 ? () => Buffer.from(`cmd ${command}`) : undefined) }),
+        s.addService({
+          id: 1,
+          name: 'sel',
+          commands: (command) => (command >= 100 ? () => Buffer.from(`cmd ${command}`) : undefined),
+        }),
       );
       const c = await client(address, 'sel');
       expect((await c.request(65535)).toString()).toBe('cmd 65535');
@@ -187,11 +209,20 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       server.on('handlerError', (failure) => failures.push(failure));
       const c = await client(address, 'thrower');
       await expect(c.request(0)).rejects.toMatchObject({ code: 'ENOENT', message: 'no such key "a"' });
-      const generic = { code: 'EREMOTEIO', message: 'service "thrower" failed to handle command 1; the server reported why' };
+      const generic = {
+        code: 'EREMOTEIO',
+        message: 'service "thrower" failed to handle command 1; the server reported why',
+      };
       await expect(c.request(1)).rejects.toMatchObject(generic);
       await expect(c.request(2)).rejects.toMatchObject({ code: 'EMSGSIZE' });
-      await expect(c.request(3)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'service "thrower" failed to handle command 3; the server reported why' });
-      await expect(c.request(4)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'service "thrower" failed to handle command 4; the server reported why' });
+      await expect(c.request(3)).rejects.toMatchObject({
+        code: 'EREMOTEIO',
+        message: 'service "thrower" failed to handle command 3; the server reported why',
+      });
+      await expect(c.request(4)).rejects.toMatchObject({
+        code: 'EREMOTEIO',
+        message: 'service "thrower" failed to handle command 4; the server reported why',
+      });
       expect(((await c.request(0).catch((e: unknown) => e)) as IpcError).name).toBe('IpcError');
       expect(failures.map((f) => [f.serviceName, f.command, f.connection.credentials.pid])).toEqual([
         ['thrower', 1, process.pid],
@@ -202,7 +233,10 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       expect((failures[0]!.error as Error).message).toBe('plain failure at /srv/secret/db');
       expect(failures[3]!.error).toBeInstanceOf(TypeError);
       const open = await client(address, 'open-thrower');
-      await expect(open.request(1)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'plain failure at /srv/secret/db' });
+      await expect(open.request(1)).rejects.toMatchObject({
+        code: 'EREMOTEIO',
+        message: 'plain failure at /srv/secret/db',
+      });
       await expect(open.request(4)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'x.y is not a function' });
       expect(server.stats().services.map((service) => [service.name, service.handlerFailures])).toEqual([
         ['thrower', 4],
@@ -211,17 +245,24 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     });
 
     it('refuses an event whose payload is not bytes or whose id is not a number with EINVAL at the call, and keeps serving', async () => {
-      const { server, address } = await serve((s) => s.addService({ id: 1, name: 'ev', commands: { 0: () => Buffer.from('ok') } }));
+      const { server, address } = await serve((s) =>
+        s.addService({ id: 1, name: 'ev', commands: { 0: () => Buffer.from('ok') } }),
+      );
       const opened = new Promise<Connection<unknown>>((resolve) => server.once('connection', resolve));
       const c = await client(address, 'ev');
       const connection = await opened;
       const events: [number, string][] = [];
       c.on('event', (event, payload) => events.push([event, payload.toString()]));
       for (const payload of ['hello', 'x'.repeat(2000), { length: 3 }, 42, null]) {
-        expect(() => connection.sendEvent(1, payload as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+        expect(() => connection.sendEvent(1, payload as unknown as Uint8Array)).toThrow(
+          expect.objectContaining({ code: 'EINVAL' }),
+        );
       }
       expect(() => connection.sendEvent('1' as unknown as number, Buffer.alloc(1))).toThrow(
-        expect.objectContaining({ code: 'EINVAL', message: 'event id must be an integer in 0–65535, got the string "1": pass the number 1, not a string' }),
+        expect.objectContaining({
+          code: 'EINVAL',
+          message: 'event id must be an integer in 0–65535, got the string "1": pass the number 1, not a string',
+        }),
       );
       connection.sendEvent(2, Buffer.from('fine'));
       expect((await c.request(0)).toString()).toBe('ok');
@@ -238,7 +279,15 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       process.on('warning', onWarning);
       try {
         const { server, address } = await serve((s) =>
-          s.addService({ id: 1, name: 'buggy', commands: { 7: () => { throw new RangeError('index 9 out of range'); } } }),
+          s.addService({
+            id: 1,
+            name: 'buggy',
+            commands: {
+              7: () => {
+                throw new RangeError('index 9 out of range');
+              },
+            },
+          }),
         );
         const c = await client(address, 'buggy');
         for (let i = 0; i < 3; i++) await expect(c.request(7)).rejects.toMatchObject({ code: 'EREMOTEIO' });
@@ -261,7 +310,9 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
 
     it('rejects requests after close with ESHUTDOWN and pending ones still complete', async () => {
       const gate = deferred<Buffer>();
-      const { address } = await serve((s) => s.addService({ id: 1, name: 'gate', commands: { 0: () => gate.promise } }));
+      const { address } = await serve((s) =>
+        s.addService({ id: 1, name: 'gate', commands: { 0: () => gate.promise } }),
+      );
       const c = await client(address, 'gate');
       const pending = c.request(0);
       const closing = c.close();
@@ -335,7 +386,9 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
 
     it('tells the client when the server closes its connection, rejecting what was pending', async () => {
       const gate = deferred<Buffer>();
-      const { server, address } = await serve((s) => s.addService({ id: 1, name: 'gate', commands: { 0: () => gate.promise } }));
+      const { server, address } = await serve((s) =>
+        s.addService({ id: 1, name: 'gate', commands: { 0: () => gate.promise } }),
+      );
       const opened = new Promise<Connection<unknown>>((resolve) => server.once('connection', resolve));
       const c = await client(address, 'gate');
       const closed = new Promise<IpcError>((resolve) => c.once('close', resolve));
@@ -350,7 +403,12 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     it('reads a goodbye already waiting before judging a close: server.close() right after client.close() is orderly', async () => {
       const reasons: [string, string][] = [];
       const { server, address } = await serve((s) =>
-        s.addService({ id: 1, name: 'echo', commands: { 1: (p) => p }, closed: (_connection, reason) => reasons.push([(reason as IpcError).code, reason.message]) }),
+        s.addService({
+          id: 1,
+          name: 'echo',
+          commands: { 1: (p) => p },
+          closed: (_connection, reason) => reasons.push([(reason as IpcError).code, reason.message]),
+        }),
       );
       const c = await client(address, 'echo');
       await c.request(1, Buffer.from('x'));
@@ -380,10 +438,17 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   describe('service code that misbehaves', () => {
     it('delivers events a created hook sends before the client has returned from connect', async () => {
       const { address } = await serve((s) =>
-        s.addService({ id: 1, name: 'greeter', commands: {}, created: (connection) => connection.sendEvent(3, Buffer.from('welcome')) }),
+        s.addService({
+          id: 1,
+          name: 'greeter',
+          commands: {},
+          created: (connection) => connection.sendEvent(3, Buffer.from('welcome')),
+        }),
       );
       const c = await client(address, 'greeter');
-      const event = await new Promise<string>((resolve) => c.once('event', (id, payload) => resolve(`${id}:${payload.toString()}`)));
+      const event = await new Promise<string>((resolve) =>
+        c.once('event', (id, payload) => resolve(`${id}:${payload.toString()}`)),
+      );
       expect(event).toBe('3:welcome');
     });
 
@@ -412,14 +477,22 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
               }) as unknown as Promise<Buffer>,
           },
         });
-        s.addService({ id: 2, name: 'async-accept', accept: (async () => true) as unknown as () => boolean, commands: {} });
+        s.addService({
+          id: 2,
+          name: 'async-accept',
+          accept: (async () => true) as unknown as () => boolean,
+          commands: {},
+        });
       });
       server.on('error', (error) => errors.push(error.message));
       server.on('connection', () => {
         throw new Error('listener bug');
       });
       const c = await client(address, 'odd');
-      await expect(c.request(0)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'service "odd" failed to handle command 0; the server reported why' });
+      await expect(c.request(0)).rejects.toMatchObject({
+        code: 'EREMOTEIO',
+        message: 'service "odd" failed to handle command 0; the server reported why',
+      });
       expect((await c.request(1)).toString()).toBe('once');
       expect(c.stats.lateResponses).toBe(0);
       await expect(connectTo(address, 'async-accept')).rejects.toMatchObject({ code: 'EACCES' });

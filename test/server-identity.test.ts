@@ -101,7 +101,9 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
         message: expect.stringContaining('uid 65534'),
       });
       expect(await squatter.next('closed')).toMatchObject({ bytes: 0 });
-      await expect(client({ expectServer: { uid: ourUid }, retry: { ...quickly, deadline: 100 } })).rejects.toMatchObject({
+      await expect(
+        client({ expectServer: { uid: ourUid }, retry: { ...quickly, deadline: 100 } }),
+      ).rejects.toMatchObject({
         code: 'ETIMEDOUT',
         cause: { code: 'EPERM' },
       });
@@ -109,9 +111,14 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       const broken = (): boolean => {
         throw new Error('a bug in the check');
       };
-      await expect(client({ expectServer: broken })).rejects.toMatchObject({ code: 'EPERM', cause: { message: 'a bug in the check' } });
+      await expect(client({ expectServer: broken })).rejects.toMatchObject({
+        code: 'EPERM',
+        cause: { message: 'a bug in the check' },
+      });
 
-      const trusting = await client({ expectServer: (credentials) => credentials.uid === 65534 && credentials.gid === 65534 });
+      const trusting = await client({
+        expectServer: (credentials) => credentials.uid === 65534 && credentials.gid === 65534,
+      });
       expect(trusting.serverCredentials.uid).toBe(65534);
     });
   });

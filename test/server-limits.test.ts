@@ -52,7 +52,10 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   const HOLD = 2;
 
   /** A server with an `echo` service: command 1 echoes, command 2 answers when the test releases it. */
-  async function serve(options: CreateServerOptions, configure: (server: IpcServer) => void = () => undefined): Promise<TestServer> {
+  async function serve(
+    options: CreateServerOptions,
+    configure: (server: IpcServer) => void = () => undefined,
+  ): Promise<TestServer> {
     running = await startServerOn((server) => {
       server.addService({
         id: 1,
@@ -97,7 +100,9 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     it('lets a client with retry wait for a free slot: a full server is worth trying again', async () => {
       await serve({ maxConnections: 1 });
       const first = await client();
-      const waiting = connectTo(running!.address, 'echo', { retry: { initialDelay: 5, maxDelay: 20, deadline: 30_000 } });
+      const waiting = connectTo(running!.address, 'echo', {
+        retry: { initialDelay: 5, maxDelay: 20, deadline: 30_000 },
+      });
       await until(() => running!.server.stats().refusedOverCapacity >= 1);
       await first.close();
       const second = await waiting;
@@ -121,7 +126,10 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       await until(() => running!.server.stats().connections === 3);
       const refusal = await connectTo(running!.address, 'echo').catch((error: unknown) => error);
       expect(refusal).toBeInstanceOf(IpcError);
-      expect(refusal).toMatchObject({ code: 'EAGAIN', message: expect.stringContaining(`uid ${process.getuid!()} has reached`) });
+      expect(refusal).toMatchObject({
+        code: 'EAGAIN',
+        message: expect.stringContaining(`uid ${process.getuid!()} has reached`),
+      });
       const other = spawnFixture('client', ['connect', running!.address, 'echo'], { uid: 65534, gid: 65534 });
       expect(await other.next('connected')).toMatchObject({ service: 'echo' });
       await other.exited;
@@ -172,25 +180,33 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       },
     };
 
-    it.each(Object.keys(stops))('lets a newcomer complete its handshake under %s and serves it afterwards', async (name) => {
-      const { options, stop } = stops[name]!;
-      await serve(options);
-      const errors: IpcError[] = [];
-      running!.server.on('error', (error) => errors.push(error));
-      const resume = await stop();
-      expect(running!.server.stats().readPaused).toBe(true);
-      const newcomer = await client();
-      const reply = newcomer.request(1, Buffer.from('after the stop'));
-      await until(() => running!.server.connections().some((info) => info.stats.readPaused && info.stats.requests === 0));
-      resume();
-      expect((await reply).toString()).toBe('after the stop');
-      expect(errors).toEqual([]);
-    });
+    it.each(Object.keys(stops))(
+      'lets a newcomer complete its handshake under %s and serves it afterwards',
+      async (name) => {
+        const { options, stop } = stops[name]!;
+        await serve(options);
+        const errors: IpcError[] = [];
+        running!.server.on('error', (error) => errors.push(error));
+        const resume = await stop();
+        expect(running!.server.stats().readPaused).toBe(true);
+        const newcomer = await client();
+        const reply = newcomer.request(1, Buffer.from('after the stop'));
+        await until(() =>
+          running!.server.connections().some((info) => info.stats.readPaused && info.stats.requests === 0),
+        );
+        resume();
+        expect((await reply).toString()).toBe('after the stop');
+        expect(errors).toEqual([]);
+      },
+    );
   });
 
   describe('a peer that dies while reading from it is paused', () => {
     /** Ways to stop reading one connection, set up once its client is connected. */
-    const pauses: Record<string, { options: CreateServerOptions; pause(connection: Connection<unknown>): Promise<void> }> = {
+    const pauses: Record<
+      string,
+      { options: CreateServerOptions; pause(connection: Connection<unknown>): Promise<void> }
+    > = {
       'its maxInFlightPerConnection': {
         options: { maxInFlightPerConnection: 2 },
         pause: () => until(() => held.length === 2),
@@ -280,7 +296,10 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       await serve({ maxInFlight: 4 });
       const a = await client();
       const b = await client();
-      const replies = [...Array.from({ length: 3 }, () => a.request(HOLD)), ...Array.from({ length: 3 }, () => b.request(HOLD))];
+      const replies = [
+        ...Array.from({ length: 3 }, () => a.request(HOLD)),
+        ...Array.from({ length: 3 }, () => b.request(HOLD)),
+      ];
       await until(() => held.length === 4);
       const echo = b.request(1, Buffer.from('behind the limit'));
       await until(() => running!.server.stats().readPaused);
@@ -350,15 +369,20 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     it('holds the whole server to its serverRequestRate across connections', async () => {
       await serve({ serverRequestRate: { perSecond: 2000, burst: 5 } });
       const [a, b] = [await client(), await client()];
-      const replies = await Promise.all([a, b].flatMap((c) => Array.from({ length: 30 }, () => c.request(1, Buffer.from('x')))));
+      const replies = await Promise.all(
+        [a, b].flatMap((c) => Array.from({ length: 30 }, () => c.request(1, Buffer.from('x')))),
+      );
       expect(replies.length).toBe(60);
       expect(running!.server.stats().services[0]!.requests).toBe(60);
     });
 
     it('rejects out-of-range limits with EINVAL', () => {
-      const make = (options: Partial<IpcServerOptions>) => () => new IpcServer({ poller: serverPoller(), transport: new SocketTransport(), ...options });
+      const make = (options: Partial<IpcServerOptions>) => () =>
+        new IpcServer({ poller: serverPoller(), transport: new SocketTransport(), ...options });
       expect(make({ requestRate: { perSecond: 0 } })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-      expect(make({ serverRequestRate: { perSecond: 10, burst: 0.5 } })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+      expect(make({ serverRequestRate: { perSecond: 10, burst: 0.5 } })).toThrow(
+        expect.objectContaining({ code: 'EINVAL' }),
+      );
       expect(make({ maxConnections: -1 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
       // A timer cannot hold it: setTimeout would fire at once and drop every client.
       expect(make({ handshakeTimeout: Number.POSITIVE_INFINITY })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
@@ -368,7 +392,9 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
 
   describe('event queue bound', () => {
     /** A raw socket that completes the handshake, then never reads. */
-    async function nonReader(serviceId = 1): Promise<{ socket: Socket; connection: Connection<unknown>; closed: Promise<void> }> {
+    async function nonReader(
+      serviceId = 1,
+    ): Promise<{ socket: Socket; connection: Connection<unknown>; closed: Promise<void> }> {
       const opened = new Promise<Connection<unknown>>((resolve) => running!.server.once('connection', resolve));
       const socket = createConnection(running!.address);
       socket.on('error', () => undefined);
@@ -420,7 +446,11 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       raw.connection.close();
       raw.socket.destroy();
       await raw.closed;
-      expect(running!.server.stats().services[0]).toMatchObject({ slowConsumersDropped: 1, eventsRefused: 1, closed: 1 });
+      expect(running!.server.stats().services[0]).toMatchObject({
+        slowConsumersDropped: 1,
+        eventsRefused: 1,
+        closed: 1,
+      });
       await roundTrip();
     });
   });
@@ -478,7 +508,10 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
 
     it('refuses another uid by default', async () => {
       await serve({ introspection: true });
-      const peer = spawnFixture('client', ['connect', running!.address, INTROSPECTION_SERVICE_NAME], { uid: 65534, gid: 65534 });
+      const peer = spawnFixture('client', ['connect', running!.address, INTROSPECTION_SERVICE_NAME], {
+        uid: 65534,
+        gid: 65534,
+      });
       expect(await peer.next('refused')).toMatchObject({ code: 'EACCES', isIpcError: true });
       await peer.exited;
     });

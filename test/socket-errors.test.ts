@@ -85,7 +85,9 @@ describe('socket address errors for another user', () => {
     expect(await listenAsNobody(address)).toMatchObject({
       isIpcError: true,
       code: 'EADDRINUSE',
-      message: expect.stringContaining(`${address} is a socket file this process may not connect to, so whether a server still listens there is unknown`),
+      message: expect.stringContaining(
+        `${address} is a socket file this process may not connect to, so whether a server still listens there is unknown`,
+      ),
     });
   });
 });

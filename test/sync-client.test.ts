@@ -15,33 +15,36 @@ describe.each(serverBackendMatrix)('synchronous client, server on $server', (pai
     const fdsBefore = openFdCount();
     let parked = deferred<Buffer>();
     const closedReasons: string[] = [];
-    const test = await backends.startServerOn((server) => {
-      server.addService({
-        id: 7,
-        name: 'sync',
-        commands: {
-          0: (payload) => payload,
-          1: (payload, connection: Connection) => {
-            for (let i = 1; i <= Number(payload.toString()); i++) connection.sendEvent(10, Buffer.from(`tick ${i}`));
-            return Buffer.from('burst done');
+    const test = await backends.startServerOn(
+      (server) => {
+        server.addService({
+          id: 7,
+          name: 'sync',
+          commands: {
+            0: (payload) => payload,
+            1: (payload, connection: Connection) => {
+              for (let i = 1; i <= Number(payload.toString()); i++) connection.sendEvent(10, Buffer.from(`tick ${i}`));
+              return Buffer.from('burst done');
+            },
+            2: () => {
+              throw new IpcError('EPERM', 'not allowed here');
+            },
+            3: () => parked.promise,
+            4: () => {
+              parked.resolve(Buffer.from('late'));
+              parked = deferred<Buffer>();
+              return Buffer.from('released');
+            },
+            5: (_payload, connection: Connection) => {
+              setImmediate(() => connection.sendEvent(11, Buffer.from('later')));
+            },
+            6: (_payload, connection: Connection) => connection.close(),
           },
-          2: () => {
-            throw new IpcError('EPERM', 'not allowed here');
-          },
-          3: () => parked.promise,
-          4: () => {
-            parked.resolve(Buffer.from('late'));
-            parked = deferred<Buffer>();
-            return Buffer.from('released');
-          },
-          5: (_payload, connection: Connection) => {
-            setImmediate(() => connection.sendEvent(11, Buffer.from('later')));
-          },
-          6: (_payload, connection: Connection) => connection.close(),
-        },
-        closed: (_connection, reason) => closedReasons.push((reason as IpcError).code),
-      });
-    }, { maxMessageSize: 64 * 1024 });
+          closed: (_connection, reason) => closedReasons.push((reason as IpcError).code),
+        });
+      },
+      { maxMessageSize: 64 * 1024 },
+    );
     const fixture = spawnPeer('sync-client', ['session', test.address]);
     const result = await fixture.next('session');
     expect(result).toMatchObject({
@@ -121,7 +124,12 @@ describe('synchronous client handshake', () => {
     const silent = createNetServer(() => undefined);
     await new Promise<void>((resolve) => silent.listen(socket.address, resolve));
     const fixture = spawnPeer('sync-client', ['silent-server', socket.address]);
-    expect(await fixture.next('silent-server')).toEqual({ type: 'silent-server', handshake: 'ETIMEDOUT', fdsLeaked: 0, loopTurned: false });
+    expect(await fixture.next('silent-server')).toEqual({
+      type: 'silent-server',
+      handshake: 'ETIMEDOUT',
+      fdsLeaked: 0,
+      loopTurned: false,
+    });
     await fixture.exited;
     silent.close();
     socket.remove();
@@ -152,7 +160,14 @@ describe('synchronous client against a hostile server', () => {
     await scripted([welcome(1024, 7, 'sync'), frame(99, 0, 1)], async (address) => {
       const fixture = spawnPeer('sync-client', ['hostile-server', address]);
       const result = await fixture.next('hostile-server');
-      expect(result).toEqual({ type: 'hostile-server', handshake: 'ok', request: 'ECONNRESET', after: 'ENOTCONN', fdsLeaked: 0, loopTurned: false });
+      expect(result).toEqual({
+        type: 'hostile-server',
+        handshake: 'ok',
+        request: 'ECONNRESET',
+        after: 'ENOTCONN',
+        fdsLeaked: 0,
+        loopTurned: false,
+      });
       await fixture.exited;
     });
   });
@@ -160,7 +175,12 @@ describe('synchronous client against a hostile server', () => {
   it('fails the handshake with EPROTO when the server answers with bytes that are no frame', async () => {
     await scripted([Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n')], async (address) => {
       const fixture = spawnPeer('sync-client', ['garbage-server', address]);
-      expect(await fixture.next('garbage-server')).toEqual({ type: 'garbage-server', handshake: 'EPROTO', fdsLeaked: 0, loopTurned: false });
+      expect(await fixture.next('garbage-server')).toEqual({
+        type: 'garbage-server',
+        handshake: 'EPROTO',
+        fdsLeaked: 0,
+        loopTurned: false,
+      });
       await fixture.exited;
     });
   });

@@ -14,7 +14,7 @@ const BAR_GAP = 6;
 const TITLE_HEIGHT = 28;
 const PANEL_GAP = 14;
 
-function escape(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
@@ -27,12 +27,14 @@ function colour(contender: string): string {
 export function chart(title: string, list: readonly Row[]): string {
   const parts: string[] = [];
   let y = 0;
-  parts.push(`<text x="0" y="${(y += 20)}" font-size="16" font-weight="bold">${escape(title)}</text>`);
+  parts.push(`<text x="0" y="${(y += 20)}" font-size="16" font-weight="bold">${escapeXml(title)}</text>`);
   y += 8;
   for (const row of list) {
     const bars = CONTENDERS.filter((contender) => row.values[contender] !== undefined);
     const max = Math.max(...bars.map((contender) => row.values[contender] ?? 0));
-    parts.push(`<text x="0" y="${(y += TITLE_HEIGHT - 8)}" font-size="13">${escape(`${row.label}: ${row.unit}, ${row.better} is better`)}</text>`);
+    parts.push(
+      `<text x="0" y="${(y += TITLE_HEIGHT - 8)}" font-size="13">${escapeXml(`${row.label}: ${row.unit}, ${row.better} is better`)}</text>`,
+    );
     y += 8;
     for (const contender of bars) {
       const value = row.values[contender] ?? 0;
@@ -40,9 +42,9 @@ export function chart(title: string, list: readonly Row[]): string {
       const length = max > 0 ? Math.max(1, (value / max) * span) : 1;
       const ratio = contender === FLOOR ? 'floor' : formatRatio(row.ratios[contender] ?? Number.NaN);
       parts.push(
-        `<text x="${LABEL_WIDTH - 6}" y="${y + BAR_HEIGHT - 5}" font-size="12" text-anchor="end">${escape(LABEL[contender])}</text>`,
+        `<text x="${LABEL_WIDTH - 6}" y="${y + BAR_HEIGHT - 5}" font-size="12" text-anchor="end">${escapeXml(LABEL[contender])}</text>`,
         `<rect x="${LABEL_WIDTH}" y="${y}" width="${length.toFixed(1)}" height="${BAR_HEIGHT}" fill="${colour(contender)}"/>`,
-        `<text x="${(LABEL_WIDTH + length + 6).toFixed(1)}" y="${y + BAR_HEIGHT - 5}" font-size="12">${escape(`${formatValue(value)} (${ratio})`)}</text>`,
+        `<text x="${(LABEL_WIDTH + length + 6).toFixed(1)}" y="${y + BAR_HEIGHT - 5}" font-size="12">${escapeXml(`${formatValue(value)} (${ratio})`)}</text>`,
       );
       y += BAR_HEIGHT + BAR_GAP;
     }

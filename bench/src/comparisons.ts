@@ -50,6 +50,8 @@ export const COMPARISONS: readonly Comparison[] = [
 
 /** The contenders that run `workload`, in table order: every column of every comparison covering it, once. */
 export function contendersFor(workload: Workload, comparisons: readonly Comparison[] = COMPARISONS): Contender[] {
-  const wanted = new Set(comparisons.filter((comparison) => comparison.covers(workload)).flatMap((comparison) => comparison.columns));
+  const wanted = new Set(
+    comparisons.filter((comparison) => comparison.covers(workload)).flatMap((comparison) => comparison.columns),
+  );
   return CONTENDERS.filter((contender) => wanted.has(contender));
 }

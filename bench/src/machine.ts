@@ -39,7 +39,9 @@ export interface Machine {
 export function describeMachine(args: readonly string[], libzmq: string): Machine {
   const packages: Record<string, string> = {};
   for (const name of PACKAGES) {
-    const manifest = JSON.parse(readFileSync(join(PEERS_DIR, 'node_modules', name, 'package.json'), 'utf8')) as { version: string };
+    const manifest = JSON.parse(readFileSync(join(PEERS_DIR, 'node_modules', name, 'package.json'), 'utf8')) as {
+      version: string;
+    };
     packages[name] = manifest.version;
   }
   const commit = output('git', ['rev-parse', '--short', 'HEAD']);

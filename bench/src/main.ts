@@ -15,11 +15,31 @@ import { CONTENDERS, parseContender, type Contender } from './contenders.js';
 import { describeMachine } from './machine.js';
 import { markdownReport } from './markdown.js';
 import { Progress } from './progress.js';
-import { canPin, CLIENT_CPU, profileInto, REPO_ROOT, rssKiB, runClient, SERVER_CPU, startHolder, startServer, type ServerProcess } from './processes.js';
+import {
+  canPin,
+  CLIENT_CPU,
+  profileInto,
+  REPO_ROOT,
+  rssKiB,
+  runClient,
+  SERVER_CPU,
+  startHolder,
+  startServer,
+  type ServerProcess,
+} from './processes.js';
 import { rows, table, type WorkloadRuns } from './report.js';
 import { ensurePeers } from './peers.js';
 import { prepareServers, serverProgram } from './servers.js';
-import { describe, slug, workloads, type IdleResult, type IdleWorkload, type TimedWorkload, type Workload, type WorkloadResult } from './workloads.js';
+import {
+  describe,
+  slug,
+  workloads,
+  type IdleResult,
+  type IdleWorkload,
+  type TimedWorkload,
+  type Workload,
+  type WorkloadResult,
+} from './workloads.js';
 
 const { values: options } = parseArgs({
   options: {
@@ -47,7 +67,10 @@ function socketPath(): string {
 }
 
 /** With a server of `contender` listening at a fresh socket path, runs `use`, then tears down. */
-async function withServer<T>(contender: Contender, use: (address: string, server: ServerProcess) => Promise<T>): Promise<T> {
+async function withServer<T>(
+  contender: Contender,
+  use: (address: string, server: ServerProcess) => Promise<T>,
+): Promise<T> {
   const address = socketPath();
   const server = await startServer(serverProgram(contender, address));
   try {
@@ -68,7 +91,9 @@ async function runTimed(
   onResult: (index: number, outcome: ClientOutcome) => void,
 ): Promise<void> {
   let index = 0;
-  await runClient([contender, address, JSON.stringify(list)], CLIENT_TIMEOUT_MS, (outcome) => onResult(index++, outcome as ClientOutcome));
+  await runClient([contender, address, JSON.stringify(list)], CLIENT_TIMEOUT_MS, (outcome) =>
+    onResult(index++, outcome as ClientOutcome),
+  );
 }
 
 /**
@@ -77,8 +102,20 @@ async function runTimed(
  * one-time costs (lazy loading, JIT) are not counted per connection; the server collects garbage
  * until its RSS settles before each reading.
  */
-async function idle(contender: Contender, address: string, server: ServerProcess, workload: IdleWorkload): Promise<IdleResult> {
-  const prime: TimedWorkload = { kind: 'connect', size: workload.size, count: 50, warmup: 0, warmupMs: 0, maxMs: 10_000 };
+async function idle(
+  contender: Contender,
+  address: string,
+  server: ServerProcess,
+  workload: IdleWorkload,
+): Promise<IdleResult> {
+  const prime: TimedWorkload = {
+    kind: 'connect',
+    size: workload.size,
+    count: 50,
+    warmup: 0,
+    warmupMs: 0,
+    maxMs: 10_000,
+  };
   await runTimed(contender, address, [prime], (_, outcome) => {
     if ('error' in outcome) throw new Error(outcome.error);
   });
@@ -96,7 +133,13 @@ async function idle(contender: Contender, address: string, server: ServerProcess
     if (failed !== undefined) throw failed.reason;
     await server.settle();
     const rssAfterKiB = rssKiB(server.pid);
-    return { kind: 'idle', connections: workload.connections, rssBeforeKiB, rssAfterKiB, kibPerConnection: (rssAfterKiB - rssBeforeKiB) / workload.connections };
+    return {
+      kind: 'idle',
+      connections: workload.connections,
+      rssBeforeKiB,
+      rssAfterKiB,
+      kibPerConnection: (rssAfterKiB - rssBeforeKiB) / workload.connections,
+    };
   } finally {
     await Promise.all(started.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value.stop() : undefined)));
   }
@@ -104,7 +147,9 @@ async function idle(contender: Contender, address: string, server: ServerProcess
 
 /** The first line of an error, for a progress line and the n/a reason. */
 function firstLineOf(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n').find((line) => line.trim() !== '') ?? 'failed';
+  return (
+    (error instanceof Error ? error.message : String(error)).split('\n').find((line) => line.trim() !== '') ?? 'failed'
+  );
 }
 
 function summary(result: WorkloadResult): string {
@@ -126,17 +171,28 @@ ensurePeers();
 const { unavailable, libzmq } = prepareServers();
 const machine = describeMachine(process.argv.slice(2), libzmq);
 console.log(
-  canPin ? `server pinned to CPU ${SERVER_CPU}, client to CPU ${CLIENT_CPU} (of ${machine.cpus})` : 'note: taskset is unavailable or not permitted; server and client run UNPINNED',
+  canPin
+    ? `server pinned to CPU ${SERVER_CPU}, client to CPU ${CLIENT_CPU} (of ${machine.cpus})`
+    : 'note: taskset is unavailable or not permitted; server and client run UNPINNED',
 );
 for (const [contender, reason] of Object.entries(unavailable)) console.log(`note: ${contender} is n/a: ${reason}`);
 
-const selected = workloads(quick).filter((workload) => kinds === undefined || kinds.includes(workload.kind) || kinds.includes(slug(workload)));
+const selected = workloads(quick).filter(
+  (workload) => kinds === undefined || kinds.includes(workload.kind) || kinds.includes(slug(workload)),
+);
 const results: WorkloadRuns[] = selected.map((workload) => ({ workload, runs: {}, unavailable: {} }));
 // The floor runs whenever anything does: every figure is shown as a ratio to it.
 const contendersOf = (workload: Workload): Contender[] =>
   contendersFor(workload).filter((contender) => only === undefined || only.includes(contender) || contender === FLOOR);
-const order = CONTENDERS.filter((contender) => results.some(({ workload }) => contendersOf(workload).includes(contender)));
-const planned = repeats * results.reduce((sum, { workload }) => sum + contendersOf(workload).filter((c) => unavailable[c] === undefined).length, 0);
+const order = CONTENDERS.filter((contender) =>
+  results.some(({ workload }) => contendersOf(workload).includes(contender)),
+);
+const planned =
+  repeats *
+  results.reduce(
+    (sum, { workload }) => sum + contendersOf(workload).filter((c) => unavailable[c] === undefined).length,
+    0,
+  );
 const progress = new Progress(planned);
 
 function label(repeat: number, workload: Workload, contender: Contender): string {
@@ -200,7 +256,9 @@ for (let repeat = 1; repeat <= repeats; repeat++) {
       }
       if (idleEntry !== undefined) {
         progress.begin(label(repeat, idleEntry.workload, contender));
-        const result = await withServer(contender, (address, server) => idle(contender, address, server, idleEntry.workload as IdleWorkload));
+        const result = await withServer(contender, (address, server) =>
+          idle(contender, address, server, idleEntry.workload as IdleWorkload),
+        );
         record(repeat, idleEntry, contender, { result });
       }
     } catch (error) {
@@ -216,7 +274,9 @@ for (let repeat = 1; repeat <= repeats; repeat++) {
 progress.finish();
 
 const list = rows(results);
-console.log(`\nmedians of ${repeats} run(s)${quick ? ' (--quick)' : ''}${canPin ? '' : ', UNPINNED'}; (ratio) = median / node:net median:`);
+console.log(
+  `\nmedians of ${repeats} run(s)${quick ? ' (--quick)' : ''}${canPin ? '' : ', UNPINNED'}; (ratio) = median / node:net median:`,
+);
 for (const comparison of COMPARISONS) {
   console.log(`\n${comparison.title}:\n`);
   console.log(table(comparison, list, results));
@@ -227,7 +287,13 @@ const chartsDir = join(resultsDir, 'charts');
 rmSync(chartsDir, { recursive: true, force: true });
 mkdirSync(chartsDir, { recursive: true });
 for (const { workload } of results) {
-  writeFileSync(join(chartsDir, `${slug(workload)}.svg`), chart(describe(workload), list.filter((row) => row.workload === workload)));
+  writeFileSync(
+    join(chartsDir, `${slug(workload)}.svg`),
+    chart(
+      describe(workload),
+      list.filter((row) => row.workload === workload),
+    ),
+  );
 }
 writeFileSync(join(resultsDir, 'report.md'), markdownReport(machine, repeats, quick, list, results));
 writeFileSync(

@@ -10,10 +10,18 @@ import { describe, slug } from './workloads.js';
 
 function markdownTable(header: readonly string[], body: readonly (readonly string[])[]): string {
   const line = (row: readonly string[]): string => `| ${row.join(' | ')} |`;
-  return [line(header), `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...body.map(line)].join('\n');
+  return [line(header), `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...body.map(line)].join(
+    '\n',
+  );
 }
 
-export function markdownReport(machine: Machine, repeats: number, quick: boolean, list: readonly Row[], results: readonly WorkloadRuns[]): string {
+export function markdownReport(
+  machine: Machine,
+  repeats: number,
+  quick: boolean,
+  list: readonly Row[],
+  results: readonly WorkloadRuns[],
+): string {
   const out: string[] = [];
   out.push('# pollux benchmark results', '');
   if (quick) out.push('**A `--quick` smoke run: one repeat, small counts. Do not quote these figures.**', '');
@@ -21,7 +29,9 @@ export function markdownReport(machine: Machine, repeats: number, quick: boolean
     `Command: \`${machine.command}\` (from the repository root), ${machine.date}.`,
     '',
     `- Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, ${machine.kernel}; ` +
-      (machine.pinned === false ? 'server and client UNPINNED (taskset unavailable).' : `server pinned to CPU ${machine.pinned.server}, client to CPU ${machine.pinned.client}.`),
+      (machine.pinned === false
+        ? 'server and client UNPINNED (taskset unavailable).'
+        : `server pinned to CPU ${machine.pinned.server}, client to CPU ${machine.pinned.client}.`),
     `- Node ${machine.node}; pollux at commit ${machine.pollux}; C reference server built with ${machine.compiler}.`,
     `- Peers: ${Object.entries(machine.packages)
       .map(([name, version]) => `${name} ${version}`)

@@ -19,7 +19,17 @@ export function peerScript(name: string): string {
 }
 
 /** Settings that say where and how npm fetches; pnpm passes the rest of its own as npm_config_*. */
-const FETCH_SETTINGS = new Set(['registry', 'cache', 'userconfig', 'cafile', 'ca', 'proxy', 'https_proxy', 'noproxy', 'strict_ssl']);
+const FETCH_SETTINGS = new Set([
+  'registry',
+  'cache',
+  'userconfig',
+  'cafile',
+  'ca',
+  'proxy',
+  'https_proxy',
+  'noproxy',
+  'strict_ssl',
+]);
 
 /**
  * The environment for npm, without the npm_config_* variables pnpm sets for its own settings
@@ -28,7 +38,9 @@ const FETCH_SETTINGS = new Set(['registry', 'cache', 'userconfig', 'cafile', 'ca
 function npmEnvironment(): NodeJS.ProcessEnv {
   const prefix = 'npm_config_';
   return Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith(prefix) || FETCH_SETTINGS.has(key.slice(prefix.length).toLowerCase())),
+    Object.entries(process.env).filter(
+      ([key]) => !key.toLowerCase().startsWith(prefix) || FETCH_SETTINGS.has(key.slice(prefix.length).toLowerCase()),
+    ),
   );
 }
 
@@ -40,7 +52,16 @@ function npmEnvironment(): NodeJS.ProcessEnv {
 export function ensurePeers(): void {
   const lockfile = join(PEERS_DIR, 'package-lock.json');
   if (existsSync(INSTALLED) && statSync(INSTALLED).mtimeMs >= statSync(lockfile).mtimeMs) return;
-  process.stderr.write('Installing the bench peers (node-ipc, vscode-jsonrpc, zeromq, grpc-js) into bench/peers with npm ci: once\n');
-  const npm = spawnSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: PEERS_DIR, stdio: 'inherit', env: npmEnvironment() });
-  if (npm.status !== 0) throw new Error(`npm ci in ${PEERS_DIR} failed (${npm.error?.message ?? `exit ${npm.status}`}): the bench needs the npm registry once`);
+  process.stderr.write(
+    'Installing the bench peers (node-ipc, vscode-jsonrpc, zeromq, grpc-js) into bench/peers with npm ci: once\n',
+  );
+  const npm = spawnSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], {
+    cwd: PEERS_DIR,
+    stdio: 'inherit',
+    env: npmEnvironment(),
+  });
+  if (npm.status !== 0)
+    throw new Error(
+      `npm ci in ${PEERS_DIR} failed (${npm.error?.message ?? `exit ${npm.status}`}): the bench needs the npm registry once`,
+    );
 }

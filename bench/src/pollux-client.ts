@@ -22,9 +22,16 @@ export class PolluxEchoClient implements EchoClient {
   ) {}
 
   /** @param push - how the server is asked to push events: a `sendEvent` per connection, or `broadcast` */
-  static async connect(address: string, backend: Backend, push: 'per-connection' | 'broadcast' = 'per-connection'): Promise<PolluxEchoClient> {
+  static async connect(
+    address: string,
+    backend: Backend,
+    push: 'per-connection' | 'broadcast' = 'per-connection',
+  ): Promise<PolluxEchoClient> {
     const { poller } = await (shared ??= startPoller(backend));
-    return new PolluxEchoClient(await connect(address, 'echo', { poller }), push === 'broadcast' ? BROADCAST_COMMAND : PUSH_COMMAND);
+    return new PolluxEchoClient(
+      await connect(address, 'echo', { poller }),
+      push === 'broadcast' ? BROADCAST_COMMAND : PUSH_COMMAND,
+    );
   }
 
   request(payload: Buffer): Promise<Buffer> {

@@ -10,7 +10,8 @@ import { addEchoService } from './pollux-service.js';
 import { exitWithParent } from './server-lifecycle.js';
 
 const [address, backend = 'node'] = process.argv.slice(2);
-if (address === undefined || !isBackend(backend)) throw new Error('usage: pollux-server.ts <socket path> [node|epoll|pump]');
+if (address === undefined || !isBackend(backend))
+  throw new Error('usage: pollux-server.ts <socket path> [node|epoll|pump]');
 
 const running = await startPoller(backend);
 const server = createServer({ poller: running.poller });

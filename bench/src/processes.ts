@@ -31,7 +31,9 @@ export function scriptPath(name: string): string {
  * What a server or client process runs: a TypeScript file through tsx's loader, or a native
  * binary (the C reference server).
  */
-export type Program = { readonly script: string; readonly args: readonly string[] } | { readonly binary: string; readonly args: readonly string[] };
+export type Program =
+  | { readonly script: string; readonly args: readonly string[] }
+  | { readonly binary: string; readonly args: readonly string[] };
 
 /** Where Node children write CPU profiles (`--cpu-prof`), per role; undefined: not profiling. */
 let profileDir: string | undefined;
@@ -59,8 +61,15 @@ class Child {
     readonly what: string,
   ) {
     // --expose-gc lets a Node server collect garbage before its memory is read (settle()).
-    const node = [process.execPath, '--expose-gc', ...profileFlags(cpu === SERVER_CPU ? 'server' : 'client'), '--import', 'tsx'];
-    const command = 'script' in program ? [...node, program.script, ...program.args] : [program.binary, ...program.args];
+    const node = [
+      process.execPath,
+      '--expose-gc',
+      ...profileFlags(cpu === SERVER_CPU ? 'server' : 'client'),
+      '--import',
+      'tsx',
+    ];
+    const command =
+      'script' in program ? [...node, program.script, ...program.args] : [program.binary, ...program.args];
     // taskset execs the program, so the child's pid is the program's own: kill() reaches it
     // directly and /proc/<pid> is its memory.
     const [file, ...rest] = canPin ? ['taskset', '-c', String(cpu), ...command] : command;
@@ -181,11 +190,16 @@ export async function startHolder(args: readonly string[], timeoutMs: number): P
  * that prints nothing for `timeoutMs` is killed and reported as a hang rather than stalling the
  * bench.
  */
-export async function runClient(args: readonly string[], timeoutMs: number, onResult: (result: unknown) => void): Promise<void> {
+export async function runClient(
+  args: readonly string[],
+  timeoutMs: number,
+  onResult: (result: unknown) => void,
+): Promise<void> {
   // Named by contender only: the workload list would drown the error.
   const child = new Child({ script: scriptPath('client-main.ts'), args }, CLIENT_CPU, `${args[0]} client`);
   child.process.stdin?.end();
-  for (let line = await child.next(timeoutMs); line !== undefined; line = await child.next(timeoutMs)) onResult(JSON.parse(line));
+  for (let line = await child.next(timeoutMs); line !== undefined; line = await child.next(timeoutMs))
+    onResult(JSON.parse(line));
   if (child.process.exitCode !== 0) throw new Error(child.failure());
 }
 

@@ -24,7 +24,10 @@ const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
 /** Where a function is, relative to the repository or to node_modules, 1-based line. */
 function place(node: ProfileNode): string {
   const { functionName, url, lineNumber } = node.callFrame;
-  const path = url.replace(/^file:\/\//, '').replace(/.*\/node_modules\/(\.pnpm\/[^/]+\/node_modules\/)?/, '').replace(REPO_ROOT, '');
+  const path = url
+    .replace(/^file:\/\//, '')
+    .replace(/.*\/node_modules\/(\.pnpm\/[^/]+\/node_modules\/)?/, '')
+    .replace(REPO_ROOT, '');
   // Line 0 is what V8 reports for code tsx transformed (its line mapping is lost): no line then.
   const line = lineNumber > 0 ? `:${lineNumber + 1}` : '';
   return `${functionName === '' ? '(anonymous)' : functionName} ${path}${line}`.trim();
@@ -42,8 +45,12 @@ profile.samples.forEach((id, i) => {
   total += micros;
 });
 const busy = total - (selfTime.get('(idle)') ?? 0);
-console.log(`${file}: ${(total / 1000).toFixed(0)} ms sampled, ${(busy / 1000).toFixed(0)} ms not idle; self time, share of the non-idle time:`);
+console.log(
+  `${file}: ${(total / 1000).toFixed(0)} ms sampled, ${(busy / 1000).toFixed(0)} ms not idle; self time, share of the non-idle time:`,
+);
 for (const [key, micros] of [...selfTime].sort((a, b) => b[1] - a[1]).slice(0, Number(top))) {
   if (key === '(idle)') continue;
-  console.log(`${(micros / 1000).toFixed(0).padStart(7)} ms ${((100 * micros) / busy).toFixed(1).padStart(5)}%  ${key}`);
+  console.log(
+    `${(micros / 1000).toFixed(0).padStart(7)} ms ${((100 * micros) / busy).toFixed(1).padStart(5)}%  ${key}`,
+  );
 }

@@ -30,7 +30,9 @@ export class Progress {
   end(line: string): void {
     this.#done++;
     if (!this.#tty) {
-      process.stderr.write(`[${String(this.#done).padStart(String(this.#total).length)}/${this.#total} ${clock(Date.now() - this.#start)}] ${line}\n`);
+      process.stderr.write(
+        `[${String(this.#done).padStart(String(this.#total).length)}/${this.#total} ${clock(Date.now() - this.#start)}] ${line}\n`,
+      );
       return;
     }
     process.stderr.write(`\r\x1b[K${line}\n`);

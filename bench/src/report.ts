@@ -27,7 +27,12 @@ export interface Row {
   readonly ratios: Partial<Record<Contender, number>>;
 }
 
-type Metric = { readonly name: string; readonly unit: string; readonly better: 'lower' | 'higher'; readonly pick: (r: WorkloadResult) => number };
+type Metric = {
+  readonly name: string;
+  readonly unit: string;
+  readonly better: 'lower' | 'higher';
+  readonly pick: (r: WorkloadResult) => number;
+};
 
 function metrics(workload: Workload): Metric[] {
   switch (workload.kind) {
@@ -40,15 +45,46 @@ function metrics(workload: Workload): Metric[] {
     }
     case 'throughput':
       return [
-        { name: '', unit: 'k req/s', better: 'higher', pick: (r) => (r.kind === 'throughput' ? r.requestsPerSecond / 1000 : Number.NaN) },
-        { name: '', unit: 'MB/s', better: 'higher', pick: (r) => (r.kind === 'throughput' ? r.megabytesPerSecond : Number.NaN) },
+        {
+          name: '',
+          unit: 'k req/s',
+          better: 'higher',
+          pick: (r) => (r.kind === 'throughput' ? r.requestsPerSecond / 1000 : Number.NaN),
+        },
+        {
+          name: '',
+          unit: 'MB/s',
+          better: 'higher',
+          pick: (r) => (r.kind === 'throughput' ? r.megabytesPerSecond : Number.NaN),
+        },
       ];
     case 'events':
-      return [{ name: '', unit: 'k events/s', better: 'higher', pick: (r) => (r.kind === 'events' ? r.eventsPerSecond / 1000 : Number.NaN) }];
+      return [
+        {
+          name: '',
+          unit: 'k events/s',
+          better: 'higher',
+          pick: (r) => (r.kind === 'events' ? r.eventsPerSecond / 1000 : Number.NaN),
+        },
+      ];
     case 'connect':
-      return [{ name: '', unit: 'connections/s', better: 'higher', pick: (r) => (r.kind === 'connect' ? r.connectionsPerSecond : Number.NaN) }];
+      return [
+        {
+          name: '',
+          unit: 'connections/s',
+          better: 'higher',
+          pick: (r) => (r.kind === 'connect' ? r.connectionsPerSecond : Number.NaN),
+        },
+      ];
     case 'idle':
-      return [{ name: 'server RSS', unit: 'KiB per connection', better: 'lower', pick: (r) => (r.kind === 'idle' ? r.kibPerConnection : Number.NaN) }];
+      return [
+        {
+          name: 'server RSS',
+          unit: 'KiB per connection',
+          better: 'lower',
+          pick: (r) => (r.kind === 'idle' ? r.kibPerConnection : Number.NaN),
+        },
+      ];
   }
 }
 
@@ -58,10 +94,12 @@ export function rows(results: readonly WorkloadRuns[]): Row[] {
   for (const { workload, runs } of results) {
     for (const metric of metrics(workload)) {
       const values: Partial<Record<Contender, number>> = {};
-      for (const [contender, list] of Object.entries(runs) as [Contender, WorkloadResult[]][]) values[contender] = median(list.map(metric.pick));
+      for (const [contender, list] of Object.entries(runs) as [Contender, WorkloadResult[]][])
+        values[contender] = median(list.map(metric.pick));
       const floor = values[FLOOR] ?? Number.NaN;
       const ratios: Partial<Record<Contender, number>> = {};
-      for (const [contender, value] of Object.entries(values) as [Contender, number][]) ratios[contender] = value / floor;
+      for (const [contender, value] of Object.entries(values) as [Contender, number][])
+        ratios[contender] = value / floor;
       const label = [describe(workload), metric.name].filter((part) => part !== '').join(', ');
       out.push({ workload, label, unit: metric.unit, better: metric.better, values, ratios });
     }
@@ -84,7 +122,11 @@ export function formatRatio(ratio: number): string {
  * The cells of one comparison: per row, each column's median with its ratio to the floor; "n/a"
  * where the contender cannot run, "-" where it did not run this workload.
  */
-export function cells(comparison: Comparison, list: readonly Row[], results: readonly WorkloadRuns[]): { header: string[]; body: string[][] } {
+export function cells(
+  comparison: Comparison,
+  list: readonly Row[],
+  results: readonly WorkloadRuns[],
+): { header: string[]; body: string[][] } {
   const header = ['workload', ...comparison.columns.map((contender) => LABEL[contender])];
   const body = list
     .filter((row) => comparison.covers(row.workload))

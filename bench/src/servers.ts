@@ -48,7 +48,10 @@ export function prepareServers(): { unavailable: Partial<Record<Contender, strin
   const compiled = spawnSync(C_COMPILER, [...C_FLAGS, '-o', C_BINARY, C_SOURCE], { encoding: 'utf8' });
   const cFailure = failure(compiled, `${C_COMPILER} ${C_FLAGS.join(' ')}`);
   if (cFailure !== undefined) unavailable.c = cFailure;
-  const zeromq = spawnSync(process.execPath, ['-e', "process.stdout.write(require('zeromq').version)"], { cwd: PEERS_DIR, encoding: 'utf8' });
+  const zeromq = spawnSync(process.execPath, ['-e', "process.stdout.write(require('zeromq').version)"], {
+    cwd: PEERS_DIR,
+    encoding: 'utf8',
+  });
   const zeromqFailure = failure(zeromq, "loading zeromq's prebuilt addon");
   if (zeromqFailure !== undefined) unavailable.zeromq = zeromqFailure;
   return { unavailable, libzmq: zeromqFailure === undefined ? zeromq.stdout : 'not loaded' };

@@ -155,7 +155,9 @@ function payloadOf(size: number): Buffer {
 export async function run(connect: Connect, address: string, workload: TimedWorkload): Promise<WorkloadResult> {
   const payload = payloadOf(workload.size);
   if (workload.kind === 'connect') return connections(connect, address, payload, workload);
-  const clients = await Promise.all(Array.from({ length: workload.kind === 'events' ? workload.clients : 1 }, () => connect(address)));
+  const clients = await Promise.all(
+    Array.from({ length: workload.kind === 'events' ? workload.clients : 1 }, () => connect(address)),
+  );
   const first = clients[0]!;
   // The first round trip doubles as the handshake of stacks that connect lazily (zeromq, grpc).
   if (!(await first.request(payload)).equals(payload)) throw new Error('echo returned different bytes than were sent');
@@ -200,7 +202,11 @@ function warmingUp(start: bigint, done: number, count: number, floorMs: number, 
   return elapsed < Math.min(maxMs, 2 * floorMs) && (done < count || elapsed < floorMs);
 }
 
-async function latency(client: EchoClient, payload: Buffer, workload: Extract<Workload, { kind: 'latency' }>): Promise<LatencyResult> {
+async function latency(
+  client: EchoClient,
+  payload: Buffer,
+  workload: Extract<Workload, { kind: 'latency' }>,
+): Promise<LatencyResult> {
   const { warmup, warmupMs, maxMs } = workload;
   const warmStart = process.hrtime.bigint();
   for (let i = 0; warmingUp(warmStart, i, warmup, warmupMs, maxMs); i++) check(await client.request(payload), payload);
@@ -228,7 +234,11 @@ async function latency(client: EchoClient, payload: Buffer, workload: Extract<Wo
   };
 }
 
-async function throughput(client: EchoClient, payload: Buffer, workload: Extract<Workload, { kind: 'throughput' }>): Promise<ThroughputResult> {
+async function throughput(
+  client: EchoClient,
+  payload: Buffer,
+  workload: Extract<Workload, { kind: 'throughput' }>,
+): Promise<ThroughputResult> {
   const warmStart = process.hrtime.bigint();
   // Warm up in slices, so the time floor is checked without timing every request.
   const slice = Math.max(1, Math.min(workload.warmup, 10_000));
@@ -239,7 +249,13 @@ async function throughput(client: EchoClient, payload: Buffer, workload: Extract
   const count = await pipeline(client, payload, workload.count, workload.inFlight, workload.maxMs);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const requestsPerSecond = count / seconds;
-  return { kind: 'throughput', count, seconds, requestsPerSecond, megabytesPerSecond: (requestsPerSecond * payload.length) / 1e6 };
+  return {
+    kind: 'throughput',
+    count,
+    seconds,
+    requestsPerSecond,
+    megabytesPerSecond: (requestsPerSecond * payload.length) / 1e6,
+  };
 }
 
 /**
@@ -247,7 +263,13 @@ async function throughput(client: EchoClient, payload: Buffer, workload: Extract
  * next request as soon as its previous reply arrives, so the window never drains until the end.
  * Stops issuing after `maxMs`; returns how many requests completed.
  */
-async function pipeline(client: EchoClient, payload: Buffer, count: number, inFlight: number, maxMs: number): Promise<number> {
+async function pipeline(
+  client: EchoClient,
+  payload: Buffer,
+  count: number,
+  inFlight: number,
+  maxMs: number,
+): Promise<number> {
   const start = process.hrtime.bigint();
   let issued = 0;
   let stop = false;
@@ -270,7 +292,10 @@ async function pipeline(client: EchoClient, payload: Buffer, count: number, inFl
  * first. Rounds, rather than one push of `count`, let the time cap stop a slow stack while a fast
  * one is timed over many rounds, not a few milliseconds.
  */
-async function events(clients: readonly EchoClient[], workload: Extract<Workload, { kind: 'events' }>): Promise<EventsResult> {
+async function events(
+  clients: readonly EchoClient[],
+  workload: Extract<Workload, { kind: 'events' }>,
+): Promise<EventsResult> {
   const received = new Array<number>(clients.length).fill(0);
   let target = 0;
   let allReceived: () => void = () => undefined;
@@ -278,7 +303,8 @@ async function events(clients: readonly EchoClient[], workload: Extract<Workload
   await Promise.all(
     clients.map((client, index) =>
       client.subscribe((payload) => {
-        if (payload.length !== workload.size) throw new Error(`event of ${workload.size} bytes came as ${payload.length}`);
+        if (payload.length !== workload.size)
+          throw new Error(`event of ${workload.size} bytes came as ${payload.length}`);
         const count = (received[index] ?? 0) + 1;
         received[index] = count;
         if (count === target && --waiting === 0) allReceived();
@@ -297,7 +323,8 @@ async function events(clients: readonly EchoClient[], workload: Extract<Workload
   };
   const round = Math.max(1, workload.warmup);
   const warmStart = process.hrtime.bigint();
-  for (let rounds = 0; rounds === 0 || warmingUp(warmStart, rounds, 1, workload.warmupMs, workload.maxMs); rounds++) await push(round);
+  for (let rounds = 0; rounds === 0 || warmingUp(warmStart, rounds, 1, workload.warmupMs, workload.maxMs); rounds++)
+    await push(round);
   let seconds = 0;
   let perClient = 0;
   while (perClient < workload.count && seconds * 1000 < workload.maxMs) {
@@ -309,7 +336,12 @@ async function events(clients: readonly EchoClient[], workload: Extract<Workload
 }
 
 /** Connect, one round trip, close, in sequence: what a short-lived client of each stack pays. */
-async function connections(connect: Connect, address: string, payload: Buffer, workload: Extract<Workload, { kind: 'connect' }>): Promise<ConnectResult> {
+async function connections(
+  connect: Connect,
+  address: string,
+  payload: Buffer,
+  workload: Extract<Workload, { kind: 'connect' }>,
+): Promise<ConnectResult> {
   const once = async (): Promise<void> => {
     const client = await connect(address);
     check(await client.request(payload), payload);

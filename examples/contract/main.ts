@@ -39,13 +39,23 @@ const toolStored = new Promise<void>((resolve) => {
 console.log('[client] put:', await typed.call.put({ title: 'groceries', body: 'milk, bread' }));
 console.log('[client] get:', await typed.call.get('groceries'));
 // The raw API is still there: bytes the schema refuses come back as EBADMSG.
-const refused = await client.request(notes.commands.put.id, Buffer.from('{"title":""}')).catch((error: Error) => error.message);
+const refused = await client
+  .request(notes.commands.put.id, Buffer.from('{"title":""}'))
+  .catch((error: Error) => error.message);
 console.log('[client] raw put of a bad note:', refused);
 
 // The blocking tool runs in its own process. This one must keep serving meanwhile, so it waits
 // for the tool asynchronously; from a shell the tool is simply run.
 const tool = fileURLToPath(new URL('./tool.ts', import.meta.url));
-const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', tool, address, 'put', 'todo', 'write docs']);
+const { stdout } = await promisify(execFile)(process.execPath, [
+  '--import',
+  'tsx',
+  tool,
+  address,
+  'put',
+  'todo',
+  'write docs',
+]);
 console.log(`[tool] ${stdout.trim()}`);
 await toolStored;
 console.log(`[server] ${server.stats().services[0]?.badMessages} request refused as a bad message`);

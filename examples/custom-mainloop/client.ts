@@ -23,7 +23,9 @@ const shownOn = (await Promise.all(answers)).map((answer) => answer.readUInt32LE
 // Events are never dropped or reordered: consecutive frames. Each layer shows on a later frame.
 const inOrder = frames.every((n, i) => i === 0 || n === frames[i - 1]! + 1);
 const later = shownOn.every((n, i) => n > frames[i]!);
-console.log(`[${name}] ${SUBMITS} frames seen ${inOrder ? 'in order, no gaps' : 'OUT OF ORDER'}, ` +
-  `${shownOn.length} layers accepted${later ? ', each for a later frame' : ' (for a PAST frame?!)'}`);
+console.log(
+  `[${name}] ${SUBMITS} frames seen ${inOrder ? 'in order, no gaps' : 'OUT OF ORDER'}, ` +
+    `${shownOn.length} layers accepted${later ? ', each for a later frame' : ' (for a PAST frame?!)'}`,
+);
 await client.close();
 process.exitCode = inOrder && later ? 0 : 1;

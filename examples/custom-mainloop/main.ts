@@ -81,7 +81,7 @@ function runFrame(): void {
   const end = performance.now();
   // Frames count once every client is up: before that, three Node processes starting on a small
   // machine take the CPU from the loop, which says nothing about the loop itself.
-  if (measuring ||= clients.size === CLIENTS) {
+  if ((measuring ||= clients.size === CLIENTS)) {
     // What serving itself cost past the deadline, when it began before it: pump's share of a miss.
     if (serveStart < deadline) maxServeOverrun = Math.max(maxServeOverrun, end - deadline);
     times.push(end - begin);
@@ -100,15 +100,19 @@ const exits = Array.from({ length: CLIENTS }, (_, i) => {
   });
   return new Promise<number | null>((resolve) => child.on('exit', resolve));
 });
-console.log(`[compositor] ${FRAME_MS.toFixed(1)} ms frames, ${RENDER_MS} ms of rendering each, serving ${CLIENTS} clients on ${socketPath}`);
+console.log(
+  `[compositor] ${FRAME_MS.toFixed(1)} ms frames, ${RENDER_MS} ms of rendering each, serving ${CLIENTS} clients on ${socketPath}`,
+);
 runFrame();
 
 const codes = await Promise.all(exits);
 await server.close(); // graceful, and finished by the frames that keep pumping meanwhile
 clearTimeout(timer);
 
-console.log(`[compositor] ${times.length} frames since every client connected, ${withinBudget} within the ${FRAME_MS.toFixed(1)} ms budget, ` +
-  `max frame time ${Math.max(...times).toFixed(1)} ms (max ${RENDER_MS} ms render: ${maxRender.toFixed(1)} ms)`);
+console.log(
+  `[compositor] ${times.length} frames since every client connected, ${withinBudget} within the ${FRAME_MS.toFixed(1)} ms budget, ` +
+    `max frame time ${Math.max(...times).toFixed(1)} ms (max ${RENDER_MS} ms render: ${maxRender.toFixed(1)} ms)`,
+);
 console.log(`[compositor] serving overran a deadline by at most ${maxServeOverrun.toFixed(2)} ms`);
 console.log(`[compositor] ${served} requests served, ${poller.size} fds left in the poller`);
 // Budget misses depend on the machine (a loaded CPU stretches even the render); correctness does not.

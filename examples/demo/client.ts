@@ -44,19 +44,26 @@ for (let base = 0; base < KEYS; base += BATCH) {
   const batch: Promise<void>[] = [];
   for (let i = base; i < base + BATCH; i++) {
     batch.push(set(i).then(() => undefined));
-    batch.push(get(i).then((value) => {
-      if (value.toString() !== `${name}:${i}`) throw new Error(`k${i}: got "${value.toString()}"`);
-      checked++;
-    }));
+    batch.push(
+      get(i).then((value) => {
+        if (value.toString() !== `${name}:${i}`) throw new Error(`k${i}: got "${value.toString()}"`);
+        checked++;
+      }),
+    );
   }
   await Promise.all(batch);
 }
 const ms = Math.round(performance.now() - started);
 
 // A missing key comes back as the code the handler threw.
-const missing = await get(KEYS).then(() => 'found?!', (e: unknown) => (e instanceof IpcError ? e.code : String(e)));
+const missing = await get(KEYS).then(
+  () => 'found?!',
+  (e: unknown) => (e instanceof IpcError ? e.code : String(e)),
+);
 await ticked;
 
-say(`pid ${process.pid}: ${2 * KEYS} pipelined requests in ${ms} ms, ${checked}/${KEYS} values checked, ` +
-  `missing key -> ${missing}, ${TICKS} clock ticks`);
+say(
+  `pid ${process.pid}: ${2 * KEYS} pipelined requests in ${ms} ms, ${checked}/${KEYS} values checked, ` +
+    `missing key -> ${missing}, ${TICKS} clock ticks`,
+);
 await Promise.all([kv.close(), clock.close()]);

@@ -55,8 +55,10 @@ export function kvService(hooks: DemoHooks): ServiceDefinition<KvSession> {
     closed: (conn, reason) => {
       const { store, release } = conn.context;
       const code = reason instanceof IpcError ? reason.code : reason.name;
-      hooks.log(`kv closed conn ${conn.id} (pid ${conn.credentials.pid}): ${code} "${reason.message}", freed ${store.size} keys` +
-        (release ? ', 1 parked request dropped' : ''));
+      hooks.log(
+        `kv closed conn ${conn.id} (pid ${conn.credentials.pid}): ${code} "${reason.message}", freed ${store.size} keys` +
+          (release ? ', 1 parked request dropped' : ''),
+      );
       store.clear();
       release?.(); // lets the handler finish so `destroyed` can run; its answer is dropped
       hooks.freed(conn.credentials.pid);

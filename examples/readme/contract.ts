@@ -1,4 +1,14 @@
-import { connect, contractClient, contractEvents, createServer, defineContract, implementContract, jsonCodec, schemaCodec, utf8Codec } from 'pollux';
+import {
+  connect,
+  contractClient,
+  contractEvents,
+  createServer,
+  defineContract,
+  implementContract,
+  jsonCodec,
+  schemaCodec,
+  utf8Codec,
+} from 'pollux';
 import * as v from 'valibot';
 
 const Note = v.object({ title: v.pipe(v.string(), v.minLength(1)), body: v.string() });

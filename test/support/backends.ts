@@ -51,7 +51,11 @@ export interface Backends {
    * {@link spawnPeer} with the environment that picks the right backend in the fixture: the
    * server backend for `server` and the fixtures named `*-server`, the client backend otherwise.
    */
-  spawnFixture(fixture: string, args: readonly string[], options?: { uid?: number; gid?: number; stdin?: boolean }): Peer;
+  spawnFixture(
+    fixture: string,
+    args: readonly string[],
+    options?: { uid?: number; gid?: number; stdin?: boolean },
+  ): Peer;
 }
 
 /** Call inside a `describe`: sets up that suite's pollers for `pair`. */
@@ -79,6 +83,10 @@ export function useBackends(pair: BackendPair): Backends {
     connectTo: (address, service, options = {}) => connect(address, service, { poller: get(pair.client), ...options }),
     startServerOn: (configure, options = {}) => startServer(configure, { ...options, poller: get(pair.server) }),
     listenOn: (address, configure) => listenAt(address, configure, { poller: get(pair.server) }),
-    spawnFixture: (fixture, args, options = {}) => spawnPeer(fixture, args, { ...options, env: fixture === 'server' || fixture.endsWith('-server') ? serverEnv : clientEnv }),
+    spawnFixture: (fixture, args, options = {}) =>
+      spawnPeer(fixture, args, {
+        ...options,
+        env: fixture === 'server' || fixture.endsWith('-server') ? serverEnv : clientEnv,
+      }),
   };
 }

@@ -1,6 +1,16 @@
 // Vitest global setup: bundles each fixture once into plain JavaScript, so a test that spawns
 // hundreds of fixture processes pays Node's start-up alone, not tsx's compile on every start.
-import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -21,7 +31,12 @@ interface Esbuild {
 }
 interface EsbuildPlugin {
   name: string;
-  setup(build: { onLoad(filter: { filter: RegExp }, load: (args: { path: string }) => Promise<{ contents: string; loader: string }>): void }): void;
+  setup(build: {
+    onLoad(
+      filter: { filter: RegExp },
+      load: (args: { path: string }) => Promise<{ contents: string; loader: string }>,
+    ): void;
+  }): void;
 }
 
 // esbuild comes with tsx; resolving it through tsx keeps it out of our own dependencies.
@@ -48,7 +63,9 @@ class FixtureDir {
     const blocked = firstUnsearchable(dirname(this.path));
     if (blocked !== undefined) {
       rmSync(this.path, { recursive: true });
-      throw new Error(`${blocked} is closed to other users, yet fixtures run as uid 65534 from ${this.path}: point TMPDIR at a directory everyone may enter, such as /tmp`);
+      throw new Error(
+        `${blocked} is closed to other users, yet fixtures run as uid 65534 from ${this.path}: point TMPDIR at a directory everyone may enter, such as /tmp`,
+      );
     }
   }
 
@@ -63,10 +80,15 @@ class FixtureDir {
     setup: (build) => {
       build.onLoad({ filter: /\.ts$/ }, async ({ path }) => {
         const source = await readFile(path, 'utf8');
-        for (const [, name] of source.matchAll(/createRequire\(import\.meta\.url\)\(\s*['"]([^'"./][^'"]*)['"]\s*\)/g)) {
+        for (const [, name] of source.matchAll(
+          /createRequire\(import\.meta\.url\)\(\s*['"]([^'"./][^'"]*)['"]\s*\)/g,
+        )) {
           this.runtimePackages.set(name!, dirname(path));
         }
-        return { contents: source.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(this.mirrorOf(path)).href)), loader: 'ts' };
+        return {
+          contents: source.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(this.mirrorOf(path)).href)),
+          loader: 'ts',
+        };
       });
     },
   };
@@ -91,10 +113,13 @@ class FixtureDir {
     copied.add(name);
     const candidates = createRequire(join(from, 'noop.js')).resolve.paths(name) ?? [];
     const found = candidates.map((dir) => join(dir, name)).find((dir) => existsSync(join(dir, 'package.json')));
-    if (found === undefined) throw new Error(`cannot find package ${name} from ${from}, which a fixture requires at run time`);
+    if (found === undefined)
+      throw new Error(`cannot find package ${name} from ${from}, which a fixture requires at run time`);
     const real = realpathSync(found);
     cpSync(real, join(this.path, 'node_modules', name), { recursive: true, dereference: true });
-    const manifest = JSON.parse(readFileSync(join(real, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    const manifest = JSON.parse(readFileSync(join(real, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+    };
     for (const dependency of Object.keys(manifest.dependencies ?? {})) this.copyPackage(dependency, real, copied);
   }
 }

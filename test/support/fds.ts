@@ -17,7 +17,9 @@ export function ensureFdLimit(needed: number): void {
   const [soft, hard] = [match?.[1], match?.[2]].map((value) => (value === 'unlimited' ? Infinity : Number(value)));
   if (soft! >= needed && hard! >= needed) return;
   try {
-    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${needed}:${Math.max(needed, hard!)}`], { stdio: 'pipe' });
+    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${needed}:${Math.max(needed, hard!)}`], {
+      stdio: 'pipe',
+    });
   } catch (error) {
     throw new Error(
       `this test holds ${needed} fds, RLIMIT_NOFILE is ${soft}:${hard} and prlimit could not raise it ` +

@@ -1,5 +1,5 @@
 // What a server should make of a client's byte stream, worked out from the protocol's rules
-// (packages/core/src/frame.ts, handshake.ts) independently of the server's own code.
+// (packages/core/src/protocol/frame.ts, handshake.ts) independently of the server's own code.
 
 /** How a server with one service, id 1 called `echo`, ends a connection that sent `stream` and then hung up. */
 export interface ExpectedOutcome {

@@ -2,7 +2,13 @@
 // hostile or broken peer.
 
 /** One frame: 12-byte little-endian header and payload; `length` may lie about the payload. */
-export function frame(kind: number, code: number, id: number, payload: Buffer = Buffer.alloc(0), length = payload.length): Buffer {
+export function frame(
+  kind: number,
+  code: number,
+  id: number,
+  payload: Buffer = Buffer.alloc(0),
+  length = payload.length,
+): Buffer {
   const header = Buffer.alloc(12);
   header.writeUInt32LE(length, 0);
   header[4] = kind;

@@ -32,7 +32,10 @@ export function spawnPeer(
   options: { uid?: number; gid?: number; env?: Record<string, string>; stdin?: boolean } = {},
 ): Peer {
   const bundle = inject('fixtureBundles')?.[fixture];
-  const entry = bundle === undefined ? ['--import', 'tsx', fileURLToPath(new URL(`../fixtures/${fixture}.ts`, import.meta.url))] : [bundle];
+  const entry =
+    bundle === undefined
+      ? ['--import', 'tsx', fileURLToPath(new URL(`../fixtures/${fixture}.ts`, import.meta.url))]
+      : [bundle];
   const child = spawn(process.execPath, [...entry, ...args], {
     // A bundle runs from its own directory, which every user may enter; tsx needs the checkout.
     cwd: bundle === undefined ? repoRoot : dirname(bundle),
@@ -60,7 +63,8 @@ export function spawnPeer(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('close', (code, signal) => {
       exitInfo = { code, signal };
-      for (const w of waiting.splice(0)) w.reject(new Error(`fixture ${fixture} exited (${code ?? signal}) before sending "${w.type}"`));
+      for (const w of waiting.splice(0))
+        w.reject(new Error(`fixture ${fixture} exited (${code ?? signal}) before sending "${w.type}"`));
       const stdin = child.stdin;
       if (stdin === null || stdin.closed) {
         resolve(exitInfo);

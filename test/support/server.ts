@@ -27,7 +27,11 @@ export function scratchSocket(): ScratchSocket {
 }
 
 /** Makes a server, lets `configure` add its services, and listens on `address`. */
-export async function listenAt(address: string, configure: (server: IpcServer) => void, options: CreateServerOptions = {}): Promise<IpcServer> {
+export async function listenAt(
+  address: string,
+  configure: (server: IpcServer) => void,
+  options: CreateServerOptions = {},
+): Promise<IpcServer> {
   const server = createServer(options);
   configure(server);
   await server.listen(address);
@@ -35,7 +39,10 @@ export async function listenAt(address: string, configure: (server: IpcServer) =
 }
 
 /** Starts a server; `configure` adds its services before it listens. */
-export async function startServer(configure: (server: IpcServer) => void, options: CreateServerOptions = {}): Promise<TestServer> {
+export async function startServer(
+  configure: (server: IpcServer) => void,
+  options: CreateServerOptions = {},
+): Promise<TestServer> {
   const socket = scratchSocket();
   const server = await listenAt(socket.address, configure, options);
   return {

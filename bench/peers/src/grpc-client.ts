@@ -19,20 +19,33 @@ export class GrpcEchoClient implements EchoClient {
 
   /** grpc-js connects lazily; the first round trip (see workloads) is the handshake. */
   static async connect(address: string): Promise<GrpcEchoClient> {
-    return new GrpcEchoClient(new Client(grpcTarget(address), credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
+    return new GrpcEchoClient(
+      new Client(grpcTarget(address), credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }),
+    );
   }
 
   request(payload: Buffer): Promise<Buffer> {
     return new Promise((resolve, reject) => {
-      this.#client.makeUnaryRequest(echo.path, echo.requestSerialize, echo.responseDeserialize, payload, (error, reply) => {
-        if (error !== null || reply === undefined) reject(error ?? new Error('empty reply'));
-        else resolve(reply);
-      });
+      this.#client.makeUnaryRequest(
+        echo.path,
+        echo.requestSerialize,
+        echo.responseDeserialize,
+        payload,
+        (error, reply) => {
+          if (error !== null || reply === undefined) reject(error ?? new Error('empty reply'));
+          else resolve(reply);
+        },
+      );
     });
   }
 
   subscribe(onEvent: (payload: Buffer) => void): Promise<void> {
-    const stream = this.#client.makeServerStreamRequest(subscribe.path, subscribe.requestSerialize, subscribe.responseDeserialize, Buffer.alloc(0));
+    const stream = this.#client.makeServerStreamRequest(
+      subscribe.path,
+      subscribe.requestSerialize,
+      subscribe.responseDeserialize,
+      Buffer.alloc(0),
+    );
     this.#stream = stream;
     return new Promise((resolve, reject) => {
       // Before the first message an error means no subscription; after it, the only one
@@ -47,9 +60,15 @@ export class GrpcEchoClient implements EchoClient {
   }
 
   pushEvents(count: number, size: number): void {
-    this.#client.makeUnaryRequest(push.path, push.requestSerialize, push.responseDeserialize, encodePushRequest(count, size), (error) => {
-      if (error !== null) console.error('push request failed:', error);
-    });
+    this.#client.makeUnaryRequest(
+      push.path,
+      push.requestSerialize,
+      push.responseDeserialize,
+      encodePushRequest(count, size),
+      (error) => {
+        if (error !== null) console.error('push request failed:', error);
+      },
+    );
   }
 
   async close(): Promise<void> {

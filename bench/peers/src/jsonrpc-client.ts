@@ -3,7 +3,12 @@
  * requests), `push` to ask for events, which arrive as `event` notifications.
  */
 import type { Socket } from 'node:net';
-import { createMessageConnection, SocketMessageReader, SocketMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  createMessageConnection,
+  SocketMessageReader,
+  SocketMessageWriter,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
 import type { EchoClient } from '../../src/echo-client.js';
 import { ECHO, EVENT, PUSH } from './jsonrpc-stack.js';
 import { connectUnixSocket } from '../../src/unix-socket.js';

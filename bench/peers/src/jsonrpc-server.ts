@@ -6,7 +6,12 @@
  */
 import { unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { createMessageConnection, SocketMessageReader, SocketMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  createMessageConnection,
+  SocketMessageReader,
+  SocketMessageWriter,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
 import { eventPayload } from '../../src/echo-client.js';
 import { ECHO, EVENT, PUSH, sendNotifications } from './jsonrpc-stack.js';
 import { exitWithParent } from '../../src/server-lifecycle.js';

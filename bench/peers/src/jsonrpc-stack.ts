@@ -16,7 +16,12 @@ const WINDOW = 256;
  * awaiting every WINDOW-th one bounds what the writer buffers without a round of waiting per
  * message.
  */
-export async function sendNotifications(connection: MessageConnection, method: string, param: string, count: number): Promise<void> {
+export async function sendNotifications(
+  connection: MessageConnection,
+  method: string,
+  param: string,
+  count: number,
+): Promise<void> {
   for (let i = 0; i < count; i++) {
     const written = connection.sendNotification(method, param);
     if (i % WINDOW === WINDOW - 1) await written;

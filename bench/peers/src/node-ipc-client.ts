@@ -16,7 +16,9 @@ export class NodeIpcEchoClient implements EchoClient {
   private constructor(ipc: ReturnType<typeof ipcInstance>) {
     this.#ipc = ipc;
     const server = ipc.of[SERVER_ID]!;
-    server.on(ECHO, (message: EchoMessage) => this.#pending.settle(message.seq, Buffer.from(message.payload, 'base64')));
+    server.on(ECHO, (message: EchoMessage) =>
+      this.#pending.settle(message.seq, Buffer.from(message.payload, 'base64')),
+    );
     server.on('disconnect', () => this.#pending.failAll(new Error('connection closed')));
   }
 

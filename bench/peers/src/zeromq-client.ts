@@ -55,7 +55,8 @@ export class ZeromqEchoClient implements EchoClient {
   async #drain(): Promise<void> {
     this.#sending = true;
     try {
-      for (let message = this.#outgoing.shift(); message !== undefined; message = this.#outgoing.shift()) await this.#dealer.send(message);
+      for (let message = this.#outgoing.shift(); message !== undefined; message = this.#outgoing.shift())
+        await this.#dealer.send(message);
     } catch (error) {
       this.#pending.failAll(error as Error);
     } finally {

@@ -11,4 +11,3 @@ export function idFrame(id: number): Buffer {
   frame.writeUInt32LE(id, 0);
   return frame;
 }
-

@@ -36,11 +36,20 @@ type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositio
  * @param output - where to write
  * @param signal - stops `watch` (it resolves with 0)
  */
-export async function run(argv: readonly string[], output: CommandOutput, signal?: AbortSignal): Promise<ExitCodeValue> {
+export async function run(
+  argv: readonly string[],
+  output: CommandOutput,
+  signal?: AbortSignal,
+): Promise<ExitCodeValue> {
   let flags: Flags;
   let positionals: string[];
   try {
-    ({ values: flags, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true }));
+    ({ values: flags, positionals } = parseArgs({
+      args: [...argv],
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    }));
   } catch (error) {
     output.error(`pollux: ${(error as Error).message}\nTry 'pollux --help'.\n`);
     return ExitCode.Usage;
@@ -68,7 +77,8 @@ export async function run(argv: readonly string[], output: CommandOutput, signal
     }
   } catch (error) {
     if (!(error instanceof CommandFailure)) throw error;
-    if (flags.json === true && command === 'call') output.write(`${JSON.stringify({ ok: false, code: error.code ?? 'EINVAL', message: error.message })}\n`);
+    if (flags.json === true && command === 'call')
+      output.write(`${JSON.stringify({ ok: false, code: error.code ?? 'EINVAL', message: error.message })}\n`);
     output.error(`pollux: ${error.message}\n${error.exitCode === ExitCode.Usage ? "Try 'pollux --help'.\n" : ''}`);
     return error.exitCode;
   }
@@ -82,7 +92,8 @@ function arity(args: readonly string[], min: number, usage: string, max = min): 
 function positiveInteger(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const number = Number(value);
-  if (!Number.isSafeInteger(number) || number < 1) throw new CommandFailure(ExitCode.Usage, `${name} must be a positive integer, got "${value}"`);
+  if (!Number.isSafeInteger(number) || number < 1)
+    throw new CommandFailure(ExitCode.Usage, `${name} must be a positive integer, got "${value}"`);
   return number;
 }
 
@@ -101,13 +112,28 @@ async function status(address: string, flags: Flags, timeout: number, output: Co
   return ExitCode.Ok;
 }
 
-async function connections(address: string, flags: Flags, timeout: number, output: CommandOutput): Promise<ExitCodeValue> {
+async function connections(
+  address: string,
+  flags: Flags,
+  timeout: number,
+  output: CommandOutput,
+): Promise<ExitCodeValue> {
   const snapshot = await inspect(address, timeout, (inspector) => inspector.snapshot());
-  output.write(flags.json === true ? `${JSON.stringify(snapshot.connections, null, 2)}\n` : connectionsText(snapshot.connections, snapshot.stats));
+  output.write(
+    flags.json === true
+      ? `${JSON.stringify(snapshot.connections, null, 2)}\n`
+      : connectionsText(snapshot.connections, snapshot.stats),
+  );
   return ExitCode.Ok;
 }
 
-async function watch(address: string, flags: Flags, timeout: number, output: CommandOutput, signal: AbortSignal | undefined): Promise<ExitCodeValue> {
+async function watch(
+  address: string,
+  flags: Flags,
+  timeout: number,
+  output: CommandOutput,
+  signal: AbortSignal | undefined,
+): Promise<ExitCodeValue> {
   const interval = positiveInteger('--interval', flags.interval, 1000);
   const count = positiveInteger('--count', flags.count, Number.MAX_SAFE_INTEGER);
   return inspect(address, timeout, async (inspector) => {
@@ -118,9 +144,14 @@ async function watch(address: string, flags: Flags, timeout: number, output: Com
       if (stopped()) break;
       const snapshot = await inspector.snapshot();
       const at = performance.now();
-      const rates = previous === undefined ? new Map() : ratesBetween(previous.stats, snapshot.stats, (at - previous.at) / 1000);
+      const rates =
+        previous === undefined ? new Map() : ratesBetween(previous.stats, snapshot.stats, (at - previous.at) / 1000);
       previous = { at, stats: snapshot.stats };
-      output.write(flags.json === true ? `${JSON.stringify({ time: new Date().toISOString(), ...snapshot, rates: Object.fromEntries(rates) })}\n` : watchFrame(address, snapshot, rates, output.isTTY));
+      output.write(
+        flags.json === true
+          ? `${JSON.stringify({ time: new Date().toISOString(), ...snapshot, rates: Object.fromEntries(rates) })}\n`
+          : watchFrame(address, snapshot, rates, output.isTTY),
+      );
     }
     return ExitCode.Ok;
   });
@@ -132,13 +163,20 @@ function watchFrame(address: string, snapshot: Snapshot, rates: Rates, redraw: b
   return redraw ? `\x1b[H\x1b[2J${frame}` : `${frame}\n`;
 }
 
-function ratesBetween(before: ServerStats, after: ServerStats, seconds: number): Map<number, { requests: number; events: number }> {
+function ratesBetween(
+  before: ServerStats,
+  after: ServerStats,
+  seconds: number,
+): Map<number, { requests: number; events: number }> {
   const old = new Map(before.services.map((service) => [service.id, service]));
   const rates = new Map<number, { requests: number; events: number }>();
   for (const service of after.services) {
     const prior = old.get(service.id);
     if (prior === undefined || seconds <= 0) continue;
-    rates.set(service.id, { requests: (service.requests - prior.requests) / seconds, events: (service.events - prior.events) / seconds });
+    rates.set(service.id, {
+      requests: (service.requests - prior.requests) / seconds,
+      events: (service.events - prior.events) / seconds,
+    });
   }
   return rates;
 }
@@ -160,7 +198,8 @@ function call(args: readonly string[], flags: Flags, timeout: number, output: Co
   const [address, serviceArg, commandArg, text] = args as [string, string, string, string | undefined];
   const service = /^\d+$/.test(serviceArg) ? Number(serviceArg) : serviceArg;
   const command = Number(commandArg);
-  if (!/^\d+$/.test(commandArg) || command > 0xffff) throw new CommandFailure(ExitCode.Usage, `COMMAND must be an id in 0-65535, got "${commandArg}"`);
+  if (!/^\d+$/.test(commandArg) || command > 0xffff)
+    throw new CommandFailure(ExitCode.Usage, `COMMAND must be an id in 0-65535, got "${commandArg}"`);
   const payload = readPayload({ text, hex: flags.hex === true, file: flags.file });
   let client: SyncClient;
   try {
@@ -170,15 +209,24 @@ function call(args: readonly string[], flags: Flags, timeout: number, output: Co
   }
   try {
     if (payload.length > client.maxMessageSize) {
-      throw new CommandFailure(ExitCode.Usage, `payload of ${payload.length} bytes exceeds the server's limit of ${client.maxMessageSize} bytes`, 'EMSGSIZE');
+      throw new CommandFailure(
+        ExitCode.Usage,
+        `payload of ${payload.length} bytes exceeds the server's limit of ${client.maxMessageSize} bytes`,
+        'EMSGSIZE',
+      );
     }
     let response: Buffer;
     try {
       response = client.request(command, payload, { timeout });
     } catch (error) {
       const failure = IpcError.from(error, 'EIO');
-      if (LOCAL_FAILURES.has(failure.code)) throw CommandFailure.fromConnection(failure, `call to ${client.serviceName} command ${command} failed`);
-      throw new CommandFailure(ExitCode.RemoteError, `${client.serviceName} command ${command} answered ${failure.code}: ${failure.message}`, failure.code);
+      if (LOCAL_FAILURES.has(failure.code))
+        throw CommandFailure.fromConnection(failure, `call to ${client.serviceName} command ${command} failed`);
+      throw new CommandFailure(
+        ExitCode.RemoteError,
+        `${client.serviceName} command ${command} answered ${failure.code}: ${failure.message}`,
+        failure.code,
+      );
     }
     if (flags.json !== true) {
       output.write(response);
@@ -190,7 +238,9 @@ function call(args: readonly string[], flags: Flags, timeout: number, output: Co
       } catch {
         text = null;
       }
-      output.write(`${JSON.stringify({ ok: true, bytes: response.length, hex: response.toString('hex'), utf8: text })}\n`);
+      output.write(
+        `${JSON.stringify({ ok: true, bytes: response.length, hex: response.toString('hex'), utf8: text })}\n`,
+      );
     }
     return ExitCode.Ok;
   } finally {

@@ -54,6 +54,10 @@ export class CommandFailure extends Error {
   /** A connection-level failure of talking to `address`. */
   static fromConnection(error: unknown, what: string): CommandFailure {
     const failure = IpcError.from(error, 'EIO');
-    return new CommandFailure(exitCodeForConnectionError(failure), `${what}: ${failure.code}: ${failure.message}`, failure.code);
+    return new CommandFailure(
+      exitCodeForConnectionError(failure),
+      `${what}: ${failure.code}: ${failure.message}`,
+      failure.code,
+    );
   }
 }

@@ -1,4 +1,12 @@
-import { connect, fetchConnections, fetchServerStats, INTROSPECTION_SERVICE_NAME, type ConnectionInfo, type IpcClient, type ServerStats } from 'pollux';
+import {
+  connect,
+  fetchConnections,
+  fetchServerStats,
+  INTROSPECTION_SERVICE_NAME,
+  type ConnectionInfo,
+  type IpcClient,
+  type ServerStats,
+} from 'pollux';
 import { CommandFailure, ExitCode } from './exit-codes.js';
 
 /** A server's counters and open connections at one moment. */
@@ -24,7 +32,10 @@ export class Inspector {
     try {
       return new Inspector(address, await connect(address, INTROSPECTION_SERVICE_NAME, { timeout }), timeout);
     } catch (error) {
-      throw CommandFailure.fromConnection(error, `cannot inspect ${address} (is the server running, with introspection enabled?)`);
+      throw CommandFailure.fromConnection(
+        error,
+        `cannot inspect ${address} (is the server running, with introspection enabled?)`,
+      );
     }
   }
 
@@ -48,7 +59,17 @@ export class Inspector {
   async #ask<T>(query: () => Promise<T>): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new CommandFailure(ExitCode.TempFail, `server at ${this.address} did not answer within ${this.#timeout} ms`, 'ETIMEDOUT')), this.#timeout);
+      timer = setTimeout(
+        () =>
+          reject(
+            new CommandFailure(
+              ExitCode.TempFail,
+              `server at ${this.address} did not answer within ${this.#timeout} ms`,
+              'ETIMEDOUT',
+            ),
+          ),
+        this.#timeout,
+      );
     });
     try {
       return await Promise.race([query(), timedOut]);

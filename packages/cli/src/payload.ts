@@ -15,7 +15,8 @@ export interface PayloadSource {
  */
 export function readPayload({ text, hex, file }: PayloadSource): Buffer {
   if (file !== undefined) {
-    if (text !== undefined || hex) throw new CommandFailure(ExitCode.Usage, 'give the payload as an argument or with --file, not both');
+    if (text !== undefined || hex)
+      throw new CommandFailure(ExitCode.Usage, 'give the payload as an argument or with --file, not both');
     try {
       return readFileSync(file === '-' ? 0 : file);
     } catch (error) {
@@ -25,6 +26,7 @@ export function readPayload({ text, hex, file }: PayloadSource): Buffer {
   if (text === undefined) return Buffer.alloc(0);
   if (!hex) return Buffer.from(text, 'utf8');
   const digits = text.replace(/\s+/g, '');
-  if (!/^(?:[0-9a-fA-F]{2})*$/.test(digits)) throw new CommandFailure(ExitCode.Usage, `payload is not hex bytes: ${JSON.stringify(text)}`);
+  if (!/^(?:[0-9a-fA-F]{2})*$/.test(digits))
+    throw new CommandFailure(ExitCode.Usage, `payload is not hex bytes: ${JSON.stringify(text)}`);
   return Buffer.from(digits, 'hex');
 }

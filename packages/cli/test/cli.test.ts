@@ -86,7 +86,10 @@ describe('the pollux command against a real server', () => {
     expect(lines[0]).toMatch(new RegExp(`^server ${address}: 3 connections open, 3 accepted`));
     expect(lines[2]).toMatch(/^SERVICE\s+ID\s+CONNS\s+ACCEPTED/);
     expect(lines.find((line) => line.startsWith('tools'))).toMatch(/^tools\s+3\s+2\s+2\s+0\s+0\s+1\s/);
-    const stats = json(await pollux('status', address, '--json')) as { connections: number; services: { name: string; requests: number }[] };
+    const stats = json(await pollux('status', address, '--json')) as {
+      connections: number;
+      services: { name: string; requests: number }[];
+    };
     expect(stats.connections).toBe(3);
     expect(stats.services.find((service) => service.name === 'tools')?.requests).toBe(1);
   });
@@ -100,8 +103,15 @@ describe('the pollux command against a real server', () => {
     expect(tools).toHaveLength(2);
     for (const row of tools) expect(row.split(/\s+/)[2]).toBe(String(process.pid));
     expect(tools.map((row) => row.split(/\s+/)[7]).sort()).toEqual(['no', 'yes']);
-    const list = json(await pollux('connections', address, '--json')) as { id: number; credentials: { pid: number; uid: number }; stats: { readPaused: boolean } }[];
-    expect(list.find((entry) => entry.id === paused.id)).toMatchObject({ credentials: { pid: process.pid, uid: process.getuid!() }, stats: { readPaused: true } });
+    const list = json(await pollux('connections', address, '--json')) as {
+      id: number;
+      credentials: { pid: number; uid: number };
+      stats: { readPaused: boolean };
+    }[];
+    expect(list.find((entry) => entry.id === paused.id)).toMatchObject({
+      credentials: { pid: process.pid, uid: process.getuid!() },
+      stats: { readPaused: true },
+    });
   });
 
   it('call sends UTF-8, hex or a file and writes the response bytes as they are', async () => {
@@ -110,12 +120,20 @@ describe('the pollux command against a real server', () => {
     const file = join(dir, 'payload.bin');
     writeFileSync(file, Buffer.from([1, 2, 3]));
     expect([...(await pollux('call', address, 'tools', '0', '--file', file)).stdout]).toEqual([1, 2, 3]);
-    expect(json(await pollux('call', address, 'tools', '0', '--hex', 'c3', '--json'))).toEqual({ ok: true, bytes: 1, hex: 'c3', utf8: null });
+    expect(json(await pollux('call', address, 'tools', '0', '--hex', 'c3', '--json'))).toEqual({
+      ok: true,
+      bytes: 1,
+      hex: 'c3',
+      utf8: null,
+    });
   });
 
   it('exits with the documented status for each kind of failure', async () => {
     const remote = await pollux('call', address, 'tools', '1', '--json');
-    expect([remote.status, json(remote)]).toEqual([1, { ok: false, code: 'EPERM', message: 'tools command 1 answered EPERM: tools says no' }]);
+    expect([remote.status, json(remote)]).toEqual([
+      1,
+      { ok: false, code: 'EPERM', message: 'tools command 1 answered EPERM: tools says no' },
+    ]);
     expect((await pollux('call', address, 'tools', '9')).status).toBe(1);
     expect((await pollux('call', address, 'nothing', '0')).status).toBe(69);
     expect((await pollux('call', join(dir, 'absent.sock'), 'tools', '0')).status).toBe(69);
@@ -123,7 +141,13 @@ describe('the pollux command against a real server', () => {
     expect((await pollux('call', address, 'locked', '0')).status).toBe(77);
     expect((await pollux('call', address, 'tools', '2', '--timeout', '200')).status).toBe(75);
     expect((await pollux('call', address, 'tools', '0', '--file', join(dir, 'missing'))).status).toBe(66);
-    for (const usage of [['status'], ['frobnicate', address], ['call', address, 'tools', '70000'], ['call', address, 'tools', '0', '--hex', 'xyz'], ['status', address, '--nope']]) {
+    for (const usage of [
+      ['status'],
+      ['frobnicate', address],
+      ['call', address, 'tools', '70000'],
+      ['call', address, 'tools', '0', '--hex', 'xyz'],
+      ['status', address, '--nope'],
+    ]) {
       const outcome = await pollux(...usage);
       expect(outcome.status, usage.join(' ')).toBe(64);
       expect(outcome.stderr).toContain("Try 'pollux --help'");
@@ -133,7 +157,18 @@ describe('the pollux command against a real server', () => {
   it('watch refreshes a given number of times, with per-service rates', async () => {
     const outcome = await pollux('watch', address, '--count', '2', '--interval', '50', '--json');
     expect(outcome.status).toBe(0);
-    const frames = outcome.stdout.toString().trimEnd().split('\n').map((line) => JSON.parse(line) as { stats: { connections: number }; connections: unknown[]; rates: Record<string, unknown> });
+    const frames = outcome.stdout
+      .toString()
+      .trimEnd()
+      .split('\n')
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            stats: { connections: number };
+            connections: unknown[];
+            rates: Record<string, unknown>;
+          },
+      );
     expect(frames).toHaveLength(2);
     expect(frames[0]!.rates).toEqual({});
     expect(Object.keys(frames[1]!.rates)).toContain('3');
@@ -144,6 +179,7 @@ describe('the pollux command against a real server', () => {
   it('prints a manual page with --help', async () => {
     const help = await pollux('--help');
     expect(help.status).toBe(0);
-    for (const section of ['NAME', 'SYNOPSIS', 'COMMANDS', 'OPTIONS', 'EXIT STATUS', 'EXAMPLES']) expect(help.stdout.toString()).toMatch(new RegExp(`^${section}$`, 'm'));
+    for (const section of ['NAME', 'SYNOPSIS', 'COMMANDS', 'OPTIONS', 'EXIT STATUS', 'EXAMPLES'])
+      expect(help.stdout.toString()).toMatch(new RegExp(`^${section}$`, 'm'));
   });
 });

@@ -1,16 +1,19 @@
+// How error messages name a bad value (shared by every layer).
 /**
  * Names a value the way an error message about a bad argument needs it: its type and its value,
  * so `'0'` (a string) is not mistaken for `0` (a number).
  */
 export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return `the ${typeof value} ${String(value)}`;
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean')
+    return `the ${typeof value} ${String(value)}`;
   if (value === null || value === undefined) return String(value);
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'symbol') return `the symbol ${value.description ?? ''}`.trimEnd();
-  const constructor = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  const className = (value as { constructor?: { name?: unknown } }).constructor?.name;
   if (Array.isArray(value)) return `an array of ${value.length}`;
-  return typeof constructor === 'string' && constructor !== 'Object' ? `a ${constructor}` : 'an object';
+  return typeof className === 'string' && className !== 'Object' ? `a ${className}` : 'an object';
 }
 
 /** `got …` for an error message, with a hint when a number came as a string (from argv, env, JSON). */

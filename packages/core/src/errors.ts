@@ -1,3 +1,4 @@
+// IpcError and errno-style codes (shared by every layer).
 import { constants } from 'node:os';
 import { describeValue as describe } from './describe-value.js';
 
@@ -83,7 +84,10 @@ export function isErrnoCode(value: unknown): value is IpcErrorCode {
  */
 export function errnoCode(value: string): IpcErrorCode {
   if (!isErrnoCode(value)) {
-    throw new IpcError('EINVAL', `error code must be an errno name such as 'EIO' or 'ENOSPC', got ${describe(value)}: wrap other errors with IpcError.from(error, fallbackCode)`);
+    throw new IpcError(
+      'EINVAL',
+      `error code must be an errno name such as 'EIO' or 'ENOSPC', got ${describe(value)}: wrap other errors with IpcError.from(error, fallbackCode)`,
+    );
   }
   return value;
 }
@@ -126,6 +130,7 @@ export class IpcError extends Error {
    * ordinary prototype check.
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of `instanceof`, a subclass too
     if (this !== IpcError) return Function.prototype[Symbol.hasInstance].call(this, value);
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
   }

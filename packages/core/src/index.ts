@@ -1,18 +1,34 @@
-export { IpcError, errnoCode, errnoName, isErrnoCode, type ErrnoCode, type IpcErrorCode, type IpcErrorOptions, type KnownErrorCode } from './errors.js';
-export { Ready, type DispatchFn, type Poller, type ReadyMask } from './poller.js';
-export { JobQueue } from './job-queue.js';
-export { interestEvents, type EventBits } from './interest-events.js';
-export type { Channel, Credentials, Listener, Transport } from './transport.js';
-export type { AcceptHook, CommandHandler, CommandSelector, HandlerFailure, ServiceDefinition } from './service.js';
-export { Connection } from './connection.js';
+// The package's main entry point (`@pollux/core`): the public API of every layer.
+export {
+  IpcError,
+  errnoCode,
+  errnoName,
+  isErrnoCode,
+  type ErrnoCode,
+  type IpcErrorCode,
+  type IpcErrorOptions,
+  type KnownErrorCode,
+} from './errors.js';
+export { Ready, type DispatchFn, type Poller, type ReadyMask } from './contracts/poller.js';
+export { JobQueue } from './contracts/job-queue.js';
+export { interestEvents, type EventBits } from './contracts/interest-events.js';
+export type { Channel, Credentials, Listener, Transport } from './contracts/transport.js';
+export type {
+  AcceptHook,
+  CommandHandler,
+  CommandSelector,
+  HandlerFailure,
+  ServiceDefinition,
+} from './server/service.js';
+export { Connection } from './server/connection.js';
 export type { ConnectionInfo, ConnectionStats, ServerStats, ServiceStats, TrafficStats } from './stats.js';
-export type { RateLimit } from './rate-limit.js';
-export type { EventQueueFullPolicy } from './server-session.js';
-export { HostedService, type BroadcastFilter, type BroadcastResult } from './hosted-service.js';
-export { IpcServer, type IpcServerCloseOptions, type IpcServerEvents, type IpcServerOptions } from './server.js';
-export { IpcClient, type CloseOptions, type IpcClientEvents } from './client.js';
-export type { IpcClientOptions, RetryOptions, ServerIdentity } from './client-options.js';
-export type { ClientStats, RequestOptions } from './client-session.js';
+export type { RateLimit } from './server/rate-limit.js';
+export type { EventQueueFullPolicy } from './server/server-session.js';
+export { HostedService, type BroadcastFilter, type BroadcastResult } from './server/hosted-service.js';
+export { IpcServer, type IpcServerCloseOptions, type IpcServerEvents, type IpcServerOptions } from './server/server.js';
+export { IpcClient, type CloseOptions, type IpcClientEvents } from './client/client.js';
+export type { IpcClientOptions, RetryOptions, ServerIdentity } from './client/client-options.js';
+export type { ClientStats, RequestOptions } from './client/client-session.js';
 export {
   SyncClient,
   type ReceivedEvent,
@@ -21,7 +37,7 @@ export {
   type SyncConnector,
   type SyncRequestOptions,
   type WaitForFd,
-} from './sync-client.js';
+} from './client/sync-client.js';
 export {
   bytesCodec,
   emptyCodec,
@@ -31,7 +47,7 @@ export {
   utf8Codec,
   type Codec,
   type CodecValue,
-} from './codec.js';
+} from './protocol/codec.js';
 export {
   defineContract,
   type CommandContract,
@@ -40,7 +56,7 @@ export {
   type RequestOf,
   type ResponseOf,
   type ServiceContract,
-} from './contract.js';
+} from './protocol/contract.js';
 export {
   contractEvents,
   implementContract,
@@ -49,7 +65,7 @@ export {
   type ContractHandlers,
   type ContractImplementation,
   type EncodedEvent,
-} from './contract-service.js';
+} from './server/contract-service.js';
 export {
   contractClient,
   contractSyncClient,
@@ -61,12 +77,11 @@ export {
   type ContractSyncCalls,
   type ContractSyncClient,
   type Subscription,
-} from './contract-client.js';
+} from './client/contract-client.js';
 export {
-  fetchConnections,
-  fetchServerStats,
   INTROSPECTION_SERVICE_ID,
   INTROSPECTION_SERVICE_NAME,
   IntrospectionCommand,
-  type IntrospectionOptions,
-} from './introspection.js';
+} from './protocol/introspection.js';
+export type { IntrospectionOptions } from './server/introspection-service.js';
+export { fetchConnections, fetchServerStats } from './client/introspection-client.js';

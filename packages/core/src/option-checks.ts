@@ -1,7 +1,8 @@
+// Checks of user options shared by client and server, each failing with EINVAL (shared).
 import { describeValue, gotValue } from './describe-value.js';
 import { IpcError } from './errors.js';
-import { isUint16, MAX_MESSAGE_SIZE_LIMIT } from './frame.js';
-import { SERVICE_NAME_MAX } from './handshake.js';
+import { isUint16, MAX_MESSAGE_SIZE_LIMIT } from './protocol/frame.js';
+import { SERVICE_NAME_MAX } from './protocol/handshake.js';
 
 /** The longest delay `setTimeout` holds; beyond it the timer fires at once. */
 const TIMER_MAX = 0x7fffffff;
@@ -12,7 +13,10 @@ const TIMER_MAX = 0x7fffffff;
 /** A largest message size the protocol can carry. */
 export function messageSize(value: number): number {
   if (!Number.isInteger(value) || value < 1 || value > MAX_MESSAGE_SIZE_LIMIT) {
-    throw new IpcError('EINVAL', `maxMessageSize must be a byte count in 1–${MAX_MESSAGE_SIZE_LIMIT}, ${gotValue(value)}`);
+    throw new IpcError(
+      'EINVAL',
+      `maxMessageSize must be a byte count in 1–${MAX_MESSAGE_SIZE_LIMIT}, ${gotValue(value)}`,
+    );
   }
   return value;
 }
@@ -32,7 +36,8 @@ export function deadline(name: string, value: number): number {
 
 /** An integer of 0 or more. */
 export function count(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw new IpcError('EINVAL', `${name} must be an integer of 0 or more, ${gotValue(value)}`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new IpcError('EINVAL', `${name} must be an integer of 0 or more, ${gotValue(value)}`);
   return value;
 }
 
@@ -43,7 +48,8 @@ export function byteLimit(name: string, value: number): number {
 
 /** A limit above 0, or Infinity for none. */
 export function positiveLimit(name: string, value: number): number {
-  if (typeof value !== 'number' || !(value > 0)) throw new IpcError('EINVAL', `${name} must be a positive number, ${gotValue(value)}`);
+  if (typeof value !== 'number' || !(value > 0))
+    throw new IpcError('EINVAL', `${name} must be a positive number, ${gotValue(value)}`);
   return value;
 }
 
@@ -57,7 +63,11 @@ export function atLeast(name: string, value: number, minimum: number, what: stri
 
 /** One of the `allowed` words. */
 export function oneOf<T extends string>(name: string, value: T, allowed: readonly T[]): T {
-  if (!allowed.includes(value)) throw new IpcError('EINVAL', `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, ${gotValue(value)}`);
+  if (!allowed.includes(value))
+    throw new IpcError(
+      'EINVAL',
+      `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, ${gotValue(value)}`,
+    );
   return value;
 }
 
@@ -65,14 +75,22 @@ export function oneOf<T extends string>(name: string, value: T, allowed: readonl
 export function checkEvent(event: number, payload: Uint8Array): void {
   if (!isUint16(event)) throw new IpcError('EINVAL', `event id must be an integer in 0–65535, ${gotValue(event)}`);
   if (!(payload instanceof Uint8Array)) {
-    throw new IpcError('EINVAL', `event payload must be a Uint8Array or Buffer, got ${describeValue(payload)}: encode text with Buffer.from(text)`);
+    throw new IpcError(
+      'EINVAL',
+      `event payload must be a Uint8Array or Buffer, got ${describeValue(payload)}: encode text with Buffer.from(text)`,
+    );
   }
 }
 
 /** A service to connect to: an id in 0–65535 or a name of 1–255 UTF-8 bytes. */
 export function serviceChoice(service: number | string): number | string {
-  if (typeof service === 'string' ? service === '' || Buffer.byteLength(service) > SERVICE_NAME_MAX : !isUint16(service)) {
-    throw new IpcError('EINVAL', `service must be an integer id in 0–65535 or a name of 1–${SERVICE_NAME_MAX} bytes, ${gotValue(service)}`);
+  if (
+    typeof service === 'string' ? service === '' || Buffer.byteLength(service) > SERVICE_NAME_MAX : !isUint16(service)
+  ) {
+    throw new IpcError(
+      'EINVAL',
+      `service must be an integer id in 0–65535 or a name of 1–${SERVICE_NAME_MAX} bytes, ${gotValue(service)}`,
+    );
   }
   return service;
 }

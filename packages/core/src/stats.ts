@@ -1,4 +1,6 @@
-import type { Credentials } from './transport.js';
+// The shapes of server, service and connection counters (shared: the server fills them,
+// the introspection readers return them).
+import type { Credentials } from './contracts/transport.js';
 
 /** Counters of one connection, or summed over a service's connections. */
 export interface TrafficStats {
@@ -96,7 +98,18 @@ export interface ServerStats {
 
 /** Fresh zeroed traffic counters. */
 export function newTrafficStats(): TrafficStats {
-  return { requests: 0, responses: 0, errors: 0, badMessages: 0, events: 0, eventsRefused: 0, bytesIn: 0, bytesOut: 0, flowControlEpisodes: 0, throttleEpisodes: 0 };
+  return {
+    requests: 0,
+    responses: 0,
+    errors: 0,
+    badMessages: 0,
+    events: 0,
+    eventsRefused: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    flowControlEpisodes: 0,
+    throttleEpisodes: 0,
+  };
 }
 
 const TRAFFIC_KEYS = Object.keys(newTrafficStats()) as (keyof TrafficStats)[];

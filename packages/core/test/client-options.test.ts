@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { clientSettings, type IpcClientOptions } from '../src/client-options.js';
-import type { Poller } from '../src/poller.js';
-import type { Transport } from '../src/transport.js';
+import { clientSettings, type IpcClientOptions } from '../src/client/client-options.js';
+import type { Poller } from '../src/contracts/poller.js';
+import type { Transport } from '../src/contracts/transport.js';
 
 const base: IpcClientOptions = { service: 'echo', poller: {} as Poller, transport: {} as Transport };
 
@@ -39,15 +39,27 @@ describe('client options', () => {
     ['expectServer.uid', { expectServer: { uid: -1 } }],
     ['expectServer', { expectServer: {} }],
   ])('refuses a bad %s with EINVAL naming it', (name, bad) => {
-    expect(() => clientSettings({ ...base, ...bad })).toThrowError(expect.objectContaining({ code: 'EINVAL', message: expect.stringContaining(name) }));
+    expect(() => clientSettings({ ...base, ...bad })).toThrowError(
+      expect.objectContaining({ code: 'EINVAL', message: expect.stringContaining(name) }),
+    );
   });
 
   it.each<[string, Partial<IpcClientOptions>, string]>([
     ['a service id out of range', { service: 70_000 }, 'got the number 70000'],
-    ['a timeout given as a string', { timeout: '5000' as never }, 'got the string "5000": pass the number 5000, not a string'],
-    ['a message size given as a string', { maxMessageSize: '4096' as never }, 'got the string "4096": pass the number 4096, not a string'],
+    [
+      'a timeout given as a string',
+      { timeout: '5000' as never },
+      'got the string "5000": pass the number 5000, not a string',
+    ],
+    [
+      'a message size given as a string',
+      { maxMessageSize: '4096' as never },
+      'got the string "4096": pass the number 4096, not a string',
+    ],
     ['a queue limit given as an object', { queueLimit: {} as never }, 'got an object'],
   ])('says what was given for %s', (_what, bad, message) => {
-    expect(() => clientSettings({ ...base, ...bad })).toThrowError(expect.objectContaining({ code: 'EINVAL', message: expect.stringContaining(message) }));
+    expect(() => clientSettings({ ...base, ...bad })).toThrowError(
+      expect.objectContaining({ code: 'EINVAL', message: expect.stringContaining(message) }),
+    );
   });
 });

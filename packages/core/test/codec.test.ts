@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bytesCodec, emptyCodec, jsonCodec, structuredCloneCodec, utf8Codec, type Codec } from '../src/codec.js';
+import {
+  bytesCodec,
+  emptyCodec,
+  jsonCodec,
+  structuredCloneCodec,
+  utf8Codec,
+  type Codec,
+} from '../src/protocol/codec.js';
 import { IpcError } from '../src/errors.js';
 
 /** Decoding a peer's bytes either gives a value or throws EBADMSG: never another error, never a crash. */
@@ -15,12 +22,16 @@ function decodesOrRefuses(codec: Codec<unknown>, bytes: Uint8Array): void {
 
 describe('built-in codecs', () => {
   it('carry their values there and back', () => {
-    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (text) => {
-      expect(utf8Codec.decode(Buffer.from(utf8Codec.encode(text)))).toBe(text);
-    }));
-    fc.assert(fc.property(fc.jsonValue(), (value) => {
-      expect(jsonCodec().decode(Buffer.from(jsonCodec().encode(value)))).toEqual(JSON.parse(JSON.stringify(value)));
-    }));
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme' }), (text) => {
+        expect(utf8Codec.decode(Buffer.from(utf8Codec.encode(text)))).toBe(text);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(jsonCodec().decode(Buffer.from(jsonCodec().encode(value)))).toEqual(JSON.parse(JSON.stringify(value)));
+      }),
+    );
     const clone = structuredCloneCodec<unknown>();
     fc.assert(
       fc.property(fc.oneof(fc.jsonValue(), fc.bigInt(), fc.date({ noInvalidDate: true }), fc.uint8Array()), (value) => {
@@ -36,9 +47,11 @@ describe('built-in codecs', () => {
 
   it('refuse bytes that are not theirs with EBADMSG, and only with it', () => {
     for (const codec of [utf8Codec, jsonCodec(), structuredCloneCodec(), emptyCodec] as Codec<unknown>[]) {
-      fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) => {
-        decodesOrRefuses(codec, bytes);
-      }));
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) => {
+          decodesOrRefuses(codec, bytes);
+        }),
+      );
     }
     expect(() => utf8Codec.decode(Buffer.from([0xc3]))).toThrow(expect.objectContaining({ code: 'EBADMSG' }));
     expect(() => jsonCodec().decode(Buffer.from('{'))).toThrow(expect.objectContaining({ code: 'EBADMSG' }));

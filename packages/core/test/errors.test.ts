@@ -25,12 +25,18 @@ describe('IpcError codes', () => {
 
   it('accepts errno names only, as code or through errnoCode(), and says what to do with anything else', () => {
     for (const good of ['EAGAIN', 'E2BIG', 'EDQUOT', errnoName(-28)]) expect(isErrnoCode(good)).toBe(true);
-    for (const bad of ['ERR_INVALID_ARG_TYPE', 'E_', 'EAGAIN ', 'eagain', 'ABORT_ERR', '', 42, undefined]) expect(isErrnoCode(bad)).toBe(false);
+    for (const bad of ['ERR_INVALID_ARG_TYPE', 'E_', 'EAGAIN ', 'eagain', 'ABORT_ERR', '', 42, undefined])
+      expect(isErrnoCode(bad)).toBe(false);
     expect(errnoCode('EDQUOT')).toBe('EDQUOT');
     expect(() => errnoCode('ERR_INVALID_ARG_TYPE')).toThrowError(
-      expect.objectContaining({ code: 'EINVAL', message: expect.stringContaining('got the string "ERR_INVALID_ARG_TYPE": wrap other errors with IpcError.from') }),
+      expect.objectContaining({
+        code: 'EINVAL',
+        message: expect.stringContaining('got the string "ERR_INVALID_ARG_TYPE": wrap other errors with IpcError.from'),
+      }),
     );
     // Only untyped code can get here; the error must still never carry a code that is not an errno name.
-    expect(() => new IpcError('ERR_SOMETHING' as never, 'bad')).toThrowError(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => new IpcError('ERR_SOMETHING' as never, 'bad')).toThrowError(
+      expect.objectContaining({ code: 'EINVAL' }),
+    );
   });
 });

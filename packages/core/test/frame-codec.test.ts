@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IpcError } from '../src/errors.js';
-import { FrameDecoder } from '../src/frame-decoder.js';
-import { CONTROL_PAYLOAD_MAX, FrameKind, HEADER_SIZE } from '../src/frame.js';
-import { SendQueue } from '../src/send-queue.js';
-import type { Channel } from '../src/transport.js';
+import { FrameDecoder } from '../src/protocol/frame-decoder.js';
+import { CONTROL_PAYLOAD_MAX, FrameKind, HEADER_SIZE } from '../src/protocol/frame.js';
+import { SendQueue } from '../src/link/send-queue.js';
+import type { Channel } from '../src/contracts/transport.js';
 
 interface Frame {
   kind: number;
@@ -65,14 +65,22 @@ function encode(frames: readonly Frame[], accept: () => number): Buffer {
 }
 
 /** Feeds `bytes` to a decoder in reads of the given sizes; returns the frames and the bytes left over. */
-function decodeAll(bytes: Buffer, readSizes: readonly number[], maxMessage = MAX): { frames: Frame[]; pending: number } {
+function decodeAll(
+  bytes: Buffer,
+  readSizes: readonly number[],
+  maxMessage = MAX,
+): { frames: Frame[]; pending: number } {
   const decoder = new FrameDecoder(maxMessage);
   const out: Frame[] = [];
   let at = 0;
   let i = 0;
   while (at < bytes.length) {
     decoder.reserve();
-    const want = Math.min(decoder.space, readSizes.length > 0 ? readSizes[i++ % readSizes.length]! : decoder.space, bytes.length - at);
+    const want = Math.min(
+      decoder.space,
+      readSizes.length > 0 ? readSizes[i++ % readSizes.length]! : decoder.space,
+      bytes.length - at,
+    );
     bytes.copy(decoder.buffer, decoder.end, at, at + want);
     decoder.commit(want);
     at += want;
@@ -123,8 +131,13 @@ describe('frame codec', () => {
       id: i,
       payload: Buffer.alloc(1 + (i % 97), i & 0xff),
     }));
-    const decoded = decode(encode(frames, () => 1 << 20), [333, 4096, 17]);
-    decoded.forEach((f, i) => expect(Buffer.compare(f.payload, frames[i]!.payload)).toBe(0));
+    const decoded = decode(
+      encode(frames, () => 1 << 20),
+      [333, 4096, 17],
+    );
+    decoded.forEach((f, i) => {
+      expect(Buffer.compare(f.payload, frames[i]!.payload)).toBe(0);
+    });
   });
 
   it('starts with a small chunk and grows it while reads fill it', () => {

@@ -1,7 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IpcError } from '../src/errors.js';
-import { decodeError, decodeGoodbye, decodeHello, decodeWelcome, encodeError, encodeGoodbye, encodeHello, encodeWelcome } from '../src/handshake.js';
+import {
+  decodeError,
+  decodeGoodbye,
+  decodeHello,
+  decodeWelcome,
+  encodeError,
+  encodeGoodbye,
+  encodeHello,
+  encodeWelcome,
+} from '../src/protocol/handshake.js';
 
 const nameArb = fc.string({ maxLength: 60 }).filter((s) => Buffer.byteLength(s) <= 255);
 const controlArb = fc.record({
@@ -33,11 +42,15 @@ describe('handshake codec', () => {
 
   it('round-trips errors, replacing codes that are not errno names (Node.js ERR_* codes included)', () => {
     fc.assert(
-      fc.property(fc.constantFrom('EAGAIN', 'ENXIO', 'E2BIG', 'ERR_INVALID_ARG_TYPE', 'E_', 'bogus', ''), fc.string({ maxLength: 2000 }), (code, message) => {
-        const decoded = decodeError(encodeError(code, message));
-        expect(decoded.code).toBe(/^E[A-Z0-9]+$/.test(code) ? code : 'EREMOTEIO');
-        expect(message.startsWith(decoded.message)).toBe(true);
-      }),
+      fc.property(
+        fc.constantFrom('EAGAIN', 'ENXIO', 'E2BIG', 'ERR_INVALID_ARG_TYPE', 'E_', 'bogus', ''),
+        fc.string({ maxLength: 2000 }),
+        (code, message) => {
+          const decoded = decodeError(encodeError(code, message));
+          expect(decoded.code).toBe(/^E[A-Z0-9]+$/.test(code) ? code : 'EREMOTEIO');
+          expect(message.startsWith(decoded.message)).toBe(true);
+        },
+      ),
     );
   });
 
@@ -65,7 +78,11 @@ describe('handshake codec', () => {
 
   it('refuses an error frame whose code is a Node.js code, not an errno name', () => {
     const code = 'ERR_INVALID_ARG_TYPE';
-    const payload = Buffer.concat([Buffer.from([code.length]), Buffer.from(code, 'latin1'), Buffer.from('bad argument')]);
+    const payload = Buffer.concat([
+      Buffer.from([code.length]),
+      Buffer.from(code, 'latin1'),
+      Buffer.from('bad argument'),
+    ]);
     expect(() => decodeError(payload)).toThrowError(expect.objectContaining({ code: 'EPROTO' }));
   });
 

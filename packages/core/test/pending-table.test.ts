@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PendingTable } from '../src/pending-table.js';
+import { PendingTable } from '../src/client/pending-table.js';
 
 describe('PendingTable', () => {
   it('behaves like a map from fresh ids, whatever the order of adds and takes', () => {

@@ -161,7 +161,9 @@ describe('EpollPoller', () => {
 
   it('the binding alone would deliver a stale event to a reused fd number (why the guard exists)', async () => {
     const { Epoll } = createRequire(import.meta.url)('epoll') as {
-      Epoll: new (cb: (err: Error | null, fd: number, events: number) => void) => {
+      Epoll: new (
+        cb: (err: Error | null, fd: number, events: number) => void,
+      ) => {
         add(fd: number, events: number): void;
         remove(fd: number): void;
         close(): void;
@@ -319,7 +321,11 @@ describe('EpollPoller under the pollux engine', () => {
     server = new IpcServer({ poller: serverPoller, transport: new SocketTransport() });
     server.addService({ id: 1, name: 'echo', commands: { 0: (payload: Buffer) => payload } });
     await server.listen(address);
-    client = await IpcClient.connect(address, { service: 'echo', poller: clientPoller, transport: new SocketTransport() });
+    client = await IpcClient.connect(address, {
+      service: 'echo',
+      poller: clientPoller,
+      transport: new SocketTransport(),
+    });
     const requests = Array.from({ length: COUNT }, (_, i) => {
       const payload = Buffer.alloc(64, i & 0xff);
       payload.writeUInt32LE(i);

@@ -150,7 +150,7 @@ describe('PumpPoller', () => {
     expect(pumpOnce(poller).count).toBe(0);
   });
 
-  it('gives an fd removed and re-added during a pump only its new registration\'s events', () => {
+  it("gives an fd removed and re-added during a pump only its new registration's events", () => {
     const poller = new PumpPoller();
     const [a, b] = pair();
     const [c, d] = pair();

@@ -1,4 +1,11 @@
-import { Ready, SyncClient, type IpcError, type SyncClientOptions, type SyncConnector, type WaitForFd } from '@pollux/core';
+import {
+  Ready,
+  SyncClient,
+  type IpcError,
+  type SyncClientOptions,
+  type SyncConnector,
+  type WaitForFd,
+} from '@pollux/core';
 import * as sys from '@pollux/sys';
 import { SocketTransport } from '@pollux/transport-socket';
 

@@ -37,7 +37,11 @@ if (existsSync(built)) {
 }
 
 console.log('@pollux/sys: compiling the native addon from source (node-gyp rebuild)');
-const gyp = spawnSync('node-gyp', ['rebuild'], { cwd: packageDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const gyp = spawnSync('node-gyp', ['rebuild'], {
+  cwd: packageDir,
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
 if (gyp.status === 0) {
   console.log(`@pollux/sys: built ${built}`);
   process.exit(0);
@@ -48,7 +52,7 @@ console.error(
     `@pollux/sys: could not compile the native addon (${gyp.error ? `node-gyp: ${gyp.error.message}` : `node-gyp exited with ${gyp.status}`}).`,
     'There is no prebuilt binary for this machine (only linux-x64 with glibc is prebuilt), so it must be',
     'compiled: that needs python3, make and a C compiler (cc, or $CC). Install them and reinstall.',
-    'The end of node-gyp\'s log:',
+    "The end of node-gyp's log:",
     ...log.slice(-15).map((line) => `  ${line}`),
   ].join('\n'),
 );

@@ -54,12 +54,7 @@ export function writev(fd: number, chunks: readonly Uint8Array[], count: number)
  * @throws TypeError if an argument has the wrong type
  * @throws RangeError if `count` exceeds `chunks.length` or there are more than 253 fds
  */
-export function sendmsg(
-  fd: number,
-  chunks: readonly Uint8Array[],
-  count: number,
-  fds: readonly number[],
-): number {
+export function sendmsg(fd: number, chunks: readonly Uint8Array[], count: number, fds: readonly number[]): number {
   return native.sendmsg(fd, chunks, count, fds);
 }
 
@@ -86,12 +81,6 @@ export function sendmsg(
  * @throws RangeError if the window lies outside `buffer` or `length` is 0 (a 0-byte
  *   `recvmsg(2)` returns 0, which reads as end of stream, yet takes the next message's fds)
  */
-export function recvmsg(
-  fd: number,
-  buffer: Uint8Array,
-  offset: number,
-  length: number,
-  fdsOut: number[],
-): number {
+export function recvmsg(fd: number, buffer: Uint8Array, offset: number, length: number, fdsOut: number[]): number {
   return native.recvmsg(fd, buffer, offset, length, fdsOut);
 }

@@ -43,6 +43,7 @@ export class SysError extends Error {
    * @returns whether `value` is a SysError (or, for a subclass, an instance of it)
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of `instanceof`, a subclass too
     if (this !== SysError) return Function.prototype[Symbol.hasInstance].call(this, value);
     return typeof value === 'object' && value !== null && brand in value;
   }

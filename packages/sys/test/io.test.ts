@@ -224,7 +224,9 @@ describe('sendmsg / recvmsg', () => {
         expect(sendmsg(a, [bytes(kind)], 1, [far, near])).toBe(kind.length);
         close(far);
         close(near);
-        expect(() => recvmsg(b, new Uint8Array(32), 0, 32, fdsOut), kind).toThrow(/fdsOut must be an extensible array.*2 fds received/);
+        expect(() => recvmsg(b, new Uint8Array(32), 0, 32, fdsOut), kind).toThrow(
+          /fdsOut must be an extensible array.*2 fds received/,
+        );
         expect(openFdCount(), `fds leaked by a ${kind} fdsOut`).toBe(before);
       }
       expect(recvmsg(b, new Uint8Array(1), 0, 1, [])).toBe(-EAGAIN);
@@ -237,7 +239,10 @@ describe('sendmsg / recvmsg', () => {
       expect(sendmsg(a, [bytes('x')], 1, [far])).toBe(1);
       close(far);
       const swallowed: unknown[] = [];
-      Object.defineProperty(Array.prototype, '0', { set: (value: unknown) => swallowed.push(value), configurable: true });
+      Object.defineProperty(Array.prototype, '0', {
+        set: (value: unknown) => swallowed.push(value),
+        configurable: true,
+      });
       const received: number[] = [];
       try {
         expect(recvmsg(b, new Uint8Array(4), 0, 4, received)).toBe(1);

@@ -77,9 +77,7 @@ describe('poll', () => {
     expect(poll(Int32Array.of(a, b), Int32Array.of(POLLOUT, POLLOUT), revents, 1, 0)).toBe(1);
     expect([...revents]).toEqual([POLLOUT, -1]);
     expect(() => poll(Int32Array.of(a), Int32Array.of(POLLIN), new Int32Array(1), 2, 0)).toThrow(RangeError);
-    expect(() => poll([a] as unknown as Int32Array, Int32Array.of(POLLIN), new Int32Array(1), 1, 0)).toThrow(
-      TypeError,
-    );
+    expect(() => poll([a] as unknown as Int32Array, Int32Array.of(POLLIN), new Int32Array(1), 1, 0)).toThrow(TypeError);
     close(a);
     close(b);
   });
@@ -87,7 +85,10 @@ describe('poll', () => {
   it('handles more fds than fit on the stack', () => {
     const pairs = Array.from({ length: 40 }, () => socketpair());
     const fds = pairs.flat();
-    const { ready, revents } = pollOnce(fds, fds.map(() => POLLOUT));
+    const { ready, revents } = pollOnce(
+      fds,
+      fds.map(() => POLLOUT),
+    );
     expect(ready).toBe(80);
     expect(revents.every((r) => r === POLLOUT)).toBe(true);
     for (const fd of fds) close(fd);

@@ -22,7 +22,10 @@ export function parseSocketAddress(address: string): SocketAddress {
   const name = abstract ? address.slice(1) : address;
   const shown = JSON.stringify(address);
   if (name === '') {
-    throw new IpcError('EINVAL', `socket address ${shown} is empty: give a path such as /run/app.sock or an abstract name such as @app`);
+    throw new IpcError(
+      'EINVAL',
+      `socket address ${shown} is empty: give a path such as /run/app.sock or an abstract name such as @app`,
+    );
   }
   // An abstract name is any bytes; a path ends at its first NUL, so the kernel would see another one.
   if (!abstract && name.includes('\0')) {
@@ -31,7 +34,10 @@ export function parseSocketAddress(address: string): SocketAddress {
   const length = Buffer.byteLength(name);
   if (length > SUN_PATH_MAX) {
     const shorter = abstract ? 'use a shorter name' : 'use a shorter path, e.g. in a directory nearer the root';
-    throw new IpcError('ENAMETOOLONG', `socket address ${shown} is ${length} bytes, more than the ${SUN_PATH_MAX} a Unix socket address holds: ${shorter}`);
+    throw new IpcError(
+      'ENAMETOOLONG',
+      `socket address ${shown} is ${length} bytes, more than the ${SUN_PATH_MAX} a Unix socket address holds: ${shorter}`,
+    );
   }
   return { name, abstract };
 }

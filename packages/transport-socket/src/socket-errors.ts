@@ -42,7 +42,11 @@ function directoryOf(target: SocketAddress): string {
 /** `socket(2)` failed while setting up `address`. */
 export function socketCreationError(error: unknown, address: string): IpcError {
   const code = codeOf(error);
-  return new IpcError(code, `cannot create a socket for ${address}: ${shortage(code) ?? String((error as Error).message)}`, { cause: error });
+  return new IpcError(
+    code,
+    `cannot create a socket for ${address}: ${shortage(code) ?? String((error as Error).message)}`,
+    { cause: error },
+  );
 }
 
 /** `bind` found `address` taken by `holder`. */
@@ -50,9 +54,17 @@ export function addressInUse(holder: AddressHolder, address: string, cause: unkn
   const options = { cause };
   switch (holder) {
     case 'server':
-      return new IpcError('EADDRINUSE', `another server is listening on ${address}: stop it, or pick another address`, options);
+      return new IpcError(
+        'EADDRINUSE',
+        `another server is listening on ${address}: stop it, or pick another address`,
+        options,
+      );
     case 'not-a-socket':
-      return new IpcError('EADDRINUSE', `${address} exists and is not a socket: remove it if nothing needs it, or pick another address`, options);
+      return new IpcError(
+        'EADDRINUSE',
+        `${address} exists and is not a socket: remove it if nothing needs it, or pick another address`,
+        options,
+      );
     case 'unreachable-socket':
       return new IpcError(
         'EADDRINUSE',
@@ -103,7 +115,9 @@ export function listenError(error: unknown, address: string, target: SocketAddre
     default:
       advice = shortage(code);
   }
-  return new IpcError(code, `cannot listen on ${address}: ${advice ?? String((error as Error).message)}`, { cause: error });
+  return new IpcError(code, `cannot listen on ${address}: ${advice ?? String((error as Error).message)}`, {
+    cause: error,
+  });
 }
 
 /** `connect` to `address` returned `status` (a negative errno). */
@@ -124,12 +138,21 @@ export function connectError(status: number, address: string, target: SocketAddr
       return new IpcError(code, `the server at ${address} has a full accept queue: retry shortly`);
     case 'EACCES':
     case 'EPERM':
-      return new IpcError(code, `no permission to connect to ${address}: check the socket's mode and owner, and search access to ${directoryOf(target)}`);
+      return new IpcError(
+        code,
+        `no permission to connect to ${address}: check the socket's mode and owner, and search access to ${directoryOf(target)}`,
+      );
     case 'ENOTDIR':
-      return new IpcError(code, `no socket at ${address}: a component of ${directoryOf(target)} is not a directory; check the address`);
+      return new IpcError(
+        code,
+        `no socket at ${address}: a component of ${directoryOf(target)} is not a directory; check the address`,
+      );
     case 'EPROTOTYPE':
       return new IpcError(code, `${address} is not a stream socket: check the address`);
     default:
-      return new IpcError(code, `cannot connect to ${address}: ${shortage(code) ?? `${errnoMessage(status)} (${code})`}`);
+      return new IpcError(
+        code,
+        `cannot connect to ${address}: ${shortage(code) ?? `${errnoMessage(status)} (${code})`}`,
+      );
   }
 }

@@ -3,7 +3,14 @@ import { constants } from 'node:os';
 import { IpcError, type Channel, type Listener, type SyncConnector, type Transport } from '@pollux/core';
 import * as sys from '@pollux/sys';
 import { parseSocketAddress, type SocketAddress } from './socket-address.js';
-import { addressInUse, connectError, listenError, socketCreationError, staleFileStays, type AddressHolder } from './socket-errors.js';
+import {
+  addressInUse,
+  connectError,
+  listenError,
+  socketCreationError,
+  staleFileStays,
+  type AddressHolder,
+} from './socket-errors.js';
 import { adopt, SocketListener } from './socket-listener.js';
 
 /** Options of {@link SocketTransport}. */
@@ -108,7 +115,8 @@ function bindTo(fd: number, target: SocketAddress, address: string): void {
     sys.bindUnix(fd, target.name, target.abstract);
     return;
   } catch (error) {
-    if ((error as { code?: unknown }).code !== 'EADDRINUSE' || target.abstract) throw listenError(error, address, target);
+    if ((error as { code?: unknown }).code !== 'EADDRINUSE' || target.abstract)
+      throw listenError(error, address, target);
     const holder = holderOf(target.name);
     if (holder !== 'stale-socket') throw addressInUse(holder, address, error);
   }

@@ -103,7 +103,10 @@ describe('SocketTransport', () => {
     writeFileSync(file, 'precious');
     const failure = thrown(() => transport.listen(file));
     expect(failure).toBeInstanceOf(IpcError);
-    expect(failure).toMatchObject({ code: 'EADDRINUSE', message: `${file} exists and is not a socket: remove it if nothing needs it, or pick another address` });
+    expect(failure).toMatchObject({
+      code: 'EADDRINUSE',
+      message: `${file} exists and is not a socket: remove it if nothing needs it, or pick another address`,
+    });
     expect(statSync(file).isFile()).toBe(true);
   });
 
@@ -126,12 +129,18 @@ describe('SocketTransport', () => {
   });
 
   it('reports connect failures as IpcErrors that say what to do', async () => {
-    await expect(transport.connect(join(dir, 'none.sock'))).rejects.toMatchObject({ code: 'ENOENT', message: expect.stringContaining('is the server running') });
+    await expect(transport.connect(join(dir, 'none.sock'))).rejects.toMatchObject({
+      code: 'ENOENT',
+      message: expect.stringContaining('is the server running'),
+    });
     await expect(transport.connect('@pollux-nobody-here')).rejects.toMatchObject({
       code: 'ECONNREFUSED',
       message: 'no server listens on @pollux-nobody-here: start it, or check the name',
     });
-    await expect(transport.connect('')).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringContaining('is empty: give a path') });
+    await expect(transport.connect('')).rejects.toMatchObject({
+      code: 'EINVAL',
+      message: expect.stringContaining('is empty: give a path'),
+    });
   });
 
   it('says a socket file nobody listens on is left over, and that the server replaces it', async () => {
@@ -141,7 +150,9 @@ describe('SocketTransport', () => {
     sys.close(fd);
     await expect(transport.connect(address)).rejects.toMatchObject({
       code: 'ECONNREFUSED',
-      message: expect.stringMatching(/^nothing listens at .*stale\.sock \(a socket file left by a server that stopped.*start the server \(it replaces a left-over file\)/),
+      message: expect.stringMatching(
+        /^nothing listens at .*stale\.sock \(a socket file left by a server that stopped.*start the server \(it replaces a left-over file\)/,
+      ),
     });
   });
 
@@ -151,7 +162,10 @@ describe('SocketTransport', () => {
       const failure = await transport.connect(address).catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(IpcError);
       expect(failure).toMatchObject({ code: 'EINVAL', message: expect.stringContaining('contains a NUL byte') });
-      expect(thrown(() => transport.listen(address))).toMatchObject({ code: 'EINVAL', message: expect.stringContaining('contains a NUL byte') });
+      expect(thrown(() => transport.listen(address))).toMatchObject({
+        code: 'EINVAL',
+        message: expect.stringContaining('contains a NUL byte'),
+      });
     }
     expect(openFdCount()).toBe(fdsBefore);
     // An abstract name is any bytes, NUL included.
@@ -177,11 +191,19 @@ describe('SocketTransport', () => {
 
   it('says how long an address may be, for paths and abstract names', async () => {
     const path = join(dir, 'x'.repeat(120));
-    const tooLong = { code: 'ENAMETOOLONG', message: expect.stringMatching(/is \d+ bytes, more than the 107 a Unix socket address holds: use a shorter path/) };
+    const tooLong = {
+      code: 'ENAMETOOLONG',
+      message: expect.stringMatching(/is \d+ bytes, more than the 107 a Unix socket address holds: use a shorter path/),
+    };
     await expect(transport.connect(path)).rejects.toMatchObject(tooLong);
     expect(thrown(() => transport.listen(path))).toMatchObject(tooLong);
     const name = `@${'n'.repeat(108)}`;
-    expect(thrown(() => transport.listen(name))).toMatchObject({ code: 'ENAMETOOLONG', message: expect.stringContaining('is 108 bytes, more than the 107 a Unix socket address holds: use a shorter name') });
+    expect(thrown(() => transport.listen(name))).toMatchObject({
+      code: 'ENAMETOOLONG',
+      message: expect.stringContaining(
+        'is 108 bytes, more than the 107 a Unix socket address holds: use a shorter name',
+      ),
+    });
     const longest = `@${'n'.repeat(100)}-${String(process.pid).padStart(6, '0')}`;
     listen(longest);
   });

@@ -1,9 +1,10 @@
+// The poller conformance kit: a vitest suite any Poller runs against itself (testing).
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IpcError } from '../errors.js';
-import { Ready, type Poller } from '../poller.js';
+import { Ready, type Poller } from '../contracts/poller.js';
 
 /**
  * The few fd operations the suite needs to make readiness happen. `@pollux/sys` provides all of
@@ -167,7 +168,7 @@ export function describePollerConformance(options: PollerConformanceOptions): vo
       poller.remove(a);
     });
 
-    it('never dispatches after remove, called from inside the fd\'s own callback', async () => {
+    it("never dispatches after remove, called from inside the fd's own callback", async () => {
       const [a, b] = pair();
       fds.writev(b, ONE_BYTE, 1);
       let calls = 0;
@@ -180,7 +181,7 @@ export function describePollerConformance(options: PollerConformanceOptions): vo
       expect(calls).toBe(1);
     });
 
-    it('never dispatches an fd removed by another fd\'s callback in the same turn', async () => {
+    it("never dispatches an fd removed by another fd's callback in the same turn", async () => {
       const [a, b] = pair();
       const [c, d] = pair();
       fds.writev(b, ONE_BYTE, 1);
@@ -197,7 +198,7 @@ export function describePollerConformance(options: PollerConformanceOptions): vo
       expect(calls.length).toBe(1);
     });
 
-    it('gives a re-added fd only its new registration\'s events', async () => {
+    it("gives a re-added fd only its new registration's events", async () => {
       const [a, b] = pair();
       fds.writev(b, ONE_BYTE, 1);
       const old: number[] = [];
@@ -399,7 +400,9 @@ export function describePollerConformance(options: PollerConformanceOptions): vo
       const [a] = pair();
       poller.add(a, Ready.Readable, () => undefined);
       expect(() => poller.add(a, Ready.Readable, () => undefined)).toThrowError(IpcError);
-      expect(() => poller.add(a, Ready.Readable, () => undefined)).toThrowError(expect.objectContaining({ code: 'EEXIST' }));
+      expect(() => poller.add(a, Ready.Readable, () => undefined)).toThrowError(
+        expect.objectContaining({ code: 'EEXIST' }),
+      );
       poller.remove(a);
       poller.remove(a);
       expect(() => poller.modify(a, Ready.Readable)).toThrowError(expect.objectContaining({ code: 'ENOENT' }));

@@ -1,0 +1,81 @@
+// RequestQueue: requests waiting for a connection or for the send queue (client layer).
+import { makeRequest, type ClientRequest } from './client-request.js';
+import { IpcError } from '../errors.js';
+
+/**
+ * Requests accepted but not yet handed to a connection, in the order they were made: they wait
+ * for a reconnection or for the send queue to drain. Each still honours its own timeout and
+ * signal while it waits; one that gives up leaves the queue and was never sent.
+ */
+export class RequestQueue {
+  // A FIFO with a moving head: shift() on a long array is a copy, and waiting lists can be long.
+  private waiting: (ClientRequest | undefined)[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.waiting.length - this.head;
+  }
+
+  /** Queues a request; its promise settles once it has been sent and answered, or gave up. */
+  add(
+    command: number,
+    payload: Uint8Array,
+    timeout: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Buffer> {
+    const request = makeRequest(command);
+    request.payload = payload;
+    if (timeout !== undefined) {
+      request.expires = performance.now() + timeout;
+      request.timer = setTimeout(() => {
+        this.drop(
+          request,
+          new IpcError(
+            'ETIMEDOUT',
+            `request for command ${command} waited ${timeout} ms to be sent and was dropped unsent`,
+          ),
+        );
+      }, timeout);
+    }
+    if (signal !== undefined) {
+      request.signal = signal;
+      request.onAbort = () =>
+        this.drop(
+          request,
+          new IpcError('ECANCELED', `request for command ${command} was cancelled before it was sent`),
+        );
+      signal.addEventListener('abort', request.onAbort, { once: true });
+    }
+    this.waiting.push(request);
+    return request.promise;
+  }
+
+  /** Takes the oldest request out, no longer watched: the caller sends it or settles it. */
+  shift(): ClientRequest | undefined {
+    if (this.head === this.waiting.length) return undefined;
+    const request = this.waiting[this.head]!;
+    this.waiting[this.head++] = undefined;
+    if (this.head === this.waiting.length) {
+      this.waiting = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.waiting.length) {
+      this.waiting.splice(0, this.head);
+      this.head = 0;
+    }
+    request.unwatch();
+    return request;
+  }
+
+  /** Rejects every waiting request with `error`. */
+  rejectAll(error: IpcError): void {
+    for (let request = this.shift(); request !== undefined; request = this.shift()) request.reject(error);
+  }
+
+  private drop(request: ClientRequest, error: IpcError): void {
+    const at = this.waiting.indexOf(request, this.head);
+    if (at < 0) return;
+    this.waiting.splice(at, 1);
+    request.unwatch();
+    request.reject(error);
+  }
+}

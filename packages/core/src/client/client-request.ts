@@ -1,0 +1,53 @@
+// ClientRequest: a request the caller awaits, with its timeout and signal (client layer).
+import type { IpcError } from '../errors.js';
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * A request the caller awaits: its promise's settle functions and what watches it (a timeout, an
+ * abort listener). The same object waits in the client's queue, if it must, and then in a
+ * session's pending table, so a request that waited costs no second promise.
+ */
+export class ClientRequest {
+  resolve!: (payload: Buffer) => void;
+  reject!: (error: IpcError) => void;
+  promise!: Promise<Buffer>;
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  signal: AbortSignal | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+  /** While queued: the payload to send. */
+  payload: Uint8Array = EMPTY;
+  /** While queued: when its timeout runs out (`performance.now()` time), or Infinity. */
+  expires = Number.POSITIVE_INFINITY;
+  /** Once sent: its place among the requests of its connection, from 1, modulo 2^32. */
+  sequence = 0;
+  constructor(readonly command: number) {}
+
+  /** Stops watching the timeout and the signal. */
+  unwatch(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.onAbort !== undefined) {
+      this.signal!.removeEventListener('abort', this.onAbort);
+      this.onAbort = undefined;
+    }
+  }
+}
+
+// One shared executor instead of a closure per request: `new Promise` calls it synchronously.
+let capturing: ClientRequest | undefined;
+function capture(resolve: (payload: Buffer) => void, reject: (error: IpcError) => void): void {
+  capturing!.resolve = resolve;
+  capturing!.reject = reject;
+}
+
+/** Makes a request for `command` with its promise. */
+export function makeRequest(command: number): ClientRequest {
+  const request = new ClientRequest(command);
+  capturing = request;
+  request.promise = new Promise<Buffer>(capture);
+  capturing = undefined;
+  return request;
+}

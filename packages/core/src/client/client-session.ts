@@ -1,0 +1,366 @@
+// ClientSession: one connection of a client, from handshake to close (client layer).
+import { makeRequest, type ClientRequest } from './client-request.js';
+import { PendingTable } from './pending-table.js';
+import { IpcError } from '../errors.js';
+import { FramedChannel } from '../link/framed-channel.js';
+import { FrameKind } from '../protocol/frame.js';
+import { decodeError, decodeGoodbye, decodeWelcome } from '../protocol/handshake.js';
+import type { Poller } from '../contracts/poller.js';
+import type { Channel, Credentials } from '../contracts/transport.js';
+
+const EMPTY = new Uint8Array(0);
+
+/** Options of one request: a deadline and a cancellation signal. */
+export interface RequestOptions {
+  /** Reject with `ETIMEDOUT` if no response came after this many ms; a late response is discarded. */
+  readonly timeout?: number;
+  /** Reject with `ECANCELED` when aborted; a late response is discarded. */
+  readonly signal?: AbortSignal;
+}
+
+/** Counters of a client, summed over every connection it made. */
+export interface ClientStats {
+  /** Requests sent. */
+  requests: number;
+  /** Responses received, errors included. */
+  responses: number;
+  /** Events received. */
+  events: number;
+  /** Responses that arrived after their request timed out or was cancelled, and were discarded. */
+  lateResponses: number;
+  /** Bytes read from the server. */
+  bytesIn: number;
+  /** Bytes written to the server. */
+  bytesOut: number;
+  /** Connections made again after the server went away. */
+  reconnects: number;
+}
+
+/** Where a client session reports what the application must see. */
+export interface ClientSink {
+  event(event: number, payload: Buffer): void;
+  /** The bytes waiting to be written went over the high-water mark (`true`) or back under it. */
+  flowControl(on: boolean): void;
+  closed(reason: IpcError): void;
+}
+
+/**
+ * The client's engine half: the handshake, pipelined requests keyed by id, responses and events
+ * in, and the rule that a request in flight when the connection drops is rejected, never resent.
+ */
+export class ClientSession extends FramedChannel {
+  serviceId = 0;
+  serviceName = '';
+  maxMessage = 0;
+  /** True while more than the high-water mark of bytes wait to be written. */
+  flowControlled = false;
+  /** True when the server refused this client in the handshake: a verdict, not a fault. */
+  refused = false;
+  readonly stats: ClientStats;
+  protected readonly traffic: ClientStats;
+  private readonly pending = new PendingTable<ClientRequest>();
+  private readonly address: string;
+  /** The service the client asked for: its id, or its name. */
+  private readonly service: number | string;
+  private readonly sink: ClientSink;
+  private opened = false;
+  private closeWhenIdle = false;
+  private handshakeDone: ((error?: IpcError) => void) | undefined;
+  /** Why this side ended the connection, if it did: pending requests reject with it as is. */
+  private localReason: IpcError | undefined;
+  private readonly requestedMaxMessage: number;
+  private readonly highWater: number;
+  /** Requests sent on this connection, modulo 2^32: the last one's {@link ClientRequest.sequence}. */
+  private requestsSent = 0;
+  /** From the server's goodbye: how many of this connection's requests it read. */
+  private requestsReadByServer: number | undefined;
+
+  /**
+   * @param service - the service asked for: the welcome must name it
+   * @param stats - the client's counters, shared by its successive sessions
+   * @param highWater - bytes waiting to be written beyond which the session is flow-controlled
+   */
+  constructor(
+    address: string,
+    service: number | string,
+    channel: Channel,
+    poller: Poller,
+    sink: ClientSink,
+    requestedMaxMessage: number,
+    stats: ClientStats,
+    highWater: number,
+  ) {
+    // Never stops reading: responses are what frees the server, and events are small.
+    super(channel, poller, 0, Number.POSITIVE_INFINITY);
+    this.address = address;
+    this.service = service;
+    this.sink = sink;
+    this.requestedMaxMessage = requestedMaxMessage;
+    this.stats = this.traffic = stats;
+    this.highWater = highWater;
+  }
+
+  get isOpen(): boolean {
+    return this.opened && !this.ended && !this.isClosing;
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  get credentials(): Credentials {
+    return this.channel.credentials;
+  }
+
+  /** Sends the hello; resolves on the welcome, rejects on refusal, hang-up, timeout or abort. */
+  handshake(hello: Buffer, timeout: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => this.shutdown(new IpcError('ECANCELED', 'connect was cancelled'));
+      const timer = setTimeout(() => {
+        this.shutdown(new IpcError('ETIMEDOUT', `server did not complete the handshake within ${timeout} ms`));
+      }, timeout);
+      this.handshakeDone = (error) => {
+        this.handshakeDone = undefined;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      try {
+        this.startPolling();
+        this.send(FrameKind.Hello, 0, 0, hello);
+      } catch (error) {
+        this.shutdown(IpcError.from(error, 'EIO'));
+        return;
+      }
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Hands on frames that came with the welcome, once the caller holds the client. */
+  releaseFrames(): void {
+    this.holdFrames(false);
+  }
+
+  /** Queues a validated request; the returned promise settles with its response. */
+  request(command: number, payload: Uint8Array, options: RequestOptions | undefined): Promise<Buffer> {
+    const request = makeRequest(command);
+    this.sendRequest(request, payload, options?.timeout, options?.signal);
+    return request.promise;
+  }
+
+  /** Queues a validated request the caller already holds (one that waited to be sent). */
+  sendRequest(
+    request: ClientRequest,
+    payload: Uint8Array,
+    timeout: number | undefined,
+    signal: AbortSignal | undefined,
+  ): void {
+    const id = this.pending.add(request);
+    request.sequence = this.requestsSent = (this.requestsSent + 1) >>> 0;
+    if (timeout !== undefined || signal !== undefined) this.watch(id, request, timeout, signal);
+    this.stats.requests++;
+    this.send(FrameKind.Request, request.command, id, payload);
+    if (!this.flowControlled && this.sendQueue.bytes > this.highWater) {
+      this.flowControlled = true;
+      this.sink.flowControl(true);
+    }
+  }
+
+  /** Ends the connection once no request is pending. */
+  closeWhenDone(): void {
+    this.closeWhenIdle = true;
+    if (this.pending.size === 0) this.shutdown(new IpcError('ECONNABORTED', 'client closed the connection'));
+  }
+
+  /** Writes what the kernel takes now, then ends the connection with `reason`. */
+  shutdown(reason: IpcError): void {
+    this.localReason ??= reason;
+    this.closeGracefully(reason, this.opened ? EMPTY : undefined);
+  }
+
+  /** Ends the connection now with `reason`, writing nothing more: what is queued is dropped. */
+  abort(reason: IpcError): void {
+    this.localReason ??= reason;
+    this.end(reason);
+  }
+
+  protected onFrame(kind: number, code: number, id: number, payload: Buffer): void {
+    if (this.opened) {
+      if (kind === FrameKind.Response) return this.settle(id, payload, false);
+      if (kind === FrameKind.ErrorResponse) return this.settle(id, payload, true);
+      if (kind === FrameKind.Event) return this.deliverEvent(code, payload);
+      if (kind === FrameKind.Goodbye) {
+        this.requestsReadByServer = decodeGoodbye(payload);
+        return this.end(new IpcError('ESHUTDOWN', `server at ${this.address} closed the connection`));
+      }
+    } else if (kind === FrameKind.Welcome) {
+      const welcome = decodeWelcome(payload);
+      if (welcome.maxMessage > this.requestedMaxMessage || welcome.maxMessage < 1) {
+        throw new IpcError(
+          'EPROTO',
+          `server agreed a message size of ${welcome.maxMessage} bytes, outside the 1–${this.requestedMaxMessage} asked for`,
+        );
+      }
+      const wanted = this.service;
+      if (typeof wanted === 'string' ? welcome.serviceName !== wanted : welcome.serviceId !== wanted) {
+        throw new IpcError(
+          'EPROTO',
+          `server at ${this.address} welcomed this client to service ${welcome.serviceId} ${JSON.stringify(welcome.serviceName)}, not the ${typeof wanted === 'string' ? `service named ${JSON.stringify(wanted)}` : `service ${wanted}`} it asked for: it is broken or not the server meant`,
+        );
+      }
+      this.serviceId = welcome.serviceId;
+      this.serviceName = welcome.serviceName;
+      this.maxMessage = welcome.maxMessage;
+      this.decoder.maxMessage = welcome.maxMessage;
+      this.opened = true;
+      // Frames after the welcome (events from the service's created hook) wait until the caller
+      // has the client and its listeners: connect() releases them.
+      this.holdFrames(true);
+      this.handshakeDone?.();
+      return;
+    } else if (kind === FrameKind.Refuse) {
+      this.refused = true;
+      this.end(decodeError(payload));
+      return;
+    }
+    throw new IpcError('EPROTO', `unexpected frame of kind ${kind} from server`);
+  }
+
+  protected override onFlushed(queuedBytes: number): void {
+    if (this.flowControlled && queuedBytes <= this.highWater) {
+      this.flowControlled = false;
+      this.sink.flowControl(false);
+    }
+  }
+
+  protected onEnd(error: IpcError): void {
+    if (this.handshakeDone !== undefined) {
+      this.handshakeDone(
+        error.code === 'ECONNRESET'
+          ? new IpcError('ECONNRESET', 'server closed the connection during the handshake', { cause: error })
+          : error,
+      );
+      return;
+    }
+    if (error === this.localReason) {
+      for (const id of this.pending.keys()) this.fail(id, error);
+    } else {
+      this.failPending(error);
+    }
+    // Nothing waits to be written any more.
+    if (this.flowControlled) {
+      this.flowControlled = false;
+      this.sink.flowControl(false);
+    }
+    this.sink.closed(error);
+  }
+
+  /**
+   * The connection ended under the pending requests. A server's goodbye says how many requests it
+   * read: those past the count never ran (safe to send again); the rest were cut off while
+   * running. Without a count nothing tells, and the caller must assume either.
+   */
+  private failPending(error: IpcError): void {
+    const read = this.requestsReadByServer;
+    const address = this.address;
+    let notRun: IpcError | undefined;
+    let cutOff: IpcError | undefined;
+    for (const id of this.pending.keys()) {
+      const request = this.take(id)!;
+      // Modular distance: sequences wrap at 2^32, pending requests span far less.
+      if (read !== undefined && ((request.sequence - read) | 0) > 0) {
+        notRun ??= new IpcError(
+          'ESHUTDOWN',
+          `server at ${address} closed the connection before reading the request: it did not run, so it is safe to send again`,
+          { cause: error },
+        );
+        request.reject(notRun);
+      } else {
+        cutOff ??=
+          read !== undefined
+            ? new IpcError(
+                'ECONNRESET',
+                `server at ${address} closed the connection while the request was being handled: it may or may not have run`,
+                { cause: error },
+              )
+            : new IpcError(
+                'ECONNRESET',
+                `connection to ${address} lost before the response (${error.code}: ${error.message}); the request may or may not have run`,
+                { cause: error },
+              );
+        request.reject(cutOff);
+      }
+    }
+  }
+
+  private watch(
+    id: number,
+    request: ClientRequest,
+    timeout: number | undefined,
+    signal: AbortSignal | undefined,
+  ): void {
+    if (timeout !== undefined) {
+      request.timer = setTimeout(() => {
+        this.fail(
+          id,
+          new IpcError(
+            'ETIMEDOUT',
+            `no response to command ${request.command} within ${timeout} ms; a late one will be discarded`,
+          ),
+        );
+      }, timeout);
+    }
+    if (signal !== undefined) {
+      request.signal = signal;
+      request.onAbort = () =>
+        this.fail(
+          id,
+          new IpcError(
+            'ECANCELED',
+            `request for command ${request.command} was cancelled; a late response will be discarded`,
+          ),
+        );
+      signal.addEventListener('abort', request.onAbort, { once: true });
+    }
+  }
+
+  private settle(id: number, payload: Buffer, isError: boolean): void {
+    // Decoded before the request leaves the pending set: a malformed error frame ends the
+    // connection, and the request must still be there to be rejected with the rest.
+    const failure = isError ? decodeError(payload) : undefined;
+    const request = this.take(id);
+    if (request === undefined) {
+      this.stats.lateResponses++;
+      return;
+    }
+    this.stats.responses++;
+    if (failure !== undefined) request.reject(failure);
+    else request.resolve(payload);
+  }
+
+  private fail(id: number, error: IpcError): void {
+    this.take(id)?.reject(error);
+  }
+
+  private take(id: number): ClientRequest | undefined {
+    const request = this.pending.take(id);
+    if (request === undefined) return undefined;
+    request.unwatch();
+    if (this.closeWhenIdle && this.pending.size === 0) this.poller.job(() => this.closeWhenDone());
+    return request;
+  }
+
+  private deliverEvent(event: number, payload: Buffer): void {
+    this.stats.events++;
+    try {
+      this.sink.event(event, payload);
+    } catch (error) {
+      // A listener's bug is the application's, not the connection's: surface it like Node would.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+}

@@ -1,0 +1,485 @@
+// IpcClient: a connection to one service, with retries, reconnection and queueing (client layer).
+import { EventEmitter } from 'eventemitter3';
+import { Connector } from './client-connector.js';
+import { clientSettings, serverMismatch, type ClientSettings, type IpcClientOptions } from './client-options.js';
+import { RequestQueue } from './client-queue.js';
+import { ClientSession, type ClientSink, type ClientStats, type RequestOptions } from './client-session.js';
+import { describeValue, gotValue } from '../describe-value.js';
+import { IpcError } from '../errors.js';
+import { isUint16 } from '../protocol/frame.js';
+import { helloFor } from '../protocol/handshake.js';
+import { duration } from '../option-checks.js';
+import type { Credentials } from '../contracts/transport.js';
+
+/** Events of {@link IpcClient}. */
+export interface IpcClientEvents {
+  /** The server sent an event. `payload` stays valid for as long as it is referenced. */
+  event: [event: number, payload: Buffer];
+  /**
+   * The bytes waiting to be written went over `sendQueueHighWater` (`true`) or back under it
+   * (`false`); see {@link IpcClient.flowControlled}.
+   */
+  flowControl: [on: boolean];
+  /**
+   * With `reconnect`: the connection was lost and the client is connecting again. Requests that
+   * were in flight have been rejected with `ECONNRESET`. `reason.code` is `ESHUTDOWN` when the
+   * server closed the connection on purpose, `ECONNRESET` when it went away without a goodbye.
+   */
+  disconnect: [reason: IpcError];
+  /**
+   * With `reconnect`: a new connection is up, to a server that passed the identity check
+   * (`expectServer`, or by default the uid of the first connection's server), its handshake done.
+   * Queued requests go out once the listeners have returned: a listener that calls `destroy()`
+   * keeps them from being written at all.
+   */
+  reconnect: [];
+  /**
+   * The client is done for good; every request still pending or queued has been rejected.
+   * `reason.code` is `ESHUTDOWN` when the server closed the connection on purpose,
+   * `ECONNRESET` when the server went away without a goodbye, `ECONNABORTED` when this client
+   * closed it; with `reconnect`, the error that ended reconnecting (`ETIMEDOUT` past the
+   * deadline, or the server's refusal such as `ENXIO` or `EACCES`).
+   */
+  close: [reason: IpcError];
+}
+
+/** Options of {@link IpcClient.close}. */
+export interface CloseOptions {
+  /**
+   * Wait at most this many ms for pending responses; then they reject with `ETIMEDOUT` and the
+   * connection ends. Default: wait as long as they take.
+   */
+  readonly timeout?: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * A connection to one service of an {@link IpcServer}: pipelined requests with ids, and
+ * server-sent events. Make one with {@link IpcClient.connect}.
+ *
+ * Requests are at-most-once: a request in flight when the connection drops rejects with
+ * `ECONNRESET` and is never sent again, so the caller decides whether to retry. With the
+ * `reconnect` option the client outlives its connections: it connects again after the server
+ * went away, and is the same object before and after.
+ */
+export class IpcClient extends EventEmitter<IpcClientEvents> {
+  /** Where the client connects. */
+  readonly address: string;
+  readonly #settings: ClientSettings;
+  readonly #stats: ClientStats = {
+    requests: 0,
+    responses: 0,
+    events: 0,
+    lateResponses: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    reconnects: 0,
+  };
+  readonly #connector: Connector;
+  readonly #queue = new RequestQueue();
+  /** The connection in use; undefined while reconnecting and once closed. */
+  #session: ClientSession | undefined;
+  /** The last connection made: what the accessors report while reconnecting. */
+  #latest!: ClientSession;
+  /** The uid of the first connection's server, which reconnections must match without `expectServer`. */
+  #firstServerUid: number | undefined;
+  /** Stops a reconnection in progress when the client is closed or destroyed. */
+  #stopReconnecting: AbortController | undefined;
+  /** Set once the user closed or destroyed the client: no more reconnecting. */
+  #ending = false;
+  #closing: Promise<void> | undefined;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #done = false;
+  readonly #closed: Promise<void>;
+  #markClosed!: () => void;
+
+  private constructor(address: string, options: IpcClientOptions, settings: ClientSettings) {
+    super();
+    this.address = address;
+    this.#settings = settings;
+    this.#closed = new Promise((resolve) => {
+      this.#markClosed = resolve;
+    });
+    const { service, poller, transport } = options;
+    this.#connector = new Connector({
+      address,
+      transport,
+      handshakeTimeout: settings.handshakeTimeout,
+      verifyServer: (credentials) => {
+        const expected =
+          settings.expectServer ?? (this.#firstServerUid === undefined ? undefined : { uid: this.#firstServerUid });
+        return expected === undefined ? undefined : serverMismatch(expected, credentials, address);
+      },
+      hello: helloFor(service, settings.maxMessage),
+      createSession: (channel) => {
+        const session: ClientSession = new ClientSession(
+          address,
+          service,
+          channel,
+          poller,
+          this.#sinkFor(() => session),
+          settings.maxMessage,
+          this.#stats,
+          settings.sendQueueHighWater,
+        );
+        return session;
+      },
+    });
+  }
+
+  /**
+   * Connects to `service` at `address` and completes the handshake; with `retry`, waits for a
+   * server that is not up yet.
+   *
+   * @throws {@link IpcError} `ECONNREFUSED` or `ENOENT` when no server listens at `address`;
+   * `ENXIO` when the server has no such service; `EACCES` (or the code the service's `accept`
+   * hook chose) when refused; `EPERM` when the server does not match `expectServer` (nothing was
+   * written to it); `EPROTONOSUPPORT` on a protocol version mismatch; `EPROTO` when the server
+   * breaks the protocol (a welcome to another service than asked for, say); `ETIMEDOUT` when the
+   * handshake took longer than `timeout`, or with `retry` when no attempt succeeded before the
+   * deadline (`cause`: the last attempt's error); `ECANCELED` when `signal` aborted; `EINVAL` for
+   * bad options.
+   */
+  static async connect(address: string, options: IpcClientOptions): Promise<IpcClient> {
+    const settings = clientSettings(options);
+    if (options.signal?.aborted) throw new IpcError('ECANCELED', 'connect was cancelled');
+    const client = new IpcClient(address, options, settings);
+    const session = await client.#connector.open(settings.retry, options.signal);
+    client.#session = client.#latest = session;
+    client.#firstServerUid = session.credentials.uid;
+    // After the caller's continuation: by then it has attached its event listeners.
+    setImmediate(() => session.releaseFrames());
+    return client;
+  }
+
+  /** The service's id, as the server confirmed it. */
+  get serviceId(): number {
+    return this.#latest.serviceId;
+  }
+
+  /** The service's name, as the server confirmed it. */
+  get serviceName(): string {
+    return this.#latest.serviceName;
+  }
+
+  /** Largest request payload the server accepts on this connection (the last one, while reconnecting). */
+  get maxMessageSize(): number {
+    return this.#latest.maxMessage;
+  }
+
+  /**
+   * The server process's credentials, as the kernel reported them (of the last connection, while
+   * reconnecting): those of the process that called `listen()`, at that moment, even if it later
+   * handed the socket on or changed its uid (with socket activation: systemd's, pid 1). See
+   * `expectServer` to check them.
+   */
+  get serverCredentials(): Credentials {
+    return this.#latest.credentials;
+  }
+
+  /** Whether the client is connected and requests go out now: false while reconnecting, closing or closed. */
+  get isOpen(): boolean {
+    return this.#closing === undefined && this.#session !== undefined && this.#session.isOpen;
+  }
+
+  /**
+   * Whether more than `sendQueueHighWater` bytes wait to be written: new requests wait their
+   * turn or reject with `EAGAIN`, per `whenFlowControlled`. The `flowControl` event tells each change.
+   */
+  get flowControlled(): boolean {
+    return this.#session?.flowControlled ?? false;
+  }
+
+  /** Requests sent and not yet answered. */
+  get pendingRequests(): number {
+    return this.#session?.pendingCount ?? 0;
+  }
+
+  /** Requests accepted but not sent yet: waiting for a reconnection or for flow control to lift. */
+  get queuedRequests(): number {
+    return this.#queue.length;
+  }
+
+  /** Counters of this client, summed over its connections. */
+  get stats(): Readonly<ClientStats> {
+    return this.#stats;
+  }
+
+  /**
+   * Sends a request and resolves with the response payload. Requests are pipelined: many may be
+   * in flight and the server may answer them in any order.
+   *
+   * @param command - command id, an integer 0–65535
+   * @param payload - request payload; must not change until the promise settles
+   * @param options - a timeout and a cancellation signal; both count from this call, time spent
+   * waiting to be sent included
+   * @throws {@link IpcError} (as a rejection) `EMSGSIZE` when `payload` exceeds
+   * {@link IpcClient.maxMessageSize} (nothing is sent), `EINVAL` for a bad command id, payload,
+   * timeout or signal, `ENOSYS` when
+   * the service has no such command, `ECONNRESET` when the connection dropped before the
+   * response, `ETIMEDOUT` / `ECANCELED` per `options`, `EAGAIN` when flow-controlled with
+   * `whenFlowControlled: 'reject'` or when `queueLimit` requests already wait for a reconnection,
+   * `ENOTCONN` when disconnected (and not queueing) or closed, `ESHUTDOWN` when closing, or the code
+   * the server's handler threw.
+   */
+  request(command: number, payload: Uint8Array = EMPTY, options?: RequestOptions): Promise<Buffer> {
+    try {
+      this.#check(command, payload, options);
+    } catch (error) {
+      return Promise.reject(error as IpcError);
+    }
+    const session = this.#session;
+    if (session !== undefined && !session.flowControlled && this.#queue.length === 0)
+      return session.request(command, payload, options);
+    return this.#enqueue(command, payload, options);
+  }
+
+  /**
+   * Closes gracefully: new requests reject with `ESHUTDOWN`, pending and queued ones still get
+   * their responses (for at most `options.timeout` ms), then the connection ends. While
+   * reconnecting, queued requests reject with `ESHUTDOWN` and reconnecting stops. Resolves once
+   * the client is closed. Idempotent.
+   */
+  close(options?: CloseOptions): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
+    this.#closing = this.#closed;
+    this.#ending = true;
+    if (this.#done) return this.#closing;
+    const session = this.#session;
+    if (session === undefined) {
+      this.#stopReconnecting?.abort();
+      this.#finish(
+        new IpcError('ECONNABORTED', 'client closed while reconnecting'),
+        new IpcError('ESHUTDOWN', 'client closed before the request could be sent'),
+      );
+      return this.#closing;
+    }
+    const timeout = options?.timeout;
+    if (timeout !== undefined) {
+      this.#closeTimer = setTimeout(() => {
+        // Still a close the caller asked for: the server hears a goodbye, not a crash.
+        this.#end(
+          new IpcError(
+            'ETIMEDOUT',
+            `client closed without this response: none came within the ${timeout} ms close() waits`,
+          ),
+          true,
+        );
+      }, timeout);
+    }
+    if (this.#queue.length === 0) session.closeWhenDone();
+    return this.#closing;
+  }
+
+  /** {@link IpcClient.close} without a timeout, for `await using client = await IpcClient.connect(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * Ends the client now, writing nothing more to the server (not even what is queued): every
+   * pending or queued request rejects with `error` (default `ECONNABORTED`) and reconnecting
+   * stops. The server sees the connection drop as if this process had died. Idempotent.
+   */
+  destroy(error?: IpcError): void {
+    this.#end(error ?? new IpcError('ECONNABORTED', 'client destroyed the connection'), false);
+  }
+
+  /** Ends the client with `reason`; `graceful` writes what is queued and a goodbye first. */
+  #end(reason: IpcError, graceful: boolean): void {
+    if (this.#done) return;
+    this.#ending = true;
+    const session = this.#session;
+    if (session === undefined) {
+      this.#stopReconnecting?.abort();
+      this.#finish(reason, reason);
+      return;
+    }
+    this.#queue.rejectAll(reason);
+    if (graceful) session.shutdown(reason);
+    else session.abort(reason);
+  }
+
+  /** Throws the refusal of a request that must not go out. */
+  #check(command: number, payload: Uint8Array, options: RequestOptions | undefined): void {
+    if (this.#closing !== undefined) throw new IpcError('ESHUTDOWN', 'client is closing: no new requests are sent');
+    if (this.#done || this.#ending)
+      throw new IpcError('ENOTCONN', `client is disconnected from ${this.address}: connect again`);
+    if (!isUint16(command))
+      throw new IpcError('EINVAL', `command id must be an integer in 0–65535, ${gotValue(command)}`);
+    if (!(payload instanceof Uint8Array)) {
+      throw new IpcError(
+        'EINVAL',
+        `payload must be a Uint8Array or Buffer, got ${describeValue(payload)}: encode it first, e.g. Buffer.from(text)`,
+      );
+    }
+    if (payload.length > this.#latest.maxMessage) throw oversize(payload, this.#latest.maxMessage);
+    if (options?.timeout !== undefined) duration('timeout', options.timeout);
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new IpcError(
+        'EINVAL',
+        `signal must be an AbortSignal, got ${describeValue(signal)}: pass controller.signal`,
+      );
+    }
+    if (signal?.aborted)
+      throw new IpcError('ECANCELED', `request for command ${command} was cancelled before it was sent`);
+  }
+
+  /** A request that cannot go out now: it waits in the queue, or is refused, per the options. */
+  #enqueue(command: number, payload: Uint8Array, options: RequestOptions | undefined): Promise<Buffer> {
+    const settings = this.#settings;
+    if (this.#session === undefined) {
+      if (!settings.queueWhileDisconnected) {
+        return Promise.reject(
+          new IpcError(
+            'ENOTCONN',
+            `client is reconnecting to ${this.address}: retry after the 'reconnect' event, or set whileDisconnected: 'queue'`,
+          ),
+        );
+      }
+      if (this.#queue.length >= settings.queueLimit) {
+        return Promise.reject(
+          new IpcError(
+            'EAGAIN',
+            `${settings.queueLimit} requests already wait for the reconnection (queueLimit): retry later`,
+          ),
+        );
+      }
+    } else if (!settings.waitWhenFlowControlled) {
+      return Promise.reject(
+        new IpcError(
+          'EAGAIN',
+          `more than ${settings.sendQueueHighWater} bytes wait to be written (sendQueueHighWater): retry after the 'flowControl' event`,
+        ),
+      );
+    }
+    const promise = this.#queue.add(command, payload, options?.timeout, options?.signal);
+    this.#connector.keepAlive = true;
+    return promise;
+  }
+
+  /** Hands queued requests to the connection, oldest first, while it takes them. */
+  #sendQueued(session: ClientSession): void {
+    const queue = this.#queue;
+    while (queue.length > 0 && this.#session === session && !session.flowControlled) {
+      const request = queue.shift()!;
+      const left = request.expires - performance.now();
+      if (request.payload.length > session.maxMessage) request.reject(oversize(request.payload, session.maxMessage));
+      else if (left <= 0)
+        request.reject(
+          new IpcError('ETIMEDOUT', `request for command ${request.command} ran out of time before it was sent`),
+        );
+      else
+        session.sendRequest(
+          request,
+          request.payload,
+          left === Number.POSITIVE_INFINITY ? undefined : left,
+          request.signal,
+        );
+    }
+    if (queue.length === 0 && this.#closing !== undefined && this.#session === session) session.closeWhenDone();
+  }
+
+  /** What a session reports; `current` tells a stale session's report from the live one's. */
+  #sinkFor(current: () => ClientSession): ClientSink {
+    return {
+      event: (event, payload) => {
+        if (current() === this.#session) this.emit('event', event, payload);
+      },
+      flowControl: (on) => {
+        const session = current();
+        if (session !== this.#session) return;
+        this.#notify('flowControl', on);
+        if (!on) this.#sendQueued(session);
+      },
+      closed: (reason) => {
+        if (current() === this.#session) this.#lost(reason);
+      },
+    };
+  }
+
+  /** The live connection ended: reconnect, or the client is done. */
+  #lost(reason: IpcError): void {
+    this.#session = undefined;
+    const unsent = new IpcError(
+      'ENOTCONN',
+      `connection to ${this.address} ended before the request was sent (${reason.code}): it was not sent`,
+      { cause: reason },
+    );
+    if (this.#ending || this.#settings.reconnect === undefined) {
+      this.#finish(reason, unsent);
+      return;
+    }
+    // Requests that waited out flow control only carry over when the caller asked for queueing.
+    if (!this.#settings.queueWhileDisconnected) this.#queue.rejectAll(unsent);
+    this.#notify('disconnect', reason);
+    void this.#reconnect();
+  }
+
+  async #reconnect(): Promise<void> {
+    const stop = new AbortController();
+    this.#stopReconnecting = stop;
+    // A wait nobody awaits must not hold the process; queued requests are someone awaiting.
+    this.#connector.keepAlive = this.#queue.length > 0;
+    let session: ClientSession;
+    try {
+      session = await this.#connector.open(this.#settings.reconnect, stop.signal);
+    } catch (error) {
+      if (!stop.signal.aborted) {
+        const reason = IpcError.from(error, 'EIO');
+        this.#finish(
+          reason,
+          new IpcError(reason.code, `gave up reconnecting to ${this.address}: ${reason.message}`, { cause: reason }),
+        );
+      }
+      return;
+    } finally {
+      this.#stopReconnecting = undefined;
+    }
+    if (this.#ending) {
+      session.shutdown(new IpcError('ECONNABORTED', 'client closed while reconnecting'));
+      return;
+    }
+    this.#session = this.#latest = session;
+    this.#stats.reconnects++;
+    this.#notify('reconnect');
+    // A listener may have destroyed or closed the client, or lost the connection already.
+    if (this.#session !== session) return;
+    this.#sendQueued(session);
+    session.releaseFrames();
+  }
+
+  /** The client is done: queued requests reject with `queuedError`, then `close` is emitted. */
+  #finish(reason: IpcError, queuedError: IpcError): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#session = undefined;
+    clearTimeout(this.#closeTimer);
+    this.#queue.rejectAll(queuedError);
+    this.#markClosed();
+    this.#notify('close', reason);
+  }
+
+  /** Emits from inside the engine: a listener's bug is the application's, not the connection's. */
+  #notify<E extends 'flowControl' | 'disconnect' | 'reconnect' | 'close'>(
+    event: E,
+    ...args: EventEmitter.ArgumentMap<IpcClientEvents>[E]
+  ): void {
+    try {
+      (this.emit as (event: E, ...args: unknown[]) => boolean)(event, ...args);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+}
+
+function oversize(payload: Uint8Array, maxMessage: number): IpcError {
+  return new IpcError(
+    'EMSGSIZE',
+    `request of ${payload.length} bytes exceeds the server's maximum of ${maxMessage} bytes: split it`,
+  );
+}

@@ -1,0 +1,100 @@
+// SendQueue: frames waiting to be written, batched into writev calls (link layer).
+import { EAGAIN } from '../errors.js';
+import { HEADER_SIZE, writeHeader } from '../protocol/frame.js';
+import type { Channel } from '../contracts/transport.js';
+
+/** Slabs start small, so an idle connection holds little, and double with each burst that fills one. */
+const SLAB_MIN = 2 * 1024;
+const SLAB_MAX = 64 * 1024;
+/** Payloads up to this size are copied next to their header, so many frames go out as one chunk. */
+const COPY_MAX = 1024;
+/** Chunks offered to one `writev`; the kernel's IOV_MAX is far above, this keeps the call cheap. */
+const WRITE_BATCH = 256;
+
+/**
+ * Outgoing frames waiting for the kernel. Headers and small payloads are written into a slab, so
+ * a burst of small frames leaves in one system call from one contiguous chunk; a large payload is
+ * queued by reference and never copied in user space. The slab is reused once everything in it
+ * is written, so a steady stream of small frames allocates nothing per frame.
+ *
+ * A queued payload must not be changed by the caller until it has been written.
+ */
+export class SendQueue {
+  /** Bytes queued and not yet accepted by the kernel. */
+  bytes = 0;
+  private readonly chunks: Uint8Array[] = [];
+  private slabSize = SLAB_MIN;
+  private slab: Buffer = Buffer.allocUnsafe(SLAB_MIN);
+  private slabEnd = 0;
+  private regionStart = 0;
+
+  /** Queues one frame. */
+  push(kind: number, code: number, id: number, payload: Uint8Array): void {
+    const length = payload.length;
+    if (length <= COPY_MAX) {
+      const size = HEADER_SIZE + length;
+      if (this.slab.length - this.slabEnd < size) this.replaceSlab();
+      writeHeader(this.slab, this.slabEnd, length, kind, code, id);
+      if (length > 0) this.slab.set(payload, this.slabEnd + HEADER_SIZE);
+      this.slabEnd += size;
+    } else {
+      if (this.slab.length - this.slabEnd < HEADER_SIZE) this.replaceSlab();
+      writeHeader(this.slab, this.slabEnd, length, kind, code, id);
+      this.slabEnd += HEADER_SIZE;
+      this.closeRegion();
+      this.chunks.push(payload);
+    }
+    this.bytes += HEADER_SIZE + length;
+  }
+
+  /**
+   * Writes as much as the channel takes now.
+   *
+   * @returns 0 when everything was written or the channel is full (check {@link SendQueue.bytes}),
+   * or the negative errno the channel reported.
+   */
+  flush(channel: Channel): number {
+    this.closeRegion();
+    const chunks = this.chunks;
+    while (chunks.length > 0) {
+      const count = Math.min(chunks.length, WRITE_BATCH);
+      let offered = 0;
+      for (let i = 0; i < count; i++) offered += chunks[i]!.length;
+      const written = channel.writev(chunks, count);
+      if (written < 0) return written === EAGAIN ? 0 : written;
+      this.bytes -= written;
+      if (this.bytes === 0) {
+        chunks.length = 0;
+        this.slabEnd = this.regionStart = 0;
+        return 0;
+      }
+      this.dropWritten(written);
+      if (written < offered) return 0;
+    }
+    return 0;
+  }
+
+  private dropWritten(written: number): void {
+    const chunks = this.chunks;
+    let done = 0;
+    let left = written;
+    while (left > 0 && left >= chunks[done]!.length) left -= chunks[done++]!.length;
+    if (left > 0) chunks[done] = chunks[done]!.subarray(left);
+    chunks.splice(0, done);
+  }
+
+  private closeRegion(): void {
+    if (this.slabEnd > this.regionStart) {
+      this.chunks.push(this.slab.subarray(this.regionStart, this.slabEnd));
+      this.regionStart = this.slabEnd;
+    }
+  }
+
+  private replaceSlab(): void {
+    // The old slab stays alive through the chunks that still point into it.
+    this.closeRegion();
+    this.slabSize = Math.min(SLAB_MAX, this.slabSize * 2);
+    this.slab = Buffer.allocUnsafe(this.slabSize);
+    this.slabEnd = this.regionStart = 0;
+  }
+}

@@ -1,0 +1,166 @@
+// FrameDecoder: cuts a byte stream into frames, with adaptive read chunks (protocol layer).
+import { IpcError } from '../errors.js';
+import { FrameKind, HEADER_SIZE, payloadLimit } from './frame.js';
+
+const EMPTY = Buffer.alloc(0);
+const MIN_READ_SPACE = 1024;
+/** Chunk sizes adapt between these: small for idle and chatty peers, large for bulk. */
+const MIN_CHUNK = 16 * 1024;
+const MAX_CHUNK = 256 * 1024;
+/** The first chunk holds a handshake (control frames are at most 1 KiB): idle connections stay small. */
+const FIRST_CHUNK = 1024 + HEADER_SIZE;
+
+/**
+ * Splits a byte stream into frames. Bytes are read straight from the kernel into the decoder's
+ * chunk ({@link FrameDecoder.buffer} at {@link FrameDecoder.end}), and each payload is handed out
+ * as a view of that chunk: one copy from kernel to user space, none after.
+ *
+ * A chunk whose bytes were handed out is never written again (the receiver may keep the
+ * payload); the decoder moves on to a fresh chunk instead, carrying over only the unparsed tail.
+ * A frame larger than a chunk gets a chunk of its own size as soon as its header is known.
+ *
+ * Chunks start small, so an idle connection holds little, and double while reads fill them, so
+ * bulk traffic moves in few system calls; they shrink again when reads bring little. A chunk
+ * fully parsed and shared is let go of at once, so an idle connection holds none.
+ */
+export class FrameDecoder {
+  /** Kind of the last frame {@link FrameDecoder.next} returned. */
+  kind = 0;
+  /** Command or event id of the last frame. */
+  code = 0;
+  /** Request id of the last frame. */
+  id = 0;
+  /** Payload of the last frame, a view that stays valid for as long as the receiver keeps it. */
+  payload: Buffer = EMPTY;
+  /** Largest request, response or event payload accepted; changed once the handshake agrees one. */
+  maxMessage: number;
+
+  /** The chunk to read into, at {@link FrameDecoder.end}, for up to {@link FrameDecoder.space} bytes. */
+  buffer: Buffer = EMPTY;
+  /** Where the next read lands in {@link FrameDecoder.buffer}. */
+  end = 0;
+  private start = 0;
+  private handedOut = false;
+  private chunkSize = FIRST_CHUNK;
+  /** Size of the last whole frame: the best guess of the next one's. */
+  private lastFrame = 0;
+
+  constructor(maxMessage: number) {
+    this.maxMessage = maxMessage;
+  }
+
+  /** Bytes received but not yet returned as frames. */
+  get pending(): number {
+    return this.end - this.start;
+  }
+
+  /** Room left at {@link FrameDecoder.end}; call {@link FrameDecoder.reserve} first. */
+  get space(): number {
+    return this.buffer.length - this.end;
+  }
+
+  /**
+   * Makes room for the next read: rewinds an unshared chunk, or moves the unparsed tail to a new
+   * chunk big enough for the frame it starts.
+   *
+   * @throws {@link IpcError} `EMSGSIZE` or `EPROTO` when the pending header is invalid.
+   */
+  reserve(): void {
+    const pending = this.end - this.start;
+    if (pending === 0 && !this.handedOut && this.buffer.length > 0) {
+      this.start = this.end = 0;
+      return;
+    }
+    const needed = pending >= HEADER_SIZE ? HEADER_SIZE + this.checkHeader(this.start) : HEADER_SIZE;
+    const room = this.buffer.length - this.start;
+    // Stay when the frame fits. With its length unknown, stay only if a frame like the last one
+    // still fits too: reading the start of one into a chunk's tail would mean copying it later.
+    if (needed <= room && (pending >= HEADER_SIZE || this.space >= Math.max(MIN_READ_SPACE, this.lastFrame))) return;
+    if (!this.handedOut && needed <= this.buffer.length) {
+      this.buffer.copyWithin(0, this.start, this.end);
+    } else {
+      const next = Buffer.allocUnsafe(Math.max(this.chunkSize, needed));
+      this.buffer.copy(next, 0, this.start, this.end);
+      this.buffer = next;
+      this.handedOut = false;
+    }
+    this.start = 0;
+    this.end = pending;
+  }
+
+  /**
+   * Lets go of a chunk that is fully parsed and shared with the receiver: the next read needs a
+   * fresh one anyway, and an idle connection then holds no chunk at all.
+   */
+  releaseDrained(): void {
+    if (this.handedOut && this.start === this.end) {
+      this.buffer = EMPTY;
+      this.start = this.end = 0;
+      this.handedOut = false;
+    }
+  }
+
+  /** Records that `bytes` were read into {@link FrameDecoder.buffer} at {@link FrameDecoder.end}. */
+  commit(bytes: number): void {
+    if (bytes === this.buffer.length - this.end) this.chunkSize = Math.min(MAX_CHUNK, this.chunkSize * 2);
+    else if (bytes < this.chunkSize >>> 4) this.chunkSize = Math.max(MIN_CHUNK, this.chunkSize >>> 1);
+    this.end += bytes;
+  }
+
+  /**
+   * Whether a complete frame is buffered, for {@link FrameDecoder.next} to return.
+   *
+   * @throws {@link IpcError} `EPROTO` for a malformed header, `EMSGSIZE` for an oversize length.
+   */
+  hasFrame(): boolean {
+    const available = this.end - this.start;
+    return available >= HEADER_SIZE && available >= HEADER_SIZE + this.checkHeader(this.start);
+  }
+
+  /**
+   * Decodes the next complete frame into {@link FrameDecoder.kind}, `code`, `id` and `payload`.
+   *
+   * @returns false when no complete frame is buffered.
+   * @throws {@link IpcError} `EPROTO` for a malformed header, `EMSGSIZE` for an oversize length.
+   */
+  next(): boolean {
+    const start = this.start;
+    const available = this.end - start;
+    if (available < HEADER_SIZE) return false;
+    const length = this.checkHeader(start);
+    const total = HEADER_SIZE + length;
+    if (available < total) return false;
+    const b = this.buffer;
+    this.kind = b[start + 4]!;
+    this.code = b[start + 6]! | (b[start + 7]! << 8);
+    this.id = (b[start + 8]! | (b[start + 9]! << 8) | (b[start + 10]! << 16) | (b[start + 11]! << 24)) >>> 0;
+    if (length === 0) {
+      this.payload = EMPTY;
+    } else {
+      // Straight from the ArrayBuffer: subarray() would look up a species constructor per call.
+      this.payload = Buffer.from(b.buffer, b.byteOffset + start + HEADER_SIZE, length);
+      this.handedOut = true;
+    }
+    this.start = start + total;
+    this.lastFrame = total;
+    return true;
+  }
+
+  /** Validates the header at `at` and returns its payload length. */
+  private checkHeader(at: number): number {
+    const b = this.buffer;
+    const length = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+    const kind = b[at + 4]!;
+    if (kind < FrameKind.Hello || kind > FrameKind.Goodbye || b[at + 5] !== 0) {
+      throw new IpcError(
+        'EPROTO',
+        `malformed frame header (kind ${kind}, flags ${b[at + 5]}): the peer does not speak the pollux protocol`,
+      );
+    }
+    const limit = payloadLimit(kind, this.maxMessage);
+    if (length > limit) {
+      throw new IpcError('EMSGSIZE', `frame of ${length} bytes exceeds the agreed limit of ${limit} bytes`);
+    }
+    return length;
+  }
+}

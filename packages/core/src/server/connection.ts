@@ -1,0 +1,93 @@
+// Connection: a service's handle on one client connection (server layer).
+import type { IpcError } from '../errors.js';
+import type { Credentials } from '../contracts/transport.js';
+import type { ConnectionStats } from '../stats.js';
+
+/** What a {@link Connection} does for its session; implemented by the server engine. */
+export interface ConnectionSession {
+  readonly isOpen: boolean;
+  readonly stats: Readonly<ConnectionStats>;
+  sendEvent(event: number, payload: Uint8Array): void;
+  pause(paused: boolean): void;
+  close(): void;
+}
+
+/**
+ * The server's view of one client connection of one service. Handed to command handlers and
+ * service hooks; `context` holds the connection's private, typed state.
+ *
+ * A connection only names its own session: there is no way to reach another client's state
+ * through it.
+ */
+export class Connection<Context = undefined> {
+  /** Server-unique connection number, for logs. */
+  readonly id: number;
+  /**
+   * The client's credentials, as the kernel recorded them when it called `connect()`
+   * (`SO_PEERCRED`). They name the connector, not whoever holds the socket now: a process that
+   * passed its connected fd on, or called `setuid` after connecting, keeps the identity it had.
+   * A service that grants a privilege by uid should not rely on them alone when clients may hand
+   * sockets on: see {@link AcceptHook}.
+   */
+  readonly credentials: Credentials;
+  /** Private per-connection state made by the service's `createContext`. */
+  context: Context;
+  readonly #session: ConnectionSession;
+
+  /** @internal Made by the server engine only. */
+  constructor(id: number, credentials: Credentials, context: Context, session: ConnectionSession) {
+    this.id = id;
+    this.credentials = credentials;
+    this.context = context;
+    this.#session = session;
+  }
+
+  /** Whether the connection is still open; false from the moment it ends. */
+  get isOpen(): boolean {
+    return this.#session.isOpen;
+  }
+
+  /** This connection's counters and queue depths, now. */
+  get stats(): Readonly<ConnectionStats> {
+    return this.#session.stats;
+  }
+
+  /**
+   * Sends an asynchronous event to the client, in order with responses.
+   *
+   * @param event - event id, 0–65535
+   * @param payload - event payload; must not change until written
+   * @throws {@link IpcError} `ENOTCONN` when the connection has ended, `EMSGSIZE` when `payload`
+   * exceeds the agreed message size, `EINVAL` for a bad event id or a payload that is not a
+   * `Uint8Array` (checked before anything else), `EAGAIN` when the client is not
+   * reading and its queue is at the server's `eventQueueLimit` (with `onEventQueueFull: 'reject'`:
+   * the service's `drained` hook says when to send again;
+   * with `'disconnect'` the connection is dropped instead and this returns).
+   */
+  sendEvent(event: number, payload: Uint8Array = EMPTY): void {
+    this.#session.sendEvent(event, payload);
+  }
+
+  /**
+   * Stops reading this connection's requests until {@link Connection.resumeRequests}: a service's
+   * push-back against one client. Its writes then wait in kernel buffers. Idempotent.
+   */
+  pauseRequests(): void {
+    this.#session.pause(true);
+  }
+
+  /** Undoes {@link Connection.pauseRequests}. */
+  resumeRequests(): void {
+    this.#session.pause(false);
+  }
+
+  /**
+   * Closes the connection. What is queued is written as far as the kernel takes it now; the
+   * service's `closed` hook runs. Idempotent.
+   */
+  close(): void {
+    this.#session.close();
+  }
+}
+
+const EMPTY = new Uint8Array(0);

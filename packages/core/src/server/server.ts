@@ -1,0 +1,550 @@
+// IpcServer: listens, accepts, hosts services and owns the server-wide limits (server layer).
+import { EventEmitter } from 'eventemitter3';
+import type { Connection } from './connection.js';
+import { EAGAIN, ECONNABORTED, IpcError } from '../errors.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, FrameKind, HEADER_SIZE, writeHeader } from '../protocol/frame.js';
+import { encodeError, type Hello } from '../protocol/handshake.js';
+import { HostedService } from './hosted-service.js';
+import { atLeast, duration, messageSize, oneOf, positiveLimit } from '../option-checks.js';
+import { introspectionService, type IntrospectionOptions } from './introspection-service.js';
+import { Ready, type Poller } from '../contracts/poller.js';
+import { checkRateLimit, TokenBucket, type RateLimit } from './rate-limit.js';
+import { ServerLoad } from './server-load.js';
+import { ServiceRegistry, type RegisteredService } from './service-registry.js';
+import type { CommandHandler, HandlerFailure, ServiceDefinition } from './service.js';
+import { ServerSession, type EventQueueFullPolicy, type SessionHost, type SessionLimits } from './server-session.js';
+import { addTraffic, type ConnectionInfo, type ServerStats, type ServiceStats } from '../stats.js';
+import type { Channel, Listener, Transport } from '../contracts/transport.js';
+
+/** Options of {@link IpcServer}. */
+export interface IpcServerOptions {
+  /** The event loop that drives accept and dispatch. */
+  readonly poller: Poller;
+  /** How clients reach the server (e.g. Unix sockets). */
+  readonly transport: Transport;
+  /** Largest request, response or event payload in bytes; clients may agree a smaller one. Default 1 MiB. */
+  readonly maxMessageSize?: number;
+  /** A client that has not completed its handshake this many ms after connecting is dropped. Default 5000. */
+  readonly handshakeTimeout?: number;
+  /**
+   * Most connections open at once, handshaking ones included. A client over the cap is refused
+   * at its handshake with `EAGAIN`. Default 4096.
+   */
+  readonly maxConnections?: number;
+  /**
+   * Most connections one uid may hold open at once, handshaking ones included, so that one local
+   * user cannot take every slot of `maxConnections` from the others. A client over it is refused
+   * at its handshake with `EAGAIN`. Default: no limit of its own.
+   */
+  readonly maxConnectionsPerUid?: number;
+  /**
+   * Stop reading from a connection while more than this many bytes of its responses and events
+   * wait to be written: a client that sends but never reads cannot grow the server's memory.
+   * Default 4 MiB.
+   */
+  readonly sendQueueHighWater?: number;
+  /**
+   * Bytes that may wait to be written to one connection before {@link Connection.sendEvent} hits
+   * `onEventQueueFull`. Default twice `sendQueueHighWater`.
+   */
+  readonly eventQueueLimit?: number;
+  /**
+   * At `eventQueueLimit`: `'reject'` throws `EAGAIN` from `sendEvent` so the service can retry or
+   * skip; `'disconnect'` drops that client (its `closed` hook sees `ENOBUFS`, the server emits
+   * `'slowConsumer'`). Default `'reject'`.
+   */
+  readonly onEventQueueFull?: EventQueueFullPolicy;
+  /**
+   * Stop reading a connection's requests while this many of its asynchronous handlers run;
+   * resume as they settle. Default 1024.
+   */
+  readonly maxInFlightPerConnection?: number;
+  /**
+   * The same, over all connections of the server. Only the connections that meet the limit stop
+   * reading; they are woken in turn as handlers settle. Default: no limit.
+   */
+  readonly maxInFlight?: number;
+  /**
+   * Bytes one connection may make the server hold: its requests read and not yet parsed, the
+   * payloads of its running asynchronous handlers, and its responses and events waiting to be
+   * written. Reading it stops while its running requests and queued output fill half of this
+   * (the other half is room for the request being read) and resumes when they are down to a
+   * quarter; kernel buffers then hold the client back. Nothing admitted is dropped.
+   * At least twice `maxMessageSize` plus headers. Default: four times `maxMessageSize`, at least 1 MiB.
+   */
+  readonly maxBufferedBytesPerConnection?: number;
+  /**
+   * Bytes all connections together may make the server hold, counted as for
+   * `maxBufferedBytesPerConnection`. At the budget, connections stop reading as they come to
+   * their next request, and are woken in turn once the total is down to three quarters. A
+   * connection holding less than 64 KiB is still served, so one client cannot lock the others out:
+   * the server's buffered bytes stay under this budget plus 64 KiB per connection (plus responses
+   * larger than the requests they answer). At least `maxBufferedBytesPerConnection`.
+   * Default 256 MiB, or `maxBufferedBytesPerConnection` when that is more.
+   */
+  readonly maxBufferedBytes?: number;
+  /** Each connection's request rate; over it, reading that connection waits. Default: no limit. */
+  readonly requestRate?: RateLimit;
+  /**
+   * The whole server's request rate; over it, connections stop reading as they come to their next
+   * request, and are woken in turn once half the burst is back. Default: no limit.
+   */
+  readonly serverRequestRate?: RateLimit;
+  /**
+   * Serve the built-in introspection service (id {@link INTROSPECTION_SERVICE_ID}), which answers
+   * this server's stats and connection list over the wire. Default off.
+   */
+  readonly introspection?: boolean | IntrospectionOptions;
+}
+
+/** Options of {@link IpcServer.close}. */
+export interface IpcServerCloseOptions {
+  /**
+   * How long running handlers may take to finish before their connections are closed anyway.
+   * Default 5000 ms. Each connection then gets up to 2 s more to take what was queued for it.
+   */
+  readonly timeout?: number;
+}
+
+/** Events of {@link IpcServer}. */
+export interface IpcServerEvents {
+  /** A service hook threw, or accepting failed; the server keeps running. */
+  error: [error: IpcError];
+  /** A client completed its handshake and its service's `created` hook ran. */
+  connection: [connection: Connection<unknown>];
+  /** A connection was dropped because it did not read its events (`onEventQueueFull: 'disconnect'`). */
+  slowConsumer: [connection: Connection<unknown>, reason: IpcError];
+  /**
+   * A command handler failed: it threw or rejected with something other than an `IpcError`, or
+   * answered what cannot be sent (see {@link CommandHandler}). Without a listener the server
+   * prints a process warning, once per service and command, and counts every failure in
+   * `stats().services[].handlerFailures`.
+   */
+  handlerError: [failure: HandlerFailure];
+}
+
+const ACCEPTS_PER_CALLBACK = 64;
+const ACCEPT_RETRY_MS = 100;
+/**
+ * Refused connections kept until their hello, to be told why in turn; beyond these, a refusal is
+ * written at once and the connection closed, which a client that sent its hello already still reads.
+ */
+const REFUSING_MAX = 64;
+
+/**
+ * An IPC server hosting numbered services. Call {@link IpcServer.addService} for each service,
+ * then {@link IpcServer.listen} on one or more addresses. The poller passed in drives it; the
+ * server never blocks and owns no event loop.
+ *
+ * Service hooks that throw never take the server down: the error is emitted as `'error'` (or
+ * printed as a process warning when nobody listens).
+ */
+export class IpcServer extends EventEmitter<IpcServerEvents> {
+  /** Largest message payload this server agrees to. */
+  readonly maxMessageSize: number;
+  private readonly poller: Poller;
+  private readonly transport: Transport;
+  private readonly limits: SessionLimits;
+  private readonly maxConnections: number;
+  private readonly maxConnectionsPerUid: number;
+  private readonly load: ServerLoad;
+  private readonly registry = new ServiceRegistry();
+  private readonly endpoints = new Map<number, Listener>();
+  private readonly sessions = new Set<ServerSession>();
+  private readonly acceptPaused = new Map<Listener, ReturnType<typeof setTimeout>>();
+  private readonly host: SessionHost;
+  /** Sessions holding a slot (not being refused), by their peer's uid; kept only with a per-uid cap. */
+  private readonly slotsByUid = new Map<number, number>();
+  /** Sessions holding a slot of `maxConnections`. */
+  private slotsTaken = 0;
+  /** Sessions waiting for their hello to be refused. */
+  private refusing = 0;
+  private nextConnectionId = 1;
+  private accepted = 0;
+  private refused = 0;
+  private refusedOverCapacity = 0;
+  private closed = 0;
+  private protocolErrors = 0;
+  private closing: Promise<void> | undefined;
+  /** Services and commands whose handler failure was printed as a warning, for want of a listener. */
+  private readonly warnedHandlerFailures = new Set<number>();
+  private lastSessionEnded: (() => void) | undefined;
+
+  /**
+   * @param options - the poller, the transport and limits
+   * @throws {@link IpcError} `EINVAL` for an out-of-range option.
+   */
+  constructor(options: IpcServerOptions) {
+    super();
+    this.poller = options.poller;
+    this.transport = options.transport;
+    this.maxMessageSize = messageSize(options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE);
+    const outputHighWater = positiveLimit('sendQueueHighWater', options.sendQueueHighWater ?? 4 * 1024 * 1024);
+    const largestFrame = HEADER_SIZE + this.maxMessageSize;
+    const maxBufferedBytes = atLeast(
+      'maxBufferedBytesPerConnection',
+      options.maxBufferedBytesPerConnection ?? Math.max(1024 * 1024, 4 * this.maxMessageSize),
+      2 * largestFrame,
+      'twice the largest frame (maxMessageSize plus its 12-byte header)',
+    );
+    this.limits = {
+      handshakeTimeout: duration('handshakeTimeout', options.handshakeTimeout ?? 5000),
+      outputHighWater,
+      eventQueueLimit: positiveLimit('eventQueueLimit', options.eventQueueLimit ?? outputHighWater * 2),
+      onEventQueueFull: oneOf('onEventQueueFull', options.onEventQueueFull ?? 'reject', ['reject', 'disconnect']),
+      maxInFlight: positiveLimit('maxInFlightPerConnection', options.maxInFlightPerConnection ?? 1024),
+      requestRate: options.requestRate,
+      maxBufferedBytes,
+    };
+    if (options.requestRate !== undefined) checkRateLimit(options.requestRate, 'requestRate');
+    this.maxConnections = positiveLimit('maxConnections', options.maxConnections ?? 4096);
+    this.maxConnectionsPerUid = positiveLimit(
+      'maxConnectionsPerUid',
+      options.maxConnectionsPerUid ?? Number.POSITIVE_INFINITY,
+    );
+    const bucket =
+      options.serverRequestRate === undefined
+        ? undefined
+        : new TokenBucket(options.serverRequestRate, 'serverRequestRate');
+    this.load = new ServerLoad(
+      positiveLimit('maxInFlight', options.maxInFlight ?? Number.POSITIVE_INFINITY),
+      atLeast(
+        'maxBufferedBytes',
+        options.maxBufferedBytes ?? Math.max(256 * 1024 * 1024, maxBufferedBytes),
+        maxBufferedBytes,
+        'maxBufferedBytesPerConnection',
+      ),
+      bucket,
+    );
+    this.host = {
+      maxMessageSize: this.maxMessageSize,
+      load: this.load,
+      limitsRequests: bucket !== undefined,
+      findService: (hello: Hello) => this.registry.find(hello),
+      sessionOpened: (session, service) => this.sessionOpened(session, service),
+      sessionEnded: (session, error, protocolError) => this.sessionEnded(session, error, protocolError),
+      announce: (session) => {
+        try {
+          this.emit('connection', session.connection!);
+        } catch (error) {
+          this.reportError(IpcError.from(error, 'EREMOTEIO'), "a 'connection' listener threw");
+        }
+      },
+      slowConsumerDropped: (session, error) => {
+        session.service!.stats.slowConsumersDropped++;
+        this.emit('slowConsumer', session.connection!, error);
+      },
+      reportHookError: (hook, error) =>
+        this.reportError(IpcError.from(error, 'EREMOTEIO'), `service hook "${hook}" threw`),
+      reportHandlerFailure: (session, command, error) => this.reportHandlerFailure(session, command, error),
+    };
+    if (options.introspection !== undefined && options.introspection !== false) {
+      this.registry.add(
+        introspectionService(
+          this,
+          options.introspection === true ? {} : options.introspection,
+        ) as ServiceDefinition<unknown>,
+      );
+    }
+  }
+
+  /**
+   * Registers a service. Services may be added before or after {@link IpcServer.listen}.
+   *
+   * @returns the handle to broadcast to the service's connections
+   * @throws {@link IpcError} `EEXIST` for a duplicate id or name, `EINVAL` for a bad definition.
+   */
+  addService<Context>(definition: ServiceDefinition<Context>): HostedService<Context> {
+    return new HostedService<Context>(this.registry.add(definition as ServiceDefinition<unknown>));
+  }
+
+  /**
+   * Starts accepting clients on `address` (its meaning is the transport's, e.g. a socket path).
+   * May be called for several addresses.
+   *
+   * @throws {@link IpcError} `EADDRINUSE` when another server holds the address, or the errno
+   * of the failing step; `ESHUTDOWN` after {@link IpcServer.close}.
+   */
+  async listen(address: string): Promise<void> {
+    if (this.closing) throw new IpcError('ESHUTDOWN', 'server is closed: make a new IpcServer');
+    const listener = this.transport.listen(address);
+    try {
+      this.poller.add(listener.fd, Ready.Readable, (_fd, ready) => this.acceptClients(listener, ready));
+    } catch (error) {
+      listener.close();
+      throw IpcError.from(error, 'EIO');
+    }
+    this.endpoints.set(listener.fd, listener);
+  }
+
+  /** The addresses the server listens on. */
+  get addresses(): string[] {
+    return [...this.endpoints.values()].map((listener) => listener.address);
+  }
+
+  /**
+   * Stops reading requests from every connection, for a service that must push back under load;
+   * kernel buffers fill and clients' writes wait. Events and responses still go out, new clients
+   * still complete their handshake, and a client that dies meanwhile is still noticed at once.
+   * Idempotent.
+   */
+  pauseRequests(): void {
+    this.load.pause(true);
+  }
+
+  /** Undoes {@link IpcServer.pauseRequests}. */
+  resumeRequests(): void {
+    this.load.pause(false);
+  }
+
+  /** A snapshot of the counters: server-wide and per service. */
+  stats(): ServerStats {
+    const services = new Map<RegisteredService, ServiceStats>();
+    for (const service of this.registry.all()) services.set(service, { ...service.stats });
+    for (const session of this.sessions) {
+      const snapshot = session.service === undefined ? undefined : services.get(session.service);
+      if (snapshot === undefined) continue;
+      addTraffic(snapshot, session.counters);
+      snapshot.queuedBytes += session.queuedBytes;
+      snapshot.inFlight += session.inFlight;
+    }
+    return {
+      connections: this.sessions.size,
+      accepted: this.accepted,
+      refused: this.refused,
+      refusedOverCapacity: this.refusedOverCapacity,
+      closed: this.closed,
+      protocolErrors: this.protocolErrors,
+      inFlight: this.load.inFlight,
+      readPaused: this.load.isShut,
+      services: [...services.values()],
+    };
+  }
+
+  /** The connections that completed their handshake and are open now, with their counters. */
+  connections(): ConnectionInfo[] {
+    const list: ConnectionInfo[] = [];
+    for (const session of this.sessions) {
+      const connection = session.connection;
+      if (connection === undefined || !session.isOpen) continue;
+      list.push({
+        id: session.id,
+        serviceId: session.service!.definition.id,
+        credentials: connection.credentials,
+        stats: session.stats,
+      });
+    }
+    return list;
+  }
+
+  /**
+   * Closes gracefully: stops accepting and reading requests, lets running handlers answer for up
+   * to `timeout`, then says goodbye to every connection (clients see `ESHUTDOWN`, an orderly
+   * close) and releases the addresses. Each service's `closed` hook runs. Resolves once every
+   * connection has ended. Idempotent: later calls return the first call's promise.
+   */
+  close(options: IpcServerCloseOptions = {}): Promise<void> {
+    this.closing ??= this.shutdown(duration('timeout', options.timeout ?? 5000));
+    return this.closing;
+  }
+
+  /**
+   * Closes now: stops accepting and reading, and closes every connection at once without waiting
+   * for running handlers (their results are dropped; clients' pending requests reject with
+   * `ECONNRESET`). What was already queued for a connection is written as far as its client takes
+   * it within 2 s, so no frame is cut short. Each service's `closed` hook runs. Resolves once every
+   * connection has ended. Idempotent, and cuts short a {@link IpcServer.close} in progress.
+   */
+  destroy(): Promise<void> {
+    this.closing ??= this.shutdown(0);
+    for (const session of [...this.sessions]) session.close();
+    return this.closing;
+  }
+
+  /** {@link IpcServer.close} with its defaults, for `await using server = …`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private async shutdown(timeout: number): Promise<void> {
+    for (const listener of this.endpoints.values()) {
+      clearTimeout(this.acceptPaused.get(listener));
+      this.poller.remove(listener.fd);
+      listener.close();
+    }
+    this.endpoints.clear();
+    this.acceptPaused.clear();
+    this.load.stop();
+    if (this.sessions.size === 0) return;
+    const allEnded = new Promise<void>((resolve) => {
+      this.lastSessionEnded = resolve;
+    });
+    for (const session of [...this.sessions]) session.closeWhenIdle();
+    if (this.sessions.size === 0) return;
+    const deadline = setTimeout(() => {
+      for (const session of [...this.sessions]) session.close();
+    }, timeout);
+    await allEnded;
+    clearTimeout(deadline);
+  }
+
+  private acceptClients(listener: Listener, ready: number): void {
+    if (!(ready & Ready.Readable) || this.closing) return;
+    for (let i = 0; i < ACCEPTS_PER_CALLBACK; i++) {
+      const channel = listener.accept();
+      if (typeof channel === 'number') {
+        if (channel === EAGAIN) return;
+        if (channel === ECONNABORTED) continue;
+        this.pauseAccepting(listener, IpcError.fromErrno(channel, `accept on ${listener.address}`));
+        return;
+      }
+      const refusal = this.refusalFor(channel);
+      if (refusal !== undefined) {
+        this.refusedOverCapacity++;
+        if (this.refusing >= REFUSING_MAX) {
+          this.refuseAtOnce(channel, refusal);
+          continue;
+        }
+      }
+      try {
+        const session = new ServerSession(
+          this.nextConnectionId++,
+          channel,
+          this.poller,
+          this.host,
+          this.limits,
+          refusal,
+        );
+        this.sessions.add(session);
+        if (refusal !== undefined) this.refusing++;
+        else this.takeSlot(session);
+      } catch (error) {
+        channel.close();
+        this.reportError(IpcError.from(error, 'EIO'), 'setting up a client connection failed');
+      }
+    }
+  }
+
+  /** Why a new connection must be turned away: the server or its peer's uid is at its cap. */
+  private refusalFor(channel: Channel): string | undefined {
+    if (this.slotsTaken >= this.maxConnections)
+      return `server has reached its limit of ${this.maxConnections} connections: try again later`;
+    if (this.maxConnectionsPerUid === Number.POSITIVE_INFINITY) return undefined;
+    const uid = channel.credentials.uid;
+    if ((this.slotsByUid.get(uid) ?? 0) < this.maxConnectionsPerUid) return undefined;
+    return `uid ${uid} has reached this server's limit of ${this.maxConnectionsPerUid} connections per user: close one or try again later`;
+  }
+
+  private takeSlot(session: ServerSession): void {
+    this.slotsTaken++;
+    if (this.maxConnectionsPerUid === Number.POSITIVE_INFINITY) return;
+    const uid = session.peer.uid;
+    this.slotsByUid.set(uid, (this.slotsByUid.get(uid) ?? 0) + 1);
+  }
+
+  private releaseSlot(session: ServerSession): void {
+    if (session.refusal !== undefined) {
+      this.refusing--;
+      return;
+    }
+    this.slotsTaken--;
+    if (this.maxConnectionsPerUid === Number.POSITIVE_INFINITY) return;
+    const uid = session.peer.uid;
+    const left = this.slotsByUid.get(uid)! - 1;
+    if (left === 0) this.slotsByUid.delete(uid);
+    else this.slotsByUid.set(uid, left);
+  }
+
+  /**
+   * Writes the refusal into the fresh socket (whose buffer takes so small a frame whole) and
+   * closes it, without waiting for the hello: what a refusal costs beyond the waiting ones.
+   */
+  private refuseAtOnce(channel: Channel, message: string): void {
+    this.refused++;
+    const payload = encodeError('EAGAIN', message);
+    const frame = Buffer.allocUnsafe(HEADER_SIZE + payload.length);
+    writeHeader(frame, 0, payload.length, FrameKind.Refuse, 0, 0);
+    payload.copy(frame, HEADER_SIZE);
+    channel.writev([frame], 1);
+    channel.close();
+  }
+
+  /**
+   * Out of fds or memory, the pending connection stays queued and the listener stays readable:
+   * a level-triggered loop would spin. Stop watching it until a session ends or a moment passed.
+   */
+  private pauseAccepting(listener: Listener, error: IpcError): void {
+    if (this.acceptPaused.has(listener)) return;
+    this.reportError(error, 'accepting a client failed; accepting paused until a connection closes');
+    this.poller.modify(listener.fd, 0);
+    const timer = setTimeout(() => this.resumeAccepting(listener), ACCEPT_RETRY_MS);
+    timer.unref?.();
+    this.acceptPaused.set(listener, timer);
+  }
+
+  private resumeAccepting(listener: Listener): void {
+    const timer = this.acceptPaused.get(listener);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.acceptPaused.delete(listener);
+    if (this.endpoints.has(listener.fd)) this.poller.modify(listener.fd, Ready.Readable);
+  }
+
+  private sessionOpened(session: ServerSession, service: RegisteredService | undefined): void {
+    if (service === undefined) {
+      this.refused++;
+      return;
+    }
+    this.accepted++;
+    service.connections.add(session.connection!);
+    service.stats.accepted++;
+    service.stats.connections++;
+  }
+
+  private sessionEnded(session: ServerSession, _error: IpcError, protocolError: boolean): void {
+    this.sessions.delete(session);
+    this.releaseSlot(session);
+    this.closed++;
+    if (this.sessions.size === 0) this.lastSessionEnded?.();
+    for (const listener of this.acceptPaused.keys()) this.resumeAccepting(listener);
+    const service = session.service;
+    if (protocolError) this.protocolErrors++;
+    if (service === undefined) return;
+    service.connections.delete(session.connection!);
+    service.stats.connections--;
+    service.stats.closed++;
+    addTraffic(service.stats, session.counters);
+    if (protocolError) service.stats.protocolErrors++;
+  }
+
+  private reportHandlerFailure(session: ServerSession, command: number, error: unknown): void {
+    const service = session.service!;
+    service.stats.handlerFailures++;
+    const { id: serviceId, name: serviceName } = service.definition;
+    if (this.listenerCount('handlerError') > 0) {
+      try {
+        this.emit('handlerError', { error, serviceId, serviceName, command, connection: session.connection! });
+      } catch (listenerError) {
+        this.reportError(IpcError.from(listenerError, 'EREMOTEIO'), "a 'handlerError' listener threw");
+      }
+      return;
+    }
+    const key = serviceId * 0x10000 + command;
+    if (this.warnedHandlerFailures.has(key)) return;
+    this.warnedHandlerFailures.add(key);
+    const detail = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+    process.emitWarning(
+      `pollux server: handler of command ${command} of service "${serviceName}" failed (connection ${session.id}); ` +
+        `listen for 'handlerError' to see every failure, later ones of this command are only counted: ${detail}`,
+      'IpcServerWarning',
+    );
+  }
+
+  private reportError(error: IpcError, context: string): void {
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', error);
+    } else {
+      process.emitWarning(`pollux server: ${context}: ${error.code}: ${error.message}`, 'IpcServerWarning');
+    }
+  }
+}
