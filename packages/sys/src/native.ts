@@ -89,9 +89,11 @@ interface NodeGypBuild {
 }
 
 function loadAddon(): NativeBinding {
+  // Required by name in this one form, which the test suite's fixture mirror looks for to copy it.
   const require = createRequire(import.meta.url);
   try {
-    return require((require('node-gyp-build') as NodeGypBuild).resolve(packageDir)) as NativeBinding;
+    const nodeGypBuild = createRequire(import.meta.url)('node-gyp-build') as NodeGypBuild;
+    return require(nodeGypBuild.resolve(packageDir)) as NativeBinding;
   } catch (cause) {
     throw loadFailure(cause);
   }
