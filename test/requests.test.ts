@@ -452,6 +452,45 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       expect(event).toBe('3:welcome');
     });
 
+    it('survives handlers that fail with values that refuse to become strings, or whose then getter throws', async () => {
+      const failures: HandlerFailure[] = [];
+      const { server, address } = await serve((s) =>
+        s.addService({
+          id: 1,
+          name: 'weird',
+          commands: {
+            0: async () => {
+              throw Object.create(null);
+            },
+            1: () => {
+              throw Object.create(null);
+            },
+            2: () =>
+              ({
+                get then() {
+                  throw new Error('bad then');
+                },
+              }) as unknown as Uint8Array,
+            3: (payload) => payload,
+          },
+        }),
+      );
+      const c = await client(address, 'weird');
+      const generic = (command: number): object => ({
+        code: 'EREMOTEIO',
+        message: `service "weird" failed to handle command ${command}; the server reported why`,
+      });
+      // First with nobody listening (the process warning path), then with a listener.
+      await expect(c.request(0)).rejects.toMatchObject(generic(0));
+      server.on('handlerError', (failure) => failures.push(failure));
+      await expect(c.request(0)).rejects.toMatchObject(generic(0));
+      await expect(c.request(1)).rejects.toMatchObject(generic(1));
+      await expect(c.request(2)).rejects.toMatchObject(generic(2));
+      expect((await c.request(3, Buffer.from('still here'))).toString()).toBe('still here');
+      expect(failures.map((failure) => failure.command)).toEqual([0, 1, 2]);
+      expect(server.stats().protocolErrors).toBe(0);
+    });
+
     it("survives a throwing 'connection' listener, odd thenables and a promise-returning accept hook", async () => {
       const hooks: string[] = [];
       const errors: string[] = [];

@@ -274,6 +274,40 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   });
 
   describe('in-flight limits', () => {
+    it('serves every connection that waited at the gate once it opens, with synchronous handlers too', async () => {
+      await serve({ maxInFlight: 1 });
+      const waiting = await Promise.all([0, 1, 2, 3].map(() => client()));
+      running!.server.pauseRequests();
+      const replies = waiting.map((c, i) => c.request(1, Buffer.from(`c${i}`)));
+      await until(() => running!.server.connections().filter((info) => info.stats.readPaused).length === 4);
+      running!.server.resumeRequests();
+      expect((await Promise.all(replies)).map(String)).toEqual(['c0', 'c1', 'c2', 'c3']);
+    });
+
+    it('gives no room at the gate to a peer that sent part of a frame: a client waiting behind it is served', async () => {
+      await serve({ maxInFlight: 2 });
+      const holder = await client();
+      const victim = await client();
+      const slow = [holder.request(HOLD), holder.request(HOLD)];
+      await until(() => held.length === 2);
+      // Two peers complete the handshake, then send one byte of a request and nothing more.
+      const opened = running!.server.stats().connections;
+      for (let i = 0; i < 2; i++) {
+        const raw = rawSocket(running!.address);
+        raws.push(raw);
+        raw.socket.write(hello(1));
+      }
+      await until(() => running!.server.connections().length === opened + 2);
+      for (const raw of raws) raw.socket.write(frame(4, 1, 7, Buffer.from('never finished')).subarray(0, 1));
+      const paused = (): number => running!.server.connections().filter((info) => info.stats.readPaused).length;
+      await until(() => paused() === 2);
+      const reply = victim.request(1, Buffer.from('victim'));
+      await until(() => paused() === 3);
+      for (const release of held) release();
+      expect((await reply).toString()).toBe('victim');
+      await Promise.all(slow);
+    });
+
     it('stops reading a connection at maxInFlightPerConnection and resumes as handlers settle', async () => {
       await serve({ maxInFlightPerConnection: 3 });
       const c = await client();

@@ -16,6 +16,18 @@ export function describeValue(value: unknown): string {
   return typeof className === 'string' && className !== 'Object' ? `a ${className}` : 'an object';
 }
 
+/**
+ * `String(value)` for a message, even for a value that refuses it (an object without a
+ * prototype, a throwing `toString`): a peer's or a handler's odd value never becomes a crash.
+ */
+export function safeString(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return describeValue(value);
+  }
+}
+
 /** `got …` for an error message, with a hint when a number came as a string (from argv, env, JSON). */
 export function gotValue(value: unknown): string {
   const numeric = typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value));

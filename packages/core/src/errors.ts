@@ -1,6 +1,6 @@
 // IpcError and errno-style codes (shared by every layer).
 import { constants } from 'node:os';
-import { describeValue as describe } from './describe-value.js';
+import { describeValue as describe, safeString } from './describe-value.js';
 
 const brand = Symbol.for('pollux.IpcError');
 
@@ -160,7 +160,7 @@ export class IpcError extends Error {
       const code = (value as { code?: unknown }).code;
       return new IpcError(isErrnoCode(code) ? code : fallbackCode, value.message, { cause: value });
     }
-    return new IpcError(fallbackCode, String(value));
+    return new IpcError(fallbackCode, safeString(value));
   }
 }
 

@@ -3,6 +3,7 @@ import { backoffDelay } from './backoff.js';
 import type { RetryPolicy } from './client-options.js';
 import type { ClientSession } from './client-session.js';
 import { IpcError } from '../errors.js';
+import { safeString } from '../describe-value.js';
 import type { Channel, Credentials, Transport } from '../contracts/transport.js';
 
 /** What one connection attempt needs: where, how, and what to say. */
@@ -135,7 +136,7 @@ export class Connector {
       // A check that throws vouches for nobody.
       return new IpcError(
         'EPERM',
-        `the expectServer check threw, so the server at ${this.recipe.address} is not trusted: ${String(error)}`,
+        `the expectServer check threw, so the server at ${this.recipe.address} is not trusted: ${safeString(error)}`,
         { cause: error },
       );
     }

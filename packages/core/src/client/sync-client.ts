@@ -138,7 +138,7 @@ export class SyncClient {
    * Connects to `service` at `address` and completes the handshake, blocking until done.
    *
    * @throws {@link IpcError} `ECONNREFUSED` or `ENOENT` when no server listens at `address`;
-   * `ENOENT` when the server has no such service; `EACCES` (or the code the service's `accept`
+   * `ENXIO` when the server has no such service; `EACCES` (or the code the service's `accept`
    * hook chose) when refused; `EPROTONOSUPPORT` on a protocol version mismatch; `ETIMEDOUT`
    * when the handshake took longer than `timeout`; `ECONNRESET` when the server hung up during
    * it; `EINVAL` for bad options.

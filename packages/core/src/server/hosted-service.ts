@@ -14,8 +14,8 @@ export interface BroadcastResult<Context = undefined> {
   /**
    * Connections that did not get it: their event queue was full (`onEventQueueFull: 'reject'`;
    * the service's `drained` hook tells when they read again, and their `eventsRefused` counts it),
-   * the event exceeded the message size they agreed, or, with `'disconnect'`, they were dropped.
-   * Send to them again later, or let them go.
+   * the event exceeded the message size they agreed, they were closing already, or, with
+   * `'disconnect'`, they were dropped. Send to them again later, or let them go.
    */
   readonly refused: readonly Connection<Context>[];
 }

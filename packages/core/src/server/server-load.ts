@@ -98,9 +98,11 @@ export class ServerLoad {
    * A woken waiter used its room (`used`: it admitted a request) or gives it back (it ended or
    * stopped reading for a reason of its own), and then the next waiter gets it.
    */
-  wakeDone(used: boolean): void {
+  wakeDone(_used: boolean): void {
     this.woken--;
-    if (!used) this.wake();
+    // Room is counted afresh from what runs now: a used room that a synchronous handler already
+    // gave back is room for the next waiter too.
+    this.wake();
   }
 
   pause(paused: boolean): void {

@@ -247,6 +247,10 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
 
   /** A read takes no more than this connection's budget and the server's have room for. */
   protected override readLimit(): number {
+    // Woken and about to read from the kernel with nothing to deliver: the room goes on to the
+    // next waiter, or a peer that sends one byte of a frame would hold it for as long as it likes.
+    // What this read brings still meets the gate, as every request does.
+    this.wakeDone(false);
     const held = this.countedBytes;
     const shared = Math.max(this.load.bytesLeft, GUARANTEED_BYTES - held);
     return Math.max(1, Math.min(this.limits.maxBufferedBytes - held, shared));
@@ -392,6 +396,7 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
     const host = this.host;
     if (host.limitsRequests) this.load.takeToken();
     let result: Uint8Array | void | PromiseLike<Uint8Array | void>;
+    let thenable = false;
     try {
       const handler = service.handlerFor(command);
       if (handler === undefined) {
@@ -399,12 +404,17 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
         return;
       }
       result = handler(payload, this.connection!, command);
+      // The common answer, bytes, is settled before anything looks for a then() on it; a then
+      // getter that throws is the handler's failure, not the client's.
+      thenable =
+        !(result instanceof Uint8Array) &&
+        result != null &&
+        typeof (result as PromiseLike<unknown>).then === 'function';
     } catch (error) {
       this.handlerThrew(id, command, error);
       return;
     }
-    // The common answer, bytes, is settled before anything looks for a then() on it.
-    if (result instanceof Uint8Array || result == null || typeof (result as PromiseLike<unknown>).then !== 'function') {
+    if (!thenable) {
       this.respond(id, command, result as Uint8Array | void);
       return;
     }

@@ -2,6 +2,7 @@
 import { EventEmitter } from 'eventemitter3';
 import type { Connection } from './connection.js';
 import { EAGAIN, ECONNABORTED, IpcError } from '../errors.js';
+import { safeString } from '../describe-value.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, FrameKind, HEADER_SIZE, writeHeader } from '../protocol/frame.js';
 import { encodeError, type Hello } from '../protocol/handshake.js';
 import { HostedService } from './hosted-service.js';
@@ -232,7 +233,12 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       },
       slowConsumerDropped: (session, error) => {
         session.service!.stats.slowConsumersDropped++;
-        this.emit('slowConsumer', session.connection!, error);
+        try {
+          this.emit('slowConsumer', session.connection!, error);
+        } catch (listenerError) {
+          // The slow client is dropped all the same: a listener's bug must not keep it.
+          this.reportError(IpcError.from(listenerError, 'EREMOTEIO'), "a 'slowConsumer' listener threw");
+        }
       },
       reportHookError: (hook, error) =>
         this.reportError(IpcError.from(error, 'EREMOTEIO'), `service hook "${hook}" threw`),
@@ -532,7 +538,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     const key = serviceId * 0x10000 + command;
     if (this.warnedHandlerFailures.has(key)) return;
     this.warnedHandlerFailures.add(key);
-    const detail = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+    const detail = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : safeString(error);
     process.emitWarning(
       `pollux server: handler of command ${command} of service "${serviceName}" failed (connection ${session.id}); ` +
         `listen for 'handlerError' to see every failure, later ones of this command are only counted: ${detail}`,
