@@ -165,6 +165,33 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       expect(server.stats().services[0]!.requests).toBe(1);
     });
 
+    it('tells the service the message size agreed with each client', async () => {
+      const seen: number[] = [];
+      const failures: HandlerFailure[] = [];
+      const { server, address } = await serve((s) =>
+        s.addService({
+          id: 1,
+          name: 'sizes',
+          commands: {
+            0: (_payload, connection) => {
+              seen.push(connection.maxMessageSize);
+              // The agreed size bounds what the service may send back, not the server's maximum.
+              return Buffer.alloc(connection.maxMessageSize + 1);
+            },
+          },
+        }),
+      );
+      server.on('handlerError', (failure) => failures.push(failure));
+      const modest = await connectTo(address, 'sizes', { maxMessageSize: 1000 });
+      clients.push(modest);
+      await expect(modest.request(0)).rejects.toMatchObject({ code: 'EMSGSIZE' });
+      const greedy = await connectTo(address, 'sizes', { maxMessageSize: 4 * MAX });
+      clients.push(greedy);
+      await expect(greedy.request(0)).rejects.toMatchObject({ code: 'EMSGSIZE' });
+      expect(seen).toEqual([1000, MAX]);
+      expect(failures.map((failure) => (failure.error as IpcError).code)).toEqual(['EMSGSIZE', 'EMSGSIZE']);
+    });
+
     it('answers an unknown command with ENOSYS and keeps the connection', async () => {
       const { address } = await serve((s) => s.addService({ id: 1, name: 'echo', commands: { 1: (p) => p } }));
       const c = await client(address, 'echo');

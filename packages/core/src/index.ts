@@ -25,7 +25,13 @@ export type { ConnectionInfo, ConnectionStats, ServerStats, ServiceStats, Traffi
 export type { RateLimit } from './server/rate-limit.js';
 export type { EventQueueFullPolicy } from './server/server-session.js';
 export { HostedService, type BroadcastFilter, type BroadcastResult } from './server/hosted-service.js';
-export { IpcServer, type IpcServerCloseOptions, type IpcServerEvents, type IpcServerOptions } from './server/server.js';
+export {
+  IpcServer,
+  type IdleAction,
+  type IpcServerCloseOptions,
+  type IpcServerEvents,
+  type IpcServerOptions,
+} from './server/server.js';
 export { IpcClient, type CloseOptions, type IpcClientEvents } from './client/client.js';
 export type { IpcClientOptions, RetryOptions, ServerIdentity } from './client/client-options.js';
 export type { ClientStats, RequestOptions } from './client/client-session.js';

@@ -7,7 +7,7 @@ export interface SocketAddress {
 }
 
 /** sun_path is 108 bytes: a path needs its NUL, an abstract name its leading NUL. */
-const SUN_PATH_MAX = 107;
+export const SUN_PATH_MAX = 107;
 
 /**
  * Parses `address`: `@name` is the abstract namespace (no file, gone with the last socket),

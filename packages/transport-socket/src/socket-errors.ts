@@ -93,6 +93,7 @@ export function listenError(error: unknown, address: string, target: SocketAddre
   let advice: string | undefined;
   switch (code) {
     case 'EADDRINUSE':
+    case 'EEXIST':
       return addressInUse('server', address, error);
     case 'ENOENT':
       advice = `directory ${where} does not exist: create it, or pick an address in a directory that exists`;
@@ -118,6 +119,49 @@ export function listenError(error: unknown, address: string, target: SocketAddre
   return new IpcError(code, `cannot listen on ${address}: ${advice ?? String((error as Error).message)}`, {
     cause: error,
   });
+}
+
+/** A `mode`, `owner` or `group` option that is not one. */
+export function badFileAttribute(name: string, value: unknown, max: number): IpcError {
+  const range = name === 'mode' ? `permission bits in 0–0o${max.toString(8)}` : `a numeric id in 0–${max}`;
+  return new IpcError('EINVAL', `${name} must be ${range}, got ${String(value)}: look names up to their ids first`);
+}
+
+/** `mode`, `owner` or `group` was given for an abstract address, which has no file. */
+export function fileAttributesOnAbstract(address: string): IpcError {
+  return new IpcError(
+    'EINVAL',
+    `${address} is an abstract address, which has no file to give a mode, owner or group: ` +
+      'listen on a filesystem path to control who may connect by file permissions, or drop those options',
+  );
+}
+
+/** The private directory beside `address` makes a path too long for a socket. */
+export function asideTooLong(address: string, aside: string): IpcError {
+  return new IpcError(
+    'ENAMETOOLONG',
+    `to set the mode, owner or group of ${address} before it appears, the socket is first bound at ${aside}, ` +
+      'which is over 107 bytes: use a shorter directory',
+  );
+}
+
+/** chown of the socket file for `address` failed. */
+export function chownError(
+  error: unknown,
+  address: string,
+  owner: number | undefined,
+  group: number | undefined,
+): IpcError {
+  const code = codeOf(error);
+  const wanted = [owner === undefined ? '' : `owner uid ${owner}`, group === undefined ? '' : `group gid ${group}`]
+    .filter((part) => part !== '')
+    .join(' and ');
+  const advice =
+    code === 'EPERM'
+      ? 'only root (CAP_CHOWN) may give a file away, and others only a group they belong to: ' +
+        'run the server with that privilege, or pick a group of its user'
+      : String((error as Error).message);
+  return new IpcError(code, `cannot give the socket file of ${address} ${wanted}: ${advice}`, { cause: error });
 }
 
 /** `connect` to `address` returned `status` (a negative errno). */

@@ -1,11 +1,16 @@
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, lstatSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { constants } from 'node:os';
+import { dirname, join } from 'node:path';
 import { IpcError, type Channel, type Listener, type SyncConnector, type Transport } from '@pollux/core';
 import * as sys from '@pollux/sys';
-import { parseSocketAddress, type SocketAddress } from './socket-address.js';
+import { parseSocketAddress, SUN_PATH_MAX, type SocketAddress } from './socket-address.js';
 import {
   addressInUse,
+  asideTooLong,
+  badFileAttribute,
+  chownError,
   connectError,
+  fileAttributesOnAbstract,
   listenError,
   socketCreationError,
   staleFileStays,
@@ -13,10 +18,28 @@ import {
 } from './socket-errors.js';
 import { adopt, SocketListener } from './socket-listener.js';
 
-/** Options of {@link SocketTransport}. */
+/**
+ * Options of {@link SocketTransport}. `mode`, `owner` and `group` apply to a listening socket's
+ * file, and are in place before the file appears at its address: no client ever finds it with
+ * other ones. They mean nothing for an abstract address, which has no file.
+ */
 export interface SocketTransportOptions {
-  /** File mode of a listening socket's file, e.g. `0o660` to admit a group. Default: per umask. */
+  /**
+   * Permission bits of a listening socket's file, 0–0o777, e.g. `0o660` to admit a group.
+   * Connecting takes write permission. Default: 0o777 less the umask.
+   */
   readonly mode?: number;
+  /**
+   * Owner of a listening socket's file, as a numeric uid (names are not looked up). Giving the
+   * file away takes root (`CAP_CHOWN`). Default: the server's effective uid.
+   */
+  readonly owner?: number;
+  /**
+   * Group of a listening socket's file, as a numeric gid (names are not looked up). Without root
+   * only a group the server's user belongs to. Default: the server's effective gid, or the
+   * directory's group when it has the set-group-ID bit.
+   */
+  readonly group?: number;
   /** Length of the accept queue. Default 1024 (the kernel caps it at `somaxconn`). */
   readonly backlog?: number;
 }
@@ -32,12 +55,25 @@ export interface SocketTransportOptions {
  */
 export class SocketTransport implements Transport, SyncConnector {
   private readonly mode: number | undefined;
+  private readonly owner: number | undefined;
+  private readonly group: number | undefined;
   private readonly backlog: number;
 
-  /** @param options - socket file mode and backlog */
+  /**
+   * @param options - socket file mode, owner and group, and backlog
+   * @throws {@link @pollux/core!index.IpcError} `EINVAL` when `mode` is not in 0–0o777 or `owner` /
+   * `group` is not a numeric id.
+   */
   constructor(options: SocketTransportOptions = {}) {
-    this.mode = options.mode;
+    this.mode = fileAttribute('mode', options.mode, 0o777);
+    this.owner = fileAttribute('owner', options.owner, MAX_ID);
+    this.group = fileAttribute('group', options.group, MAX_ID);
     this.backlog = options.backlog ?? 1024;
+  }
+
+  /** Whether a listening socket's file gets a mode, owner or group of its own. */
+  private get setsFileAttributes(): boolean {
+    return this.mode !== undefined || this.owner !== undefined || this.group !== undefined;
   }
 
   /**
@@ -47,20 +83,53 @@ export class SocketTransport implements Transport, SyncConnector {
    * not a socket is in the way, or a socket file this process may not probe is; `ENOENT` /
    * `ENOTDIR` when the directory does not exist; `EACCES` / `EPERM` when it is not writable (or a
    * left-over socket file in it cannot be removed); `EROFS`; `ENAMETOOLONG` (over 107 bytes);
-   * `EINVAL` (empty, or a path with a NUL byte); `EMFILE` / `ENFILE`. Each message names the
-   * address or directory and says what to do.
+   * `EINVAL` (empty, a path with a NUL byte, or `mode` / `owner` / `group` with an abstract
+   * address); `EPERM` when the process may not give the socket file its `owner` or `group`;
+   * `EMFILE` / `ENFILE`. Each message names the address or directory and says what to do.
    */
   listen(address: string): Listener {
     const target = parseSocketAddress(address);
+    if (target.abstract && this.setsFileAttributes) throw fileAttributesOnAbstract(address);
     const fd = openSocket(address);
     try {
-      bindTo(fd, target, address);
-      if (!target.abstract && this.mode !== undefined) chmodSync(target.name, this.mode);
-      sys.listen(fd, this.backlog);
+      if (this.setsFileAttributes) {
+        this.listenAside(fd, target, address);
+      } else {
+        claimPath(target, address, () => sys.bindUnix(fd, target.name, target.abstract));
+        sys.listen(fd, this.backlog);
+      }
       return new SocketListener(fd, address, target.abstract ? undefined : target.name);
     } catch (error) {
       sys.close(fd);
       throw error instanceof IpcError ? error : listenError(error, address, target);
+    }
+  }
+
+  /**
+   * Binds and listens in a private directory beside the address, gives the file its attributes
+   * there, then links it into place: it appears at the address complete and already accepting.
+   * Chmod after a bind at the address itself would leave a window with the umask's mode, and a
+   * second server starting then would take the not-yet-listening file for a stale one.
+   */
+  private listenAside(fd: number, target: SocketAddress, address: string): void {
+    const privateDir = mkdtempSync(join(dirname(target.name), '.pollux-'));
+    const aside = join(privateDir, 's');
+    try {
+      if (Buffer.byteLength(aside) > SUN_PATH_MAX) throw asideTooLong(address, aside);
+      sys.bindUnix(fd, aside, false);
+      if (this.mode !== undefined) chmodSync(aside, this.mode);
+      if (this.owner !== undefined || this.group !== undefined) {
+        try {
+          chownSync(aside, this.owner ?? -1, this.group ?? -1);
+        } catch (error) {
+          throw chownError(error, address, this.owner, this.group);
+        }
+      }
+      sys.listen(fd, this.backlog);
+      // link, not rename: rename would silently replace the file of a server that started meanwhile.
+      claimPath(target, address, () => linkSync(aside, target.name));
+    } finally {
+      rmSync(privateDir, { recursive: true, force: true });
     }
   }
 
@@ -109,14 +178,28 @@ function openSocket(address: string): number {
   }
 }
 
-/** Binds `fd` to `target`, replacing a socket file a stopped server left behind. */
-function bindTo(fd: number, target: SocketAddress, address: string): void {
+/** The largest uid or gid; `(uid_t)-1` means "unchanged" to chown. */
+const MAX_ID = 0xfffffffe;
+
+/** A file attribute option: undefined, or an integer in 0–`max`. */
+function fileAttribute(name: string, value: number | undefined, max: number): number | undefined {
+  if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > max)) {
+    throw badFileAttribute(name, value, max);
+  }
+  return value;
+}
+
+/**
+ * Puts a file at `target` with `place` (a bind or a link, which fail when the name is taken),
+ * replacing a socket file a stopped server left behind.
+ */
+function claimPath(target: SocketAddress, address: string, place: () => void): void {
   try {
-    sys.bindUnix(fd, target.name, target.abstract);
+    place();
     return;
   } catch (error) {
-    if ((error as { code?: unknown }).code !== 'EADDRINUSE' || target.abstract)
-      throw listenError(error, address, target);
+    const code = (error as { code?: unknown }).code;
+    if ((code !== 'EADDRINUSE' && code !== 'EEXIST') || target.abstract) throw listenError(error, address, target);
     const holder = holderOf(target.name);
     if (holder !== 'stale-socket') throw addressInUse(holder, address, error);
   }
@@ -126,7 +209,7 @@ function bindTo(fd: number, target: SocketAddress, address: string): void {
     // Gone already is just as good.
     if ((error as { code?: unknown }).code !== 'ENOENT') throw staleFileStays(error, address);
   }
-  sys.bindUnix(fd, target.name, false);
+  place();
 }
 
 /** What holds the filesystem address `path` that bind found taken. */

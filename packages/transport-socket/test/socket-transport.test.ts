@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IpcError, type Channel, type Listener } from '@pollux/core';
@@ -50,6 +51,26 @@ function acceptOne(listener: Listener): Channel {
   if (typeof channel === 'number') throw new Error(`accept failed: ${channel}`);
   opened.push(channel);
   return channel;
+}
+
+const nobody = 65534;
+
+/** What a process running as nobody meets when it connects to `address`: 'connected' or an errno code. */
+async function connectAsNobody(address: string): Promise<string> {
+  const script = `require('node:net').connect(process.argv[1])
+    .on('connect', function () { process.stdout.write('connected'); this.destroy(); })
+    .on('error', (error) => process.stdout.write(error.code));`;
+  const child = spawn(process.execPath, ['-e', script, address], {
+    uid: nobody,
+    gid: nobody,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+  });
+  await new Promise((resolve) => child.on('close', resolve));
+  return output;
 }
 
 describe('SocketTransport', () => {
@@ -114,6 +135,55 @@ describe('SocketTransport', () => {
     const address = join(dir, 'mode.sock');
     listen(address, new SocketTransport({ mode: 0o660 }));
     expect(statSync(address).mode & 0o777).toBe(0o660);
+  });
+
+  it('gives the socket file its owner, group and mode before it appears, so they decide who may connect', async () => {
+    chmodSync(dir, 0o755);
+    const ownedByNobody = join(dir, 'owner.sock');
+    listen(ownedByNobody, new SocketTransport({ owner: nobody, mode: 0o600 }));
+    expect(statSync(ownedByNobody)).toMatchObject({ uid: nobody, gid: process.getgid!(), mode: 0o140600 });
+    const groupOnly = join(dir, 'group.sock');
+    listen(groupOnly, new SocketTransport({ group: nobody, mode: 0o660 }));
+    expect(statSync(groupOnly)).toMatchObject({ uid: process.getuid!(), gid: nobody, mode: 0o140660 });
+    const ownerOnly = join(dir, 'private.sock');
+    listen(ownerOnly, new SocketTransport({ group: nobody, mode: 0o600 }));
+    expect(statSync(ownerOnly)).toMatchObject({ gid: nobody, mode: 0o140600 });
+    // Nothing of the private directories the sockets were bound in is left.
+    expect(readdirSync(dir).sort()).toEqual(['group.sock', 'owner.sock', 'private.sock']);
+    expect(await connectAsNobody(ownedByNobody)).toBe('connected');
+    expect(await connectAsNobody(groupOnly)).toBe('connected');
+    expect(await connectAsNobody(ownerOnly)).toBe('EACCES');
+  });
+
+  it('takes over a stale socket file, and refuses a live one, when it sets file attributes', async () => {
+    const withMode = new SocketTransport({ mode: 0o600 });
+    const address = join(dir, 'stale-mode.sock');
+    const fd = sys.socketUnix();
+    sys.bindUnix(fd, address, false);
+    sys.close(fd); // bound but never listening: what a crashed server leaves
+    const listener = listen(address, withMode);
+    expect(statSync(address).mode & 0o777).toBe(0o600);
+    expect(thrown(() => withMode.listen(address))).toMatchObject({
+      code: 'EADDRINUSE',
+      message: `another server is listening on ${address}: stop it, or pick another address`,
+    });
+    await connectTo(address);
+    acceptOne(listener);
+    expect(readdirSync(dir)).toEqual(['stale-mode.sock']);
+  });
+
+  it('refuses file attributes it cannot apply with errors that say what to do', () => {
+    expect(thrown(() => new SocketTransport({ owner: -1 }))).toMatchObject({
+      code: 'EINVAL',
+      message: 'owner must be a numeric id in 0–4294967294, got -1: look names up to their ids first',
+    });
+    expect(thrown(() => new SocketTransport({ mode: 0o4777 }))).toMatchObject({ code: 'EINVAL' });
+    expect(thrown(() => new SocketTransport({ group: 'wheel' as never }))).toMatchObject({ code: 'EINVAL' });
+    const address = `@pollux-test-attributes-${process.pid}`;
+    expect(thrown(() => new SocketTransport({ group: nobody }).listen(address))).toMatchObject({
+      code: 'EINVAL',
+      message: `${address} is an abstract address, which has no file to give a mode, owner or group: listen on a filesystem path to control who may connect by file permissions, or drop those options`,
+    });
   });
 
   it('uses the abstract namespace for @names, with no file', async () => {

@@ -30,14 +30,27 @@ export class Connection<Context = undefined> {
    * sockets on: see {@link AcceptHook}.
    */
   readonly credentials: Credentials;
+  /**
+   * The largest message, in bytes, either side may send on this connection: the smaller of what
+   * the client asked for at its hello and the server's `maxMessageSize`. A request the client
+   * sends is never larger; an event or response larger than this fails with `EMSGSIZE`.
+   */
+  readonly maxMessageSize: number;
   /** Private per-connection state made by the service's `createContext`. */
   context: Context;
   readonly #session: ConnectionSession;
 
   /** @internal Made by the server engine only. */
-  constructor(id: number, credentials: Credentials, context: Context, session: ConnectionSession) {
+  constructor(
+    id: number,
+    credentials: Credentials,
+    maxMessageSize: number,
+    context: Context,
+    session: ConnectionSession,
+  ) {
     this.id = id;
     this.credentials = credentials;
+    this.maxMessageSize = maxMessageSize;
     this.context = context;
     this.#session = session;
   }

@@ -359,7 +359,7 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
     }
     this.maxMessage = Math.min(hello.maxMessage, host.maxMessageSize);
     this.service = service;
-    this.connection = new Connection(this.id, credentials, context, this);
+    this.connection = new Connection(this.id, credentials, this.maxMessage, context, this);
     this.send(
       FrameKind.Welcome,
       0,

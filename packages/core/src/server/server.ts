@@ -96,7 +96,25 @@ export interface IpcServerOptions {
    * this server's stats and connection list over the wire. Default off.
    */
   readonly introspection?: boolean | IntrospectionOptions;
+  /**
+   * Once this many ms passed with no client connected, the server does `idleAction`: for a
+   * service started on demand that should go away when nobody uses it. The wait starts when the
+   * last client leaves, and at {@link IpcServer.listen} while no client is connected; a client
+   * that connects meanwhile (handshaking counts) cancels it. After going idle the server waits
+   * for a client to come and leave again. The timer never keeps the process alive on its own.
+   * Default: never idle.
+   */
+  readonly idleTimeout?: number;
+  /**
+   * What the server does after `idleTimeout`: `'emit'` emits `'idle'` and keeps listening;
+   * `'close'` emits `'idle'`, then closes itself as {@link IpcServer.close} does, releasing its
+   * addresses. Default `'emit'`.
+   */
+  readonly idleAction?: IdleAction;
 }
+
+/** What an {@link IpcServer} does once it has been without clients for its `idleTimeout`. */
+export type IdleAction = 'emit' | 'close';
 
 /** Options of {@link IpcServer.close}. */
 export interface IpcServerCloseOptions {
@@ -122,6 +140,11 @@ export interface IpcServerEvents {
    * `stats().services[].handlerFailures`.
    */
   handlerError: [failure: HandlerFailure];
+  /**
+   * No client has been connected for `idleTimeout` ms (see {@link IpcServerOptions.idleTimeout});
+   * with `idleAction: 'close'` the server closes right after.
+   */
+  idle: [];
 }
 
 const ACCEPTS_PER_CALLBACK = 64;
@@ -170,6 +193,9 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   /** Services and commands whose handler failure was printed as a warning, for want of a listener. */
   private readonly warnedHandlerFailures = new Set<number>();
   private lastSessionEnded: (() => void) | undefined;
+  private readonly idleTimeout: number | undefined;
+  private readonly idleAction: IdleAction;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * @param options - the poller, the transport and limits
@@ -179,6 +205,8 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     super();
     this.poller = options.poller;
     this.transport = options.transport;
+    this.idleTimeout = options.idleTimeout === undefined ? undefined : duration('idleTimeout', options.idleTimeout);
+    this.idleAction = oneOf('idleAction', options.idleAction ?? 'emit', ['emit', 'close']);
     this.maxMessageSize = messageSize(options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE);
     const outputHighWater = positiveLimit('sendQueueHighWater', options.sendQueueHighWater ?? 4 * 1024 * 1024);
     const largestFrame = HEADER_SIZE + this.maxMessageSize;
@@ -281,6 +309,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       throw IpcError.from(error, 'EIO');
     }
     this.endpoints.set(listener.fd, listener);
+    this.awaitIdle();
   }
 
   /** The addresses the server listens on. */
@@ -373,6 +402,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   }
 
   private async shutdown(timeout: number): Promise<void> {
+    this.cancelIdle();
     for (const listener of this.endpoints.values()) {
       clearTimeout(this.acceptPaused.get(listener));
       this.poller.remove(listener.fd);
@@ -422,6 +452,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
           refusal,
         );
         this.sessions.add(session);
+        this.cancelIdle();
         if (refusal !== undefined) this.refusing++;
         else this.takeSlot(session);
       } catch (error) {
@@ -511,7 +542,10 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     this.sessions.delete(session);
     this.releaseSlot(session);
     this.closed++;
-    if (this.sessions.size === 0) this.lastSessionEnded?.();
+    if (this.sessions.size === 0) {
+      this.lastSessionEnded?.();
+      this.awaitIdle();
+    }
     for (const listener of this.acceptPaused.keys()) this.resumeAccepting(listener);
     const service = session.service;
     if (protocolError) this.protocolErrors++;
@@ -521,6 +555,30 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     service.stats.closed++;
     addTraffic(service.stats, session.counters);
     if (protocolError) service.stats.protocolErrors++;
+  }
+
+  /** Starts the idle wait, if the server has one and nothing holds it off. */
+  private awaitIdle(): void {
+    if (this.idleTimeout === undefined || this.idleTimer !== undefined) return;
+    if (this.closing !== undefined || this.sessions.size > 0) return;
+    // The same kind of timer as the handshake's, so that both move with the engine's timers.
+    this.idleTimer = setTimeout(() => this.becomeIdle(), this.idleTimeout);
+    this.idleTimer.unref?.();
+  }
+
+  private cancelIdle(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private becomeIdle(): void {
+    this.idleTimer = undefined;
+    try {
+      this.emit('idle');
+    } catch (error) {
+      this.reportError(IpcError.from(error, 'EREMOTEIO'), "an 'idle' listener threw");
+    }
+    if (this.idleAction === 'close') void this.close();
   }
 
   private reportHandlerFailure(session: ServerSession, command: number, error: unknown): void {
