@@ -95,13 +95,13 @@ export class ServerLoad {
   }
 
   /**
-   * A woken waiter used its room (`used`: it admitted a request) or gives it back (it ended or
-   * stopped reading for a reason of its own), and then the next waiter gets it.
+   * A woken waiter is done with the room it was woken for: it admitted a request, or gives the
+   * room back (it ended, stopped reading for a reason of its own, or had nothing to deliver).
+   * Room is counted afresh from what runs now, so either way the next waiter may get it: a room a
+   * synchronous handler used is free again already.
    */
-  wakeDone(_used: boolean): void {
+  wakeDone(): void {
     this.woken--;
-    // Room is counted afresh from what runs now: a used room that a synchronous handler already
-    // gave back is room for the next waiter too.
     this.wake();
   }
 

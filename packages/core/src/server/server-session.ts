@@ -99,7 +99,7 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
   private wokenIdle = false;
   /** Gives the room back if this session cannot use it: it ended or stopped for its own reasons. */
   private readonly afterWake = (): void => {
-    if (this.ended || this.isReadBlocked(~0)) this.wakeDone(false);
+    if (this.ended || this.isReadBlocked(~0)) this.wakeDone();
   };
   private closedHookRan = false;
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -233,16 +233,16 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
     }
     if (this.load.admits(held)) return true;
     this.blockReading(SessionBlock.Server, true);
-    this.wakeDone(false);
+    this.wakeDone();
     this.load.wait(this);
     return false;
   }
 
-  /** Tells the gate this session used the room it was woken for, or gives it back. */
-  private wakeDone(used: boolean): void {
+  /** Tells the gate this session is done with the room it was woken for, used or not. */
+  private wakeDone(): void {
     if (!this.wokenIdle) return;
     this.wokenIdle = false;
-    this.load.wakeDone(used);
+    this.load.wakeDone();
   }
 
   /** A read takes no more than this connection's budget and the server's have room for. */
@@ -250,7 +250,7 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
     // Woken and about to read from the kernel with nothing to deliver: the room goes on to the
     // next waiter, or a peer that sends one byte of a frame would hold it for as long as it likes.
     // What this read brings still meets the gate, as every request does.
-    this.wakeDone(false);
+    this.wakeDone();
     const held = this.countedBytes;
     const shared = Math.max(this.load.bytesLeft, GUARANTEED_BYTES - held);
     return Math.max(1, Math.min(this.limits.maxBufferedBytes - held, shared));
@@ -391,7 +391,7 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
   private handleRequest(command: number, id: number, payload: Buffer): void {
     const service = this.service!;
     this.counters.requests++;
-    this.wakeDone(true);
+    this.wakeDone();
     if (this.bucket !== undefined) this.takeToken(this.bucket);
     const host = this.host;
     if (host.limitsRequests) this.load.takeToken();
