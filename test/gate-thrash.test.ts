@@ -1,4 +1,4 @@
-import type { DispatchFn, Poller, ReadyMask } from '@pollux/core';
+import type { DispatchFn, Poller, ReadyMask, Timer } from '@pollux/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { IpcClient } from 'pollux';
 import { backendMatrix, useBackends } from './support/backends.js';
@@ -21,6 +21,12 @@ class ModifyCountingPoller implements Poller {
   }
   job(fn: () => void): void {
     this.inner.job(fn);
+  }
+  timer(ms: number, fn: () => void, keepAlive?: boolean): Timer {
+    return this.inner.timer(ms, fn, keepAlive);
+  }
+  now(): number {
+    return this.inner.now();
   }
 }
 

@@ -9,8 +9,17 @@ export {
   type IpcErrorOptions,
   type KnownErrorCode,
 } from './errors.js';
-export { Ready, type DispatchFn, type Poller, type ReadyMask } from './contracts/poller.js';
+export {
+  MAX_TIMER_DELAY,
+  Ready,
+  type DispatchFn,
+  type Poller,
+  type ReadyMask,
+  type Timer,
+} from './contracts/poller.js';
 export { JobQueue } from './contracts/job-queue.js';
+export { TimerQueue } from './contracts/timer-queue.js';
+export { nodeTimer } from './contracts/node-timer.js';
 export { interestEvents, type EventBits } from './contracts/interest-events.js';
 export type { Channel, Credentials, Listener, Transport } from './contracts/transport.js';
 export type {

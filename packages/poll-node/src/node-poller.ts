@@ -1,4 +1,14 @@
-import { interestEvents, IpcError, JobQueue, Ready, type DispatchFn, type Poller, type ReadyMask } from '@pollux/core';
+import {
+  interestEvents,
+  IpcError,
+  JobQueue,
+  nodeTimer,
+  Ready,
+  type DispatchFn,
+  type Poller,
+  type ReadyMask,
+  type Timer,
+} from '@pollux/core';
 import { FdWatcher, WATCH_DISCONNECT, WATCH_PRIORITIZED, WATCH_READABLE, WATCH_WRITABLE } from '@pollux/sys';
 
 interface Watch {
@@ -115,5 +125,15 @@ export class NodePoller implements Poller {
   /** Runs `fn` as a microtask, after the current callback; jobs run in the order queued. */
   job(fn: () => void): void {
     if (this.jobs.push(fn)) queueMicrotask(this.runJobs);
+  }
+
+  /** Runs `fn` from Node's timers, `ms` milliseconds from now; only a `keepAlive` timer holds the process open. */
+  timer(ms: number, fn: () => void, keepAlive?: boolean): Timer {
+    return nodeTimer(ms, fn, keepAlive);
+  }
+
+  /** `performance.now()`, the clock Node's timers count in. */
+  now(): number {
+    return performance.now();
   }
 }

@@ -1,4 +1,14 @@
-import { interestEvents, IpcError, JobQueue, Ready, type DispatchFn, type Poller, type ReadyMask } from '@pollux/core';
+import {
+  interestEvents,
+  IpcError,
+  JobQueue,
+  Ready,
+  TimerQueue,
+  type DispatchFn,
+  type Poller,
+  type ReadyMask,
+  type Timer,
+} from '@pollux/core';
 import { poll, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLRDHUP } from '@pollux/sys';
 
 /**
@@ -83,6 +93,7 @@ function grown(array: Int32Array, capacity: number): Int32Array<ArrayBuffer> {
  */
 export class PumpPoller implements Poller {
   private readonly jobs = new JobQueue();
+  private readonly timers = new TimerQueue(() => performance.now());
   private readonly byFd = new Map<number, Registration>();
   /** Registrations in slot order, parallel to `fds` and `events`. */
   private readonly slots: (Registration | undefined)[] = [];
@@ -167,13 +178,28 @@ export class PumpPoller implements Poller {
   }
 
   /**
+   * Schedules `fn` to run inside a pump, `ms` milliseconds from now or later: a pump never blocks
+   * past the earliest timer. `keepAlive` means nothing here: the host decides when to pump.
+   */
+  timer(ms: number, fn: () => void, _keepAlive?: boolean): Timer {
+    return this.timers.add(ms, fn);
+  }
+
+  /** `performance.now()`, the clock timers count in. */
+  now(): number {
+    return performance.now();
+  }
+
+  /**
    * One turn of the loop: runs the queued jobs, makes one `poll(2)` over the watched fds, calls the
-   * dispatch callback of each ready fd, then runs the jobs those callbacks queued.
+   * dispatch callback of each ready fd, runs the timers that are due, then the jobs all those
+   * callbacks queued.
    *
-   * Blocks at most `timeoutMs` (rounded down; 0 only looks), and not at all if any job was queued
-   * when it was called: a pump that had work to do returns promptly, so a host that wants to serve
-   * clients until a deadline calls it in a loop. A negative `timeoutMs` waits until an fd is ready,
-   * forever if none ever is. With no fds it simply sleeps for the timeout.
+   * Blocks at most `timeoutMs` (rounded down; 0 only looks), never past the earliest timer, and not
+   * at all if any job was queued when it was called: a pump that had work to do returns promptly,
+   * so a host that wants to serve clients until a deadline calls it in a loop. A negative
+   * `timeoutMs` waits until an fd is ready or a timer is due, forever if neither ever happens.
+   * With no fds it simply sleeps until the timeout or the earliest timer.
    *
    * If a dispatch callback throws, the error propagates out of `pump`; the fds not yet dispatched
    * are reported again by the next pump (level-triggered) and the queued jobs run then. A job that
@@ -200,6 +226,8 @@ export class PumpPoller implements Poller {
       if (hadJobs || this.jobs.size > 0) wait = 0;
       else if (timeoutMs < 0 || timeoutMs >= INT32_MAX) wait = -1;
       else wait = Math.floor(timeoutMs);
+      const untilTimer = this.timers.timeout();
+      if (untilTimer >= 0 && (wait < 0 || untilTimer < wait)) wait = untilTimer;
       const n = this.count;
       const ready = poll(this.fds, this.events, this.revents, n, wait);
       if (ready < 0) throw IpcError.fromErrno(ready, 'poll(2)');
@@ -221,6 +249,7 @@ export class PumpPoller implements Poller {
         dispatched++;
         registration.dispatch(registration.fd, bits);
       }
+      this.timers.run();
       this.jobs.run();
     } finally {
       for (let i = 0; i < found; i++) this.batch[i] = undefined;

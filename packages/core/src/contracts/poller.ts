@@ -25,13 +25,26 @@ export type ReadyMask = number;
 /** Called by a poller when an fd it watches is ready. `ready` is a mask of {@link Ready} bits. */
 export type DispatchFn = (fd: number, ready: ReadyMask) => void;
 
+/** A pending call that {@link Poller.timer} scheduled. */
+export interface Timer {
+  /** Stops the timer: its callback does not run. Does nothing once it ran or was cancelled. */
+  cancel(): void;
+}
+
+/** The longest delay {@link Poller.timer} must accept, in ms (2^31 - 1, about 24.8 days). */
+export const MAX_TIMER_DELAY = 0x7fffffff;
+
 /**
  * What the engine needs of an event loop, and nothing more (libqb's poll handlers).
  *
  * The engine calls {@link Poller.add} for a listening fd with its accept handler and for each
- * connection with its dispatch handler; the poller only reports readiness. Implement these four
- * methods to drive pollux from any loop: Node's, epoll, or a host application's own mainloop.
- * `@pollux/core/testing` holds a conformance suite for implementations.
+ * connection with its dispatch handler; the poller only reports readiness. Time comes through the
+ * poller too: every delay the engine keeps (handshake and request timeouts, retry backoff, rate
+ * refills, close deadlines) is a {@link Poller.timer}, and every duration it measures reads
+ * {@link Poller.now}, so a host loop that never lets Node's loop turn still keeps time. Implement
+ * these six methods to drive pollux from any loop: Node's, epoll, or a host application's own
+ * mainloop. `JobQueue` and `TimerQueue` do the bookkeeping of `job` and `timer` for a
+ * loop of your own; `@pollux/core/testing` holds a conformance suite for implementations.
  *
  * Readiness must be level-triggered as seen by the engine: while an fd stays readable and has
  * Readable interest, `dispatch` keeps being called. The engine caps the work done per call for
@@ -70,4 +83,20 @@ export interface Poller {
   remove(fd: number): void;
   /** Runs `fn` soon, after the current dispatch callback has returned. Jobs run in order. */
   job(fn: () => void): void;
+  /**
+   * Calls `fn` once, `ms` milliseconds from now by {@link Poller.now} or later, never sooner and
+   * never from inside this call. Timers due at the same moment run in the order they were made. A
+   * loop that blocks waiting for readiness must wake for the earliest timer.
+   *
+   * @param ms - the delay, from 0 to {@link MAX_TIMER_DELAY}
+   * @param keepAlive - whether this timer alone keeps the host process running (Node's
+   * `ref`); the engine asks for it only while a caller awaits the outcome. A loop without the
+   * notion ignores it.
+   */
+  timer(ms: number, fn: () => void, keepAlive?: boolean): Timer;
+  /**
+   * Milliseconds on a monotonic clock, the one {@link Poller.timer} counts in (e.g.
+   * `performance.now()`). The engine measures every duration with it.
+   */
+  now(): number;
 }

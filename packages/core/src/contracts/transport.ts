@@ -1,5 +1,6 @@
 // The Transport contract: connect, listen and the non-blocking Channel (contracts layer).
 import type { IpcError } from '../errors.js';
+import type { ReadyMask } from './poller.js';
 
 /**
  * Who is at the other end of a connection, as the kernel vouches for it (`SO_PEERCRED`): the
@@ -19,27 +20,57 @@ export interface Credentials {
  * One connected, non-blocking byte stream. The engine polls {@link Channel.fd} and calls `read`
  * and `writev` when it is ready. Both return a negative errno instead of throwing, because
  * "would block" is an expected outcome on the hot path (`-EAGAIN`).
+ *
+ * A channel may carry fds with its bytes ({@link Channel.maxFdsPerWrite} above 0): they travel
+ * with the first byte of the `writev` that sends them, and arrive with the `read` that returns
+ * that byte. A channel whose {@link Channel.fd} is only a wake-up, not where its bytes are (shared
+ * memory), translates readiness with {@link Channel.watchFor} and {@link Channel.readiness}, so the
+ * engine never branches on the kind of transport.
  */
 export interface Channel {
-  /** The fd whose readiness tells when to read or write (a socket, or a wake-up fd). */
+  /** The fd the poller watches: the socket itself, or a wake-up fd. */
   readonly fd: number;
   /** The peer's credentials. */
   readonly credentials: Credentials;
   /**
-   * Reads into `buffer[offset, offset + length)`.
+   * The most fds one {@link Channel.writev} may carry: 0 or absent when the transport cannot pass fds,
+   * `SCM_MAX_FD` (253) for a Unix socket.
+   */
+  readonly maxFdsPerWrite?: number;
+  /**
+   * Reads into `buffer[offset, offset + length)`. Fds that arrived with these bytes are appended
+   * to `fds`, in the order sent, and belong to the caller from then on; without `fds` the channel
+   * closes them, so a peer that sends fds to a reader that takes none leaks nothing.
    *
    * @returns bytes read (> 0), 0 at orderly end of stream, or a negative errno (`-EAGAIN` when
-   * nothing is there).
+   * nothing is there). Fds that arrived with a read that then fails are closed.
    */
-  read(buffer: Uint8Array, offset: number, length: number): number;
+  read(buffer: Uint8Array, offset: number, length: number, fds?: number[]): number;
   /**
    * Writes `chunks[0 .. count)` in order, as far as the kernel takes them, in one system call
-   * where the transport can.
+   * where the transport can. `fds` (at most {@link Channel.maxFdsPerWrite}) travel with the first
+   * byte: once any byte is written they are sent, and stay the caller's to close; on an error
+   * nothing was sent.
    *
    * @returns bytes written (possibly fewer than offered), or a negative errno (`-EAGAIN` when the
-   * channel is full).
+   * channel is full; `-EBADF` when one of `fds` is not open).
    */
-  writev(chunks: readonly Uint8Array[], count: number): number;
+  writev(chunks: readonly Uint8Array[], count: number, fds?: readonly number[]): number;
+  /**
+   * What to ask the poller to watch {@link Channel.fd} for while the engine wants `interest` (a
+   * mask of `Ready.Readable` and `Ready.Writable`). Called whenever the engine's interest
+   * changes. A wake-up channel uses it to tell its peer to signal when there is data or room;
+   * one with data already waiting must make its fd ready, since readiness is level-triggered.
+   * Absent: the engine's interest is the fd's.
+   */
+  watchFor?(interest: ReadyMask): ReadyMask;
+  /**
+   * What a readiness the poller reported for {@link Channel.fd} means for this channel: a
+   * wake-up channel consumes the wake-up and reports `Readable` if data waits and `Writable`
+   * if there is room. `HangUp` and `Error` pass through. Absent: the fd's readiness is the
+   * channel's.
+   */
+  readiness?(ready: ReadyMask): ReadyMask;
   /** Closes the channel and its fd. Idempotent. Only call after the fd left the poller. */
   close(): void;
 }
