@@ -22,6 +22,14 @@ export { TimerQueue } from './contracts/timer-queue.js';
 export { nodeTimer } from './contracts/node-timer.js';
 export { interestEvents, type EventBits } from './contracts/interest-events.js';
 export type { Channel, Credentials, Listener, Transport } from './contracts/transport.js';
+export {
+  diagnostics,
+  type ConnectionCloseMessage,
+  type ConnectionOpenMessage,
+  type ProtocolErrorMessage,
+  type RequestFinishMessage,
+  type RequestStartMessage,
+} from './server/diagnostics.js';
 export type {
   AcceptHook,
   CommandHandler,

@@ -4,12 +4,14 @@ import type { RetryPolicy } from './client-options.js';
 import type { ClientSession } from './client-session.js';
 import { IpcError } from '../errors.js';
 import { safeString } from '../describe-value.js';
+import type { Poller, Timer } from '../contracts/poller.js';
 import type { Channel, Credentials, Transport } from '../contracts/transport.js';
 
 /** What one connection attempt needs: where, how, and what to say. */
 export interface SessionRecipe {
   readonly address: string;
   readonly transport: Transport;
+  readonly poller: Poller;
   readonly hello: Buffer;
   readonly handshakeTimeout: number;
   /**
@@ -39,7 +41,8 @@ class AttemptFailure {
  */
 export class Connector {
   private readonly recipe: SessionRecipe;
-  private pause: ReturnType<typeof setTimeout> | undefined;
+  /** The wait between attempts in progress: its timer, when it ends, and what it does then. */
+  private pause: { timer: Timer; endsAt: number; done: () => void } | undefined;
   private holdsProcess = true;
 
   constructor(recipe: SessionRecipe) {
@@ -51,9 +54,14 @@ export class Connector {
    * outcome, no for a background reconnection nobody waits on.
    */
   set keepAlive(on: boolean) {
+    if (on === this.holdsProcess) return;
     this.holdsProcess = on;
-    if (on) this.pause?.ref();
-    else this.pause?.unref();
+    const pause = this.pause;
+    if (pause === undefined) return;
+    // A timer's hold on the process is fixed when it is made: make it again for the time left.
+    pause.timer.cancel();
+    const poller = this.recipe.poller;
+    pause.timer = poller.timer(Math.max(0, pause.endsAt - poller.now()), pause.done, on);
   }
 
   /**
@@ -63,12 +71,13 @@ export class Connector {
    * `ETIMEDOUT` (cause: the last error) past the deadline; `ECANCELED` when `signal` aborted.
    */
   async open(policy: RetryPolicy | undefined, signal: AbortSignal | undefined): Promise<ClientSession> {
-    const started = performance.now();
+    const now = (): number => this.recipe.poller.now();
+    const started = now();
     const deadline = started + (policy?.deadline ?? Number.POSITIVE_INFINITY);
     /** The last failure that said something about the server, for the `ETIMEDOUT` at the deadline. */
     let last: IpcError | undefined;
     for (let attempt = 0; ; attempt++) {
-      const budget = Math.min(this.recipe.handshakeTimeout, deadline - performance.now());
+      const budget = Math.min(this.recipe.handshakeTimeout, deadline - now());
       const failure = await this.attempt(budget, signal);
       if (!(failure instanceof AttemptFailure)) return failure;
       const { error } = failure;
@@ -76,7 +85,7 @@ export class Connector {
         throw error;
       // A handshake the deadline cut short says nothing about the server: an earlier verdict does.
       if (last === undefined || !(budget < this.recipe.handshakeTimeout && error.code === 'ETIMEDOUT')) last = error;
-      const left = deadline - performance.now();
+      const left = deadline - now();
       if (left <= 0) {
         throw new IpcError(
           'ETIMEDOUT',
@@ -144,17 +153,18 @@ export class Connector {
 
   private wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      const poller = this.recipe.poller;
       const onAbort = (): void => {
-        clearTimeout(this.pause);
+        this.pause?.timer.cancel();
         this.pause = undefined;
         reject(cancelled());
       };
-      this.pause = setTimeout(() => {
+      const done = (): void => {
         this.pause = undefined;
         signal?.removeEventListener('abort', onAbort);
         resolve();
-      }, ms);
-      if (!this.holdsProcess) this.pause.unref();
+      };
+      this.pause = { timer: poller.timer(ms, done, this.holdsProcess), endsAt: poller.now() + ms, done };
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }

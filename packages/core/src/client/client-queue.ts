@@ -1,6 +1,8 @@
 // RequestQueue: requests waiting for a connection or for the send queue (client layer).
 import { makeRequest, type ClientRequest } from './client-request.js';
 import { IpcError } from '../errors.js';
+import type { Poller } from '../contracts/poller.js';
+import { Deadline } from './deadline.js';
 
 /**
  * Requests accepted but not yet handed to a connection, in the order they were made: they wait
@@ -11,6 +13,8 @@ export class RequestQueue {
   // A FIFO with a moving head: shift() on a long array is a copy, and waiting lists can be long.
   private waiting: (ClientRequest | undefined)[] = [];
   private head = 0;
+
+  constructor(private readonly poller: Poller) {}
 
   get length(): number {
     return this.waiting.length - this.head;
@@ -25,26 +29,27 @@ export class RequestQueue {
   ): Promise<Buffer> {
     const request = makeRequest(command);
     request.payload = payload;
-    if (timeout !== undefined) {
-      request.expires = performance.now() + timeout;
-      request.timer = setTimeout(() => {
-        this.drop(
-          request,
-          new IpcError(
-            'ETIMEDOUT',
-            `request for command ${command} waited ${timeout} ms to be sent and was dropped unsent`,
-          ),
-        );
-      }, timeout);
-    }
-    if (signal !== undefined) {
+    if (timeout !== undefined) request.expires = this.poller.now() + timeout;
+    if (timeout !== undefined || signal !== undefined) {
       request.signal = signal;
-      request.onAbort = () =>
-        this.drop(
-          request,
-          new IpcError('ECANCELED', `request for command ${command} was cancelled before it was sent`),
-        );
-      signal.addEventListener('abort', request.onAbort, { once: true });
+      request.deadline = new Deadline(
+        this.poller,
+        timeout,
+        signal,
+        () =>
+          this.drop(
+            request,
+            new IpcError(
+              'ETIMEDOUT',
+              `request for command ${command} waited ${timeout} ms to be sent and was dropped unsent`,
+            ),
+          ),
+        () =>
+          this.drop(
+            request,
+            new IpcError('ECANCELED', `request for command ${command} was cancelled before it was sent`),
+          ),
+      );
     }
     this.waiting.push(request);
     return request.promise;

@@ -1,5 +1,6 @@
 // ClientRequest: a request the caller awaits, with its timeout and signal (client layer).
 import type { IpcError } from '../errors.js';
+import type { Deadline } from './deadline.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -12,12 +13,13 @@ export class ClientRequest {
   resolve!: (payload: Buffer) => void;
   reject!: (error: IpcError) => void;
   promise!: Promise<Buffer>;
-  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** Its timeout and signal, while watched. */
+  deadline: Deadline | undefined = undefined;
+  /** The caller's signal: watched again once a queued request is sent. */
   signal: AbortSignal | undefined = undefined;
-  onAbort: (() => void) | undefined = undefined;
   /** While queued: the payload to send. */
   payload: Uint8Array = EMPTY;
-  /** While queued: when its timeout runs out (`performance.now()` time), or Infinity. */
+  /** While queued: when its timeout runs out (the poller's clock), or Infinity. */
   expires = Number.POSITIVE_INFINITY;
   /** Once sent: its place among the requests of its connection, from 1, modulo 2^32. */
   sequence = 0;
@@ -25,13 +27,9 @@ export class ClientRequest {
 
   /** Stops watching the timeout and the signal. */
   unwatch(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    if (this.onAbort !== undefined) {
-      this.signal!.removeEventListener('abort', this.onAbort);
-      this.onAbort = undefined;
+    if (this.deadline !== undefined) {
+      this.deadline.cancel();
+      this.deadline = undefined;
     }
   }
 }

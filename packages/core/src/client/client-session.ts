@@ -1,9 +1,11 @@
 // ClientSession: one connection of a client, from handshake to close (client layer).
 import { makeRequest, type ClientRequest } from './client-request.js';
 import { PendingTable } from './pending-table.js';
+import { Deadline } from './deadline.js';
 import { IpcError } from '../errors.js';
-import { FramedChannel } from '../link/framed-channel.js';
+import { FrameLink, type LinkOwner } from '../link/frame-link.js';
 import { FrameKind } from '../protocol/frame.js';
+import { SessionState } from '../protocol/session-state.js';
 import { decodeError, decodeGoodbye, decodeWelcome } from '../protocol/handshake.js';
 import type { Poller } from '../contracts/poller.js';
 import type { Channel, Credentials } from '../contracts/transport.js';
@@ -44,11 +46,22 @@ export interface ClientSink {
   closed(reason: IpcError): void;
 }
 
+/*
+ * A session's life (its states: protocol/session-state.ts), above its link's (link/frame-link.ts):
+ *
+ *   handshaking ──welcome──▶ open ──close()──▶ draining ──no request pending──▶ closing ──▶ ended
+ *        │                                                                        ▲
+ *        └──refused, timeout, cancelled, hang-up──▶ ended           destroy() ────┴──▶ ended (from any state)
+ *
+ * A request pending when the session ends is rejected, never sent again: the server's goodbye,
+ * if it said one, tells which of them never ran.
+ */
+
 /**
  * The client's engine half: the handshake, pipelined requests keyed by id, responses and events
  * in, and the rule that a request in flight when the connection drops is rejected, never resent.
  */
-export class ClientSession extends FramedChannel {
+export class ClientSession implements LinkOwner {
   serviceId = 0;
   serviceName = '';
   maxMessage = 0;
@@ -57,14 +70,15 @@ export class ClientSession extends FramedChannel {
   /** True when the server refused this client in the handshake: a verdict, not a fault. */
   refused = false;
   readonly stats: ClientStats;
-  protected readonly traffic: ClientStats;
+  private sessionState: SessionState = SessionState.Handshaking;
+  private readonly link: FrameLink;
+  private readonly channel: Channel;
+  private readonly poller: Poller;
   private readonly pending = new PendingTable<ClientRequest>();
   private readonly address: string;
   /** The service the client asked for: its id, or its name. */
   private readonly service: number | string;
   private readonly sink: ClientSink;
-  private opened = false;
-  private closeWhenIdle = false;
   private handshakeDone: ((error?: IpcError) => void) | undefined;
   /** Why this side ended the connection, if it did: pending requests reject with it as is. */
   private localReason: IpcError | undefined;
@@ -74,6 +88,9 @@ export class ClientSession extends FramedChannel {
   private requestsSent = 0;
   /** From the server's goodbye: how many of this connection's requests it read. */
   private requestsReadByServer: number | undefined;
+  private readonly closeIfDone = (): void => {
+    if (this.sessionState === SessionState.Draining && this.pending.size === 0) this.sayGoodbye();
+  };
 
   /**
    * @param service - the service asked for: the welcome must name it
@@ -90,18 +107,24 @@ export class ClientSession extends FramedChannel {
     stats: ClientStats,
     highWater: number,
   ) {
-    // Never stops reading: responses are what frees the server, and events are small.
-    super(channel, poller, 0, Number.POSITIVE_INFINITY);
+    this.channel = channel;
+    this.poller = poller;
     this.address = address;
     this.service = service;
     this.sink = sink;
     this.requestedMaxMessage = requestedMaxMessage;
-    this.stats = this.traffic = stats;
+    this.stats = stats;
     this.highWater = highWater;
+    // Never stops reading: responses are what frees the server, and events are small.
+    this.link = new FrameLink(channel, poller, this, stats, 0, Number.POSITIVE_INFINITY);
+  }
+
+  get state(): SessionState {
+    return this.sessionState;
   }
 
   get isOpen(): boolean {
-    return this.opened && !this.ended && !this.isClosing;
+    return this.sessionState === SessionState.Open;
   }
 
   get pendingCount(): number {
@@ -115,32 +138,33 @@ export class ClientSession extends FramedChannel {
   /** Sends the hello; resolves on the welcome, rejects on refusal, hang-up, timeout or abort. */
   handshake(hello: Buffer, timeout: number, signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => this.shutdown(new IpcError('ECANCELED', 'connect was cancelled'));
-      const timer = setTimeout(() => {
-        this.shutdown(new IpcError('ETIMEDOUT', `server did not complete the handshake within ${timeout} ms`));
-      }, timeout);
+      const deadline = new Deadline(
+        this.poller,
+        timeout,
+        signal,
+        () => this.destroy(new IpcError('ETIMEDOUT', `server did not complete the handshake within ${timeout} ms`)),
+        () => this.destroy(new IpcError('ECANCELED', 'connect was cancelled')),
+      );
       this.handshakeDone = (error) => {
         this.handshakeDone = undefined;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+        deadline.cancel();
         if (error === undefined) resolve();
         else reject(error);
       };
       try {
-        this.startPolling();
-        this.send(FrameKind.Hello, 0, 0, hello);
+        this.link.start();
+        this.link.send(FrameKind.Hello, 0, 0, hello);
       } catch (error) {
-        this.shutdown(IpcError.from(error, 'EIO'));
+        this.destroy(IpcError.from(error, 'EIO'));
         return;
       }
-      if (signal?.aborted) onAbort();
-      else signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) this.destroy(new IpcError('ECANCELED', 'connect was cancelled'));
     });
   }
 
   /** Hands on frames that came with the welcome, once the caller holds the client. */
   releaseFrames(): void {
-    this.holdFrames(false);
+    this.link.hold(false);
   }
 
   /** Queues a validated request; the returned promise settles with its response. */
@@ -161,39 +185,47 @@ export class ClientSession extends FramedChannel {
     request.sequence = this.requestsSent = (this.requestsSent + 1) >>> 0;
     if (timeout !== undefined || signal !== undefined) this.watch(id, request, timeout, signal);
     this.stats.requests++;
-    this.send(FrameKind.Request, request.command, id, payload);
-    if (!this.flowControlled && this.sendQueue.bytes > this.highWater) {
+    this.link.send(FrameKind.Request, request.command, id, payload);
+    if (!this.flowControlled && this.link.queuedBytes > this.highWater) {
       this.flowControlled = true;
       this.sink.flowControl(true);
     }
   }
 
-  /** Ends the connection once no request is pending. */
-  closeWhenDone(): void {
-    this.closeWhenIdle = true;
-    if (this.pending.size === 0) this.shutdown(new IpcError('ECONNABORTED', 'client closed the connection'));
-  }
-
-  /** Writes what the kernel takes now, then ends the connection with `reason`. */
-  shutdown(reason: IpcError): void {
-    this.localReason ??= reason;
-    this.closeGracefully(reason, this.opened ? EMPTY : undefined);
+  /**
+   * Closes gracefully: no new request; once none is pending, a goodbye and what is queued are
+   * written and the connection ends. With `abandon`, pending requests reject with it now instead
+   * of waiting for their answers. During the handshake it just ends.
+   */
+  close(abandon?: IpcError): void {
+    const state = this.sessionState;
+    if (state === SessionState.Handshaking) {
+      this.destroy(abandon ?? new IpcError('ECONNABORTED', 'client closed the connection'));
+      return;
+    }
+    if (state === SessionState.Open) this.sessionState = SessionState.Draining;
+    else if (state !== SessionState.Draining) return;
+    if (abandon !== undefined) {
+      this.localReason ??= abandon;
+      for (const id of this.pending.keys()) this.fail(id, abandon);
+    }
+    this.closeIfDone();
   }
 
   /** Ends the connection now with `reason`, writing nothing more: what is queued is dropped. */
-  abort(reason: IpcError): void {
+  destroy(reason: IpcError): void {
     this.localReason ??= reason;
-    this.end(reason);
+    this.link.destroy(reason);
   }
 
-  protected onFrame(kind: number, code: number, id: number, payload: Buffer): void {
-    if (this.opened) {
+  frame(kind: number, code: number, id: number, payload: Buffer): void {
+    if (this.sessionState !== SessionState.Handshaking) {
       if (kind === FrameKind.Response) return this.settle(id, payload, false);
       if (kind === FrameKind.ErrorResponse) return this.settle(id, payload, true);
       if (kind === FrameKind.Event) return this.deliverEvent(code, payload);
       if (kind === FrameKind.Goodbye) {
         this.requestsReadByServer = decodeGoodbye(payload);
-        return this.end(new IpcError('ESHUTDOWN', `server at ${this.address} closed the connection`));
+        return this.link.destroy(new IpcError('ESHUTDOWN', `server at ${this.address} closed the connection`));
       }
     } else if (kind === FrameKind.Welcome) {
       const welcome = decodeWelcome(payload);
@@ -213,29 +245,40 @@ export class ClientSession extends FramedChannel {
       this.serviceId = welcome.serviceId;
       this.serviceName = welcome.serviceName;
       this.maxMessage = welcome.maxMessage;
-      this.decoder.maxMessage = welcome.maxMessage;
-      this.opened = true;
+      this.link.maxMessage = welcome.maxMessage;
+      this.sessionState = SessionState.Open;
       // Frames after the welcome (events from the service's created hook) wait until the caller
       // has the client and its listeners: connect() releases them.
-      this.holdFrames(true);
+      this.link.hold(true);
       this.handshakeDone?.();
       return;
     } else if (kind === FrameKind.Refuse) {
       this.refused = true;
-      this.end(decodeError(payload));
+      this.link.destroy(decodeError(payload));
       return;
     }
     throw new IpcError('EPROTO', `unexpected frame of kind ${kind} from server`);
   }
 
-  protected override onFlushed(queuedBytes: number): void {
+  admitsNext(): boolean {
+    return true;
+  }
+
+  readLimit(): number {
+    return Number.POSITIVE_INFINITY;
+  }
+
+  outputBlocked(): void {}
+
+  flushed(queuedBytes: number): void {
     if (this.flowControlled && queuedBytes <= this.highWater) {
       this.flowControlled = false;
       this.sink.flowControl(false);
     }
   }
 
-  protected onEnd(error: IpcError): void {
+  ended(error: IpcError): void {
+    this.sessionState = SessionState.Ended;
     if (this.handshakeDone !== undefined) {
       this.handshakeDone(
         error.code === 'ECONNRESET'
@@ -301,29 +344,28 @@ export class ClientSession extends FramedChannel {
     timeout: number | undefined,
     signal: AbortSignal | undefined,
   ): void {
-    if (timeout !== undefined) {
-      request.timer = setTimeout(() => {
+    request.signal = signal;
+    request.deadline = new Deadline(
+      this.poller,
+      timeout,
+      signal,
+      () =>
         this.fail(
           id,
           new IpcError(
             'ETIMEDOUT',
             `no response to command ${request.command} within ${timeout} ms; a late one will be discarded`,
           ),
-        );
-      }, timeout);
-    }
-    if (signal !== undefined) {
-      request.signal = signal;
-      request.onAbort = () =>
+        ),
+      () =>
         this.fail(
           id,
           new IpcError(
             'ECANCELED',
             `request for command ${request.command} was cancelled; a late response will be discarded`,
           ),
-        );
-      signal.addEventListener('abort', request.onAbort, { once: true });
-    }
+        ),
+    );
   }
 
   private settle(id: number, payload: Buffer, isError: boolean): void {
@@ -348,8 +390,16 @@ export class ClientSession extends FramedChannel {
     const request = this.pending.take(id);
     if (request === undefined) return undefined;
     request.unwatch();
-    if (this.closeWhenIdle && this.pending.size === 0) this.poller.job(() => this.closeWhenDone());
+    if (this.sessionState === SessionState.Draining && this.pending.size === 0) this.poller.job(this.closeIfDone);
     return request;
+  }
+
+  /** The end of a graceful close: the goodbye, then the link drains and ends. */
+  private sayGoodbye(): void {
+    this.sessionState = SessionState.Closing;
+    const reason = this.localReason ?? new IpcError('ECONNABORTED', 'client closed the connection');
+    this.localReason ??= reason;
+    this.link.close(reason, EMPTY);
   }
 
   private deliverEvent(event: number, payload: Buffer): void {

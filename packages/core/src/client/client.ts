@@ -10,6 +10,7 @@ import { isUint16 } from '../protocol/frame.js';
 import { helloFor } from '../protocol/handshake.js';
 import { duration } from '../option-checks.js';
 import type { Credentials } from '../contracts/transport.js';
+import type { Poller, Timer } from '../contracts/poller.js';
 
 /** Events of {@link IpcClient}. */
 export interface IpcClientEvents {
@@ -77,7 +78,8 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     reconnects: 0,
   };
   readonly #connector: Connector;
-  readonly #queue = new RequestQueue();
+  readonly #queue: RequestQueue;
+  readonly #poller: Poller;
   /** The connection in use; undefined while reconnecting and once closed. */
   #session: ClientSession | undefined;
   /** The last connection made: what the accessors report while reconnecting. */
@@ -89,7 +91,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   /** Set once the user closed or destroyed the client: no more reconnecting. */
   #ending = false;
   #closing: Promise<void> | undefined;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #closeTimer: Timer | undefined;
   #done = false;
   readonly #closed: Promise<void>;
   #markClosed!: () => void;
@@ -102,9 +104,12 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
       this.#markClosed = resolve;
     });
     const { service, poller, transport } = options;
+    this.#poller = poller;
+    this.#queue = new RequestQueue(poller);
     this.#connector = new Connector({
       address,
       transport,
+      poller,
       handshakeTimeout: settings.handshakeTimeout,
       verifyServer: (credentials) => {
         const expected =
@@ -149,7 +154,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     client.#session = client.#latest = session;
     client.#firstServerUid = session.credentials.uid;
     // After the caller's continuation: by then it has attached its event listeners.
-    setImmediate(() => session.releaseFrames());
+    options.poller.timer(0, () => session.releaseFrames());
     return client;
   }
 
@@ -257,18 +262,22 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     }
     const timeout = options?.timeout;
     if (timeout !== undefined) {
-      this.#closeTimer = setTimeout(() => {
-        // Still a close the caller asked for: the server hears a goodbye, not a crash.
-        this.#end(
-          new IpcError(
-            'ETIMEDOUT',
-            `client closed without this response: none came within the ${timeout} ms close() waits`,
-          ),
-          true,
-        );
-      }, timeout);
+      this.#closeTimer = this.#poller.timer(
+        timeout,
+        () => {
+          // Still a close the caller asked for: the server hears a goodbye, not a crash.
+          this.#end(
+            new IpcError(
+              'ETIMEDOUT',
+              `client closed without this response: none came within the ${timeout} ms close() waits`,
+            ),
+            true,
+          );
+        },
+        true,
+      );
     }
-    if (this.#queue.length === 0) session.closeWhenDone();
+    if (this.#queue.length === 0) session.close();
     return this.#closing;
   }
 
@@ -297,8 +306,8 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
       return;
     }
     this.#queue.rejectAll(reason);
-    if (graceful) session.shutdown(reason);
-    else session.abort(reason);
+    if (graceful) session.close(reason);
+    else session.destroy(reason);
   }
 
   /** Throws the refusal of a request that must not go out. */
@@ -365,7 +374,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     const queue = this.#queue;
     while (queue.length > 0 && this.#session === session && !session.flowControlled) {
       const request = queue.shift()!;
-      const left = request.expires - performance.now();
+      const left = request.expires - this.#poller.now();
       if (request.payload.length > session.maxMessage) request.reject(oversize(request.payload, session.maxMessage));
       else if (left <= 0)
         request.reject(
@@ -379,7 +388,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
           request.signal,
         );
     }
-    if (queue.length === 0 && this.#closing !== undefined && this.#session === session) session.closeWhenDone();
+    if (queue.length === 0 && this.#closing !== undefined && this.#session === session) session.close();
   }
 
   /** What a session reports; `current` tells a stale session's report from the live one's. */
@@ -439,7 +448,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
       this.#stopReconnecting = undefined;
     }
     if (this.#ending) {
-      session.shutdown(new IpcError('ECONNABORTED', 'client closed while reconnecting'));
+      session.close();
       return;
     }
     this.#session = this.#latest = session;
@@ -456,7 +465,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     if (this.#done) return;
     this.#done = true;
     this.#session = undefined;
-    clearTimeout(this.#closeTimer);
+    this.#closeTimer?.cancel();
     this.#queue.rejectAll(queuedError);
     this.#markClosed();
     this.#notify('close', reason);

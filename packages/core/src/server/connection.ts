@@ -8,8 +8,8 @@ export interface ConnectionSession {
   readonly isOpen: boolean;
   readonly stats: Readonly<ConnectionStats>;
   sendEvent(event: number, payload: Uint8Array): void;
-  pause(paused: boolean): void;
-  close(): void;
+  pauseRequests(paused: boolean): void;
+  close(waitMs: number): void;
 }
 
 /**
@@ -86,20 +86,23 @@ export class Connection<Context = undefined> {
    * push-back against one client. Its writes then wait in kernel buffers. Idempotent.
    */
   pauseRequests(): void {
-    this.#session.pause(true);
+    this.#session.pauseRequests(true);
   }
 
   /** Undoes {@link Connection.pauseRequests}. */
   resumeRequests(): void {
-    this.#session.pause(false);
+    this.#session.pauseRequests(false);
   }
 
   /**
-   * Closes the connection. What is queued is written as far as the kernel takes it now; the
-   * service's `closed` hook runs. Idempotent.
+   * Closes the connection: no more of its requests are read, the client hears a goodbye saying
+   * how many of its requests were read (answers still to come from running handlers are dropped;
+   * the client learns they may or may not have run), and what is queued is written as far as the
+   * client takes it within 2 s. The service's `closed` hook runs once it has ended.
+   * {@link Connection.isOpen} is false from this call on. Idempotent.
    */
   close(): void {
-    this.#session.close();
+    this.#session.close(0);
   }
 }
 

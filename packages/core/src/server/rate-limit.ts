@@ -18,13 +18,19 @@ export class TokenBucket {
   readonly burst: number;
   private readonly perMs: number;
   private tokens: number;
-  private refilledAt = performance.now();
+  private readonly now: () => number;
+  private refilledAt: number;
 
-  /** @throws {@link IpcError} `EINVAL` when `limit` is out of range; `what` names it in the message. */
-  constructor(limit: RateLimit, what: string) {
+  /**
+   * @param now - the clock, in ms: the poller's
+   * @throws {@link IpcError} `EINVAL` when `limit` is out of range; `what` names it in the message.
+   */
+  constructor(limit: RateLimit, what: string, now: () => number) {
     this.burst = checkRateLimit(limit, what);
     this.perMs = limit.perSecond / 1000;
     this.tokens = this.burst;
+    this.now = now;
+    this.refilledAt = now();
   }
 
   /** Takes one token; returns 0 while tokens remain, else the ms until one is back. */
@@ -47,7 +53,7 @@ export class TokenBucket {
   }
 
   private refill(): void {
-    const now = performance.now();
+    const now = this.now();
     this.tokens = Math.min(this.burst, this.tokens + (now - this.refilledAt) * this.perMs);
     this.refilledAt = now;
   }

@@ -1,4 +1,5 @@
 // ServerLoad: the server-wide gate on requests (in flight, rate, bytes, pause) (server layer).
+import type { Poller, Timer } from '../contracts/poller.js';
 import type { TokenBucket } from './rate-limit.js';
 
 /** A session that stopped at the gate, to be woken when the server admits requests again. */
@@ -46,7 +47,8 @@ export class ServerLoad {
   private readonly bucket: TokenBucket | undefined;
   /** Tokens the bucket must hold again before the gate opens after the rate ran out. */
   private readonly tokensLowWater: number;
-  private throttleTimer: ReturnType<typeof setTimeout> | undefined;
+  private throttleTimer: Timer | undefined;
+  private readonly poller: Poller;
   /** The server is closing: no new rate timer may hold the process up. */
   private stopped = false;
   private readonly waiters = new Set<GateWaiter>();
@@ -57,7 +59,8 @@ export class ServerLoad {
     this.open(Shut.Throttled);
   };
 
-  constructor(maxInFlight: number, maxBytes: number, bucket: TokenBucket | undefined) {
+  constructor(poller: Poller, maxInFlight: number, maxBytes: number, bucket: TokenBucket | undefined) {
+    this.poller = poller;
     this.maxInFlight = maxInFlight;
     this.inFlightLowWater = maxInFlight - Math.ceil(maxInFlight / 4);
     this.maxBytes = maxBytes;
@@ -130,13 +133,13 @@ export class ServerLoad {
     const bucket = this.bucket!;
     if (bucket.take() === 0 || this.throttleTimer !== undefined || this.stopped) return;
     this.shut |= Shut.Throttled;
-    this.throttleTimer = setTimeout(this.refilled, Math.ceil(bucket.msUntil(this.tokensLowWater)));
+    this.throttleTimer = this.poller.timer(Math.ceil(bucket.msUntil(this.tokensLowWater)), this.refilled, true);
   }
 
   /** Stops the rate's timer: the server is closing. */
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.throttleTimer);
+    this.throttleTimer?.cancel();
     this.throttleTimer = undefined;
   }
 

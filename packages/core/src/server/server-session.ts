@@ -1,9 +1,11 @@
 // ServerSession: one accepted connection, from handshake to close (server layer).
 import { Connection, type ConnectionSession } from './connection.js';
 import { IpcError } from '../errors.js';
-import { FramedChannel, ReadBlock } from '../link/framed-channel.js';
+import { FrameLink, LinkState, type LinkOwner } from '../link/frame-link.js';
 import { FrameKind } from '../protocol/frame.js';
+import { SessionState } from '../protocol/session-state.js';
 import { describeValue } from '../describe-value.js';
+import { diagnostics } from './diagnostics.js';
 import { checkEvent } from '../option-checks.js';
 import {
   decodeHello,
@@ -13,7 +15,7 @@ import {
   PROTOCOL_VERSION,
   type Hello,
 } from '../protocol/handshake.js';
-import type { Poller } from '../contracts/poller.js';
+import type { Poller, Timer } from '../contracts/poller.js';
 import { TokenBucket, type RateLimit } from './rate-limit.js';
 import type { GateWaiter, ServerLoad } from './server-load.js';
 import { GUARANTEED_BYTES } from './server-load.js';
@@ -21,11 +23,26 @@ import type { RegisteredService } from './service-registry.js';
 import { newTrafficStats, type ConnectionStats, type TrafficStats } from '../stats.js';
 import type { Channel, Credentials } from '../contracts/transport.js';
 
+/*
+ * A session's life (its states: protocol/session-state.ts). Its link (link/frame-link.ts) has
+ * its own, simpler one underneath: the session is `closing` exactly while its link is, and
+ * `ended` once its link ended.
+ *
+ *   handshaking ──hello──▶ open ──close()──▶ draining ──handlers answered, or wait ran out──▶ closing ──▶ ended
+ *        │                                                                                    ▲
+ *        └──refused (the refusal is written)──────────────────────────────────────────────────┘
+ *
+ *   any state ──destroy(), peer gone, protocol error, handshake timeout──▶ ended
+ *
+ * `closed` runs once, on the way into `ended` from `open`, `draining` or `closing`; `destroyed`
+ * runs once after that, when no handler of the connection is running any more.
+ */
+
 /** What to do with an event for a client whose queue is over its bound. */
 export type EventQueueFullPolicy = 'reject' | 'disconnect';
 
-/** The per-connection limits, fixed by the server's options. */
-export interface SessionLimits {
+/** The per-connection limits and the server-wide state a session shares, fixed by the server's options. */
+export interface SessionSettings {
   readonly handshakeTimeout: number;
   readonly outputHighWater: number;
   readonly eventQueueLimit: number;
@@ -34,43 +51,44 @@ export interface SessionLimits {
   readonly requestRate: RateLimit | undefined;
   /** `maxBufferedBytesPerConnection`: half for admitted work, half for the frame being read. */
   readonly maxBufferedBytes: number;
-}
-
-/** What a session needs from its server. */
-export interface SessionHost {
+  /** The server's `maxMessageSize`. */
   readonly maxMessageSize: number;
   /** The server-wide gate every request passes. */
   readonly load: ServerLoad;
   /** Whether the server counts each request against a server-wide rate. */
   readonly limitsRequests: boolean;
-  findService(hello: Hello): RegisteredService | undefined;
-  /** A session finished its handshake (`service` set) or was turned away (`service` undefined). */
-  sessionOpened(session: ServerSession, service: RegisteredService | undefined): void;
-  /** A session ended. */
-  sessionEnded(session: ServerSession, error: IpcError, protocolError: boolean): void;
-  /** A session is open and its `created` hook has run: tell the application. */
-  announce(session: ServerSession): void;
-  /** A connection was dropped because it did not read its events. */
-  slowConsumerDropped(session: ServerSession, error: IpcError): void;
-  reportHookError(hook: string, error: unknown): void;
-  /** A handler threw something other than an IpcError, or answered what cannot be sent. */
-  reportHandlerFailure(session: ServerSession, command: number, error: unknown): void;
 }
 
-/** A session's own reasons to stop reading, beside the channel's. */
-const SessionBlock = {
+/** What a session tells its server, and the one thing it asks. */
+export interface SessionHost {
+  findService(hello: Hello): RegisteredService | undefined;
+  /** The handshake is done and the service's `created` hook ran: tell the application. */
+  opened(session: ServerSession): void;
+  /** The client was turned away at its hello. */
+  refused(session: ServerSession): void;
+  /** The session ended; it holds no slot any more. */
+  ended(session: ServerSession, error: IpcError): void;
+  /** The connection was dropped because it did not read its events. */
+  droppedSlowConsumer(session: ServerSession, error: IpcError): void;
+  hookFailed(hook: string, error: unknown): void;
+  /** A handler threw something other than an IpcError, or answered what cannot be sent. */
+  handlerFailed(session: ServerSession, command: number, error: unknown): void;
+}
+
+/** The session's own reasons to stop reading; its link reads while none is set. */
+const Pause = {
   /** `maxInFlightPerConnection` handlers of this connection are running. */
-  Busy: ReadBlock.Subclass,
+  Busy: 1,
   /** This connection's request rate ran out. */
-  Throttled: ReadBlock.Subclass << 1,
+  Throttled: 2,
   /** The service paused this connection. */
-  Paused: ReadBlock.Subclass << 2,
+  Paused: 4,
   /** This session waits at the server's gate: its limits, its rate, its budget or a pause. */
-  Server: ReadBlock.Subclass << 3,
-  /** A graceful server close waits for running handlers. */
-  Draining: ReadBlock.Subclass << 4,
+  Server: 8,
+  /** A graceful close: no request is read any more. */
+  Draining: 16,
   /** This connection's requests running and output queued fill half its byte budget. */
-  Budget: ReadBlock.Subclass << 5,
+  Budget: 32,
 } as const;
 
 const EMPTY = new Uint8Array(0);
@@ -79,16 +97,21 @@ const EMPTY = new Uint8Array(0);
  * One accepted client connection on the server: handshake, request dispatch, events, limits,
  * and the exactly-once `closed` / `destroyed` hooks.
  */
-export class ServerSession extends FramedChannel implements ConnectionSession, GateWaiter {
+export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
   readonly id: number;
   readonly counters: TrafficStats = newTrafficStats();
-  protected readonly traffic = this.counters;
   service: RegisteredService | undefined;
   connection: Connection<unknown> | undefined;
+  private sessionState: SessionState = SessionState.Handshaking;
+  private readonly link: FrameLink;
+  private readonly channel: Channel;
+  private readonly poller: Poller;
   private readonly host: SessionHost;
-  private readonly limits: SessionLimits;
+  private readonly settings: SessionSettings;
   private readonly bucket: TokenBucket | undefined;
   private readonly load: ServerLoad;
+  /** {@link Pause} bits. */
+  private pauses = 0;
   private maxMessage = 0;
   private running = 0;
   /** Payload bytes of the requests whose asynchronous handlers run. */
@@ -99,11 +122,11 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
   private wokenIdle = false;
   /** Gives the room back if this session cannot use it: it ended or stopped for its own reasons. */
   private readonly afterWake = (): void => {
-    if (this.ended || this.isReadBlocked(~0)) this.wakeDone();
+    if (!this.link.reading) this.wakeDone();
   };
-  private closedHookRan = false;
-  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
-  private throttleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The handshake's deadline, then a graceful close's wait for running handlers. */
+  private deadline: Timer | undefined;
+  private throttleTimer: Timer | undefined;
   /** An event was refused with `EAGAIN`: tell the service once the queue has room again. */
   private owesDrained = false;
 
@@ -115,33 +138,43 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
     channel: Channel,
     poller: Poller,
     host: SessionHost,
-    limits: SessionLimits,
+    settings: SessionSettings,
     readonly refusal: string | undefined,
   ) {
-    // Until the hello is in, only control frames are legal, so the decoder limit is tiny.
-    super(channel, poller, 0, limits.outputHighWater);
     this.id = id;
+    this.channel = channel;
+    this.poller = poller;
     this.host = host;
-    this.limits = limits;
-    this.load = host.load;
-    this.bucket = limits.requestRate === undefined ? undefined : new TokenBucket(limits.requestRate, 'requestRate');
-    this.startPolling();
-    this.handshakeTimer = setTimeout(() => {
-      this.end(new IpcError('ETIMEDOUT', `client sent no complete handshake within ${limits.handshakeTimeout} ms`));
-    }, limits.handshakeTimeout);
-    this.handshakeTimer.unref?.();
+    this.settings = settings;
+    this.load = settings.load;
+    this.bucket =
+      settings.requestRate === undefined
+        ? undefined
+        : new TokenBucket(settings.requestRate, 'requestRate', () => poller.now());
+    // Until the hello is in, only control frames are legal, so the decoder limit is tiny.
+    this.link = new FrameLink(channel, poller, this, this.counters, 0, settings.outputHighWater);
+    this.link.start();
+    this.deadline = poller.timer(settings.handshakeTimeout, () => {
+      this.destroy(
+        new IpcError('ETIMEDOUT', `client sent no complete handshake within ${settings.handshakeTimeout} ms`),
+      );
+    });
+  }
+
+  get state(): SessionState {
+    return this.sessionState;
   }
 
   get isOpen(): boolean {
-    return !this.ended && !this.isClosing && this.connection !== undefined;
+    return this.sessionState === SessionState.Open;
   }
 
   get stats(): ConnectionStats {
     return {
       ...this.counters,
-      queuedBytes: this.sendQueue.bytes,
+      queuedBytes: this.link.queuedBytes,
       inFlight: this.running,
-      readPaused: this.ended || this.isReadBlocked(~0),
+      readPaused: !this.link.reading,
     };
   }
 
@@ -152,7 +185,7 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
 
   /** Bytes waiting to be written now. */
   get queuedBytes(): number {
-    return this.sendQueue.bytes;
+    return this.link.queuedBytes;
   }
 
   /** Handlers of this connection running now. */
@@ -160,28 +193,42 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
     return this.running;
   }
 
-  /** Closes the connection after writing what the kernel takes now. */
-  close(): void {
-    const goodbye = this.connection === undefined ? undefined : encodeGoodbye(this.counters.requests);
-    this.closeGracefully(new IpcError('ECONNABORTED', 'connection closed by the server'), goodbye);
-  }
-
-  /** Stops reading requests and closes once the running handlers have answered. */
-  closeWhenIdle(): void {
-    if (this.connection === undefined || this.running === 0) {
-      this.close();
+  /**
+   * Closes gracefully: no more requests are read; handlers running now may answer for up to
+   * `waitMs` (0: their answers are dropped); then a goodbye (telling the client how many of its
+   * requests were read) and what is queued are written, and the connection ends. A session still
+   * in its handshake just ends.
+   */
+  close(waitMs: number): void {
+    const state = this.sessionState;
+    if (state === SessionState.Handshaking) {
+      this.sessionState = SessionState.Closing;
+      this.link.close(closedByServer(), undefined);
       return;
     }
-    this.blockReading(SessionBlock.Draining, true);
+    if (state !== SessionState.Open) return;
+    this.sessionState = SessionState.Draining;
+    this.pause(Pause.Draining, true);
+    if (this.running === 0 || waitMs === 0) {
+      this.sayGoodbye();
+      return;
+    }
+    this.deadline = this.poller.timer(waitMs, () => this.sayGoodbye(), true);
   }
 
-  pause(paused: boolean): void {
-    this.blockReading(SessionBlock.Paused, paused);
+  /** Ends the connection now, dropping what is queued and what running handlers will answer. */
+  destroy(reason: IpcError): void {
+    this.link.destroy(reason);
+  }
+
+  /** The service's pause: {@link Connection.pauseRequests}. */
+  pauseRequests(paused: boolean): void {
+    this.pause(Pause.Paused, paused);
   }
 
   passGate(): void {
     this.wokenIdle = true;
-    this.blockReading(SessionBlock.Server, false);
+    this.pause(Pause.Server, false);
     // After the frames held back were delivered: if reading stopped again, the room goes on.
     this.poller.job(this.afterWake);
   }
@@ -195,28 +242,29 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
         `event of ${payload.length} bytes exceeds the agreed maximum of ${this.maxMessage} bytes`,
       );
     }
-    if (this.sendQueue.bytes > this.limits.eventQueueLimit) {
+    if (this.link.queuedBytes > this.settings.eventQueueLimit) {
       this.eventQueueFull(event);
       return;
     }
     this.counters.events++;
-    this.send(FrameKind.Event, event, 0, payload);
+    this.link.send(FrameKind.Event, event, 0, payload);
   }
 
-  protected onFrame(kind: number, code: number, id: number, payload: Buffer): void {
-    if (kind === FrameKind.Request && this.connection !== undefined) {
+  frame(kind: number, code: number, id: number, payload: Buffer): void {
+    const handshaking = this.sessionState === SessionState.Handshaking;
+    if (kind === FrameKind.Request && !handshaking) {
       // A request read after its sender went away has nobody to answer: it does not run.
-      if (!this.peerGone) this.handleRequest(code, id, payload);
-    } else if (kind === FrameKind.Goodbye && this.connection !== undefined) {
-      this.end(new IpcError('ESHUTDOWN', 'client closed the connection'));
-    } else if (kind === FrameKind.Hello && this.connection === undefined) {
+      if (!this.link.peerGone) this.handleRequest(code, id, payload);
+    } else if (kind === FrameKind.Goodbye && !handshaking) {
+      this.destroy(new IpcError('ESHUTDOWN', 'client closed the connection'));
+    } else if (kind === FrameKind.Hello && handshaking) {
       this.handleHello(payload);
     } else {
       throw new IpcError('EPROTO', `unexpected frame of kind ${kind} from client`);
     }
   }
 
-  protected override onOutputBlocked(): void {
+  outputBlocked(): void {
     this.counters.flowControlEpisodes++;
   }
 
@@ -224,18 +272,84 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
    * Before each request and each read once the handshake is done: this connection's byte budget,
    * then the server's gate. Turned away, the session stops reading and waits.
    */
-  protected override admitsNext(): boolean {
-    if (this.connection === undefined) return true;
+  admitsNext(): boolean {
+    if (this.sessionState === SessionState.Handshaking) return true;
     const held = this.countHeld();
-    if (this.runningBytes + this.sendQueue.bytes >= this.limits.maxBufferedBytes / 2) {
-      this.blockReading(SessionBlock.Budget, true);
+    if (this.runningBytes + this.link.queuedBytes >= this.settings.maxBufferedBytes / 2) {
+      this.pause(Pause.Budget, true);
       return false;
     }
     if (this.load.admits(held)) return true;
-    this.blockReading(SessionBlock.Server, true);
+    this.pause(Pause.Server, true);
     this.wakeDone();
     this.load.wait(this);
     return false;
+  }
+
+  /** A read takes no more than this connection's budget and the server's have room for. */
+  readLimit(): number {
+    // Woken and about to read from the kernel with nothing to deliver: the room goes on to the
+    // next waiter, or a peer that sends one byte of a frame would hold it for as long as it likes.
+    // What this read brings still meets the gate, as every request does.
+    this.wakeDone();
+    const held = this.countedBytes;
+    const shared = Math.max(this.load.bytesLeft, GUARANTEED_BYTES - held);
+    return Math.max(1, Math.min(this.settings.maxBufferedBytes - held, shared));
+  }
+
+  flushed(queuedBytes: number): void {
+    this.workShrank();
+    if (!this.owesDrained || queuedBytes > this.settings.eventQueueLimit / 2 || !this.isOpen) return;
+    this.owesDrained = false;
+    try {
+      this.service!.definition.drained?.(this.connection!);
+    } catch (error) {
+      this.host.hookFailed('drained', error);
+    }
+  }
+
+  ended(error: IpcError): void {
+    const wasOpen = this.connection !== undefined;
+    this.sessionState = SessionState.Ended;
+    this.deadline?.cancel();
+    this.throttleTimer?.cancel();
+    this.load.leave(this);
+    this.afterWake();
+    // Only the payloads its running handlers hold stay counted, until they settle.
+    this.countHeld();
+    const protocolError = error.code === 'EPROTO' || error.code === 'EMSGSIZE';
+    const connection = this.connection;
+    if (connection !== undefined) this.service!.ended(connection, this.counters, protocolError);
+    this.host.ended(this, error);
+    if (protocolError && diagnostics.protocolError.hasSubscribers) {
+      diagnostics.protocolError.publish({ connectionId: this.id, pid: this.channel.credentials.pid, error });
+    }
+    if (!wasOpen) return;
+    if (diagnostics.connectionClose.hasSubscribers) {
+      diagnostics.connectionClose.publish({ connection, serviceName: this.service!.definition.name, reason: error });
+    }
+    try {
+      this.service!.definition.closed?.(connection!, error);
+    } catch (hookError) {
+      this.host.hookFailed('closed', hookError);
+    }
+    if (this.running === 0) this.runDestroyedHook();
+  }
+
+  /** Sets or clears one of the session's reasons to stop reading. */
+  private pause(reason: number, on: boolean): void {
+    const pauses = on ? this.pauses | reason : this.pauses & ~reason;
+    if (pauses === this.pauses) return;
+    this.pauses = pauses;
+    this.link.pause(pauses !== 0);
+  }
+
+  /** The end of a graceful close's wait: the goodbye, then the link drains and ends. */
+  private sayGoodbye(): void {
+    if (this.sessionState !== SessionState.Draining) return;
+    this.deadline?.cancel();
+    this.sessionState = SessionState.Closing;
+    this.link.close(closedByServer(), encodeGoodbye(this.counters.requests));
   }
 
   /** Tells the gate this session is done with the room it was woken for, used or not. */
@@ -245,20 +359,11 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
     this.load.wakeDone();
   }
 
-  /** A read takes no more than this connection's budget and the server's have room for. */
-  protected override readLimit(): number {
-    // Woken and about to read from the kernel with nothing to deliver: the room goes on to the
-    // next waiter, or a peer that sends one byte of a frame would hold it for as long as it likes.
-    // What this read brings still meets the gate, as every request does.
-    this.wakeDone();
-    const held = this.countedBytes;
-    const shared = Math.max(this.load.bytesLeft, GUARANTEED_BYTES - held);
-    return Math.max(1, Math.min(this.limits.maxBufferedBytes - held, shared));
-  }
-
   /** Brings the server's byte total up to date with what this session holds; returns that. */
   private countHeld(): number {
-    const held = this.ended ? this.runningBytes : this.decoder.pending + this.runningBytes + this.sendQueue.bytes;
+    const link = this.link;
+    const held =
+      link.state === LinkState.Ended ? this.runningBytes : link.unparsedBytes + this.runningBytes + link.queuedBytes;
     const delta = held - this.countedBytes;
     if (delta !== 0) {
       this.countedBytes = held;
@@ -270,36 +375,23 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
   /** Work done or written: count it, and read again once half of it is gone. */
   private workShrank(): void {
     this.countHeld();
-    if (
-      this.isReadBlocked(SessionBlock.Budget) &&
-      this.runningBytes + this.sendQueue.bytes <= this.limits.maxBufferedBytes / 4
-    ) {
-      this.blockReading(SessionBlock.Budget, false);
-    }
-  }
-
-  protected override onFlushed(queuedBytes: number): void {
-    this.workShrank();
-    if (!this.owesDrained || queuedBytes > this.limits.eventQueueLimit / 2 || !this.isOpen) return;
-    this.owesDrained = false;
-    try {
-      this.service!.definition.drained?.(this.connection!);
-    } catch (error) {
-      this.host.reportHookError('drained', error);
+    if (this.pauses & Pause.Budget && this.runningBytes + this.link.queuedBytes <= this.settings.maxBufferedBytes / 4) {
+      this.pause(Pause.Budget, false);
     }
   }
 
   private eventQueueFull(event: number): void {
-    const waiting = this.sendQueue.bytes;
+    const waiting = this.link.queuedBytes;
     this.counters.eventsRefused++;
-    if (this.limits.onEventQueueFull === 'disconnect') {
+    if (this.settings.onEventQueueFull === 'disconnect') {
       const error = new IpcError(
         'ENOBUFS',
         `connection ${this.id} (pid ${this.channel.credentials.pid}) dropped: it did not read its events and ${waiting} bytes were waiting`,
       );
-      this.host.slowConsumerDropped(this, error);
+      this.service!.droppedSlowConsumer();
+      this.host.droppedSlowConsumer(this, error);
       // No drain: the peer is not reading, waiting for it would only hold the memory longer.
-      this.end(error);
+      this.destroy(error);
       return;
     }
     this.owesDrained = true;
@@ -310,7 +402,8 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
   }
 
   private handleHello(payload: Buffer): void {
-    clearTimeout(this.handshakeTimer);
+    this.deadline?.cancel();
+    this.deadline = undefined;
     const hello = decodeHello(payload);
     const host = this.host;
     if (hello.version !== PROTOCOL_VERSION) {
@@ -332,13 +425,13 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
     try {
       verdict = definition.accept?.(credentials);
     } catch (error) {
-      host.reportHookError('accept', error);
+      host.hookFailed('accept', error);
       verdict = false;
     }
     if (verdict !== true && verdict !== undefined) {
       // Fail closed: anything but an explicit yes (a promise, say) refuses.
       if (typeof verdict !== 'string' && verdict !== false) {
-        host.reportHookError(
+        host.hookFailed(
           'accept',
           new IpcError('EINVAL', 'accept must return true, false, an errno-style code or nothing, synchronously'),
         );
@@ -354,13 +447,14 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
     try {
       context = definition.createContext?.(credentials);
     } catch (error) {
-      host.reportHookError('createContext', error);
+      host.hookFailed('createContext', error);
       return this.refuse(service, 'EREMOTEIO', `service "${definition.name}" failed to set up the session`);
     }
-    this.maxMessage = Math.min(hello.maxMessage, host.maxMessageSize);
+    this.maxMessage = Math.min(hello.maxMessage, this.settings.maxMessageSize);
     this.service = service;
     this.connection = new Connection(this.id, credentials, this.maxMessage, context, this);
-    this.send(
+    this.sessionState = SessionState.Open;
+    this.link.send(
       FrameKind.Welcome,
       0,
       0,
@@ -371,21 +465,26 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
         serviceName: definition.name,
       }),
     );
-    this.decoder.maxMessage = this.maxMessage;
-    host.sessionOpened(this, service);
+    this.link.maxMessage = this.maxMessage;
+    service.opened(this.connection);
     try {
       definition.created?.(this.connection);
     } catch (error) {
-      host.reportHookError('created', error);
+      host.hookFailed('created', error);
     }
-    if (this.isOpen) host.announce(this);
+    if (!this.isOpen) return;
+    host.opened(this);
+    if (diagnostics.connectionOpen.hasSubscribers) {
+      diagnostics.connectionOpen.publish({ connection: this.connection, serviceName: definition.name });
+    }
   }
 
   private refuse(service: RegisteredService | undefined, code: string, message: string): void {
-    if (service !== undefined) service.stats.refused++;
-    this.host.sessionOpened(this, undefined);
-    this.send(FrameKind.Refuse, 0, 0, encodeError(code, message));
-    this.close();
+    service?.refusedOne();
+    this.host.refused(this);
+    this.link.send(FrameKind.Refuse, 0, 0, encodeError(code, message));
+    this.sessionState = SessionState.Closing;
+    this.link.close(closedByServer(), undefined);
   }
 
   private handleRequest(command: number, id: number, payload: Buffer): void {
@@ -393,14 +492,20 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
     this.counters.requests++;
     this.wakeDone();
     if (this.bucket !== undefined) this.takeToken(this.bucket);
-    const host = this.host;
-    if (host.limitsRequests) this.load.takeToken();
+    if (this.settings.limitsRequests) this.load.takeToken();
+    if (diagnostics.requestStart.hasSubscribers) {
+      diagnostics.requestStart.publish({ connection: this.connection, command, id, size: payload.length });
+    }
     let result: Uint8Array | void | PromiseLike<Uint8Array | void>;
     let thenable = false;
     try {
       const handler = service.handlerFor(command);
       if (handler === undefined) {
-        this.sendError(id, new IpcError('ENOSYS', `service "${service.definition.name}" has no command ${command}`));
+        this.sendError(
+          id,
+          command,
+          new IpcError('ENOSYS', `service "${service.definition.name}" has no command ${command}`),
+        );
         return;
       }
       result = handler(payload, this.connection!, command);
@@ -418,7 +523,7 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
       this.respond(id, command, result as Uint8Array | void);
       return;
     }
-    if (++this.running >= this.limits.maxInFlight) this.blockReading(SessionBlock.Busy, true);
+    if (++this.running >= this.settings.maxInFlight) this.pause(Pause.Busy, true);
     const size = payload.length;
     this.runningBytes += size;
     this.load.inFlightChanged(1);
@@ -434,11 +539,15 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
     const wait = bucket.take();
     if (wait === 0 || this.throttleTimer !== undefined) return;
     this.counters.throttleEpisodes++;
-    this.blockReading(SessionBlock.Throttled, true);
-    this.throttleTimer = setTimeout(() => {
-      this.throttleTimer = undefined;
-      this.blockReading(SessionBlock.Throttled, false);
-    }, Math.ceil(wait));
+    this.pause(Pause.Throttled, true);
+    this.throttleTimer = this.poller.timer(
+      Math.ceil(wait),
+      () => {
+        this.throttleTimer = undefined;
+        this.pause(Pause.Throttled, false);
+      },
+      true,
+    );
   }
 
   private settle(
@@ -452,15 +561,20 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
     this.running--;
     this.runningBytes -= size;
     this.load.inFlightChanged(-1);
-    if (!this.ended) {
+    const state = this.sessionState;
+    if (state === SessionState.Open || state === SessionState.Draining) {
       if (failed) this.handlerThrew(id, command, error);
       else this.respond(id, command, value);
       this.workShrank();
-      if (this.running < this.limits.maxInFlight) this.blockReading(SessionBlock.Busy, false);
-      if (this.running === 0 && this.isReadBlocked(SessionBlock.Draining)) this.close();
+      if (this.running < this.settings.maxInFlight) this.pause(Pause.Busy, false);
+      if (this.running === 0 && state === SessionState.Draining) this.sayGoodbye();
     } else {
       this.countHeld();
-      if (this.running === 0) this.destroy();
+      if (diagnostics.requestFinish.hasSubscribers) {
+        const reason = new IpcError('ECONNRESET', 'the connection ended before the answer: it was dropped');
+        diagnostics.requestFinish.publish({ connection: this.connection, command, id, error: reason });
+      }
+      if (this.running === 0 && state === SessionState.Ended) this.runDestroyedHook();
     }
   }
 
@@ -478,70 +592,64 @@ export class ServerSession extends FramedChannel implements ConnectionSession, G
         `response of ${payload.length} bytes exceeds the agreed maximum of ${this.maxMessage} bytes`,
       );
       // The caller may send something smaller, so it learns the size; the service learns of its bug.
-      this.host.reportHandlerFailure(this, command, error);
-      this.sendError(id, error);
+      this.reportHandlerFailure(command, error);
+      this.sendError(id, command, error);
     } else {
       this.counters.responses++;
-      this.send(FrameKind.Response, 0, id, payload);
+      this.link.send(FrameKind.Response, 0, id, payload);
+      if (diagnostics.requestFinish.hasSubscribers) {
+        diagnostics.requestFinish.publish({ connection: this.connection, command, id, error: undefined });
+      }
     }
   }
 
   /** An IpcError a handler throws is its answer; anything else is a failure. */
   private handlerThrew(id: number, command: number, error: unknown): void {
-    if (error instanceof IpcError) this.sendError(id, error);
+    if (error instanceof IpcError) this.sendError(id, command, error);
     else this.handlerFailed(id, command, error);
   }
 
   /** Reports a handler failure and answers the caller without the failure's internals. */
   private handlerFailed(id: number, command: number, error: unknown): void {
-    this.host.reportHandlerFailure(this, command, error);
+    this.reportHandlerFailure(command, error);
     const definition = this.service!.definition;
     if (definition.exposeErrors === true) {
-      this.sendError(id, error);
+      this.sendError(id, command, error);
       return;
     }
     // An errno-style code (a system error's EACCES, say) tells the caller something; the text may not.
     const { code } = IpcError.from(error, 'EREMOTEIO');
     this.sendError(
       id,
+      command,
       new IpcError(code, `service "${definition.name}" failed to handle command ${command}; the server reported why`),
     );
   }
 
-  private sendError(id: number, error: unknown): void {
+  private reportHandlerFailure(command: number, error: unknown): void {
+    this.service!.handlerFailed();
+    this.host.handlerFailed(this, command, error);
+  }
+
+  private sendError(id: number, command: number, error: unknown): void {
     const failure = IpcError.from(error, 'EREMOTEIO');
     this.counters.errors++;
     if (failure.code === 'EBADMSG') this.counters.badMessages++;
-    this.send(FrameKind.ErrorResponse, 0, id, encodeError(failure.code, failure.message));
-  }
-
-  protected onEnd(error: IpcError): void {
-    clearTimeout(this.handshakeTimer);
-    clearTimeout(this.throttleTimer);
-    this.load.leave(this);
-    this.afterWake();
-    // Only the payloads its running handlers hold stay counted, until they settle.
-    this.countHeld();
-    const protocolError = error.code === 'EPROTO' || error.code === 'EMSGSIZE';
-    this.host.sessionEnded(this, error, protocolError);
-    const connection = this.connection;
-    if (connection === undefined) return;
-    if (!this.closedHookRan) {
-      this.closedHookRan = true;
-      try {
-        this.service!.definition.closed?.(connection, error);
-      } catch (hookError) {
-        this.host.reportHookError('closed', hookError);
-      }
+    this.link.send(FrameKind.ErrorResponse, 0, id, encodeError(failure.code, failure.message));
+    if (diagnostics.requestFinish.hasSubscribers) {
+      diagnostics.requestFinish.publish({ connection: this.connection, command, id, error: failure });
     }
-    if (this.running === 0) this.destroy();
   }
 
-  private destroy(): void {
+  private runDestroyedHook(): void {
     try {
       this.service!.definition.destroyed?.(this.connection!);
     } catch (error) {
-      this.host.reportHookError('destroyed', error);
+      this.host.hookFailed('destroyed', error);
     }
   }
+}
+
+function closedByServer(): IpcError {
+  return new IpcError('ECONNABORTED', 'connection closed by the server');
 }

@@ -8,12 +8,12 @@ import { encodeError, type Hello } from '../protocol/handshake.js';
 import { HostedService } from './hosted-service.js';
 import { atLeast, duration, messageSize, oneOf, positiveLimit } from '../option-checks.js';
 import { introspectionService, type IntrospectionOptions } from './introspection-service.js';
-import { Ready, type Poller } from '../contracts/poller.js';
+import { Ready, type Poller, type Timer } from '../contracts/poller.js';
 import { checkRateLimit, TokenBucket, type RateLimit } from './rate-limit.js';
 import { ServerLoad } from './server-load.js';
 import { ServiceRegistry, type RegisteredService } from './service-registry.js';
 import type { CommandHandler, HandlerFailure, ServiceDefinition } from './service.js';
-import { ServerSession, type EventQueueFullPolicy, type SessionHost, type SessionLimits } from './server-session.js';
+import { ServerSession, type EventQueueFullPolicy, type SessionHost, type SessionSettings } from './server-session.js';
 import { addTraffic, type ConnectionInfo, type ServerStats, type ServiceStats } from '../stats.js';
 import type { Channel, Listener, Transport } from '../contracts/transport.js';
 
@@ -168,14 +168,14 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   readonly maxMessageSize: number;
   private readonly poller: Poller;
   private readonly transport: Transport;
-  private readonly limits: SessionLimits;
+  private readonly settings: SessionSettings;
   private readonly maxConnections: number;
   private readonly maxConnectionsPerUid: number;
   private readonly load: ServerLoad;
   private readonly registry = new ServiceRegistry();
   private readonly endpoints = new Map<number, Listener>();
   private readonly sessions = new Set<ServerSession>();
-  private readonly acceptPaused = new Map<Listener, ReturnType<typeof setTimeout>>();
+  private readonly acceptPaused = new Map<Listener, Timer>();
   private readonly host: SessionHost;
   /** Sessions holding a slot (not being refused), by their peer's uid; kept only with a per-uid cap. */
   private readonly slotsByUid = new Map<number, number>();
@@ -195,7 +195,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   private lastSessionEnded: (() => void) | undefined;
   private readonly idleTimeout: number | undefined;
   private readonly idleAction: IdleAction;
-  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private idleTimer: Timer | undefined;
 
   /**
    * @param options - the poller, the transport and limits
@@ -216,15 +216,6 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       2 * largestFrame,
       'twice the largest frame (maxMessageSize plus its 12-byte header)',
     );
-    this.limits = {
-      handshakeTimeout: duration('handshakeTimeout', options.handshakeTimeout ?? 5000),
-      outputHighWater,
-      eventQueueLimit: positiveLimit('eventQueueLimit', options.eventQueueLimit ?? outputHighWater * 2),
-      onEventQueueFull: oneOf('onEventQueueFull', options.onEventQueueFull ?? 'reject', ['reject', 'disconnect']),
-      maxInFlight: positiveLimit('maxInFlightPerConnection', options.maxInFlightPerConnection ?? 1024),
-      requestRate: options.requestRate,
-      maxBufferedBytes,
-    };
     if (options.requestRate !== undefined) checkRateLimit(options.requestRate, 'requestRate');
     this.maxConnections = positiveLimit('maxConnections', options.maxConnections ?? 4096);
     this.maxConnectionsPerUid = positiveLimit(
@@ -234,8 +225,9 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     const bucket =
       options.serverRequestRate === undefined
         ? undefined
-        : new TokenBucket(options.serverRequestRate, 'serverRequestRate');
+        : new TokenBucket(options.serverRequestRate, 'serverRequestRate', () => this.poller.now());
     this.load = new ServerLoad(
+      this.poller,
       positiveLimit('maxInFlight', options.maxInFlight ?? Number.POSITIVE_INFINITY),
       atLeast(
         'maxBufferedBytes',
@@ -245,22 +237,33 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       ),
       bucket,
     );
-    this.host = {
+    this.settings = {
+      handshakeTimeout: duration('handshakeTimeout', options.handshakeTimeout ?? 5000),
+      outputHighWater,
+      eventQueueLimit: positiveLimit('eventQueueLimit', options.eventQueueLimit ?? outputHighWater * 2),
+      onEventQueueFull: oneOf('onEventQueueFull', options.onEventQueueFull ?? 'reject', ['reject', 'disconnect']),
+      maxInFlight: positiveLimit('maxInFlightPerConnection', options.maxInFlightPerConnection ?? 1024),
+      requestRate: options.requestRate,
+      maxBufferedBytes,
       maxMessageSize: this.maxMessageSize,
       load: this.load,
       limitsRequests: bucket !== undefined,
+    };
+    this.host = {
       findService: (hello: Hello) => this.registry.find(hello),
-      sessionOpened: (session, service) => this.sessionOpened(session, service),
-      sessionEnded: (session, error, protocolError) => this.sessionEnded(session, error, protocolError),
-      announce: (session) => {
+      opened: (session) => {
+        this.accepted++;
         try {
           this.emit('connection', session.connection!);
         } catch (error) {
           this.reportError(IpcError.from(error, 'EREMOTEIO'), "a 'connection' listener threw");
         }
       },
-      slowConsumerDropped: (session, error) => {
-        session.service!.stats.slowConsumersDropped++;
+      refused: () => {
+        this.refused++;
+      },
+      ended: (session, error) => this.sessionEnded(session, error),
+      droppedSlowConsumer: (session, error) => {
         try {
           this.emit('slowConsumer', session.connection!, error);
         } catch (listenerError) {
@@ -268,9 +271,8 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
           this.reportError(IpcError.from(listenerError, 'EREMOTEIO'), "a 'slowConsumer' listener threw");
         }
       },
-      reportHookError: (hook, error) =>
-        this.reportError(IpcError.from(error, 'EREMOTEIO'), `service hook "${hook}" threw`),
-      reportHandlerFailure: (session, command, error) => this.reportHandlerFailure(session, command, error),
+      hookFailed: (hook, error) => this.reportError(IpcError.from(error, 'EREMOTEIO'), `service hook "${hook}" threw`),
+      handlerFailed: (session, command, error) => this.reportHandlerFailure(session, command, error),
     };
     if (options.introspection !== undefined && options.introspection !== false) {
       this.registry.add(
@@ -384,15 +386,16 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   }
 
   /**
-   * Closes now: stops accepting and reading, and closes every connection at once without waiting
-   * for running handlers (their results are dropped; clients' pending requests reject with
-   * `ECONNRESET`). What was already queued for a connection is written as far as its client takes
-   * it within 2 s, so no frame is cut short. Each service's `closed` hook runs. Resolves once every
-   * connection has ended. Idempotent, and cuts short a {@link IpcServer.close} in progress.
+   * Closes now: stops accepting and ends every connection at once, writing nothing more to any of
+   * them (running handlers' results and queued frames are dropped; clients see the connection
+   * reset, as if this process had died, and their pending requests reject with `ECONNRESET`). Each
+   * service's `closed` hook runs. Resolves once every connection has ended, which is before this
+   * returns. Idempotent, and cuts short a {@link IpcServer.close} in progress.
    */
   destroy(): Promise<void> {
     this.closing ??= this.shutdown(0);
-    for (const session of [...this.sessions]) session.close();
+    const reason = new IpcError('ECONNABORTED', 'server destroyed the connection');
+    for (const session of [...this.sessions]) session.destroy(reason);
     return this.closing;
   }
 
@@ -404,7 +407,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   private async shutdown(timeout: number): Promise<void> {
     this.cancelIdle();
     for (const listener of this.endpoints.values()) {
-      clearTimeout(this.acceptPaused.get(listener));
+      this.acceptPaused.get(listener)?.cancel();
       this.poller.remove(listener.fd);
       listener.close();
     }
@@ -415,13 +418,8 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     const allEnded = new Promise<void>((resolve) => {
       this.lastSessionEnded = resolve;
     });
-    for (const session of [...this.sessions]) session.closeWhenIdle();
-    if (this.sessions.size === 0) return;
-    const deadline = setTimeout(() => {
-      for (const session of [...this.sessions]) session.close();
-    }, timeout);
+    for (const session of [...this.sessions]) session.close(timeout);
     await allEnded;
-    clearTimeout(deadline);
   }
 
   private acceptClients(listener: Listener, ready: number): void {
@@ -448,7 +446,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
           channel,
           this.poller,
           this.host,
-          this.limits,
+          this.settings,
           refusal,
         );
         this.sessions.add(session);
@@ -514,65 +512,50 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     if (this.acceptPaused.has(listener)) return;
     this.reportError(error, 'accepting a client failed; accepting paused until a connection closes');
     this.poller.modify(listener.fd, 0);
-    const timer = setTimeout(() => this.resumeAccepting(listener), ACCEPT_RETRY_MS);
-    timer.unref?.();
-    this.acceptPaused.set(listener, timer);
+    this.acceptPaused.set(
+      listener,
+      this.poller.timer(ACCEPT_RETRY_MS, () => this.resumeAccepting(listener)),
+    );
   }
 
   private resumeAccepting(listener: Listener): void {
     const timer = this.acceptPaused.get(listener);
     if (timer === undefined) return;
-    clearTimeout(timer);
+    timer.cancel();
     this.acceptPaused.delete(listener);
     if (this.endpoints.has(listener.fd)) this.poller.modify(listener.fd, Ready.Readable);
   }
 
-  private sessionOpened(session: ServerSession, service: RegisteredService | undefined): void {
-    if (service === undefined) {
-      this.refused++;
-      return;
-    }
-    this.accepted++;
-    service.connections.add(session.connection!);
-    service.stats.accepted++;
-    service.stats.connections++;
-  }
-
-  private sessionEnded(session: ServerSession, _error: IpcError, protocolError: boolean): void {
+  private sessionEnded(session: ServerSession, error: IpcError): void {
     this.sessions.delete(session);
     this.releaseSlot(session);
     this.closed++;
+    if (error.code === 'EPROTO' || error.code === 'EMSGSIZE') this.protocolErrors++;
     if (this.sessions.size === 0) {
       this.lastSessionEnded?.();
       this.awaitIdle();
     }
     for (const listener of this.acceptPaused.keys()) this.resumeAccepting(listener);
-    const service = session.service;
-    if (protocolError) this.protocolErrors++;
-    if (service === undefined) return;
-    service.connections.delete(session.connection!);
-    service.stats.connections--;
-    service.stats.closed++;
-    addTraffic(service.stats, session.counters);
-    if (protocolError) service.stats.protocolErrors++;
   }
 
   /** Starts the idle wait, if the server has one and nothing holds it off. */
   private awaitIdle(): void {
     if (this.idleTimeout === undefined || this.idleTimer !== undefined) return;
     if (this.closing !== undefined || this.sessions.size > 0) return;
-    // The same kind of timer as the handshake's, so that both move with the engine's timers.
-    this.idleTimer = setTimeout(() => this.becomeIdle(), this.idleTimeout);
-    this.idleTimer.unref?.();
+    this.idleTimer = this.poller.timer(this.idleTimeout, () => this.becomeIdle());
   }
 
   private cancelIdle(): void {
-    clearTimeout(this.idleTimer);
+    this.idleTimer?.cancel();
     this.idleTimer = undefined;
   }
 
   private becomeIdle(): void {
     this.idleTimer = undefined;
+    // A client waiting to be accepted is a client: the timer can fire in the same turn of the
+    // loop as the readiness that would have announced it, and going idle would reset it.
+    for (const listener of this.endpoints.values()) this.acceptClients(listener, Ready.Readable);
+    if (this.sessions.size > 0) return;
     try {
       this.emit('idle');
     } catch (error) {
@@ -583,7 +566,6 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
 
   private reportHandlerFailure(session: ServerSession, command: number, error: unknown): void {
     const service = session.service!;
-    service.stats.handlerFailures++;
     const { id: serviceId, name: serviceName } = service.definition;
     if (this.listenerCount('handlerError') > 0) {
       try {

@@ -4,7 +4,7 @@ import { isUint16 } from '../protocol/frame.js';
 import { SERVICE_BY_NAME, SERVICE_NAME_MAX, type Hello } from '../protocol/handshake.js';
 import type { Connection } from './connection.js';
 import type { CommandHandler, ServiceDefinition } from './service.js';
-import { newTrafficStats, type ServiceStats } from '../stats.js';
+import { addTraffic, newTrafficStats, type ServiceStats, type TrafficStats } from '../stats.js';
 
 /** A service as the server holds it: its definition, a fast command lookup, its counters. */
 export class RegisteredService {
@@ -51,6 +51,37 @@ export class RegisteredService {
         this.table[command] = handler;
       }
     }
+  }
+
+  /** A connection finished its handshake: it counts, and broadcasts reach it. */
+  opened(connection: Connection<unknown>): void {
+    this.connections.add(connection);
+    this.stats.accepted++;
+    this.stats.connections++;
+  }
+
+  /** An open connection ended; its traffic joins the service's totals. */
+  ended(connection: Connection<unknown>, traffic: TrafficStats, protocolError: boolean): void {
+    this.connections.delete(connection);
+    this.stats.connections--;
+    this.stats.closed++;
+    addTraffic(this.stats, traffic);
+    if (protocolError) this.stats.protocolErrors++;
+  }
+
+  /** A client was turned away by the service's `accept` or `createContext`. */
+  refusedOne(): void {
+    this.stats.refused++;
+  }
+
+  /** A connection was dropped for not reading its events. */
+  droppedSlowConsumer(): void {
+    this.stats.slowConsumersDropped++;
+  }
+
+  /** A handler failed (threw something other than an IpcError, or answered what cannot be sent). */
+  handlerFailed(): void {
+    this.stats.handlerFailures++;
   }
 
   handlerFor(command: number): CommandHandler<unknown> | undefined {

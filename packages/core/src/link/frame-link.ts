@@ -1,0 +1,395 @@
+// FrameLink: one connection's framed byte stream over a Channel, driven by a Poller (link layer).
+import { EAGAIN, ECONNRESET, EPIPE, IpcError } from '../errors.js';
+import { FrameDecoder } from '../protocol/frame-decoder.js';
+import { FrameKind } from '../protocol/frame.js';
+import { Ready, type Poller, type ReadyMask, type Timer } from '../contracts/poller.js';
+import { SendQueue } from './send-queue.js';
+import type { Channel } from '../contracts/transport.js';
+
+/*
+ * A link's life. Every way out of `open` and `closing` lands in `ended` exactly once, and only
+ * there is the fd taken out of the poller, closed, and the owner told.
+ *
+ *   open ──close()──▶ closing ──output written, or CLOSE_DRAIN_MS passed──▶ ended
+ *     │                  │
+ *     └──────────────────┴──destroy(), peer gone, read or write failed, bad frame──▶ ended
+ */
+
+/** Where a link is in its life; see the diagram at the top of this file. */
+export const LinkState = {
+  /** Reading and writing. */
+  Open: 0,
+  /** A purposeful close began: nothing more is read; what is queued is being written. */
+  Closing: 1,
+  /** Over: out of the poller, fd closed, owner told. */
+  Ended: 2,
+} as const;
+export type LinkState = (typeof LinkState)[keyof typeof LinkState];
+
+/** How long a purposeful close waits for queued output to drain before it ends anyway. */
+const CLOSE_DRAIN_MS = 2000;
+/** Reads spent on what a departed peer left in the kernel: its socket buffer, a few chunks. */
+const LAST_WORDS_READS = 16;
+
+/** Why reading is stopped; reading runs while none is set. Each has one owner, so one never lifts another. */
+const Stop = {
+  /** More output waits than the high-water mark allows: the peer is not reading. */
+  Output: 1,
+  /** The owner paused reading (its limits, its gate, its drain). */
+  Paused: 2,
+  /** The owner holds frames back for a moment (the client until its caller has the client). */
+  Held: 4,
+  /** A purposeful close began. */
+  Closing: 8,
+} as const;
+
+/** Byte counters a link adds its traffic to. */
+export interface TrafficCounters {
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** What a {@link FrameLink} reports to the session that owns it. */
+export interface LinkOwner {
+  /**
+   * A frame arrived; the payload is a view that stays valid for as long as it is kept. An error
+   * thrown here ends the link with it (a protocol error).
+   */
+  frame(kind: number, code: number, id: number, payload: Buffer): void;
+  /**
+   * Asked before each frame is handed over and before each read: false stops there. An owner
+   * that says no has paused the link first.
+   */
+  admitsNext(): boolean;
+  /** The most bytes the next read may take from the kernel, at least 1: a budget's room. */
+  readLimit(): number;
+  /** A write to the kernel left the link open with `queuedBytes` still waiting. */
+  flushed(queuedBytes: number): void;
+  /** Output passed the high-water mark and reading stopped: the peer is not keeping up. */
+  outputBlocked(): void;
+  /** The link ended (out of the poller, fd closed); `error` says why. Called once. */
+  ended(error: IpcError): void;
+}
+
+/**
+ * The engine half both ends share: it owns a {@link Channel}'s place in the poller, reads with one
+ * system call per readiness callback (fair to other connections, since the poller is
+ * level-triggered and calls again), decodes frames, and batches writes so all frames queued during
+ * one callback or one turn of the loop leave in one system call. Write interest is held only while
+ * the kernel buffer is full.
+ */
+export class FrameLink {
+  private readonly channel: Channel;
+  private readonly poller: Poller;
+  private readonly owner: LinkOwner;
+  private readonly traffic: TrafficCounters;
+  private readonly decoder: FrameDecoder;
+  private readonly sendQueue = new SendQueue();
+  private linkState: LinkState = LinkState.Open;
+  /**
+   * True once the peer is known to be gone: frames decoded after that are its last words, read
+   * only to learn whether it said goodbye and to hand on answers it wrote before it went.
+   */
+  private gone = false;
+  private interest: ReadyMask = Ready.Readable;
+  /** {@link Stop} bits; reading runs while zero. */
+  private stops = 0;
+  /** Set once close() began: the reason the link will end with. */
+  private closeReason: IpcError | undefined;
+  private closeDeadline: Timer | undefined;
+  private readonly outputHighWater: number;
+  private inDispatch = false;
+  private flushScheduled = false;
+  private readonly dispatchFn = (_fd: number, ready: ReadyMask): void => this.dispatch(ready);
+  private readonly drainJob = (): void => this.drainBuffered();
+  private readonly flushJob = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
+  /**
+   * @param maxMessage - the largest payload accepted until {@link FrameLink.maxMessage} changes it
+   * @param outputHighWater - stop reading while more than this many bytes wait to be written, so a
+   * peer that sends but never reads cannot grow our memory (Infinity: never stop)
+   */
+  constructor(
+    channel: Channel,
+    poller: Poller,
+    owner: LinkOwner,
+    traffic: TrafficCounters,
+    maxMessage: number,
+    outputHighWater: number,
+  ) {
+    this.channel = channel;
+    this.poller = poller;
+    this.owner = owner;
+    this.traffic = traffic;
+    this.decoder = new FrameDecoder(maxMessage);
+    this.outputHighWater = outputHighWater;
+  }
+
+  get state(): LinkState {
+    return this.linkState;
+  }
+
+  /** The peer is gone: what is still delivered are its last words, nobody reads what we send. */
+  get peerGone(): boolean {
+    return this.gone;
+  }
+
+  /** Bytes waiting to be written. */
+  get queuedBytes(): number {
+    return this.sendQueue.bytes;
+  }
+
+  /** Bytes read from the peer and not yet handed over as frames. */
+  get unparsedBytes(): number {
+    return this.decoder.pending;
+  }
+
+  /** Whether reading runs now: open, and nothing stops it. */
+  get reading(): boolean {
+    return this.stops === 0 && this.linkState !== LinkState.Ended;
+  }
+
+  /** Changes the largest payload accepted, once the handshake agreed one. */
+  set maxMessage(size: number) {
+    this.decoder.maxMessage = size;
+  }
+
+  /** Starts reading: the channel's fd joins the poller. */
+  start(): void {
+    this.poller.add(this.channel.fd, this.watchFor(this.interest), this.dispatchFn);
+  }
+
+  /** Queues a frame and makes sure it is written soon. Does nothing once closing or ended. */
+  send(kind: number, code: number, id: number, payload: Uint8Array): void {
+    if (this.linkState !== LinkState.Open) return;
+    this.sendQueue.push(kind, code, id, payload);
+    if (this.sendQueue.bytes > this.outputHighWater && !(this.stops & Stop.Output)) {
+      this.stop(Stop.Output, true);
+      this.owner.outputBlocked();
+    }
+    if (!this.inDispatch && !this.flushScheduled) {
+      this.flushScheduled = true;
+      this.poller.job(this.flushJob);
+    }
+  }
+
+  /**
+   * Stops or resumes reading for the owner's reasons. While paused nothing is read and no buffered
+   * frame is handed over (set from inside `frame`, it stops at the next one); kernel buffers fill
+   * and the peer's writes block: backpressure. A peer that hangs up meanwhile ends the link.
+   */
+  pause(on: boolean): void {
+    this.stop(Stop.Paused, on);
+  }
+
+  /**
+   * Holds frames back for a moment, or releases them. Unlike {@link FrameLink.pause}, a hang-up
+   * while held waits: the held frames are read first, once released.
+   */
+  hold(on: boolean): void {
+    this.stop(Stop.Held, on);
+  }
+
+  /**
+   * Ends the link on purpose: `goodbye` (a Goodbye frame's payload, if the protocol is far enough
+   * along for one) tells the peer this is no crash. Nothing more is read or queued; what is queued
+   * is written first, for at most `CLOSE_DRAIN_MS`, so the peer never sees a frame cut short.
+   */
+  close(reason: IpcError, goodbye: Uint8Array | undefined): void {
+    if (this.linkState !== LinkState.Open) return;
+    if (goodbye !== undefined) this.sendQueue.push(FrameKind.Goodbye, 0, 0, goodbye);
+    this.linkState = LinkState.Closing;
+    this.closeReason = reason;
+    this.stops |= Stop.Closing;
+    this.flush();
+    if (this.state === LinkState.Ended) return;
+    if (this.sendQueue.bytes === 0) {
+      this.destroy(reason);
+      return;
+    }
+    this.updateInterest();
+    this.closeDeadline = this.poller.timer(CLOSE_DRAIN_MS, () => this.destroy(reason));
+  }
+
+  /** Ends the link now, dropping what is queued: out of the poller, fd closed, owner told. */
+  destroy(reason: IpcError): void {
+    if (this.linkState === LinkState.Ended) return;
+    this.linkState = LinkState.Ended;
+    this.closeDeadline?.cancel();
+    this.poller.remove(this.channel.fd);
+    this.channel.close();
+    this.owner.ended(reason);
+  }
+
+  /** Writes what is queued now; holds write interest while the kernel is full. */
+  private flush(): void {
+    if (this.linkState === LinkState.Ended) return;
+    const queue = this.sendQueue;
+    if (queue.bytes === 0) return;
+    const before = queue.bytes;
+    const status = queue.flush(this.channel);
+    this.traffic.bytesOut += before - queue.bytes;
+    if (status < 0) {
+      this.failed(status, 'write to peer');
+      return;
+    }
+    if (queue.bytes === 0 && this.closeReason !== undefined) {
+      this.destroy(this.closeReason);
+      return;
+    }
+    if (this.stops & Stop.Output && queue.bytes <= this.outputHighWater / 2) {
+      this.stop(Stop.Output, false);
+    } else {
+      this.updateInterest();
+    }
+    this.owner.flushed(queue.bytes);
+  }
+
+  private stop(reason: number, on: boolean): void {
+    const stops = on ? this.stops | reason : this.stops & ~reason;
+    if (stops === this.stops || this.linkState === LinkState.Ended) return;
+    this.stops = stops;
+    this.updateInterest();
+    if (stops === 0) this.poller.job(this.drainJob);
+  }
+
+  /** What to watch the fd for while the engine wants `interest`: the channel may translate it. */
+  private watchFor(interest: ReadyMask): ReadyMask {
+    const channel = this.channel;
+    return channel.watchFor === undefined ? interest : channel.watchFor(interest);
+  }
+
+  private updateInterest(): void {
+    const wanted = (this.stops === 0 ? Ready.Readable : 0) | (this.sendQueue.bytes > 0 ? Ready.Writable : 0);
+    if (wanted !== this.interest) {
+      this.interest = wanted;
+      this.poller.modify(this.channel.fd, this.watchFor(wanted));
+    }
+  }
+
+  private dispatch(reported: ReadyMask): void {
+    if (this.linkState === LinkState.Ended) return;
+    const channel = this.channel;
+    const ready = channel.readiness === undefined ? reported : channel.readiness(reported);
+    this.inDispatch = true;
+    try {
+      if (ready & Ready.Writable) this.flush();
+      if (this.stops === 0) {
+        if (ready & (Ready.Readable | Ready.HangUp | Ready.Error)) this.readOnce();
+      } else if (ready & (Ready.HangUp | Ready.Error) && this.stops !== Stop.Held) {
+        // The peer is gone both ways (or an error is pending) while we do not read: nothing we
+        // send can reach it, and the poller reports this every turn until the fd is removed.
+        // Frames held back only for a moment (Held) are read first, on the next turn.
+        this.peerWentAway();
+      }
+    } finally {
+      this.inDispatch = false;
+    }
+    this.flush();
+  }
+
+  /** Hands buffered frames over while reading runs; false when reading stopped or the link ended. */
+  private deliverBuffered(): boolean {
+    const decoder = this.decoder;
+    const owner = this.owner;
+    while (this.stops === 0 && this.linkState !== LinkState.Ended && decoder.hasFrame() && owner.admitsNext()) {
+      if (!decoder.next()) break;
+      owner.frame(decoder.kind, decoder.code, decoder.id, decoder.payload);
+    }
+    return this.stops === 0 && this.linkState !== LinkState.Ended;
+  }
+
+  private readOnce(): void {
+    const decoder = this.decoder;
+    try {
+      // Frames held back by a pause come first: a full chunk would leave no room, and a
+      // zero-byte read looks like end of file.
+      if (!this.deliverBuffered() || !this.owner.admitsNext()) return;
+      decoder.reserve();
+      const n = this.channel.read(decoder.buffer, decoder.end, Math.min(decoder.space, this.owner.readLimit()));
+      if (n > 0) {
+        decoder.commit(n);
+        this.traffic.bytesIn += n;
+        this.deliverBuffered();
+        decoder.releaseDrained();
+      } else if (n === 0) {
+        this.destroy(
+          decoder.pending > 0
+            ? new IpcError(
+                'EPROTO',
+                `peer closed the connection in the middle of a frame (${decoder.pending} bytes of it received)`,
+              )
+            : peerGone(),
+        );
+      } else if (n !== EAGAIN) {
+        this.failed(n, 'read from peer');
+      }
+    } catch (error) {
+      this.destroy(IpcError.from(error, 'EPROTO'));
+    }
+  }
+
+  /** A read or write failed: the peer is gone, or something else broke the channel. */
+  private failed(errno: number, what: string): void {
+    if (errno === ECONNRESET || errno === EPIPE) this.peerWentAway();
+    else this.destroy(IpcError.fromErrno(errno, what));
+  }
+
+  /**
+   * The peer is gone (a broken pipe, a reset, a hang-up). Before judging how, read what it wrote
+   * that this side has not looked at yet — paused reading or a close in progress leave it in the
+   * kernel: a goodbye there makes the end orderly, and answers there still count.
+   */
+  private peerWentAway(): void {
+    if (this.linkState === LinkState.Ended) return;
+    this.gone = true;
+    this.readLastWords();
+    this.destroy(peerGone());
+  }
+
+  /** Hands on every frame buffered or still in the kernel, whatever stops reading. */
+  private readLastWords(): void {
+    const decoder = this.decoder;
+    const owner = this.owner;
+    try {
+      for (let reads = 0; ; reads++) {
+        while (this.linkState !== LinkState.Ended && decoder.next()) {
+          owner.frame(decoder.kind, decoder.code, decoder.id, decoder.payload);
+        }
+        if (this.linkState === LinkState.Ended || reads === LAST_WORDS_READS) return;
+        decoder.reserve();
+        const n = this.channel.read(decoder.buffer, decoder.end, decoder.space);
+        if (n <= 0) return;
+        decoder.commit(n);
+        this.traffic.bytesIn += n;
+      }
+    } catch {
+      // A malformed last word changes nothing: the peer is gone and ends as it would have.
+    }
+  }
+
+  /**
+   * Decodes frames already buffered but held back while reading was stopped; the poller reports
+   * no readiness for bytes that already left the kernel.
+   */
+  private drainBuffered(): void {
+    if (!this.reading) return;
+    try {
+      this.deliverBuffered();
+    } catch (error) {
+      this.destroy(IpcError.from(error, 'EPROTO'));
+    }
+    this.flush();
+  }
+}
+
+/** A peer that vanished without a goodbye, however the kernel noticed (EOF, reset, broken pipe). */
+function peerGone(): IpcError {
+  return new IpcError(
+    'ECONNRESET',
+    'peer went away without saying goodbye: it crashed, was killed or closed its socket',
+  );
+}
