@@ -36,7 +36,7 @@ export function markdownReport(
     `- Peers: ${Object.entries(machine.packages)
       .map(([name, version]) => `${name} ${version}`)
       .join(', ')}; libzmq ${machine.libzmq} (inside zeromq's prebuilt addon).`,
-    `- Medians of ${repeats} repeat(s); in each repeat every contender gets a fresh server process and a fresh client process (and a fresh server for the idle row).`,
+    `- Medians of ${repeats} repeat(s); in each repeat every contender gets a fresh server process and a fresh client process (and fresh ones for each of the warm-up, idle and fd-count rows).`,
     '- pollux has one transport, Unix sockets (no shared-memory transport exists yet); its three pollers are in the second table.',
     ...notes.map((note) => `- Note: ${note}.`),
     '',
