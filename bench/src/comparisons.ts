@@ -5,7 +5,7 @@
  */
 import { BACKENDS } from './backends.js';
 import { BROADCAST, CONTENDERS, PEERS, polluxOn, type Contender } from './contenders.js';
-import type { Workload } from './workloads.js';
+import { curveAxis, type Workload } from './workloads.js';
 
 /** What every ratio divides by: hand-framed node:net, the floor any JS socket library pays. */
 export const FLOOR: Contender = 'net';
@@ -24,15 +24,27 @@ export interface Comparison {
  * column at the price of minutes of bench time.
  */
 function backendWorkload(workload: Workload): boolean {
-  return workload.kind !== 'idle' && workload.size === 64 && !(workload.kind === 'events' && workload.clients > 1);
+  switch (workload.kind) {
+    case 'latency':
+    case 'throughput':
+    case 'connect':
+      return workload.size === 64;
+    case 'events':
+      return workload.size === 64 && workload.clients === 1;
+    default:
+      return false;
+  }
 }
+
+/** A workload measured as one figure per metric; a curve has a table of its own, a row per point. */
+const oneFigure = (workload: Workload): boolean => curveAxis(workload) === undefined;
 
 export const COMPARISONS: readonly Comparison[] = [
   {
     id: 'stacks',
     title: 'pollux (on NodePoller, the default) and the stacks a user would pick instead',
     columns: [polluxOn('node'), ...PEERS],
-    covers: () => true,
+    covers: oneFigure,
   },
   {
     id: 'backends',
@@ -45,6 +57,18 @@ export const COMPARISONS: readonly Comparison[] = [
     title: 'pollux pushing events: a sendEvent per connection, or one broadcast per event',
     columns: [polluxOn('node'), BROADCAST, FLOOR],
     covers: (workload) => workload.kind === 'events',
+  },
+  {
+    id: 'warmup',
+    title: 'the first seconds of a fresh server and client process: pipelined requests/s per window',
+    columns: [polluxOn('node'), FLOOR],
+    covers: (workload) => workload.kind === 'warmup',
+  },
+  {
+    id: 'fdcount',
+    title: 'one busy connection beside idle ones: round trip p50 per poller (no node:net column, no ratio)',
+    columns: BACKENDS.map(polluxOn),
+    covers: (workload) => workload.kind === 'fdcount',
   },
 ];
 

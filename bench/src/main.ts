@@ -10,32 +10,33 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chart } from './charts.js';
-import { COMPARISONS, contendersFor, FLOOR } from './comparisons.js';
+import { contendersFor, FLOOR } from './comparisons.js';
 import { CONTENDERS, parseContender, type Contender } from './contenders.js';
+import { fdCount, idle, withinFdLimit } from './idle-connections.js';
 import { describeMachine } from './machine.js';
 import { markdownReport } from './markdown.js';
 import { Progress } from './progress.js';
 import {
   canPin,
   CLIENT_CPU,
+  openFileLimit,
   profileInto,
   REPO_ROOT,
-  rssKiB,
-  runClient,
+  runOne,
+  runWorkloads,
   SERVER_CPU,
-  startHolder,
   startServer,
+  type ClientOutcome,
   type ServerProcess,
 } from './processes.js';
-import { rows, table, type WorkloadRuns } from './report.js';
+import { reported, rows, table, type WorkloadRuns } from './report.js';
 import { ensurePeers } from './peers.js';
 import { prepareServers, serverProgram } from './servers.js';
 import {
   describe,
+  sharesServer,
   slug,
   workloads,
-  type IdleResult,
-  type IdleWorkload,
   type TimedWorkload,
   type Workload,
   type WorkloadResult,
@@ -56,10 +57,6 @@ const only = options.only?.split(',').map(parseContender);
 /** Workload kinds (`throughput`) or single workloads by chart name (`pipelined-64-b-x64`). */
 const kinds = options.workload?.split(',');
 if (options['cpu-prof'] !== undefined) profileInto(options['cpu-prof']);
-// Generous: the slowest full run takes seconds; far beyond that means a hang.
-const CLIENT_TIMEOUT_MS = 120_000;
-/** Holder processes the idle clients are spread over, so no client process holds too many fds. */
-const HOLDERS = 4;
 
 let runNumber = 0;
 function socketPath(): string {
@@ -81,67 +78,20 @@ async function withServer<T>(
   }
 }
 
-type ClientOutcome = { readonly result: WorkloadResult } | { readonly error: string };
-
-/** Runs the timed workloads in one client process, reporting each as it finishes. */
-async function runTimed(
-  contender: Contender,
-  address: string,
-  list: readonly TimedWorkload[],
-  onResult: (index: number, outcome: ClientOutcome) => void,
-): Promise<void> {
-  let index = 0;
-  await runClient([contender, address, JSON.stringify(list)], CLIENT_TIMEOUT_MS, (outcome) =>
-    onResult(index++, outcome as ClientOutcome),
-  );
-}
-
-/**
- * Server RSS with `workload.connections` idle clients connected, minus before, on a fresh
- * server. A short connect run first takes the server through every path a connection uses, so
- * one-time costs (lazy loading, JIT) are not counted per connection; the server collects garbage
- * until its RSS settles before each reading.
- */
-async function idle(
+/** A workload that does not share a server runs alone on a fresh one (and fresh clients). */
+function runAlone(
   contender: Contender,
   address: string,
   server: ServerProcess,
-  workload: IdleWorkload,
-): Promise<IdleResult> {
-  const prime: TimedWorkload = {
-    kind: 'connect',
-    size: workload.size,
-    count: 50,
-    warmup: 0,
-    warmupMs: 0,
-    maxMs: 10_000,
-  };
-  await runTimed(contender, address, [prime], (_, outcome) => {
-    if ('error' in outcome) throw new Error(outcome.error);
-  });
-  await server.settle();
-  const rssBeforeKiB = rssKiB(server.pid);
-  const share = Math.ceil(workload.connections / HOLDERS);
-  const started = await Promise.allSettled(
-    Array.from({ length: HOLDERS }, (_, i) => {
-      const connections = Math.min(share, workload.connections - i * share);
-      return startHolder([contender, address, JSON.stringify({ kind: 'hold', connections })], CLIENT_TIMEOUT_MS);
-    }),
-  );
-  try {
-    const failed = started.find((outcome) => outcome.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
-    await server.settle();
-    const rssAfterKiB = rssKiB(server.pid);
-    return {
-      kind: 'idle',
-      connections: workload.connections,
-      rssBeforeKiB,
-      rssAfterKiB,
-      kibPerConnection: (rssAfterKiB - rssBeforeKiB) / workload.connections,
-    };
-  } finally {
-    await Promise.all(started.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value.stop() : undefined)));
+  workload: Workload,
+): Promise<WorkloadResult> {
+  switch (workload.kind) {
+    case 'idle':
+      return idle(contender, address, server, workload);
+    case 'fdcount':
+      return fdCount(contender, address, workload);
+    default:
+      return runOne(contender, address, workload);
   }
 }
 
@@ -162,8 +112,16 @@ function summary(result: WorkloadResult): string {
       return `${(result.eventsPerSecond / 1000).toFixed(1)} k events/s (${result.count} in ${result.seconds.toFixed(2)} s)`;
     case 'connect':
       return `${result.connectionsPerSecond.toFixed(0)} connections/s (${result.count} in ${result.seconds.toFixed(2)} s)`;
+    case 'warmup': {
+      const { requestsPerSecond: rates, windowMs } = result;
+      const kilo = (rate: number | undefined): string => `${((rate ?? Number.NaN) / 1000).toFixed(1)} k req/s`;
+      const mean = rates.reduce((sum, rate) => sum + rate, 0) / rates.length;
+      return `first ${windowMs} ms ${kilo(rates[0])}, last ${windowMs} ms ${kilo(rates.at(-1))}, all ${kilo(mean)}`;
+    }
     case 'idle':
       return `${result.kibPerConnection.toFixed(1)} KiB per connection (RSS ${result.rssBeforeKiB} -> ${result.rssAfterKiB} KiB)`;
+    case 'fdcount':
+      return `p50 ${result.points.map(({ idle, p50 }) => `${p50.toFixed(1)} µs beside ${idle}`).join(', ')} idle`;
   }
 }
 
@@ -177,9 +135,18 @@ console.log(
 );
 for (const [contender, reason] of Object.entries(unavailable)) console.log(`note: ${contender} is n/a: ${reason}`);
 
-const selected = workloads(quick).filter(
-  (workload) => kinds === undefined || kinds.includes(workload.kind) || kinds.includes(slug(workload)),
-);
+/** What the report says beside the tables: workloads this machine could not run in full. */
+const notes: string[] = [];
+const openFiles = openFileLimit();
+const selected = workloads(quick)
+  .filter((workload) => kinds === undefined || kinds.includes(workload.kind) || kinds.includes(slug(workload)))
+  .map((workload) => {
+    if (workload.kind !== 'fdcount') return workload;
+    const fitted = withinFdLimit(workload, openFiles);
+    if (fitted.leftOut !== undefined) notes.push(fitted.leftOut);
+    return fitted.workload;
+  });
+for (const note of notes) console.log(`note: ${note}`);
 const results: WorkloadRuns[] = selected.map((workload) => ({ workload, runs: {}, unavailable: {} }));
 // The floor runs whenever anything does: every figure is shown as a ratio to it.
 const contendersOf = (workload: Workload): Contender[] =>
@@ -225,48 +192,47 @@ for (let repeat = 1; repeat <= repeats; repeat++) {
     // A workload that failed in an earlier repeat is not retried: its n/a reason stands.
     for (const entry of mine) if (entry.unavailable[contender] !== undefined) progress.skip();
     const pending = mine.filter((entry) => entry.unavailable[contender] === undefined);
-    const timed = pending.filter((entry) => entry.workload.kind !== 'idle');
-    const idleEntry = pending.find((entry) => entry.workload.kind === 'idle');
-    // One server per contender and repeat for the timed workloads, run in one client process;
-    // the idle workload gets a fresh server, so garbage of the timed runs is not in its memory.
-    try {
-      if (timed.length > 0) {
-        await withServer(contender, async (address) => {
-          progress.begin(label(repeat, timed[0]!.workload, contender));
-          try {
-            await runTimed(
-              contender,
-              address,
-              timed.map((entry) => entry.workload as TimedWorkload),
-              (index, outcome) => {
-                record(repeat, timed[index]!, contender, outcome);
-                const next = timed[index + 1];
-                if (next !== undefined) progress.begin(label(repeat, next.workload, contender));
-              },
-            );
-          } catch (error) {
-            // The client died or hung: what it had not reported yet is n/a.
-            for (const entry of timed) {
-              if ((entry.runs[contender]?.length ?? 0) < repeat && entry.unavailable[contender] === undefined) {
-                record(repeat, entry, contender, { error: firstLineOf(error) });
-              }
-            }
-          }
-        });
-      }
-      if (idleEntry !== undefined) {
-        progress.begin(label(repeat, idleEntry.workload, contender));
-        const result = await withServer(contender, (address, server) =>
-          idle(contender, address, server, idleEntry.workload as IdleWorkload),
-        );
-        record(repeat, idleEntry, contender, { result });
-      }
-    } catch (error) {
-      // The server did not start or the idle workload failed.
-      for (const entry of pending) {
+    /** Records a failure for each of `entries` that has no outcome in this repeat yet. */
+    const failUnrecorded = (entries: readonly WorkloadRuns[], error: unknown): void => {
+      for (const entry of entries) {
         if ((entry.runs[contender]?.length ?? 0) < repeat && entry.unavailable[contender] === undefined) {
           record(repeat, entry, contender, { error: firstLineOf(error) });
         }
+      }
+    };
+    // One server per contender and repeat for the workloads that share one, run in one client
+    // process; every other workload gets a fresh server (and clients) of its own: the warm-up
+    // curve starts from fresh processes, and garbage of the timed runs is not in the idle memory.
+    const shared = pending.filter((entry) => sharesServer(entry.workload));
+    if (shared.length > 0) {
+      try {
+        await withServer(contender, async (address) => {
+          progress.begin(label(repeat, shared[0]!.workload, contender));
+          await runWorkloads(
+            contender,
+            address,
+            shared.map((entry) => entry.workload as TimedWorkload),
+            (index, outcome) => {
+              record(repeat, shared[index]!, contender, outcome);
+              const next = shared[index + 1];
+              if (next !== undefined) progress.begin(label(repeat, next.workload, contender));
+            },
+          );
+        });
+      } catch (error) {
+        // The server did not start, or the client died or hung: what it had not reported is n/a.
+        failUnrecorded(shared, error);
+      }
+    }
+    for (const entry of pending.filter((entry) => !sharesServer(entry.workload))) {
+      progress.begin(label(repeat, entry.workload, contender));
+      try {
+        const result = await withServer(contender, (address, server) =>
+          runAlone(contender, address, server, entry.workload),
+        );
+        record(repeat, entry, contender, { result });
+      } catch (error) {
+        failUnrecorded([entry], error);
       }
     }
   }
@@ -277,7 +243,7 @@ const list = rows(results);
 console.log(
   `\nmedians of ${repeats} run(s)${quick ? ' (--quick)' : ''}${canPin ? '' : ', UNPINNED'}; (ratio) = median / node:net median:`,
 );
-for (const comparison of COMPARISONS) {
+for (const comparison of reported(list)) {
   console.log(`\n${comparison.title}:\n`);
   console.log(table(comparison, list, results));
 }
@@ -289,13 +255,13 @@ mkdirSync(chartsDir, { recursive: true });
 for (const { workload } of results) {
   writeFileSync(
     join(chartsDir, `${slug(workload)}.svg`),
-    chart(
+    await chart(
       describe(workload),
       list.filter((row) => row.workload === workload),
     ),
   );
 }
-writeFileSync(join(resultsDir, 'report.md'), markdownReport(machine, repeats, quick, list, results));
+writeFileSync(join(resultsDir, 'report.md'), markdownReport(machine, repeats, quick, list, results, notes));
 writeFileSync(
   join(resultsDir, 'latest.json'),
   `${JSON.stringify({ ...machine, quick, repeats, rows: list.map(({ workload: _, ...row }) => row), workloads: results }, null, 2)}\n`,

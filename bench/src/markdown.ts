@@ -2,10 +2,9 @@
  * bench/results/report.md: the machine, versions and exact command, every comparison's table,
  * what was n/a and why, and a chart per workload (the SVGs next to it in charts/).
  */
-import { COMPARISONS } from './comparisons.js';
 import { LABEL, type Contender } from './contenders.js';
 import type { Machine } from './machine.js';
-import { cells, type Row, type WorkloadRuns } from './report.js';
+import { cells, reported, type Row, type WorkloadRuns } from './report.js';
 import { describe, slug } from './workloads.js';
 
 function markdownTable(header: readonly string[], body: readonly (readonly string[])[]): string {
@@ -21,6 +20,7 @@ export function markdownReport(
   quick: boolean,
   list: readonly Row[],
   results: readonly WorkloadRuns[],
+  notes: readonly string[],
 ): string {
   const out: string[] = [];
   out.push('# pollux benchmark results', '');
@@ -36,15 +36,16 @@ export function markdownReport(
     `- Peers: ${Object.entries(machine.packages)
       .map(([name, version]) => `${name} ${version}`)
       .join(', ')}; libzmq ${machine.libzmq} (inside zeromq's prebuilt addon).`,
-    `- Medians of ${repeats} repeat(s); in each repeat every contender gets a fresh server process and a fresh client process (and a fresh server for the idle row).`,
+    `- Medians of ${repeats} repeat(s); in each repeat every contender gets a fresh server process and a fresh client process (and fresh ones for each of the warm-up, idle and fd-count rows).`,
     '- pollux has one transport, Unix sockets (no shared-memory transport exists yet); its three pollers are in the second table.',
+    ...notes.map((note) => `- Note: ${note}.`),
     '',
     'Every cell is the median and, in brackets, its ratio to hand-framed `node:net` measured in the same run (the floor ' +
       'any JS socket library pays); each row says which direction is better. `-` means not run for that row, `n/a` that ' +
       'the contender cannot run (reasons below). How each figure is defined: see `bench/README.md`.',
     '',
   );
-  for (const comparison of COMPARISONS) {
+  for (const comparison of reported(list)) {
     const { header, body } = cells(comparison, list, results);
     out.push(`## ${comparison.title}`, '', markdownTable(header, body), '');
   }

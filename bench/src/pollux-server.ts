@@ -8,13 +8,16 @@ import { createServer } from 'pollux';
 import { isBackend, startPoller } from './backends.js';
 import { addEchoService } from './pollux-service.js';
 import { exitWithParent } from './server-lifecycle.js';
+import { FD_COUNT_MOST_IDLE } from './workloads.js';
 
 const [address, backend = 'node'] = process.argv.slice(2);
 if (address === undefined || !isBackend(backend))
   throw new Error('usage: pollux-server.ts <socket path> [node|epoll|pump]');
 
 const running = await startPoller(backend);
-const server = createServer({ poller: running.poller });
+// Room for the fd-count workload's idle connections and its busy one: the default cap (4,096)
+// would refuse the busy connection beside 4,096 idle ones.
+const server = createServer({ poller: running.poller, maxConnections: FD_COUNT_MOST_IDLE + 1 });
 addEchoService(server);
 await server.listen(address);
 process.stdout.write('ready\n');

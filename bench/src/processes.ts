@@ -6,6 +6,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Contender } from './contenders.js';
+import type { HoldSpec, TimedWorkload, WorkloadResult } from './workloads.js';
 
 /** Repository root: children run there so that `--import tsx` resolves the workspace's tsx. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -170,14 +172,26 @@ export async function startServer(program: Program): Promise<ServerProcess> {
   };
 }
 
+/** Generous: the slowest full run takes seconds; far beyond that means a hang. */
+const CLIENT_TIMEOUT_MS = 120_000;
+
 /**
- * Starts a holder of the idle-connections workload (client-main.ts with a hold spec) and
- * resolves once it holds its connections; stopping it closes them all.
+ * Starts a holder of idle connections (client-main.ts with a hold spec) and resolves once it
+ * holds `connections` of `contender`'s to `address`; stopping it closes them all.
  */
-export async function startHolder(args: readonly string[], timeoutMs: number): Promise<{ stop(): Promise<void> }> {
-  const child = new Child({ script: scriptPath('client-main.ts'), args }, CLIENT_CPU, `${args[0]} holder`);
+export async function startHolder(
+  contender: Contender,
+  address: string,
+  connections: number,
+): Promise<{ stop(): Promise<void> }> {
+  const spec: HoldSpec = { kind: 'hold', connections };
+  const child = new Child(
+    { script: scriptPath('client-main.ts'), args: [contender, address, JSON.stringify(spec)] },
+    CLIENT_CPU,
+    `${contender} holder`,
+  );
   try {
-    await child.expect(timeoutMs);
+    await child.expect(CLIENT_TIMEOUT_MS);
   } catch (error) {
     await child.stop();
     throw error;
@@ -185,22 +199,51 @@ export async function startHolder(args: readonly string[], timeoutMs: number): P
   return { stop: () => child.stop() };
 }
 
+/** What a client process reports for one workload: its result, or why it failed. */
+export type ClientOutcome = { readonly result: WorkloadResult } | { readonly error: string };
+
 /**
- * Runs the client script to completion, handing each JSON line it prints to `onResult`. A client
- * that prints nothing for `timeoutMs` is killed and reported as a hang rather than stalling the
- * bench.
+ * Runs `list` in one client process of `contender` (client-main.ts), one workload after the
+ * other, handing over each outcome as the client prints it. A client that prints nothing for
+ * CLIENT_TIMEOUT_MS is killed and reported as a hang rather than stalling the bench.
  */
-export async function runClient(
-  args: readonly string[],
-  timeoutMs: number,
-  onResult: (result: unknown) => void,
+export async function runWorkloads(
+  contender: Contender,
+  address: string,
+  list: readonly TimedWorkload[],
+  onOutcome: (index: number, outcome: ClientOutcome) => void,
 ): Promise<void> {
   // Named by contender only: the workload list would drown the error.
-  const child = new Child({ script: scriptPath('client-main.ts'), args }, CLIENT_CPU, `${args[0]} client`);
+  const child = new Child(
+    { script: scriptPath('client-main.ts'), args: [contender, address, JSON.stringify(list)] },
+    CLIENT_CPU,
+    `${contender} client`,
+  );
   child.process.stdin?.end();
-  for (let line = await child.next(timeoutMs); line !== undefined; line = await child.next(timeoutMs))
-    onResult(JSON.parse(line));
+  let index = 0;
+  for (let line = await child.next(CLIENT_TIMEOUT_MS); line !== undefined; line = await child.next(CLIENT_TIMEOUT_MS))
+    onOutcome(index++, JSON.parse(line) as ClientOutcome);
   if (child.process.exitCode !== 0) throw new Error(child.failure());
+}
+
+/** Runs one workload in a fresh client process of `contender`: its result, or its error thrown. */
+export async function runOne(contender: Contender, address: string, workload: TimedWorkload): Promise<WorkloadResult> {
+  const outcomes: ClientOutcome[] = [];
+  await runWorkloads(contender, address, [workload], (_, outcome) => outcomes.push(outcome));
+  const outcome = outcomes[0] ?? { error: 'the client printed no result' };
+  if ('error' in outcome) throw new Error(outcome.error);
+  return outcome.result;
+}
+
+/**
+ * The most fds a process the bench starts may open. Children inherit the bench's limits, and
+ * Node raises its soft RLIMIT_NOFILE to the hard limit at start-up (so `ulimit -n` in the shell
+ * that starts the bench does not lower it; the hard limit, `ulimit -Hn`, does).
+ */
+export function openFileLimit(): number {
+  const match = /^Max open files\s+(\d+|unlimited)\s/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  if (match === null) throw new Error('no "Max open files" in /proc/self/limits');
+  return match[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(match[1]);
 }
 
 /** Resident set size of a process, in KiB (VmRSS of /proc/<pid>/status). */

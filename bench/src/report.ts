@@ -2,7 +2,7 @@
  * Turning the runs into what a reader looks at: medians per metric, ratios to the node:net floor,
  * one text table per comparison, and the rows written to bench/results/latest.json.
  */
-import { FLOOR, type Comparison } from './comparisons.js';
+import { COMPARISONS, FLOOR, type Comparison } from './comparisons.js';
 import { LABEL, type Contender } from './contenders.js';
 import { median } from './stats.js';
 import { describe, type Workload, type WorkloadResult } from './workloads.js';
@@ -21,6 +21,8 @@ export interface Row {
   readonly unit: string;
   /** Which direction is good, so ratios can be read without guessing. */
   readonly better: 'lower' | 'higher';
+  /** Where the row sits on the x axis of a curve (see curveAxis); undefined outside curves. */
+  readonly x?: number;
   /** Median over the repeats, per contender that ran. */
   readonly values: Partial<Record<Contender, number>>;
   /** Each contender's median divided by the node:net floor's median of the same run. */
@@ -31,6 +33,7 @@ type Metric = {
   readonly name: string;
   readonly unit: string;
   readonly better: 'lower' | 'higher';
+  readonly x?: number;
   readonly pick: (r: WorkloadResult) => number;
 };
 
@@ -76,6 +79,25 @@ function metrics(workload: Workload): Metric[] {
           pick: (r) => (r.kind === 'connect' ? r.connectionsPerSecond : Number.NaN),
         },
       ];
+    case 'warmup': {
+      const { windowMs } = workload;
+      return Array.from({ length: Math.ceil(workload.durationMs / windowMs) }, (_, window) => ({
+        name: `${window * windowMs}-${(window + 1) * windowMs} ms`,
+        unit: 'k req/s',
+        better: 'higher',
+        x: window * windowMs,
+        pick: (r) => (r.kind === 'warmup' ? (r.requestsPerSecond[window] ?? Number.NaN) / 1000 : Number.NaN),
+      }));
+    }
+    case 'fdcount':
+      return workload.idle.map((idle) => ({
+        name: `${idle} idle`,
+        unit: 'µs',
+        better: 'lower',
+        x: idle,
+        pick: (r) =>
+          r.kind === 'fdcount' ? (r.points.find((point) => point.idle === idle)?.p50 ?? Number.NaN) : Number.NaN,
+      }));
     case 'idle':
       return [
         {
@@ -101,10 +123,16 @@ export function rows(results: readonly WorkloadRuns[]): Row[] {
       for (const [contender, value] of Object.entries(values) as [Contender, number][])
         ratios[contender] = value / floor;
       const label = [describe(workload), metric.name].filter((part) => part !== '').join(', ');
-      out.push({ workload, label, unit: metric.unit, better: metric.better, values, ratios });
+      const { unit, better, x } = metric;
+      out.push({ workload, label, unit, better, ...(x === undefined ? {} : { x }), values, ratios });
     }
   }
   return out;
+}
+
+/** The comparisons with a row in `list`: a run filtered by `--workload` leaves the others empty. */
+export function reported(list: readonly Row[]): Comparison[] {
+  return COMPARISONS.filter((comparison) => list.some((row) => comparison.covers(row.workload)));
 }
 
 export function formatValue(value: number): string {

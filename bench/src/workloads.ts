@@ -2,8 +2,8 @@
  * The workloads and the loops that time them. The loops only see {@link EchoClient}s, so every
  * stack is timed by identical code.
  */
+import { createHistogram } from 'node:perf_hooks';
 import type { Connect, EchoClient } from './echo-client.js';
-import { percentileSorted, sortedCopy } from './stats.js';
 
 /**
  * `warmup` operations run untimed first, and the warm-up goes on until `warmupMs` have passed as
@@ -31,12 +31,48 @@ export type Workload =
   | (Timed & { readonly kind: 'events'; readonly clients: number })
   /** Connect, one round trip of `size` bytes, close; `count` times. */
   | (Timed & { readonly kind: 'connect' })
-  /** Server RSS growth over `connections` idle clients (orchestrated by main.ts). */
-  | { readonly kind: 'idle'; readonly connections: number; readonly size: number };
+  /**
+   * Pipelined requests of `size` bytes, `inFlight` at a time, from the first request of a fresh
+   * server and client process for `durationMs`: requests/s per `windowMs`, the JIT tiering up.
+   */
+  | {
+      readonly kind: 'warmup';
+      readonly size: number;
+      readonly inFlight: number;
+      readonly windowMs: number;
+      readonly durationMs: number;
+    }
+  /** Server RSS growth over `connections` idle clients (orchestrated by idle-connections.ts). */
+  | { readonly kind: 'idle'; readonly connections: number; readonly size: number }
+  /**
+   * The `latency` workload on one busy connection while the server holds each of `idle` idle
+   * connections in turn (orchestrated by idle-connections.ts): how a poller's cost grows with its fds.
+   */
+  | {
+      readonly kind: 'fdcount';
+      readonly size: number;
+      readonly idle: readonly number[];
+      readonly latency: Extract<Workload, { kind: 'latency' }>;
+    };
 
-/** The workloads a client process times (the idle one is orchestrated by main.ts). */
-export type TimedWorkload = Exclude<Workload, { kind: 'idle' }>;
+/** The workloads a client process times (the others hold idle connections: idle-connections.ts). */
+export type TimedWorkload = Exclude<Workload, { kind: 'idle' | 'fdcount' }>;
 export type IdleWorkload = Extract<Workload, { kind: 'idle' }>;
+export type FdCountWorkload = Extract<Workload, { kind: 'fdcount' }>;
+
+/**
+ * Whether a contender's client process runs `workload` after its other timed workloads, on the
+ * same server; the others each get fresh processes (a warm-up curve must start cold, idle memory
+ * must not hold the timed runs' garbage, holders of idle connections must not skew the others).
+ */
+export function sharesServer(workload: Workload): boolean {
+  return (
+    workload.kind === 'latency' ||
+    workload.kind === 'throughput' ||
+    workload.kind === 'events' ||
+    workload.kind === 'connect'
+  );
+}
 
 /** What a holder process of the idle workload does: open `connections`, keep them until stdin ends. */
 export interface HoldSpec {
@@ -46,7 +82,7 @@ export interface HoldSpec {
 
 export interface LatencyResult {
   readonly kind: 'latency';
-  /** Round-trip percentiles and extremes, in microseconds. */
+  /** Round-trip percentiles and extremes, in microseconds (from an HDR histogram: 3 significant digits). */
   readonly p50: number;
   readonly p99: number;
   readonly mean: number;
@@ -88,7 +124,27 @@ export interface IdleResult {
   readonly kibPerConnection: number;
 }
 
-export type WorkloadResult = LatencyResult | ThroughputResult | EventsResult | ConnectResult | IdleResult;
+export interface WarmupResult {
+  readonly kind: 'warmup';
+  readonly windowMs: number;
+  /** Replies per second in each window, the first starting with the first request. */
+  readonly requestsPerSecond: readonly number[];
+}
+
+export interface FdCountResult {
+  readonly kind: 'fdcount';
+  /** Round-trip percentiles of the busy connection, in microseconds, per number of idle connections. */
+  readonly points: readonly { readonly idle: number; readonly p50: number; readonly p99: number }[];
+}
+
+export type WorkloadResult =
+  | LatencyResult
+  | ThroughputResult
+  | EventsResult
+  | ConnectResult
+  | WarmupResult
+  | IdleResult
+  | FdCountResult;
 
 export const KiB = 1024;
 
@@ -104,8 +160,9 @@ export function workloads(quick: boolean): Workload[] {
     warmupMs,
     maxMs,
   });
+  const roundTrip64: Extract<Workload, { kind: 'latency' }> = { kind: 'latency', ...timed(64, 10_000, 2_000) };
   return [
-    { kind: 'latency', ...timed(64, 10_000, 2_000) },
+    roundTrip64,
     { kind: 'latency', ...timed(4 * KiB, 10_000, 2_000) },
     { kind: 'throughput', inFlight: 64, ...timed(64, 300_000) },
     { kind: 'throughput', inFlight: 64, ...timed(4 * KiB, 100_000) },
@@ -113,8 +170,36 @@ export function workloads(quick: boolean): Workload[] {
     { kind: 'events', clients: 1, ...timed(64, 2_000_000, 50_000) },
     { kind: 'events', clients: 8, ...timed(64, 250_000, 6_250) },
     { kind: 'connect', ...timed(64, 10_000, 200) },
+    { kind: 'warmup', size: 64, inFlight: 64, windowMs: 50, durationMs: quick ? 1000 : 2000 },
     { kind: 'idle', connections: quick ? 200 : 1000, size: 64 },
+    {
+      kind: 'fdcount',
+      size: 64,
+      // --quick keeps the two ends: a fresh client process per point is most of the time it takes.
+      idle: quick ? [0, FD_COUNT_MOST_IDLE] : [0, 64, 512, FD_COUNT_MOST_IDLE],
+      latency: roundTrip64,
+    },
   ];
+}
+
+/** The most idle connections the fd-count workload holds beside its busy one. */
+export const FD_COUNT_MOST_IDLE = 4096;
+
+/**
+ * The x axis of a workload measured as a curve (one row per point), undefined for the others:
+ * `linear` for evenly spaced points, `point` for chosen ones shown evenly spaced.
+ */
+export function curveAxis(
+  workload: Workload,
+): { readonly title: string; readonly scale: 'linear' | 'point' } | undefined {
+  switch (workload.kind) {
+    case 'warmup':
+      return { title: `ms since the first request (start of each ${workload.windowMs} ms window)`, scale: 'linear' };
+    case 'fdcount':
+      return { title: 'idle connections beside the busy one', scale: 'point' };
+    default:
+      return undefined;
+  }
 }
 
 function sizeName(size: number): string {
@@ -132,8 +217,12 @@ export function describe(workload: Workload): string {
       return workload.clients === 1 ? `events ${size}, 1 client` : `events ${size}, fan-out to ${workload.clients}`;
     case 'connect':
       return 'connect + round trip + close';
+    case 'warmup':
+      return `warm-up, pipelined ${size} x${workload.inFlight}`;
     case 'idle':
       return `idle connections x${workload.connections}`;
+    case 'fdcount':
+      return `round trip ${size} p50 beside idle connections`;
   }
 }
 
@@ -169,6 +258,8 @@ export async function run(connect: Connect, address: string, workload: TimedWork
         return await throughput(first, payload, workload);
       case 'events':
         return await events(clients, workload);
+      case 'warmup':
+        return await warmupCurve(first, payload, workload);
     }
   } finally {
     await Promise.all(clients.map((client) => client.close()));
@@ -210,27 +301,25 @@ async function latency(
   const { warmup, warmupMs, maxMs } = workload;
   const warmStart = process.hrtime.bigint();
   for (let i = 0; warmingUp(warmStart, i, warmup, warmupMs, maxMs); i++) check(await client.request(payload), payload);
-  const samples = new Float64Array(workload.count);
+  // In nanoseconds, the clock's own unit: the histogram records integers (a round trip is never 0 ns).
+  const histogram = createHistogram();
   const timedStart = process.hrtime.bigint();
-  let count = 0;
-  while (count < workload.count && elapsedMs(timedStart) < maxMs) {
+  while (histogram.count < workload.count && elapsedMs(timedStart) < maxMs) {
     const start = process.hrtime.bigint();
     const reply = await client.request(payload);
-    samples[count++] = Number(process.hrtime.bigint() - start) / 1000;
+    histogram.record(process.hrtime.bigint() - start);
     // Checked after the clock stops: the check is ours, not the stack's cost.
     check(reply, payload);
   }
-  const sorted = sortedCopy(samples.subarray(0, count));
-  let sum = 0;
-  for (const sample of sorted) sum += sample;
+  const micros = (nanos: number): number => nanos / 1000;
   return {
     kind: 'latency',
-    p50: percentileSorted(sorted, 50),
-    p99: percentileSorted(sorted, 99),
-    mean: sum / count,
-    min: sorted[0] ?? Number.NaN,
-    max: sorted[count - 1] ?? Number.NaN,
-    count,
+    p50: micros(histogram.percentile(50)),
+    p99: micros(histogram.percentile(99)),
+    mean: micros(histogram.mean),
+    min: micros(histogram.min),
+    max: micros(histogram.max),
+    count: histogram.count,
   };
 }
 
@@ -261,7 +350,8 @@ async function throughput(
 /**
  * Sends up to `count` requests keeping `inFlight` outstanding: each of `inFlight` lanes issues its
  * next request as soon as its previous reply arrives, so the window never drains until the end.
- * Stops issuing after `maxMs`; returns how many requests completed.
+ * Stops issuing after `maxMs`; returns how many requests completed. `onClock`, if given, hears
+ * the elapsed milliseconds each time the clock is read, after every {@link CLOCK_EVERY} replies.
  */
 async function pipeline(
   client: EchoClient,
@@ -269,21 +359,50 @@ async function pipeline(
   count: number,
   inFlight: number,
   maxMs: number,
+  onClock?: (ms: number) => void,
 ): Promise<number> {
   const start = process.hrtime.bigint();
   let issued = 0;
+  let replies = 0;
   let stop = false;
   const lane = async (): Promise<void> => {
     while (issued < count && !stop) {
-      // The clock is read once per 16 requests: often enough for the cap, too rarely to cost.
-      if (++issued % 16 === 0 && elapsedMs(start) >= maxMs) stop = true;
+      issued++;
       check(await client.request(payload), payload);
+      if (++replies % CLOCK_EVERY === 0) {
+        const ms = elapsedMs(start);
+        if (ms >= maxMs) stop = true;
+        onClock?.(ms);
+      }
     }
   };
   const lanes: Promise<void>[] = [];
   for (let i = 0; i < Math.min(inFlight, count); i++) lanes.push(lane());
   await Promise.all(lanes);
-  return issued;
+  return replies;
+}
+
+/** Replies between two readings of the clock in {@link pipeline}: often enough for its cap and windows, too rarely to cost. */
+const CLOCK_EVERY = 16;
+
+/**
+ * Pipelines from the first request of a fresh pair of processes and counts the replies per
+ * window (each reading of the clock credits the replies since the last one to its window), so
+ * the curve shows the rate while the JIT tiers up the hot paths of server and client.
+ */
+async function warmupCurve(
+  client: EchoClient,
+  payload: Buffer,
+  workload: Extract<Workload, { kind: 'warmup' }>,
+): Promise<WarmupResult> {
+  const { windowMs, durationMs, inFlight } = workload;
+  const replies = new Array<number>(Math.ceil(durationMs / windowMs)).fill(0);
+  await pipeline(client, payload, Number.POSITIVE_INFINITY, inFlight, durationMs, (ms) => {
+    const window = Math.floor(ms / windowMs);
+    // The replies still in flight when the time is up land past the last window: not counted.
+    if (window < replies.length) replies[window] = (replies[window] ?? 0) + CLOCK_EVERY;
+  });
+  return { kind: 'warmup', windowMs, requestsPerSecond: replies.map((count) => (count * 1000) / windowMs) };
 }
 
 /**
