@@ -1,8 +1,7 @@
 // ClientRequest: a request the caller awaits, with its timeout and signal (client layer).
+import { EMPTY_PAYLOAD } from '../protocol/frame.js';
 import type { IpcError } from '../errors.js';
 import type { Deadline } from './deadline.js';
-
-const EMPTY = new Uint8Array(0);
 
 /**
  * A request the caller awaits: its promise's settle functions and what watches it (a timeout, an
@@ -18,7 +17,7 @@ export class ClientRequest {
   /** The caller's signal: watched again once a queued request is sent. */
   signal: AbortSignal | undefined = undefined;
   /** While queued: the payload to send. */
-  payload: Uint8Array = EMPTY;
+  payload: Uint8Array = EMPTY_PAYLOAD;
   /** While queued: when its timeout runs out (the poller's clock), or Infinity. */
   expires = Number.POSITIVE_INFINITY;
   /** Once sent: its place among the requests of its connection, from 1, modulo 2^32. */

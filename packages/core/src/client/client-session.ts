@@ -4,13 +4,11 @@ import { PendingTable } from './pending-table.js';
 import { Deadline } from './deadline.js';
 import { IpcError } from '../errors.js';
 import { FrameLink, type LinkOwner } from '../link/frame-link.js';
-import { FrameKind } from '../protocol/frame.js';
+import { FrameKind, EMPTY_PAYLOAD } from '../protocol/frame.js';
 import { SessionState } from '../protocol/session-state.js';
 import { decodeError, decodeGoodbye, decodeWelcome } from '../protocol/handshake.js';
 import type { Poller } from '../contracts/poller.js';
 import type { Channel, Credentials } from '../contracts/transport.js';
-
-const EMPTY = new Uint8Array(0);
 
 /** Options of one request: a deadline and a cancellation signal. */
 export interface RequestOptions {
@@ -399,7 +397,7 @@ export class ClientSession implements LinkOwner {
     this.sessionState = SessionState.Closing;
     const reason = this.localReason ?? new IpcError('ECONNABORTED', 'client closed the connection');
     this.localReason ??= reason;
-    this.link.close(reason, EMPTY);
+    this.link.close(reason, EMPTY_PAYLOAD);
   }
 
   private deliverEvent(event: number, payload: Buffer): void {

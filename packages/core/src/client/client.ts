@@ -6,7 +6,7 @@ import { RequestQueue } from './client-queue.js';
 import { ClientSession, type ClientSink, type ClientStats, type RequestOptions } from './client-session.js';
 import { describeValue, gotValue } from '../describe-value.js';
 import { IpcError } from '../errors.js';
-import { isUint16 } from '../protocol/frame.js';
+import { isUint16, EMPTY_PAYLOAD } from '../protocol/frame.js';
 import { helloFor } from '../protocol/handshake.js';
 import { duration } from '../option-checks.js';
 import type { Credentials } from '../contracts/transport.js';
@@ -52,8 +52,6 @@ export interface CloseOptions {
    */
   readonly timeout?: number;
 }
-
-const EMPTY = new Uint8Array(0);
 
 /**
  * A connection to one service of an {@link IpcServer}: pipelined requests with ids, and
@@ -228,7 +226,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
    * `ENOTCONN` when disconnected (and not queueing) or closed, `ESHUTDOWN` when closing, or the code
    * the server's handler threw.
    */
-  request(command: number, payload: Uint8Array = EMPTY, options?: RequestOptions): Promise<Buffer> {
+  request(command: number, payload: Uint8Array = EMPTY_PAYLOAD, options?: RequestOptions): Promise<Buffer> {
     try {
       this.#check(command, payload, options);
     } catch (error) {

@@ -1,7 +1,7 @@
 // SyncClient: a blocking client for programs without an event loop (client layer).
 import { EAGAIN, ECONNRESET, EPIPE, IpcError } from '../errors.js';
 import { FrameDecoder } from '../protocol/frame-decoder.js';
-import { CONTROL_PAYLOAD_MAX, FrameKind, isUint16, MAX_MESSAGE_SIZE_LIMIT } from '../protocol/frame.js';
+import { CONTROL_PAYLOAD_MAX, FrameKind, isUint16, MAX_MESSAGE_SIZE_LIMIT, EMPTY_PAYLOAD } from '../protocol/frame.js';
 import { decodeError, decodeWelcome, helloFor } from '../protocol/handshake.js';
 import { count, deadline, duration, messageSize, serviceChoice } from '../option-checks.js';
 import { Ready, type ReadyMask } from '../contracts/poller.js';
@@ -78,7 +78,6 @@ export interface SyncClientStats {
   bytesOut: number;
 }
 
-const EMPTY = new Uint8Array(0);
 const NO_ID = -1;
 
 /**
@@ -208,7 +207,7 @@ export class SyncClient {
    * when the server closed it on purpose), `ENOTCONN` once the connection has ended or was
    * closed, or the code the server's handler threw.
    */
-  request(command: number, payload: Uint8Array = EMPTY, options: SyncRequestOptions = {}): Buffer {
+  request(command: number, payload: Uint8Array = EMPTY_PAYLOAD, options: SyncRequestOptions = {}): Buffer {
     if (!isUint16(command)) throw new IpcError('EINVAL', `command id ${command} is not an integer in 0–65535`);
     if (!(payload instanceof Uint8Array)) throw new IpcError('EINVAL', 'payload must be a Uint8Array or Buffer');
     const timeout = deadline('timeout', options.timeout ?? Number.POSITIVE_INFINITY);
@@ -262,7 +261,7 @@ export class SyncClient {
   /** Says goodbye to the server (as far as the kernel takes it now) and closes. Idempotent. */
   close(): void {
     if (this.#ended !== undefined) return;
-    this.#sendQueue.push(FrameKind.Goodbye, 0, 0, EMPTY);
+    this.#sendQueue.push(FrameKind.Goodbye, 0, 0, EMPTY_PAYLOAD);
     this.#sendQueue.flush(this.#channel);
     this.#end(new IpcError('ENOTCONN', `client closed its connection to ${this.address}`));
   }

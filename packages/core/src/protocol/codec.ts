@@ -1,4 +1,5 @@
 // Codecs: how typed values travel as payloads (protocol layer).
+import { EMPTY_PAYLOAD } from './frame.js';
 import { deserialize, serialize } from 'node:v8';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { IpcError } from '../errors.js';
@@ -22,8 +23,6 @@ export interface Codec<T> {
 /** The value type a codec carries. */
 export type CodecValue<C> = C extends Codec<infer T> ? T : never;
 
-const EMPTY = new Uint8Array(0);
-
 function badMessage(what: string, cause?: unknown): IpcError {
   return new IpcError(
     'EBADMSG',
@@ -40,7 +39,7 @@ export const bytesCodec: Codec<Uint8Array> = {
 
 /** No payload at all: for commands without a request or an answer, and bare events. */
 export const emptyCodec: Codec<void> = {
-  encode: () => EMPTY,
+  encode: () => EMPTY_PAYLOAD,
   decode: (payload) => {
     if (payload.length !== 0) throw badMessage(`empty (got ${payload.length} bytes)`);
   },

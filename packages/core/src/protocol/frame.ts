@@ -28,6 +28,9 @@ export const FrameKind = {
   Goodbye: 8,
 } as const;
 
+/** The empty payload: a frame without one, and the default of every optional payload. */
+export const EMPTY_PAYLOAD: Uint8Array = new Uint8Array(0);
+
 /** Largest payload of the handshake and error frames, whatever the negotiated message size. */
 export const CONTROL_PAYLOAD_MAX = 1024;
 

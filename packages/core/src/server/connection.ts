@@ -1,4 +1,5 @@
 // Connection: a service's handle on one client connection (server layer).
+import { EMPTY_PAYLOAD } from '../protocol/frame.js';
 import type { IpcError } from '../errors.js';
 import type { Credentials } from '../contracts/transport.js';
 import type { ConnectionStats } from '../stats.js';
@@ -77,7 +78,7 @@ export class Connection<Context = undefined> {
    * the service's `drained` hook says when to send again;
    * with `'disconnect'` the connection is dropped instead and this returns).
    */
-  sendEvent(event: number, payload: Uint8Array = EMPTY): void {
+  sendEvent(event: number, payload: Uint8Array = EMPTY_PAYLOAD): void {
     this.#session.sendEvent(event, payload);
   }
 
@@ -105,5 +106,3 @@ export class Connection<Context = undefined> {
     this.#session.close(0);
   }
 }
-
-const EMPTY = new Uint8Array(0);

@@ -2,7 +2,7 @@
 import { Connection, type ConnectionSession } from './connection.js';
 import { IpcError } from '../errors.js';
 import { FrameLink, LinkState, type LinkOwner } from '../link/frame-link.js';
-import { FrameKind } from '../protocol/frame.js';
+import { FrameKind, EMPTY_PAYLOAD } from '../protocol/frame.js';
 import { SessionState } from '../protocol/session-state.js';
 import { describeValue } from '../describe-value.js';
 import { diagnostics } from './diagnostics.js';
@@ -90,8 +90,6 @@ const Pause = {
   /** This connection's requests running and output queued fill half its byte budget. */
   Budget: 32,
 } as const;
-
-const EMPTY = new Uint8Array(0);
 
 /**
  * One accepted client connection on the server: handshake, request dispatch, events, limits,
@@ -579,7 +577,7 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
   }
 
   private respond(id: number, command: number, value: Uint8Array | void): void {
-    const payload = value ?? EMPTY;
+    const payload = value ?? EMPTY_PAYLOAD;
     if (!(payload instanceof Uint8Array)) {
       this.handlerFailed(
         id,
