@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { IpcClient, IpcError, IpcServer, type Connection } from '@pollux/core';
 import { ManualPoller, MemoryNetwork, MemoryTransport } from '@pollux/core/testing';
 import { FrameKind } from '../../src/protocol/frame.js';
-import { ADDRESS, deferred, frame, hello, memoryBed, type MemoryBed } from './memory-bed.js';
+import { ADDRESS, frame, hello, memoryBed, type MemoryBed } from './memory-bed.js';
 
 let bed: MemoryBed | undefined;
 
