@@ -1,6 +1,6 @@
 // Pauses and backpressure in the engine, in memory: who stops reading, and when it reads again.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Connection } from '@pollux/core';
+import type { Connection, IpcError } from '@pollux/core';
 import { FrameKind } from '../../src/protocol/frame.js';
 import { deferred, frame, frames, hello, memoryBed, type MemoryBed, type RawPeer } from './memory-bed.js';
 
@@ -32,7 +32,7 @@ describe('a client that sends but does not read', () => {
     expect(frames(await peer.read()).map((f) => f.kind)).toEqual([FrameKind.Welcome]);
     const connection = opened[0]!;
     const count = 64;
-    let pending = Buffer.concat(
+    let pending: Buffer = Buffer.concat(
       Array.from({ length: count }, (_, i) => frame(FrameKind.Request, 1, i + 1, Buffer.alloc(1000, i))),
     );
     // Write without reading until nothing more goes in: the server stopped reading.
@@ -179,7 +179,7 @@ describe('pauses by the service', () => {
         id: 1,
         name: 'echo',
         commands: { 1: (payload) => payload },
-        closed: (_connection, reason) => reasons.push((reason as { code: string }).code),
+        closed: (_connection, reason) => reasons.push((reason as IpcError).code),
       });
       server.on('connection', (connection) => opened.push(connection));
     });

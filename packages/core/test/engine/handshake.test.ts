@@ -1,10 +1,10 @@
 // The engine's handshake, in memory: welcome, refusals, and hellos that are not hellos.
 import { afterEach, describe, expect, it } from 'vitest';
 import { IpcClient, IpcError, type Connection, type Credentials } from '@pollux/core';
-import { ManualPoller, MemoryNetwork, MemoryTransport } from '@pollux/core/testing';
+import { MemoryTransport } from '@pollux/core/testing';
 import { FrameKind } from '../../src/protocol/frame.js';
 import { decodeError, encodeHello, PROTOCOL_VERSION } from '../../src/protocol/handshake.js';
-import { ADDRESS, frame, frames, hello, memoryBed, type MemoryBed } from './memory-bed.js';
+import { frame, frames, hello, memoryBed, type MemoryBed } from './memory-bed.js';
 
 let bed: MemoryBed | undefined;
 
@@ -148,18 +148,5 @@ describe('handshake', () => {
     client.on('event', (event, payload) => events.push(`${event}:${payload.toString()}`));
     await bed.poller.settle();
     expect(events).toEqual(['3:welcome']);
-  });
-});
-
-describe('the memory transport under a client', () => {
-  it('fails to listen twice on one address with EADDRINUSE', () => {
-    const network = new MemoryNetwork();
-    const transport = new MemoryTransport(network);
-    const listener = transport.listen(ADDRESS);
-    expect(() => transport.listen(ADDRESS)).toThrowError(expect.objectContaining({ code: 'EADDRINUSE' }));
-    listener.close();
-    transport.listen(ADDRESS).close();
-    expect(network.openFds).toBe(0);
-    expect(new ManualPoller(network).watchedFds).toEqual([]);
   });
 });
