@@ -94,7 +94,7 @@ export class ManualPoller implements Poller {
   /**
    * Starts watching `fd`.
    *
-   * @throws {@link IpcError} `EEXIST` if `fd` is watched already; `EBADF` if its source does not
+   * @throws {@link @pollux/core!index.IpcError} `EEXIST` if `fd` is watched already; `EBADF` if its source does not
    * know it (it is not open).
    */
   add(fd: number, interest: ReadyMask, dispatch: DispatchFn): void {
@@ -108,7 +108,7 @@ export class ManualPoller implements Poller {
   /**
    * Changes what `fd` is watched for.
    *
-   * @throws {@link IpcError} `ENOENT` if `fd` is not watched.
+   * @throws {@link @pollux/core!index.IpcError} `ENOENT` if `fd` is not watched.
    */
   modify(fd: number, interest: ReadyMask): void {
     const registration = this.watched.get(fd);
@@ -161,7 +161,7 @@ export class ManualPoller implements Poller {
    *
    * @returns whether the turn did anything: dispatched a callback that moved bytes or changed a
    * registration, ran a timer or a job.
-   * @throws {@link IpcError} `EBUSY` when called from inside one of the poller's own callbacks;
+   * @throws {@link @pollux/core!index.IpcError} `EBUSY` when called from inside one of the poller's own callbacks;
    * `EBADF` when a watched fd was closed before it was removed (the engine broke the
    * `Channel.close` rule).
    */
@@ -199,7 +199,7 @@ export class ManualPoller implements Poller {
    * to do with it now.
    *
    * @returns how many turns did something
-   * @throws {@link IpcError} `ELOOP` when still busy after `maxTurns` turns: something makes work
+   * @throws {@link @pollux/core!index.IpcError} `ELOOP` when still busy after `maxTurns` turns: something makes work
    * for itself forever. Also what {@link ManualPoller.turn} throws.
    */
   run(): number {
@@ -215,7 +215,7 @@ export class ManualPoller implements Poller {
    * run (a client's `await` on a response, say), and repeats until neither changes anything. No
    * time passes: timers that are not due stay pending.
    *
-   * @throws {@link IpcError} `ELOOP` when it never comes to rest within `maxTurns` rounds; what
+   * @throws {@link @pollux/core!index.IpcError} `ELOOP` when it never comes to rest within `maxTurns` rounds; what
    * {@link ManualPoller.run} throws.
    */
   async settle(): Promise<void> {
@@ -229,7 +229,7 @@ export class ManualPoller implements Poller {
    * loop, so the test's next line runs where an application's would (attaching listeners before
    * a new client hands on the events that came with its welcome, say).
    *
-   * @throws {@link IpcError} (as a rejection) `EDEADLK` when `promise` is still pending once all is
+   * @throws {@link @pollux/core!index.IpcError} (as a rejection) `EDEADLK` when `promise` is still pending once all is
    * still: it waits for time to pass ({@link ManualPoller.advance}) or for something the test has
    * not done. Otherwise `promise`'s own rejection, or what {@link ManualPoller.settle} throws.
    */
@@ -254,7 +254,7 @@ export class ManualPoller implements Poller {
    * order made), the clock standing at its deadline, and the poller settles after each, so what a
    * timer sets off (a retry, a reply) happens before the next timer.
    *
-   * @throws {@link IpcError} `EINVAL` for a negative or non-finite `ms`; what
+   * @throws {@link @pollux/core!index.IpcError} `EINVAL` for a negative or non-finite `ms`; what
    * {@link ManualPoller.settle} throws.
    */
   async advance(ms: number): Promise<void> {

@@ -64,7 +64,7 @@ export class MemoryNetwork implements ReadinessSource {
 
   /**
    * @param options - buffer size and fd passing
-   * @throws {@link IpcError} `EINVAL` for a buffer size that is not a positive integer or an fd
+   * @throws {@link @pollux/core!index.IpcError} `EINVAL` for a buffer size that is not a positive integer or an fd
    * count that is not an integer from 0 to 253.
    */
   constructor(options: MemoryNetworkOptions = {}) {
@@ -136,7 +136,7 @@ export class MemoryNetwork implements ReadinessSource {
 
   /**
    * @internal Binds `address` to `target`.
-   * @throws {@link IpcError} `EADDRINUSE` when something listens there already.
+   * @throws {@link @pollux/core!index.IpcError} `EADDRINUSE` when something listens there already.
    */
   bind(address: string, target: ConnectionTarget): void {
     if (this.targets.has(address))
@@ -151,7 +151,7 @@ export class MemoryNetwork implements ReadinessSource {
 
   /**
    * @internal Connects to `address` as a process with `credentials`, returning the client's end.
-   * @throws {@link IpcError} `ECONNREFUSED` when nothing listens there.
+   * @throws {@link @pollux/core!index.IpcError} `ECONNREFUSED` when nothing listens there.
    */
   connect(address: string, credentials: Credentials): MemoryChannel {
     const target = this.targets.get(address);

@@ -4,7 +4,7 @@ import { EAGAIN, IpcError } from '../errors.js';
 import { Ready, type ReadyMask } from '../contracts/poller.js';
 import type { Channel, Credentials, Listener, Transport } from '../contracts/transport.js';
 import type { MemoryChannel } from './memory-channel.js';
-import type { ConnectionTarget, MemoryNetwork } from './memory-network.js';
+import type { MemoryNetwork } from './memory-network.js';
 
 const EBADF = -constants.errno.EBADF;
 
@@ -15,7 +15,7 @@ let nextPid = 1000;
  * A listening address on a {@link MemoryNetwork}: connections made to it wait in its backlog,
  * which makes its fd readable, until {@link MemoryListener.accept} takes them.
  */
-export class MemoryListener implements Listener, ConnectionTarget {
+export class MemoryListener implements Listener {
   /** The fake fd that is readable while a connection waits. */
   readonly fd: number;
   /** The address it listens on. */
@@ -106,7 +106,7 @@ export class MemoryTransport implements Transport {
   /**
    * Starts listening on `address`, any string.
    *
-   * @throws {@link IpcError} `EADDRINUSE` when a listener of the same network holds it.
+   * @throws {@link @pollux/core!index.IpcError} `EADDRINUSE` when a listener of the same network holds it.
    */
   listen(address: string): MemoryListener {
     return new MemoryListener(this.network, address, this.credentials);
@@ -115,7 +115,7 @@ export class MemoryTransport implements Transport {
   /**
    * Connects to `address`; the server's end waits in its listener's backlog.
    *
-   * @throws {@link IpcError} (as a rejection) `ECONNREFUSED` when nothing listens there.
+   * @throws {@link @pollux/core!index.IpcError} (as a rejection) `ECONNREFUSED` when nothing listens there.
    */
   connect(address: string): Promise<MemoryChannel> {
     try {
