@@ -31,7 +31,7 @@ export type CreateServerOptions = Partial<IpcServerOptions> & {
 /**
  * Makes an {@link IpcServer} on Node's event loop and Unix sockets unless told otherwise, which
  * tells a service manager that started it when it is ready and when it stops (see
- * {@link CreateServerOptions.notifyServiceManager}).
+ * `notifyServiceManager` in {@link CreateServerOptions}).
  *
  * @throws {@link IpcError} `EINVAL` for an out-of-range option.
  */
