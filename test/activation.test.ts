@@ -258,6 +258,7 @@ describe('fd:<n> refusals', () => {
     expect(refusedCode(`fd:${connected}`)).toBe('EINVAL');
     expect(refusedCode(`fd:${datagram}`)).toBe('EPROTOTYPE');
     expect(refusedCode(`fd:${tcpFd}`)).toBe('EAFNOSUPPORT');
+    expect(() => transport.listen(`fd:${tcpFd}`)).toThrow(`fd ${tcpFd} is a socket of family inet, not a Unix one`);
 
     // Still the caller's: each closes without EBADF.
     closeSync(file);
@@ -349,6 +350,9 @@ describe.each(backendMatrix)('readiness turned off, server on $server', (pair) =
 });
 
 describe('notifyServiceManager', () => {
+  beforeEach(() => {
+    delete process.env['NOTIFY_SOCKET'];
+  });
   afterEach(() => {
     delete process.env['NOTIFY_SOCKET'];
   });

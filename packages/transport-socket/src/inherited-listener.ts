@@ -179,7 +179,7 @@ export function checkListeningSocket({ fd, kind }: InheritedAddress, address: st
   if (info.family !== 'unix') {
     throw new IpcError(
       errnoCode('EAFNOSUPPORT'),
-      `cannot listen on ${address}: ${from} is an ${info.family} socket, not a Unix one: pollux serves Unix stream sockets (ListenStream=/path in the .socket unit)`,
+      `cannot listen on ${address}: ${from} is a socket of family ${info.family}, not a Unix one: pollux serves Unix stream sockets (ListenStream=/path in the .socket unit)`,
     );
   }
   if (info.type !== 'stream') {
