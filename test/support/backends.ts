@@ -54,7 +54,7 @@ export interface Backends {
   spawnFixture(
     fixture: string,
     args: readonly string[],
-    options?: { uid?: number; gid?: number; stdin?: boolean },
+    options?: { uid?: number; gid?: number; stdin?: boolean; fds?: readonly number[]; wrapper?: readonly string[] },
   ): Peer;
 }
 

@@ -24,22 +24,32 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
  * Starts `test/fixtures/<fixture>.ts` with `args` in a new Node.js process (optionally as another
  * user, with extra environment), collecting the JSON lines it prints. The bundle the global setup
  * built is started when there is one (a fraction of tsx's start-up time), the source through tsx
- * otherwise. With `stdin`, the test can write to the fixture's standard input.
+ * otherwise. With `stdin`, the test can write to the fixture's standard input. `fds` are passed
+ * on as the fixture's fds 3, 4, …; `wrapper` is a command line that runs `node` with its arguments
+ * (such as `systemd-socket-activate … --`), placed before them.
  */
 export function spawnPeer(
   fixture: string,
   args: readonly string[],
-  options: { uid?: number; gid?: number; env?: Record<string, string>; stdin?: boolean } = {},
+  options: {
+    uid?: number;
+    gid?: number;
+    env?: Record<string, string>;
+    stdin?: boolean;
+    fds?: readonly number[];
+    wrapper?: readonly string[];
+  } = {},
 ): Peer {
   const bundle = inject('fixtureBundles')?.[fixture];
   const entry =
     bundle === undefined
       ? ['--import', 'tsx', fileURLToPath(new URL(`../fixtures/${fixture}.ts`, import.meta.url))]
       : [bundle];
-  const child = spawn(process.execPath, [...entry, ...args], {
+  const [command, ...commandArgs] = [...(options.wrapper ?? []), process.execPath, ...entry, ...args];
+  const child = spawn(command!, commandArgs, {
     // A bundle runs from its own directory, which every user may enter; tsx needs the checkout.
     cwd: bundle === undefined ? repoRoot : dirname(bundle),
-    stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'inherit'],
+    stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'inherit', ...(options.fds ?? [])],
     env: { ...process.env, ...options.env },
     ...(options.uid === undefined ? {} : { uid: options.uid }),
     ...(options.gid === undefined ? {} : { gid: options.gid }),

@@ -1,6 +1,8 @@
 import { IpcClient, IpcServer, type IpcClientOptions, type IpcError, type IpcServerOptions } from '@pollux/core';
+import type { notifyServiceManager } from '@pollux/transport-socket';
 import { NodePoller } from '@pollux/poll-node';
 import { SocketTransport, type SocketTransportOptions } from '@pollux/transport-socket';
+import { reportToServiceManager } from './readiness.js';
 
 let sharedPoller: NodePoller | undefined;
 
@@ -14,20 +16,34 @@ export function defaultPoller(): NodePoller {
 export type CreateServerOptions = Partial<IpcServerOptions> & {
   /** Options of the default {@link SocketTransport} (socket file mode, backlog). */
   readonly socket?: SocketTransportOptions;
+  /**
+   * Tell the service manager through `NOTIFY_SOCKET`, when it is set (`sd_notify`, for a systemd
+   * unit of `Type=notify`): `READY=1` once the server listens (with `STATUS=` naming its
+   * addresses, again after each further listen), `STOPPING=1` when it begins to close. A
+   * notification that fails is emitted as `'error'` (or printed as a process warning) and the
+   * server goes on serving. Turn it off to send `READY=1` yourself with
+   * {@link notifyServiceManager}, e.g. after listening on several addresses, or for all but one of
+   * several servers in one process. Default `true`.
+   */
+  readonly notifyServiceManager?: boolean;
 };
 
 /**
- * Makes an {@link IpcServer} on Node's event loop and Unix sockets unless told otherwise.
+ * Makes an {@link IpcServer} on Node's event loop and Unix sockets unless told otherwise, which
+ * tells a service manager that started it when it is ready and when it stops (see
+ * `notifyServiceManager` in {@link CreateServerOptions}).
  *
  * @throws {@link IpcError} `EINVAL` for an out-of-range option.
  */
 export function createServer(options: CreateServerOptions = {}): IpcServer {
-  const { socket, ...rest } = options;
-  return new IpcServer({
+  const { socket, notifyServiceManager: notify = true, ...rest } = options;
+  const server = new IpcServer({
     ...rest,
     poller: options.poller ?? defaultPoller(),
     transport: options.transport ?? new SocketTransport(socket),
   });
+  if (notify) reportToServiceManager(server);
+  return server;
 }
 
 /** Options of {@link connect}: those of `IpcClient.connect` without `service`, poller and transport optional. */

@@ -1,8 +1,9 @@
 /*
- * Unix stream sockets: the setup calls Node's `net` does not expose as raw fds
- * (abstract names, SO_PEERCRED, socketpair, accept4 into a caller-owned fd).
- * Setup calls throw SysError; accept and connect are expected-outcome calls
- * and return -errno instead.
+ * Unix sockets: the setup calls Node's `net` does not expose as raw fds
+ * (abstract names, SO_PEERCRED, socketpair, accept4 into a caller-owned fd),
+ * what an inherited socket is (systemd socket activation), and one datagram
+ * to a Unix address (sd_notify). Setup calls throw SysError; accept, connect
+ * and sendto are expected-outcome calls and return -errno instead.
  */
 #include "pollux_sys.h"
 
@@ -228,6 +229,119 @@ static napi_value socket_error(napi_env env, napi_callback_info info) {
   return pollux_int32(env, err);
 }
 
+static napi_value set_close_on_exec(napi_env env, napi_callback_info info) {
+  GET_ARGS(env, info, 2, argv);
+  int fd, on, flags;
+  if (pollux_arg_fd(env, argv[0], &fd) != 0 ||
+      pollux_arg_bool(env, argv[1], "on", &on) != 0)
+    return NULL;
+  flags = fcntl(fd, F_GETFD);
+  if (flags < 0) return pollux_throw_errno(env, errno, "fcntl");
+  int wanted = on ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC);
+  if (wanted != flags && fcntl(fd, F_SETFD, wanted) != 0)
+    return pollux_throw_errno(env, errno, "fcntl");
+  return NULL;
+}
+
+static const char* family_name(int family) {
+  switch (family) {
+    case AF_UNIX: return "unix";
+    case AF_INET: return "inet";
+    case AF_INET6: return "inet6";
+    case AF_NETLINK: return "netlink";
+    default: return "other";
+  }
+}
+
+static const char* type_name(int type) {
+  switch (type) {
+    case SOCK_STREAM: return "stream";
+    case SOCK_DGRAM: return "dgram";
+    case SOCK_SEQPACKET: return "seqpacket";
+    case SOCK_RAW: return "raw";
+    default: return "other";
+  }
+}
+
+/* The local address of a Unix socket as pollux spells it: a path, `@name`
+ * for an abstract one, "" when unbound. Other families get "". */
+static napi_value local_unix_address(napi_env env, int fd, int family) {
+  struct sockaddr_un addr;
+  socklen_t len = sizeof(addr);
+  char text[sizeof(addr.sun_path) + 2];
+  size_t length = 0;
+  napi_value value;
+  memset(&addr, 0, sizeof(addr));
+  if (family == AF_UNIX && getsockname(fd, (struct sockaddr*)&addr, &len) == 0 &&
+      len > offsetof(struct sockaddr_un, sun_path)) {
+    size_t name_len = len - offsetof(struct sockaddr_un, sun_path);
+    if (addr.sun_path[0] == '\0') {
+      text[0] = '@';
+      memcpy(text + 1, addr.sun_path + 1, name_len - 1);
+      length = name_len;
+    } else {
+      length = strnlen(addr.sun_path, name_len);
+      memcpy(text, addr.sun_path, length);
+    }
+  }
+  NAPI_CALL(env, napi_create_string_utf8(env, text, length, &value));
+  return value;
+}
+
+/* socketInfo(fd): what an fd handed to this process is, before adopting it. */
+static napi_value socket_info(napi_env env, napi_callback_info info) {
+  GET_ARGS(env, info, 1, argv);
+  int fd, family, type, listening;
+  socklen_t len;
+  napi_value result, value;
+  if (pollux_arg_fd(env, argv[0], &fd) != 0) return NULL;
+  len = sizeof(family);
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) != 0)
+    return pollux_throw_errno(env, errno, "getsockopt");
+  len = sizeof(type);
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+    return pollux_throw_errno(env, errno, "getsockopt");
+  len = sizeof(listening);
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0)
+    return pollux_throw_errno(env, errno, "getsockopt");
+  NAPI_CALL(env, napi_create_object(env, &result));
+  NAPI_CALL(env, napi_create_string_utf8(env, family_name(family), NAPI_AUTO_LENGTH, &value));
+  NAPI_CALL(env, napi_set_named_property(env, result, "family", value));
+  NAPI_CALL(env, napi_create_string_utf8(env, type_name(type), NAPI_AUTO_LENGTH, &value));
+  NAPI_CALL(env, napi_set_named_property(env, result, "type", value));
+  NAPI_CALL(env, napi_get_boolean(env, listening != 0, &value));
+  NAPI_CALL(env, napi_set_named_property(env, result, "listening", value));
+  value = local_unix_address(env, fd, family);
+  if (value == NULL) return NULL;
+  NAPI_CALL(env, napi_set_named_property(env, result, "address", value));
+  return result;
+}
+
+static napi_value socket_unix_datagram(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return pollux_throw_errno(env, errno, "socket");
+  return new_fd_value(env, fd);
+}
+
+/* sendToUnix(fd, name, abstract, bytes): one datagram, never blocking, never SIGPIPE. */
+static napi_value send_to_unix(napi_env env, napi_callback_info info) {
+  GET_ARGS(env, info, 4, argv);
+  int fd, err;
+  ssize_t sent;
+  struct sockaddr_un addr;
+  socklen_t addrlen;
+  uint8_t* data;
+  size_t length;
+  err = fd_and_address(env, argv, &fd, &addr, &addrlen);
+  if (err < 0 || pollux_arg_bytes(env, argv[3], "bytes", &data, &length) != 0) return NULL;
+  if (err > 0) return pollux_int32(env, -err);
+  do {
+    sent = sendto(fd, data, length, MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr*)&addr, addrlen);
+  } while (sent < 0 && errno == EINTR);
+  return pollux_int32(env, sent < 0 ? -errno : (int32_t)sent);
+}
+
 int pollux_init_unix_socket(napi_env env, napi_value exports) {
   if (pollux_export_fn(env, exports, "socketUnix", socket_unix) != 0 ||
       pollux_export_fn(env, exports, "bindUnix", bind_unix) != 0 ||
@@ -239,7 +353,11 @@ int pollux_init_unix_socket(napi_env env, napi_value exports) {
       pollux_export_fn(env, exports, "shutdown", shutdown_js) != 0 ||
       pollux_export_fn(env, exports, "close", close_js) != 0 ||
       pollux_export_fn(env, exports, "setNonBlocking", set_non_blocking) != 0 ||
-      pollux_export_fn(env, exports, "socketError", socket_error) != 0)
+      pollux_export_fn(env, exports, "socketError", socket_error) != 0 ||
+      pollux_export_fn(env, exports, "setCloseOnExec", set_close_on_exec) != 0 ||
+      pollux_export_fn(env, exports, "socketInfo", socket_info) != 0 ||
+      pollux_export_fn(env, exports, "socketUnixDatagram", socket_unix_datagram) != 0 ||
+      pollux_export_fn(env, exports, "sendToUnix", send_to_unix) != 0)
     return -1;
   return 0;
 }

@@ -20,6 +20,11 @@ export {
   socketError,
   accept,
   connectUnix,
+  setCloseOnExec,
+  socketInfo,
+  socketUnixDatagram,
+  sendToUnix,
+  type SocketInfo,
 } from './unix-socket.js';
 export { read, writev, sendmsg, recvmsg } from './io.js';
 export { poll, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDHUP } from './poll.js';

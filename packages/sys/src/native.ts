@@ -4,6 +4,21 @@ import { createRequire } from 'node:module';
 import { arch, platform } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
+/** What a socket is, from `getsockopt` and `getsockname`. */
+export interface SocketInfo {
+  /** Address family (`SO_DOMAIN`): `'unix'`, `'inet'`, `'inet6'`, `'netlink'`, or `'other'`. */
+  readonly family: 'unix' | 'inet' | 'inet6' | 'netlink' | 'other';
+  /** Socket type (`SO_TYPE`): `'stream'`, `'dgram'`, `'seqpacket'`, `'raw'`, or `'other'`. */
+  readonly type: 'stream' | 'dgram' | 'seqpacket' | 'raw' | 'other';
+  /** Whether it is listening (`SO_ACCEPTCONN`). */
+  readonly listening: boolean;
+  /**
+   * A Unix socket's own address (`getsockname`): its path, `@name` for an abstract one; empty
+   * when unbound or not a Unix socket.
+   */
+  readonly address: string;
+}
+
 export interface NativeBinding {
   setErrorClass(ctor: new (syscall: string, errno: number) => Error): void;
   errnoName(errno: number): string;
@@ -20,6 +35,10 @@ export interface NativeBinding {
   close(fd: number): void;
   setNonBlocking(fd: number, on: boolean): void;
   socketError(fd: number): number;
+  setCloseOnExec(fd: number, on: boolean): void;
+  socketInfo(fd: number): SocketInfo;
+  socketUnixDatagram(): number;
+  sendToUnix(fd: number, name: string, abstract: boolean, bytes: Uint8Array): number;
 
   read(fd: number, buffer: Uint8Array, offset: number, length: number): number;
   writev(fd: number, chunks: readonly Uint8Array[], count: number): number;

@@ -1,4 +1,6 @@
-import { native } from './native.js';
+import { native, type SocketInfo } from './native.js';
+
+export type { SocketInfo } from './native.js';
 
 /**
  * Creates a Unix stream socket: `socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC)`.
@@ -146,4 +148,58 @@ export function accept(fd: number): number {
  */
 export function connectUnix(fd: number, name: string, abstract: boolean): number {
   return native.connectUnix(fd, name, abstract);
+}
+
+/**
+ * Sets or clears `FD_CLOEXEC` (`fcntl`), for fds inherited from elsewhere (systemd passes its
+ * sockets without it): a child process the server spawns must not inherit them.
+ *
+ * @param fd - fd to change
+ * @param on - `true` for close-on-exec
+ * @throws {@link SysError} `EBADF`
+ */
+export function setCloseOnExec(fd: number, on: boolean): void {
+  native.setCloseOnExec(fd, on);
+}
+
+/**
+ * What socket `fd` is: its family, type, whether it listens, and a Unix socket's own address,
+ * from `getsockopt(SO_DOMAIN, SO_TYPE, SO_ACCEPTCONN)` and `getsockname`. For checking an fd
+ * handed to this process before adopting it.
+ *
+ * @param fd - fd to inspect
+ * @returns the socket's family, type, listening state and address
+ * @throws {@link SysError} `EBADF` (not open), `ENOTSOCK` (open, but not a socket)
+ */
+export function socketInfo(fd: number): SocketInfo {
+  return native.socketInfo(fd);
+}
+
+/**
+ * Creates a Unix datagram socket: `socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC)`,
+ * to send with {@link sendToUnix}, or to {@link bindUnix} and {@link read} datagrams from.
+ *
+ * @returns the new fd; the caller owns it and must {@link close} it
+ * @throws {@link SysError} `EMFILE`, `ENFILE`, `ENOMEM`
+ */
+export function socketUnixDatagram(): number {
+  return native.socketUnixDatagram();
+}
+
+/**
+ * Sends `bytes` as one datagram to a Unix address (see {@link bindUnix} for `name` and
+ * `abstract`): `sendto(MSG_NOSIGNAL | MSG_DONTWAIT)`, retried on `EINTR`. Never throws for a
+ * syscall failure.
+ *
+ * @param fd - socket from {@link socketUnixDatagram}
+ * @param name - the path, or the abstract name without its leading NUL
+ * @param abstract - whether `name` is in the abstract namespace
+ * @param bytes - the datagram
+ * @returns bytes sent, or `-errno`: `-ENOENT` (no socket at the path), `-ECONNREFUSED` (nobody
+ *   bound there), `-EAGAIN` (the receiver's queue is full), `-EACCES`, `-EPROTOTYPE` (not a
+ *   datagram socket there), `-EMSGSIZE`, `-ENAMETOOLONG`
+ * @throws TypeError if `name` is not a string, a path contains NUL, or `bytes` is not a Uint8Array
+ */
+export function sendToUnix(fd: number, name: string, abstract: boolean, bytes: Uint8Array): number {
+  return native.sendToUnix(fd, name, abstract, bytes);
 }

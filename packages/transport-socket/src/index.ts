@@ -1,1 +1,2 @@
 export { SocketTransport, type SocketTransportOptions } from './socket-transport.js';
+export { notifyServiceManager } from './service-manager.js';

@@ -136,6 +136,15 @@ export function fileAttributesOnAbstract(address: string): IpcError {
   );
 }
 
+/** `mode`, `owner` or `group` was given for a socket this process did not create. */
+export function fileAttributesOnInherited(address: string): IpcError {
+  return new IpcError(
+    'EINVAL',
+    `${address} is a socket made by whoever passed it, which chose its file's mode, owner and group: ` +
+      'set them there (SocketMode=, SocketUser=, SocketGroup= in the .socket unit), and drop those options here',
+  );
+}
+
 /** The private directory beside `address` makes a path too long for a socket. */
 export function asideTooLong(address: string, aside: string): IpcError {
   return new IpcError(

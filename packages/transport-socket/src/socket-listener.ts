@@ -5,6 +5,7 @@ import * as sys from '@pollux/sys';
 
 const ECONNABORTED = constants.errno.ECONNABORTED;
 import { SocketChannel } from './socket-channel.js';
+import { holdListeningFd, releaseListeningFd } from './inherited-listener.js';
 
 /** Wraps a connected fd, or closes it and returns the errno when it is unusable. */
 export function adopt(fd: number): Channel | number {
@@ -16,7 +17,10 @@ export function adopt(fd: number): Channel | number {
   }
 }
 
-/** A listening Unix stream socket. */
+/**
+ * A listening Unix stream socket. One made for a path removes its file on close; one adopted
+ * (`systemd:`, `fd:`) or on an abstract name has no file of its own to remove.
+ */
 export class SocketListener implements Listener {
   readonly fd: number;
   readonly address: string;
@@ -33,6 +37,7 @@ export class SocketListener implements Listener {
       const stat = lstatSync(path);
       this.boundFile = { path, dev: stat.dev, ino: stat.ino };
     }
+    holdListeningFd(fd);
   }
 
   accept(): Channel | number {
@@ -43,6 +48,7 @@ export class SocketListener implements Listener {
   close(): void {
     if (!this.open) return;
     this.open = false;
+    releaseListeningFd(this.fd);
     sys.close(this.fd);
     const file = this.boundFile;
     if (file === undefined) return;

@@ -11,12 +11,14 @@ import {
   chownError,
   connectError,
   fileAttributesOnAbstract,
+  fileAttributesOnInherited,
   listenError,
   socketCreationError,
   staleFileStays,
   type AddressHolder,
 } from './socket-errors.js';
 import { adopt, SocketListener } from './socket-listener.js';
+import { checkListeningSocket, parseInheritedAddress, type InheritedAddress } from './inherited-listener.js';
 
 /**
  * Options of {@link SocketTransport}. `mode`, `owner` and `group` apply to a listening socket's
@@ -79,15 +81,31 @@ export class SocketTransport implements Transport, SyncConnector {
   /**
    * Binds and listens on `address`. A socket file there that nobody answers on is replaced.
    *
+   * Two forms take over a socket that is already listening instead: `systemd:<name>` the next
+   * socket systemd passed under that name (`LISTEN_FDNAMES`; `systemd:` the next one whatever its
+   * name), `fd:<n>` fd `n`, inherited any other way. The first `systemd:` address read reads
+   * `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES`, unsets them and makes every passed fd
+   * close-on-exec, so child processes inherit neither; fds no listen takes stay open for a later
+   * one. An adopted fd must be a listening Unix stream socket; it is made non-blocking and
+   * close-on-exec, and closing its listener closes it but never removes its file, which belongs
+   * to whoever made the socket. `backlog` does not apply to it.
+   *
    * @throws {@link @pollux/core!index.IpcError} `EADDRINUSE` when a server listens there, a file that is
    * not a socket is in the way, or a socket file this process may not probe is; `ENOENT` /
    * `ENOTDIR` when the directory does not exist; `EACCES` / `EPERM` when it is not writable (or a
    * left-over socket file in it cannot be removed); `EROFS`; `ENAMETOOLONG` (over 107 bytes);
-   * `EINVAL` (empty, a path with a NUL byte, or `mode` / `owner` / `group` with an abstract
-   * address); `EPERM` when the process may not give the socket file its `owner` or `group`;
-   * `EMFILE` / `ENFILE`. Each message names the address or directory and says what to do.
+   * `EINVAL` (empty, a path with a NUL byte, or `mode` / `owner` / `group` with an abstract or
+   * adopted address); `EPERM` when the process may not give the socket file its `owner` or `group`;
+   * `EMFILE` / `ENFILE`. For `systemd:` and `fd:`: `ENOENT` when systemd passed no such socket to
+   * this process (the message names those it passed), `EINVAL` for a malformed `fd:` or a socket
+   * that does not listen, `EBADF` for an fd that is not open, `ENOTSOCK` for one that is no socket,
+   * `EAFNOSUPPORT` for a TCP or other non-Unix socket, `EPROTOTYPE` for a datagram or seqpacket
+   * socket, `EBUSY` when a listener of this process already holds the fd. Each message names the
+   * address, directory or fd and says what to do.
    */
   listen(address: string): Listener {
+    const inherited = parseInheritedAddress(address);
+    if (inherited !== undefined) return this.adoptListening(inherited, address);
     const target = parseSocketAddress(address);
     if (target.abstract && this.setsFileAttributes) throw fileAttributesOnAbstract(address);
     const fd = openSocket(address);
@@ -103,6 +121,14 @@ export class SocketTransport implements Transport, SyncConnector {
       sys.close(fd);
       throw error instanceof IpcError ? error : listenError(error, address, target);
     }
+  }
+
+  /** Takes over a listening socket this process did not create (see {@link SocketTransport.listen}). */
+  private adoptListening(inherited: InheritedAddress, address: string): Listener {
+    if (this.setsFileAttributes) throw fileAttributesOnInherited(address);
+    checkListeningSocket(inherited, address);
+    inherited.take();
+    return new SocketListener(inherited.fd, address, undefined);
   }
 
   /**

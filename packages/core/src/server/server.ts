@@ -145,6 +145,16 @@ export interface IpcServerEvents {
    * with `idleAction: 'close'` the server closes right after.
    */
   idle: [];
+  /**
+   * {@link IpcServer.listen} on `address` completed: clients can connect there. A listener that
+   * throws does not undo it: the error is emitted as `'error'`.
+   */
+  listening: [address: string];
+  /**
+   * {@link IpcServer.close} or {@link IpcServer.destroy} began (also after `idleAction: 'close'`):
+   * no client is accepted from now on. Emitted once, before the addresses are released.
+   */
+  closing: [];
 }
 
 const ACCEPTS_PER_CALLBACK = 64;
@@ -312,6 +322,11 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     }
     this.endpoints.set(listener.fd, listener);
     this.awaitIdle();
+    try {
+      this.emit('listening', listener.address);
+    } catch (error) {
+      this.reportError(IpcError.from(error, 'EREMOTEIO'), "a 'listening' listener threw");
+    }
   }
 
   /** The addresses the server listens on. */
@@ -405,6 +420,11 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   }
 
   private async shutdown(timeout: number): Promise<void> {
+    try {
+      this.emit('closing');
+    } catch (error) {
+      this.reportError(IpcError.from(error, 'EREMOTEIO'), "a 'closing' listener threw");
+    }
     this.cancelIdle();
     for (const listener of this.endpoints.values()) {
       this.acceptPaused.get(listener)?.cancel();
