@@ -228,6 +228,55 @@ static napi_value socket_error(napi_env env, napi_callback_info info) {
   return pollux_int32(env, err);
 }
 
+/*
+ * What kind of socket an fd from elsewhere is: family, type, and whether it
+ * listens or has a peer. getpeername, not SO_PEERCRED, tells "connected": an
+ * unconnected AF_UNIX socket answers SO_PEERCRED with pid 0 and uid -1.
+ */
+static napi_value socket_info(napi_env env, napi_callback_info info) {
+  GET_ARGS(env, info, 1, argv);
+  int fd, family, type, listening;
+  socklen_t len = sizeof(int);
+  struct sockaddr_storage peer;
+  socklen_t peer_len = sizeof(peer);
+  napi_value result, value;
+  if (pollux_arg_fd(env, argv[0], &fd) != 0) return NULL;
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) != 0)
+    return pollux_throw_errno(env, errno, "getsockopt");
+  len = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+    return pollux_throw_errno(env, errno, "getsockopt");
+  len = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0)
+    return pollux_throw_errno(env, errno, "getsockopt");
+  int connected = getpeername(fd, (struct sockaddr*)&peer, &peer_len) == 0;
+  if (!connected && errno != ENOTCONN) return pollux_throw_errno(env, errno, "getpeername");
+  NAPI_CALL(env, napi_create_object(env, &result));
+  NAPI_CALL(env, napi_create_int32(env, family, &value));
+  NAPI_CALL(env, napi_set_named_property(env, result, "family", value));
+  NAPI_CALL(env, napi_create_int32(env, type, &value));
+  NAPI_CALL(env, napi_set_named_property(env, result, "type", value));
+  NAPI_CALL(env, napi_get_boolean(env, listening != 0, &value));
+  NAPI_CALL(env, napi_set_named_property(env, result, "listening", value));
+  NAPI_CALL(env, napi_get_boolean(env, connected, &value));
+  NAPI_CALL(env, napi_set_named_property(env, result, "connected", value));
+  return result;
+}
+
+static napi_value set_close_on_exec(napi_env env, napi_callback_info info) {
+  GET_ARGS(env, info, 2, argv);
+  int fd, on, flags;
+  if (pollux_arg_fd(env, argv[0], &fd) != 0 ||
+      pollux_arg_bool(env, argv[1], "on", &on) != 0)
+    return NULL;
+  flags = fcntl(fd, F_GETFD);
+  if (flags < 0) return pollux_throw_errno(env, errno, "fcntl");
+  int wanted = on ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC);
+  if (wanted != flags && fcntl(fd, F_SETFD, wanted) != 0)
+    return pollux_throw_errno(env, errno, "fcntl");
+  return NULL;
+}
+
 int pollux_init_unix_socket(napi_env env, napi_value exports) {
   if (pollux_export_fn(env, exports, "socketUnix", socket_unix) != 0 ||
       pollux_export_fn(env, exports, "bindUnix", bind_unix) != 0 ||
@@ -239,7 +288,11 @@ int pollux_init_unix_socket(napi_env env, napi_value exports) {
       pollux_export_fn(env, exports, "shutdown", shutdown_js) != 0 ||
       pollux_export_fn(env, exports, "close", close_js) != 0 ||
       pollux_export_fn(env, exports, "setNonBlocking", set_non_blocking) != 0 ||
-      pollux_export_fn(env, exports, "socketError", socket_error) != 0)
+      pollux_export_fn(env, exports, "socketError", socket_error) != 0 ||
+      pollux_export_fn(env, exports, "socketInfo", socket_info) != 0 ||
+      pollux_export_fn(env, exports, "setCloseOnExec", set_close_on_exec) != 0 ||
+      pollux_export_int(env, exports, "AF_UNIX", AF_UNIX) != 0 ||
+      pollux_export_int(env, exports, "SOCK_STREAM", SOCK_STREAM) != 0)
     return -1;
   return 0;
 }

@@ -18,6 +18,11 @@ export {
   close,
   setNonBlocking,
   socketError,
+  setCloseOnExec,
+  socketInfo,
+  AF_UNIX,
+  SOCK_STREAM,
+  type SocketInfo,
   accept,
   connectUnix,
 } from './unix-socket.js';

@@ -20,6 +20,10 @@ export interface NativeBinding {
   close(fd: number): void;
   setNonBlocking(fd: number, on: boolean): void;
   socketError(fd: number): number;
+  socketInfo(fd: number): { family: number; type: number; listening: boolean; connected: boolean };
+  setCloseOnExec(fd: number, on: boolean): void;
+  AF_UNIX: number;
+  SOCK_STREAM: number;
 
   read(fd: number, buffer: Uint8Array, offset: number, length: number): number;
   writev(fd: number, chunks: readonly Uint8Array[], count: number): number;

@@ -106,6 +106,47 @@ export function setNonBlocking(fd: number, on: boolean): void {
 }
 
 /**
+ * Sets or clears `FD_CLOEXEC` (`fcntl`), for fds adopted from elsewhere: an inherited fd is
+ * open across exec, and would leak into every process this one starts.
+ *
+ * @param fd - fd to change
+ * @param on - `true` to close it on exec
+ * @throws {@link SysError} `EBADF`
+ */
+export function setCloseOnExec(fd: number, on: boolean): void {
+  native.setCloseOnExec(fd, on);
+}
+
+/** What kind of socket an fd is, from {@link socketInfo}. */
+export interface SocketInfo {
+  /** Address family (`SO_DOMAIN`), e.g. {@link AF_UNIX}. */
+  readonly family: number;
+  /** Socket type (`SO_TYPE`), e.g. {@link SOCK_STREAM}. */
+  readonly type: number;
+  /** Whether it is listening (`SO_ACCEPTCONN`). */
+  readonly listening: boolean;
+  /** Whether it has a peer (`getpeername` succeeds): connected, or one end of a socketpair. */
+  readonly connected: boolean;
+}
+
+/** `AF_UNIX`, the family of Unix sockets, as {@link socketInfo} reports it. */
+export const AF_UNIX: number = native.AF_UNIX;
+/** `SOCK_STREAM`, the type of stream sockets, as {@link socketInfo} reports it. */
+export const SOCK_STREAM: number = native.SOCK_STREAM;
+
+/**
+ * What kind of socket `fd` is, for fds adopted from elsewhere (a parent's socketpair, an fd
+ * received over a socket), before trusting them to be what the caller was told.
+ *
+ * @param fd - fd to inspect
+ * @returns its family, type, and whether it listens or is connected
+ * @throws {@link SysError} `EBADF` (not open), `ENOTSOCK` (open, but no socket)
+ */
+export function socketInfo(fd: number): SocketInfo {
+  return native.socketInfo(fd);
+}
+
+/**
  * Reads and clears the socket's pending error (`getsockopt(SO_ERROR)`).
  *
  * @param fd - socket
