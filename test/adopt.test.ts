@@ -3,6 +3,7 @@
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import * as sys from '@pollux/sys';
+import { handOverInherited, receiveHandOver } from '@pollux/transport-socket';
 import { createServer, SocketTransport, type IpcClient, type IpcServer } from 'pollux';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backendMatrix, useBackends } from './support/backends.js';
@@ -113,6 +114,56 @@ describe('SocketTransport.adopt', () => {
       code: 'EINVAL',
       message: expect.stringContaining('write fd:<number>'),
     });
+  });
+});
+
+describe('the hand-over over a bootstrap socketpair', () => {
+  afterEach(() => {
+    expect(openFdCount(), 'fds leaked by this test').toBe(fdsBefore);
+  });
+
+  it('gives the receiver the end of a new connection, and closes the sender’s bootstrap', () => {
+    const [parentEnd, childEnd] = sys.socketpair();
+    expect(receiveHandOver(parentEnd)).toBeUndefined();
+    const childChannel = handOverInherited(childEnd);
+    expect(childChannel.fd).not.toBe(childEnd);
+    const parentChannel = receiveHandOver(parentEnd)!;
+    sys.close(parentEnd);
+    expect(childChannel.writev([Buffer.from('hi')], 1)).toBe(2);
+    const buffer = Buffer.alloc(4);
+    expect(parentChannel.read(buffer, 0, 4)).toBe(2);
+    expect(buffer.toString('latin1', 0, 2)).toBe('hi');
+    expect(parentChannel.credentials.pid).toBe(process.pid);
+    parentChannel.close();
+    childChannel.close();
+  });
+
+  it('says ECONNRESET when the sender closed without handing over, ECONNRESET to a sender whose receiver is gone', () => {
+    const [parentEnd, childEnd] = sys.socketpair();
+    sys.close(childEnd);
+    expect(() => receiveHandOver(parentEnd)).toThrowError(expect.objectContaining({ code: 'ECONNRESET' }));
+    sys.close(parentEnd);
+    const [gone, orphan] = sys.socketpair();
+    sys.close(gone);
+    expect(() => handOverInherited(orphan)).toThrowError(expect.objectContaining({ code: 'ECONNRESET' }));
+  });
+
+  it('refuses anything but one connected socket with EPROTO, closing every fd that came', () => {
+    const file = openSync('/dev/null', 'r');
+    for (const [bytes, fds] of [
+      ['P', [file]],
+      ['P', [file, file]],
+      ['x', []],
+    ] as const) {
+      const [parentEnd, childEnd] = sys.socketpair();
+      expect(sys.sendmsg(childEnd, [Buffer.from(bytes)], 1, fds)).toBe(1);
+      expect(() => receiveHandOver(parentEnd)).toThrowError(
+        expect.objectContaining({ code: 'EPROTO', message: expect.stringContaining('does not speak pollux') }),
+      );
+      sys.close(parentEnd);
+      sys.close(childEnd);
+    }
+    closeSync(file);
   });
 });
 

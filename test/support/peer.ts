@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,19 +24,26 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
  * Starts `test/fixtures/<fixture>.ts` with `args` in a new Node.js process (optionally as another
  * user, with extra environment), collecting the JSON lines it prints. The bundle the global setup
  * built is started when there is one (a fraction of tsx's start-up time), the source through tsx
- * otherwise. With `stdin`, the test can write to the fixture's standard input.
+ * otherwise. With `stdin`, the test can write to the fixture's standard input. With `launch`, the
+ * process is started by it instead of `child_process.spawn` (e.g. `spawnWithChannel`).
  */
 export function spawnPeer(
   fixture: string,
   args: readonly string[],
-  options: { uid?: number; gid?: number; env?: Record<string, string>; stdin?: boolean } = {},
+  options: {
+    uid?: number;
+    gid?: number;
+    env?: Record<string, string>;
+    stdin?: boolean;
+    launch?: (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
+  } = {},
 ): Peer {
   const bundle = inject('fixtureBundles')?.[fixture];
   const entry =
     bundle === undefined
       ? ['--import', 'tsx', fileURLToPath(new URL(`../fixtures/${fixture}.ts`, import.meta.url))]
       : [bundle];
-  const child = spawn(process.execPath, [...entry, ...args], {
+  const child = (options.launch ?? spawn)(process.execPath, [...entry, ...args], {
     // A bundle runs from its own directory, which every user may enter; tsx needs the checkout.
     cwd: bundle === undefined ? repoRoot : dirname(bundle),
     stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'inherit'],

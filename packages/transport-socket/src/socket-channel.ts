@@ -20,10 +20,14 @@ export class SocketChannel implements Channel {
   readonly maxFdsPerWrite = MAX_FDS_PER_WRITE;
   private open = true;
 
-  /** @throws SysError when the peer's credentials cannot be read (the socket is already dead). */
-  constructor(fd: number) {
+  /**
+   * @param credentials - the peer's, when `SO_PEERCRED` of `fd` does not name it (a socketpair
+   * made by the peer: see socket-handover.ts); the kernel's word all the same
+   * @throws SysError when the peer's credentials cannot be read (the socket is already dead).
+   */
+  constructor(fd: number, credentials: Credentials = sys.peerCredentials(fd)) {
     this.fd = fd;
-    this.credentials = sys.peerCredentials(fd);
+    this.credentials = credentials;
   }
 
   read(buffer: Uint8Array, offset: number, length: number, fds?: number[]): number {
