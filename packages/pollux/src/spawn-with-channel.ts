@@ -29,7 +29,8 @@ export const CHANNEL_FD_ENV = 'POLLUX_CHANNEL_FD';
  * @param options - `child_process.spawn` options; `stdio` may be a string or an array, the channel
  * goes after it
  * @returns the child process
- * @throws {@link IpcError} `EMFILE` / `ENFILE` when no socketpair can be made; what
+ * @throws {@link IpcError} `EMFILE` / `ENFILE` when no socketpair can be made, `ENOMEM` when
+ * Node's loop cannot watch it (the child is not started then); what
  * `child_process.spawn` throws for bad arguments (a failure to start the program, such as
  * `ENOENT`, is its `'error'` event). A server closed by the time the child connects refuses it:
  * the child's {@link connectInherited} fails with `ECONNRESET`.
@@ -51,29 +52,38 @@ export function spawnWithChannel(
       cause: error,
     });
   }
-  let child: ChildProcess;
+  let watcher: sys.FdWatcher;
   try {
-    child = spawn(command, args, {
+    // Watching first: what can fail then fails before a child exists that could not connect.
+    watcher = awaitHandOver(server, parentEnd);
+  } catch (error) {
+    sys.close(parentEnd);
+    sys.close(childEnd);
+    throw IpcError.from(error, 'EIO');
+  }
+  try {
+    return spawn(command, args, {
       ...options,
       stdio: [...stdio, childEnd],
       env: { ...(options.env ?? process.env), [CHANNEL_FD_ENV]: String(stdio.length) },
     });
   } catch (error) {
+    watcher.close();
     sys.close(parentEnd);
     throw error;
   } finally {
     sys.close(childEnd);
   }
-  awaitHandOver(server, parentEnd);
-  return child;
 }
 
 /**
  * Waits on Node's loop, as the child process itself is watched, for the child to hand over its
  * connection on `bootstrap`, and gives it to `server`. A child that exits first, or sends
  * anything else, only closes the bootstrap: its own `connectInherited` is what fails.
+ *
+ * @returns the watcher, for the caller to close (before `bootstrap`) if the child never starts
  */
-function awaitHandOver(server: IpcServer, bootstrap: number): void {
+function awaitHandOver(server: IpcServer, bootstrap: number): sys.FdWatcher {
   const watcher = new sys.FdWatcher(bootstrap, () => {
     let channel: Channel | undefined;
     try {
@@ -91,9 +101,15 @@ function awaitHandOver(server: IpcServer, bootstrap: number): void {
       // The server closed meanwhile; adopt closed the channel, and the child sees its end.
     }
   });
-  // The child process keeps Node running while it lives; a child the caller unref'd must not.
-  watcher.unref();
-  watcher.start(sys.WATCH_READABLE);
+  try {
+    // The child process keeps Node running while it lives; a child the caller unref'd must not.
+    watcher.unref();
+    watcher.start(sys.WATCH_READABLE);
+  } catch (error) {
+    watcher.close();
+    throw error;
+  }
+  return watcher;
 }
 
 /** `stdio` as an array of the first three fds' settings, which the channel then follows. */
