@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,8 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
  * built is started when there is one (a fraction of tsx's start-up time), the source through tsx
  * otherwise. With `stdin`, the test can write to the fixture's standard input. `fds` are passed
  * on as the fixture's fds 3, 4, …; `wrapper` is a command line that runs `node` with its arguments
- * (such as `systemd-socket-activate … --`), placed before them.
+ * (such as `systemd-socket-activate … --`), placed before them. With `launch`, the process is
+ * started by it instead of `child_process.spawn` (e.g. `spawnWithChannel`).
  */
 export function spawnPeer(
   fixture: string,
@@ -38,6 +39,7 @@ export function spawnPeer(
     stdin?: boolean;
     fds?: readonly number[];
     wrapper?: readonly string[];
+    launch?: (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
   } = {},
 ): Peer {
   const bundle = inject('fixtureBundles')?.[fixture];
@@ -46,7 +48,7 @@ export function spawnPeer(
       ? ['--import', 'tsx', fileURLToPath(new URL(`../fixtures/${fixture}.ts`, import.meta.url))]
       : [bundle];
   const [command, ...commandArgs] = [...(options.wrapper ?? []), process.execPath, ...entry, ...args];
-  const child = spawn(command!, commandArgs, {
+  const child = (options.launch ?? spawn)(command!, commandArgs, {
     // A bundle runs from its own directory, which every user may enter; tsx needs the checkout.
     cwd: bundle === undefined ? repoRoot : dirname(bundle),
     stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'inherit', ...(options.fds ?? [])],

@@ -9,3 +9,9 @@ export { NodePoller } from '@pollux/poll-node';
 export { SocketTransport, notifyServiceManager, type SocketTransportOptions } from '@pollux/transport-socket';
 export { connect, createServer, defaultPoller, type ConnectOptions, type CreateServerOptions } from './defaults.js';
 export { connectSync, pollFd, type ConnectSyncOptions } from './connect-sync.js';
+export {
+  spawnWithChannel,
+  connectInherited,
+  CHANNEL_FD_ENV,
+  type ConnectInheritedOptions,
+} from './spawn-with-channel.js';

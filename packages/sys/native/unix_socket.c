@@ -288,11 +288,17 @@ static napi_value local_unix_address(napi_env env, int fd, int family) {
   return value;
 }
 
-/* socketInfo(fd): what an fd handed to this process is, before adopting it. */
+/*
+ * socketInfo(fd): what an fd handed to this process is, before adopting it.
+ * getpeername, not SO_PEERCRED, tells "connected": an unconnected AF_UNIX
+ * socket answers SO_PEERCRED with pid 0 and uid -1.
+ */
 static napi_value socket_info(napi_env env, napi_callback_info info) {
   GET_ARGS(env, info, 1, argv);
-  int fd, family, type, listening;
+  int fd, family, type, listening, connected;
   socklen_t len;
+  struct sockaddr_storage peer;
+  socklen_t peer_len = sizeof(peer);
   napi_value result, value;
   if (pollux_arg_fd(env, argv[0], &fd) != 0) return NULL;
   len = sizeof(family);
@@ -304,6 +310,8 @@ static napi_value socket_info(napi_env env, napi_callback_info info) {
   len = sizeof(listening);
   if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0)
     return pollux_throw_errno(env, errno, "getsockopt");
+  connected = getpeername(fd, (struct sockaddr*)&peer, &peer_len) == 0;
+  if (!connected && errno != ENOTCONN) return pollux_throw_errno(env, errno, "getpeername");
   NAPI_CALL(env, napi_create_object(env, &result));
   NAPI_CALL(env, napi_create_string_utf8(env, family_name(family), NAPI_AUTO_LENGTH, &value));
   NAPI_CALL(env, napi_set_named_property(env, result, "family", value));
@@ -311,6 +319,8 @@ static napi_value socket_info(napi_env env, napi_callback_info info) {
   NAPI_CALL(env, napi_set_named_property(env, result, "type", value));
   NAPI_CALL(env, napi_get_boolean(env, listening != 0, &value));
   NAPI_CALL(env, napi_set_named_property(env, result, "listening", value));
+  NAPI_CALL(env, napi_get_boolean(env, connected, &value));
+  NAPI_CALL(env, napi_set_named_property(env, result, "connected", value));
   value = local_unix_address(env, fd, family);
   if (value == NULL) return NULL;
   NAPI_CALL(env, napi_set_named_property(env, result, "address", value));

@@ -12,6 +12,8 @@ export interface SocketInfo {
   readonly type: 'stream' | 'dgram' | 'seqpacket' | 'raw' | 'other';
   /** Whether it is listening (`SO_ACCEPTCONN`). */
   readonly listening: boolean;
+  /** Whether it has a peer (`getpeername` succeeds): connected, or one end of a socketpair. */
+  readonly connected: boolean;
   /**
    * A Unix socket's own address (`getsockname`): its path, `@name` for an abstract one; empty
    * when unbound or not a Unix socket.

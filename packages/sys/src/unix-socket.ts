@@ -163,12 +163,13 @@ export function setCloseOnExec(fd: number, on: boolean): void {
 }
 
 /**
- * What socket `fd` is: its family, type, whether it listens, and a Unix socket's own address,
- * from `getsockopt(SO_DOMAIN, SO_TYPE, SO_ACCEPTCONN)` and `getsockname`. For checking an fd
- * handed to this process before adopting it.
+ * What socket `fd` is: its family, type, whether it listens or has a peer, and a Unix socket's
+ * own address, from `getsockopt(SO_DOMAIN, SO_TYPE, SO_ACCEPTCONN)`, `getpeername` and
+ * `getsockname`. For checking an fd handed to this process (inherited, received over a socket)
+ * before adopting it.
  *
  * @param fd - fd to inspect
- * @returns the socket's family, type, listening state and address
+ * @returns the socket's family, type, listening and connected state, and address
  * @throws {@link SysError} `EBADF` (not open), `ENOTSOCK` (open, but not a socket)
  */
 export function socketInfo(fd: number): SocketInfo {

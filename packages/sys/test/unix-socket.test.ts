@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,8 +11,10 @@ import {
   listen,
   peerCredentials,
   read,
+  setCloseOnExec,
   setNonBlocking,
   shutdown,
+  socketInfo,
   socketError,
   socketUnix,
   socketpair,
@@ -204,6 +206,31 @@ describe('socket setup', () => {
     expect(read(a, new Uint8Array(1), 0, 1)).toBe(-EAGAIN);
     close(a);
     close(b);
+  });
+
+  it('toggles FD_CLOEXEC', () => {
+    const [a, b] = socketpair();
+    setCloseOnExec(a, false);
+    expect(fdFlags(a) & O_CLOEXEC).toBe(0);
+    setCloseOnExec(a, true);
+    expect(fdFlags(a) & O_CLOEXEC).toBe(O_CLOEXEC);
+    close(a);
+    close(b);
+    expect(catchSysError(() => setCloseOnExec(a, true)).code).toBe('EBADF');
+  });
+
+  it('tells a connected, a listening and an unconnected Unix stream socket apart, and a file from a socket', () => {
+    const [a, b] = socketpair();
+    const server = listener(abstractName(), true);
+    const fresh = socketUnix();
+    expect(socketInfo(a)).toEqual({ family: 'unix', type: 'stream', listening: false, connected: true, address: '' });
+    expect(socketInfo(server)).toMatchObject({ family: 'unix', listening: true, connected: false });
+    expect(socketInfo(fresh)).toMatchObject({ listening: false, connected: false });
+    const file = openSync('/dev/null', 'r');
+    expect(catchSysError(() => socketInfo(file)).code).toBe('ENOTSOCK');
+    for (const fd of [a, b, server, fresh]) close(fd);
+    closeSync(file);
+    expect(catchSysError(() => socketInfo(a)).code).toBe('EBADF');
   });
 
   it('shutdown(write) gives the peer EOF while the other direction still works', () => {

@@ -1,2 +1,3 @@
 export { SocketTransport, type SocketTransportOptions } from './socket-transport.js';
 export { notifyServiceManager } from './service-manager.js';
+export { handOverInherited, receiveHandOver } from './socket-handover.js';

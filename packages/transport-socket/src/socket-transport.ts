@@ -19,6 +19,10 @@ import {
 } from './socket-errors.js';
 import { adopt, SocketListener } from './socket-listener.js';
 import { checkListeningSocket, parseInheritedAddress, type InheritedAddress } from './inherited-listener.js';
+import { adoptConnectedFd } from './socket-channel.js';
+
+/** The address form that takes over a connected fd: `fd:3`. */
+const FD_PREFIX = 'fd:';
 
 /**
  * Options of {@link SocketTransport}. `mode`, `owner` and `group` apply to a listening socket's
@@ -54,12 +58,19 @@ export interface SocketTransportOptions {
  * Listening on a path whose socket file was left behind by a server that stopped (nothing
  * answers on it) removes that file and takes the path over; a path where a server still answers
  * fails with `EADDRINUSE` and is left alone. Peer credentials come from `SO_PEERCRED`.
+ *
+ * `connect('fd:N')` takes over fd N, a Unix stream socket already connected elsewhere (one end of
+ * a socketpair a parent passed down), instead of connecting anew: see {@link SocketTransport.adopt}.
+ * A relative socket path that starts with `fd:` is written `./fd:…`. Channels pass fds with
+ * `SCM_RIGHTS`, up to 253 per write.
  */
 export class SocketTransport implements Transport, SyncConnector {
   private readonly mode: number | undefined;
   private readonly owner: number | undefined;
   private readonly group: number | undefined;
   private readonly backlog: number;
+  /** Fds taken over by `connect('fd:N')`: a retry or reconnection must not take whatever now has that number. */
+  private readonly connectedFds = new Set<number>();
 
   /**
    * @param options - socket file mode, owner and group, and backlog
@@ -160,12 +171,14 @@ export class SocketTransport implements Transport, SyncConnector {
   }
 
   /**
-   * Connects to `address`.
+   * Connects to `address`, or takes over fd N for `fd:N` (see {@link SocketTransport.adopt}).
    *
    * @throws {@link @pollux/core!index.IpcError} `ENOENT` when no socket exists at the path, `ECONNREFUSED` when
    * nothing listens there, `EAGAIN` when the server's accept queue is full, `EACCES` without
-   * permission, `ENAMETOOLONG` (over 107 bytes), `EINVAL` (empty, or a path with a NUL byte),
-   * `EMFILE` / `ENFILE`.
+   * permission, `ENAMETOOLONG` (over 107 bytes), `EINVAL` (empty, a path with a NUL byte, or
+   * `fd:` not followed by a number), `EMFILE` / `ENFILE`; for `fd:N` the codes of
+   * {@link SocketTransport.adopt}, and `EBADF` when this transport already took fd N over (a
+   * retry or reconnection: the fd went with the first connection).
    */
   async connect(address: string): Promise<Channel> {
     return this.connectSync(address);
@@ -177,6 +190,7 @@ export class SocketTransport implements Transport, SyncConnector {
    * @throws {@link @pollux/core!index.IpcError} as {@link SocketTransport.connect}.
    */
   connectSync(address: string): Channel {
+    if (address.startsWith(FD_PREFIX)) return this.connectFd(address);
     const target = parseSocketAddress(address);
     const fd = openSocket(address);
     let status: number;
@@ -192,6 +206,43 @@ export class SocketTransport implements Transport, SyncConnector {
     }
     const channel = adopt(fd);
     if (typeof channel === 'number') throw connectError(channel, address, target);
+    return channel;
+  }
+
+  /**
+   * Takes over `fd`, a Unix stream socket connected elsewhere: one end of a socketpair a parent
+   * passed down (see `spawnWithChannel` in the `pollux` package), or a connection received over
+   * another channel. It becomes non-blocking and close-on-exec, and the peer's credentials come
+   * from the kernel (`SO_PEERCRED`) as for any connection. The returned channel owns the fd from
+   * then on (hand it to `IpcServer.adopt`); when this throws, the fd is left as it was.
+   *
+   * @param fd - the connected socket
+   * @throws {@link @pollux/core!index.IpcError} `EBADF` when `fd` is not open, `ENOTSOCK` when it is no
+   * socket, `EPROTOTYPE` when it is not a Unix stream socket, `ENOTCONN` when it is not connected
+   * (a listening socket, or one never connected). Each message says what to pass instead.
+   */
+  adopt(fd: number): Channel {
+    return adoptConnectedFd(fd);
+  }
+
+  private connectFd(address: string): Channel {
+    const digits = address.slice(FD_PREFIX.length);
+    if (!/^\d{1,10}$/.test(digits)) {
+      throw new IpcError(
+        'EINVAL',
+        `${JSON.stringify(address)} is not an fd address: write fd:<number>, e.g. fd:3, or ./${address} for a socket path`,
+      );
+    }
+    const fd = Number(digits);
+    if (this.connectedFds.has(fd)) {
+      throw new IpcError(
+        'EBADF',
+        `fd ${fd} was already taken over by this transport and went with that connection: ` +
+          'an inherited connection cannot be made again; connect to the server by address instead',
+      );
+    }
+    const channel = adoptConnectedFd(fd);
+    this.connectedFds.add(fd);
     return channel;
   }
 }

@@ -452,31 +452,54 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
         this.pauseAccepting(listener, IpcError.fromErrno(channel, `accept on ${listener.address}`));
         return;
       }
-      const refusal = this.refusalFor(channel);
-      if (refusal !== undefined) {
-        this.refusedOverCapacity++;
-        if (this.refusing >= REFUSING_MAX) {
-          this.refuseAtOnce(channel, refusal);
-          continue;
-        }
+      this.admit(channel);
+    }
+  }
+
+  /**
+   * Serves a client over `channel`, a connection made elsewhere instead of accepted here: one end
+   * of a socketpair a parent created (`SocketTransport.adopt`, or `spawnWithChannel` in the
+   * `pollux` package). It goes through the handshake, the connection limits and every hook like
+   * an accepted one. The server owns the channel from this call on, and closes it when the
+   * client goes.
+   *
+   * @param channel - a connected channel; its credentials say who the client is
+   * @throws {@link IpcError} `ESHUTDOWN` after {@link IpcServer.close} (the channel is closed).
+   */
+  adopt(channel: Channel): void {
+    if (this.closing) {
+      channel.close();
+      throw new IpcError('ESHUTDOWN', 'server is closed, so it cannot adopt a connection: make a new IpcServer');
+    }
+    this.admit(channel);
+  }
+
+  /** Starts a session for a new connection, or turns it away when the server is full. */
+  private admit(channel: Channel): void {
+    const refusal = this.refusalFor(channel);
+    if (refusal !== undefined) {
+      this.refusedOverCapacity++;
+      if (this.refusing >= REFUSING_MAX) {
+        this.refuseAtOnce(channel, refusal);
+        return;
       }
-      try {
-        const session = new ServerSession(
-          this.nextConnectionId++,
-          channel,
-          this.poller,
-          this.host,
-          this.settings,
-          refusal,
-        );
-        this.sessions.add(session);
-        this.cancelIdle();
-        if (refusal !== undefined) this.refusing++;
-        else this.takeSlot(session);
-      } catch (error) {
-        channel.close();
-        this.reportError(IpcError.from(error, 'EIO'), 'setting up a client connection failed');
-      }
+    }
+    try {
+      const session = new ServerSession(
+        this.nextConnectionId++,
+        channel,
+        this.poller,
+        this.host,
+        this.settings,
+        refusal,
+      );
+      this.sessions.add(session);
+      this.cancelIdle();
+      if (refusal !== undefined) this.refusing++;
+      else this.takeSlot(session);
+    } catch (error) {
+      channel.close();
+      this.reportError(IpcError.from(error, 'EIO'), 'setting up a client connection failed');
     }
   }
 
