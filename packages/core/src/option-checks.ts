@@ -3,9 +3,7 @@ import { describeValue, gotValue } from './describe-value.js';
 import { IpcError } from './errors.js';
 import { isUint16, MAX_MESSAGE_SIZE_LIMIT } from './protocol/frame.js';
 import { SERVICE_NAME_MAX } from './protocol/handshake.js';
-
-/** The longest delay `setTimeout` holds; beyond it the timer fires at once. */
-const TIMER_MAX = 0x7fffffff;
+import { MAX_TIMER_DELAY as TIMER_MAX, type Poller } from './contracts/poller.js';
 
 // Checks of user options shared by client and server: each returns the value or throws `EINVAL`
 // naming the option.
@@ -19,6 +17,25 @@ export function messageSize(value: number): number {
     );
   }
   return value;
+}
+
+const POLLER_METHODS = ['add', 'modify', 'remove', 'job', 'timer', 'now'] as const;
+
+/**
+ * A poller with every method of the contract: one written before `timer` and `now` joined it
+ * would fail later, in the middle of a connection.
+ */
+export function checkPoller(poller: Poller): Poller {
+  const missing = POLLER_METHODS.filter(
+    (method) => typeof (poller as unknown as Record<string, unknown> | undefined)?.[method] !== 'function',
+  );
+  if (missing.length > 0) {
+    throw new IpcError(
+      'EINVAL',
+      `poller must implement the Poller contract; it lacks ${missing.join(', ')}: ${describeValue(poller)} (a poller keeps time too since 0.1: see TimerQueue and nodeTimer)`,
+    );
+  }
+  return poller;
 }
 
 /** A duration in ms above 0 that a timer can hold. */

@@ -162,9 +162,13 @@ export class FrameLink {
     this.poller.add(this.channel.fd, this.watchFor(this.interest), this.dispatchFn);
   }
 
-  /** Queues a frame and makes sure it is written soon. Does nothing once closing or ended. */
-  send(kind: number, code: number, id: number, payload: Uint8Array): void {
-    if (this.linkState !== LinkState.Open) return;
+  /**
+   * Queues a frame and makes sure it is written soon.
+   *
+   * @returns false, having dropped the frame, once the link is closing or ended
+   */
+  send(kind: number, code: number, id: number, payload: Uint8Array): boolean {
+    if (this.linkState !== LinkState.Open) return false;
     this.sendQueue.push(kind, code, id, payload);
     if (this.sendQueue.bytes > this.outputHighWater && !(this.stops & Stop.Output)) {
       this.stop(Stop.Output, true);
@@ -174,6 +178,7 @@ export class FrameLink {
       this.flushScheduled = true;
       this.poller.job(this.flushJob);
     }
+    return true;
   }
 
   /**

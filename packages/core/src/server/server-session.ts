@@ -151,20 +151,28 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
         : new TokenBucket(settings.requestRate, 'requestRate', () => poller.now());
     // Until the hello is in, only control frames are legal, so the decoder limit is tiny.
     this.link = new FrameLink(channel, poller, this, this.counters, 0, settings.outputHighWater);
-    this.link.start();
-    this.deadline = poller.timer(settings.handshakeTimeout, () => {
+    const deadline = poller.timer(settings.handshakeTimeout, () => {
       this.destroy(
         new IpcError('ETIMEDOUT', `client sent no complete handshake within ${settings.handshakeTimeout} ms`),
       );
     });
+    this.deadline = deadline;
+    try {
+      this.link.start();
+    } catch (error) {
+      deadline.cancel();
+      throw error;
+    }
   }
 
   get state(): SessionState {
     return this.sessionState;
   }
 
+  /** Open, or draining in a server's graceful close: events may still be sent. */
   get isOpen(): boolean {
-    return this.sessionState === SessionState.Open;
+    const state = this.sessionState;
+    return state === SessionState.Open || state === SessionState.Draining;
   }
 
   get stats(): ConnectionStats {
@@ -202,6 +210,11 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     if (state === SessionState.Handshaking) {
       this.sessionState = SessionState.Closing;
       this.link.close(closedByServer(), undefined);
+      return;
+    }
+    if (state === SessionState.Draining) {
+      // A close that waits no longer cuts short the wait already under way.
+      if (waitMs === 0) this.sayGoodbye();
       return;
     }
     if (state !== SessionState.Open) return;
@@ -465,16 +478,16 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     );
     this.link.maxMessage = this.maxMessage;
     service.opened(this.connection);
+    // Before any hook or listener runs, so a connection they close is seen opening first.
+    if (diagnostics.connectionOpen.hasSubscribers) {
+      diagnostics.connectionOpen.publish({ connection: this.connection, serviceName: definition.name });
+    }
     try {
       definition.created?.(this.connection);
     } catch (error) {
       host.hookFailed('created', error);
     }
-    if (!this.isOpen) return;
-    host.opened(this);
-    if (diagnostics.connectionOpen.hasSubscribers) {
-      diagnostics.connectionOpen.publish({ connection: this.connection, serviceName: definition.name });
-    }
+    if (this.isOpen) host.opened(this);
   }
 
   private refuse(service: RegisteredService | undefined, code: string, message: string): void {
@@ -569,8 +582,7 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     } else {
       this.countHeld();
       if (diagnostics.requestFinish.hasSubscribers) {
-        const reason = new IpcError('ECONNRESET', 'the connection ended before the answer: it was dropped');
-        diagnostics.requestFinish.publish({ connection: this.connection, command, id, error: reason });
+        diagnostics.requestFinish.publish({ connection: this.connection, command, id, error: answerDropped() });
       }
       if (this.running === 0 && state === SessionState.Ended) this.runDestroyedHook();
     }
@@ -594,9 +606,10 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
       this.sendError(id, command, error);
     } else {
       this.counters.responses++;
-      this.link.send(FrameKind.Response, 0, id, payload);
+      const queued = this.link.send(FrameKind.Response, 0, id, payload);
       if (diagnostics.requestFinish.hasSubscribers) {
-        diagnostics.requestFinish.publish({ connection: this.connection, command, id, error: undefined });
+        const error = queued ? undefined : answerDropped();
+        diagnostics.requestFinish.publish({ connection: this.connection, command, id, error });
       }
     }
   }
@@ -633,9 +646,10 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     const failure = IpcError.from(error, 'EREMOTEIO');
     this.counters.errors++;
     if (failure.code === 'EBADMSG') this.counters.badMessages++;
-    this.link.send(FrameKind.ErrorResponse, 0, id, encodeError(failure.code, failure.message));
+    const queued = this.link.send(FrameKind.ErrorResponse, 0, id, encodeError(failure.code, failure.message));
     if (diagnostics.requestFinish.hasSubscribers) {
-      diagnostics.requestFinish.publish({ connection: this.connection, command, id, error: failure });
+      const error = queued ? failure : answerDropped();
+      diagnostics.requestFinish.publish({ connection: this.connection, command, id, error });
     }
   }
 
@@ -646,6 +660,11 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
       this.host.hookFailed('destroyed', error);
     }
   }
+}
+
+/** What a tracer hears of an answer that never left: its connection was closing or gone. */
+function answerDropped(): IpcError {
+  return new IpcError('ECONNRESET', 'the connection was closing or had ended: the answer was dropped');
 }
 
 function closedByServer(): IpcError {

@@ -6,7 +6,7 @@ import { safeString } from '../describe-value.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, FrameKind, HEADER_SIZE, writeHeader } from '../protocol/frame.js';
 import { encodeError, type Hello } from '../protocol/handshake.js';
 import { HostedService } from './hosted-service.js';
-import { atLeast, duration, messageSize, oneOf, positiveLimit } from '../option-checks.js';
+import { atLeast, checkPoller, duration, messageSize, oneOf, positiveLimit } from '../option-checks.js';
 import { introspectionService, type IntrospectionOptions } from './introspection-service.js';
 import { Ready, type Poller, type Timer } from '../contracts/poller.js';
 import { checkRateLimit, TokenBucket, type RateLimit } from './rate-limit.js';
@@ -194,7 +194,6 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   /** Sessions waiting for their hello to be refused. */
   private refusing = 0;
   private nextConnectionId = 1;
-  private accepted = 0;
   private refused = 0;
   private refusedOverCapacity = 0;
   private closed = 0;
@@ -213,7 +212,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
    */
   constructor(options: IpcServerOptions) {
     super();
-    this.poller = options.poller;
+    this.poller = checkPoller(options.poller);
     this.transport = options.transport;
     this.idleTimeout = options.idleTimeout === undefined ? undefined : duration('idleTimeout', options.idleTimeout);
     this.idleAction = oneOf('idleAction', options.idleAction ?? 'emit', ['emit', 'close']);
@@ -262,7 +261,6 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     this.host = {
       findService: (hello: Hello) => this.registry.find(hello),
       opened: (session) => {
-        this.accepted++;
         try {
           this.emit('connection', session.connection!);
         } catch (error) {
@@ -362,7 +360,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     }
     return {
       connections: this.sessions.size,
-      accepted: this.accepted,
+      accepted: this.registry.acceptedTotal(),
       refused: this.refused,
       refusedOverCapacity: this.refusedOverCapacity,
       closed: this.closed,
@@ -408,7 +406,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
    * returns. Idempotent, and cuts short a {@link IpcServer.close} in progress.
    */
   destroy(): Promise<void> {
-    this.closing ??= this.shutdown(0);
+    this.closing ??= this.shutdown(undefined);
     const reason = new IpcError('ECONNABORTED', 'server destroyed the connection');
     for (const session of [...this.sessions]) session.destroy(reason);
     return this.closing;
@@ -419,7 +417,11 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     return this.close();
   }
 
-  private async shutdown(timeout: number): Promise<void> {
+  /**
+   * Stops accepting and waits for every session to end: closed gracefully with `timeout` to let
+   * running handlers answer, or, undefined, destroyed by {@link IpcServer.destroy}.
+   */
+  private async shutdown(timeout: number | undefined): Promise<void> {
     try {
       this.emit('closing');
     } catch (error) {
@@ -438,7 +440,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     const allEnded = new Promise<void>((resolve) => {
       this.lastSessionEnded = resolve;
     });
-    for (const session of [...this.sessions]) session.close(timeout);
+    if (timeout !== undefined) for (const session of [...this.sessions]) session.close(timeout);
     await allEnded;
   }
 

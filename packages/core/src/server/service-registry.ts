@@ -117,6 +117,13 @@ export class ServiceRegistry {
     return hello.serviceId === SERVICE_BY_NAME ? this.byName.get(hello.serviceName) : this.byId.get(hello.serviceId);
   }
 
+  /** Connections that finished their handshake, over every service. */
+  acceptedTotal(): number {
+    let total = 0;
+    for (const service of this.byId.values()) total += service.stats.accepted;
+    return total;
+  }
+
   all(): IterableIterator<RegisteredService> {
     return this.byId.values();
   }
