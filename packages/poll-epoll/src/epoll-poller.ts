@@ -119,6 +119,9 @@ function deliver(error: Error | null, fd?: number, events?: number): void {
  *   process; blocked in `epoll_wait`, it does not hold the process up.
  * - **Jobs** run as microtasks, after the current dispatch and before the watcher thread fetches
  *   the next event, in the order queued (core's {@link @pollux/core!index.JobQueue}).
+ * - **Timers** run on Node's loop (core's {@link @pollux/core!index.nodeTimer}): the binding's
+ *   thread delivers readiness and Node's loop wakes for timers; only a `keepAlive` timer holds the
+ *   process open.
  *
  * Every fd must be removed before it is closed (as with any poller): the binding cannot take a
  * closed fd out of its books, and would keep the process alive.
@@ -217,12 +220,17 @@ export class EpollPoller implements Poller {
     if (this.jobs.push(fn)) queueMicrotask(this.runJobs);
   }
 
-  /** Runs `fn` from Node's timers, `ms` milliseconds from now; only a `keepAlive` timer holds the process open. */
+  /**
+   * Runs `fn` from Node's loop, `ms` milliseconds from now by {@link EpollPoller.now} or later; only
+   * a `keepAlive` timer holds the process open (see {@link @pollux/core!index.nodeTimer}).
+   *
+   * @throws RangeError if `ms` is NaN
+   */
   timer(ms: number, fn: () => void, keepAlive?: boolean): Timer {
     return nodeTimer(ms, fn, keepAlive);
   }
 
-  /** `performance.now()`, the clock Node's timers count in. */
+  /** `performance.now()`, the clock {@link EpollPoller.timer} counts in. */
   now(): number {
     return performance.now();
   }

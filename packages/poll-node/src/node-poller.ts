@@ -127,12 +127,17 @@ export class NodePoller implements Poller {
     if (this.jobs.push(fn)) queueMicrotask(this.runJobs);
   }
 
-  /** Runs `fn` from Node's timers, `ms` milliseconds from now; only a `keepAlive` timer holds the process open. */
+  /**
+   * Runs `fn` from Node's loop, `ms` milliseconds from now by {@link NodePoller.now} or later; only
+   * a `keepAlive` timer holds the process open (see {@link @pollux/core!index.nodeTimer}).
+   *
+   * @throws RangeError if `ms` is NaN
+   */
   timer(ms: number, fn: () => void, keepAlive?: boolean): Timer {
     return nodeTimer(ms, fn, keepAlive);
   }
 
-  /** `performance.now()`, the clock Node's timers count in. */
+  /** `performance.now()`, the clock {@link NodePoller.timer} counts in. */
   now(): number {
     return performance.now();
   }

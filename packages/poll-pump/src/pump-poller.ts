@@ -58,9 +58,15 @@ function grown(array: Int32Array, capacity: number): Int32Array<ArrayBuffer> {
 /**
  * A {@link @pollux/core!index.Poller} the application drives: nothing happens until it calls
  * {@link PumpPoller.pump}, which runs the queued jobs, makes one `poll(2)` over the watched fds,
- * dispatches what is ready and runs the jobs queued meanwhile. It never touches Node's event loop,
- * so the host decides when, and for how long, the thread may block: a frame loop calls
- * `pump` with what is left of each frame.
+ * dispatches what is ready, runs the timers that are due and the jobs queued meanwhile. It never
+ * touches Node's event loop, so the host decides when, and for how long, the thread may block: a
+ * frame loop calls `pump` with what is left of each frame.
+ *
+ * Timers are the pump's own (core's {@link @pollux/core!index.TimerQueue} on `performance.now()`,
+ * which {@link PumpPoller.now} returns): they run only inside `pump`, and a pump never blocks past
+ * the earliest one, so the engine's handshake and request timeouts, retry backoff and close
+ * deadlines keep time even in a host that never lets Node's loop turn. `keepAlive` means nothing
+ * here: the host decides how long to pump.
  *
  * Level-triggered. `poll(2)` flags map to {@link @pollux/core!index.Ready} bits as follows:
  * `POLLIN` → `Readable`, `POLLOUT` → `Writable`, `POLLHUP` and `POLLRDHUP` → `HangUp`
@@ -179,7 +185,12 @@ export class PumpPoller implements Poller {
 
   /**
    * Schedules `fn` to run inside a pump, `ms` milliseconds from now or later: a pump never blocks
-   * past the earliest timer. `keepAlive` means nothing here: the host decides when to pump.
+   * past the earliest timer, and runs the due ones after its dispatches. A timer made by a running
+   * timer waits for the next pump, which then does not block. `keepAlive` means nothing here: the
+   * host decides when to pump.
+   *
+   * @param ms - the delay; below 0 counts as 0, above {@link @pollux/core!index.MAX_TIMER_DELAY} as that
+   * @throws RangeError if `ms` is NaN
    */
   timer(ms: number, fn: () => void, _keepAlive?: boolean): Timer {
     return this.timers.add(ms, fn);
@@ -195,11 +206,11 @@ export class PumpPoller implements Poller {
    * dispatch callback of each ready fd, runs the timers that are due, then the jobs all those
    * callbacks queued.
    *
-   * Blocks at most `timeoutMs` (rounded down; 0 only looks), never past the earliest timer, and not
-   * at all if any job was queued when it was called: a pump that had work to do returns promptly,
-   * so a host that wants to serve clients until a deadline calls it in a loop. A negative
-   * `timeoutMs` waits until an fd is ready or a timer is due, forever if neither ever happens.
-   * With no fds it simply sleeps until the timeout or the earliest timer.
+   * Blocks at most `timeoutMs` (rounded down; 0 only looks), never past the earliest timer, and
+   * not at all if a job was queued or a timer was due when it was called: a pump that had work to
+   * do returns promptly, so a host that wants to serve clients until a deadline calls it in a loop.
+   * A negative `timeoutMs` waits until an fd is ready or a timer is due, forever if neither ever
+   * happens. With no fds it simply sleeps until the timeout or the earliest timer.
    *
    * If a dispatch callback throws, the error propagates out of `pump`; the fds not yet dispatched
    * are reported again by the next pump (level-triggered) and the queued jobs run then. A job that

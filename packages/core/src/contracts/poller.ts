@@ -85,18 +85,22 @@ export interface Poller {
   job(fn: () => void): void;
   /**
    * Calls `fn` once, `ms` milliseconds from now by {@link Poller.now} or later, never sooner and
-   * never from inside this call. Timers due at the same moment run in the order they were made. A
-   * loop that blocks waiting for readiness must wake for the earliest timer.
+   * never from inside this call. Timers run in the order of their deadlines, those due at the same
+   * moment in the order they were made; a timer cancelled by one that ran before it, even in the
+   * same turn, does not run. A loop that blocks waiting for readiness must wake for the earliest
+   * timer. `TimerQueue` (a loop of your own) and `nodeTimer` (Node's loop) keep these promises.
    *
-   * @param ms - the delay, from 0 to {@link MAX_TIMER_DELAY}
+   * @param ms - the delay, from 0 to {@link MAX_TIMER_DELAY}; below counts as 0, above as
+   * {@link MAX_TIMER_DELAY}
    * @param keepAlive - whether this timer alone keeps the host process running (Node's
-   * `ref`); the engine asks for it only while a caller awaits the outcome. A loop without the
-   * notion ignores it.
+   * `ref`) until it runs or is cancelled; the engine asks for it only while a caller awaits the
+   * outcome. A loop without the notion ignores it.
+   * @throws RangeError if `ms` is NaN
    */
   timer(ms: number, fn: () => void, keepAlive?: boolean): Timer;
   /**
    * Milliseconds on a monotonic clock, the one {@link Poller.timer} counts in (e.g.
-   * `performance.now()`). The engine measures every duration with it.
+   * `performance.now()`). The engine measures every duration with it. Never goes back.
    */
   now(): number;
 }
