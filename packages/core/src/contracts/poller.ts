@@ -60,6 +60,14 @@ export const MAX_TIMER_DELAY = 0x7fffffff;
  *
  * Both stay level-triggered: reported on every turn until the fd is removed. A modify never takes
  * the fd out of the set the backend polls; only {@link Poller.remove} does.
+ *
+ * What comes with them follows one rule: a readiness bit means the matching call will not block.
+ * A pending error, or a peer gone both ways, makes every read and write return at once (with the
+ * error, end of file or `EPIPE`), so `Ready.Error` and that `Ready.HangUp` come with every I/O bit
+ * of the interest (none for an empty one); a half-close comes with `Readable`. The engine does the
+ * I/O it is told to and learns what happened from that call. `Readable` and `Writable` are only
+ * ever reported while the interest wants them. `readinessFrom` applies this rule to a backend's
+ * own event bits.
  */
 export interface Poller {
   /**

@@ -302,6 +302,30 @@ export function describePollerConformance(options: PollerConformanceOptions): vo
       expect(ready & (Ready.Readable | Ready.Writable)).toBe(0);
     });
 
+    const ioInterests = [Ready.Readable, Ready.Writable, Ready.Readable | Ready.Writable];
+
+    it('reports an error with every I/O bit the interest wants, and no other', async () => {
+      for (const interest of ioInterests) {
+        const [a, b] = pair();
+        fds.writev(a, ONE_BYTE, 1);
+        closePeer(b); // dies with unread data: a gets ECONNRESET (POLLERR)
+        const ready = await nextReady(a, interest);
+        expect(ready & Ready.Error, `interest ${interest}`).toBe(Ready.Error);
+        expect(ready & (Ready.Readable | Ready.Writable), `interest ${interest}`).toBe(interest);
+      }
+    });
+
+    it('reports a peer gone both ways with every I/O bit the interest wants, and no other', async () => {
+      for (const interest of ioInterests) {
+        const [a, b] = pair();
+        closePeer(b);
+        const ready = await nextReady(a, interest);
+        expect(ready & (Ready.Readable | Ready.Writable), `interest ${interest}`).toBe(interest);
+        // Writing alone, a backend may only say Writable: the write then fails with EPIPE.
+        if (interest & Ready.Readable) expect(ready & Ready.HangUp, `interest ${interest}`).toBe(Ready.HangUp);
+      }
+    });
+
     it('reports nothing for an fd with no interest whose peer only shut its writing side', async () => {
       const [a, b] = pair();
       const seen: number[] = [];
