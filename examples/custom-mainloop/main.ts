@@ -1,6 +1,8 @@
 // A compositor-style frame loop (Monado's pattern) that serves IPC from its own mainloop: each
 // 60 Hz frame renders, presents, then serves clients with whatever is left of its budget through
-// PumpPoller.pump(), never blocking past the frame deadline.
+// PumpPoller.pump(), never blocking past the frame deadline. pollux's own timers (handshake and
+// request timeouts, close deadlines) are the pump's too: they run inside pump(), which never
+// sleeps past the earliest one.
 // Run from the repo root: node_modules/.bin/tsx examples/custom-mainloop/main.ts
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -21,6 +21,7 @@ export { JobQueue } from './contracts/job-queue.js';
 export { TimerQueue } from './contracts/timer-queue.js';
 export { nodeTimer } from './contracts/node-timer.js';
 export { interestEvents, type EventBits } from './contracts/interest-events.js';
+export { readinessFrom, type ReadinessBits } from './contracts/readiness.js';
 export type { Channel, Credentials, Listener, Transport } from './contracts/transport.js';
 export {
   diagnostics,

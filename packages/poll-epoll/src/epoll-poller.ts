@@ -3,9 +3,10 @@ import {
   IpcError,
   JobQueue,
   nodeTimer,
-  Ready,
+  readinessFrom,
   type DispatchFn,
   type Poller,
+  type ReadinessBits,
   type ReadyMask,
   type Timer,
 } from '@pollux/core';
@@ -39,28 +40,17 @@ const removedWhileInFlight = new Set<number>();
 /** True while a dispatch runs; the watcher thread is then parked, so nothing is in flight. */
 let delivering = false;
 
-const EPOLL_BITS = { readable: EPOLLIN, hangUp: EPOLLRDHUP, writable: EPOLLOUT };
+const EPOLL_BITS: ReadinessBits = {
+  readable: EPOLLIN,
+  hangUp: EPOLLRDHUP,
+  writable: EPOLLOUT,
+  hangUpBoth: EPOLLHUP,
+  error: EPOLLERR,
+};
 
 /** Translates engine interest into epoll events. */
 function epollEvents(interest: ReadyMask): number {
   return interestEvents(interest, EPOLL_BITS);
-}
-
-/**
- * Translates epoll events into Ready bits, masked by the current interest (the event may predate a
- * `modify`). Hang-up and error come with the I/O bits the engine wants, so it does the read or
- * write that reports what happened.
- */
-function readyFrom(events: number, interest: ReadyMask): ReadyMask {
-  const io = interest & (Ready.Readable | Ready.Writable);
-  let ready = 0;
-  if (events & EPOLLIN) ready |= Ready.Readable;
-  if (events & EPOLLOUT) ready |= Ready.Writable;
-  ready &= io;
-  // A half-close counts only while reading: the event may predate a modify that stopped it.
-  if (events & EPOLLHUP || (events & EPOLLRDHUP && io & Ready.Readable)) ready |= Ready.HangUp | (io & Ready.Readable);
-  if (events & EPOLLERR) ready |= Ready.Error | io;
-  return ready;
 }
 
 /** The callback of every binding `Epoll` object this package makes. */
@@ -72,7 +62,7 @@ function deliver(error: Error | null, fd?: number, events?: number): void {
   // A removed fd, or one whose number was reused by a later add while an event of the old one
   // was in flight. Dropping a genuine event is harmless: level-triggered epoll reports it again.
   if (registration === undefined || stale) return;
-  const ready = readyFrom(events, registration.interest);
+  const ready = readinessFrom(events, registration.interest, EPOLL_BITS);
   if (ready === 0) return;
   delivering = true;
   try {
@@ -101,10 +91,10 @@ function deliver(error: Error | null, fd?: number, events?: number): void {
  * - **Interest.** `Readable` asks for `EPOLLIN | EPOLLRDHUP`, `Writable` for `EPOLLOUT`
  *   (`modify` switches it while a send queue drains). Interest 0 keeps the fd in the epoll set
  *   with no events: the kernel still reports `EPOLLHUP`/`EPOLLERR`, so a paused connection learns
- *   that its peer died, as the Poller contract promises. `EPOLLHUP` (and `EPOLLRDHUP` while
- *   reading) becomes `Ready.HangUp`, plus `Readable` while reading; `EPOLLERR` becomes
- *   `Ready.Error` plus the I/O bits of the interest, so the engine's read or write reports the
- *   error.
+ *   that its peer died, as the Poller contract promises. Events become Ready bits by core's
+ *   {@link @pollux/core!index.readinessFrom}, the rule of every poller: `EPOLLRDHUP` (while
+ *   reading) becomes `HangUp | Readable`; `EPOLLHUP` becomes `HangUp` and `EPOLLERR` `Error`,
+ *   each with every I/O bit of the interest, so the engine's read or write reports what happened.
  * - **Remove.** After `remove` returns, the fd is dispatched never again: each event is looked up
  *   in the registrations when it arrives, so one already fetched by the thread finds nothing and
  *   is dropped. If the fd number was reused by a later `add` before that stale event arrived, it
@@ -119,6 +109,9 @@ function deliver(error: Error | null, fd?: number, events?: number): void {
  *   process; blocked in `epoll_wait`, it does not hold the process up.
  * - **Jobs** run as microtasks, after the current dispatch and before the watcher thread fetches
  *   the next event, in the order queued (core's {@link @pollux/core!index.JobQueue}).
+ * - **Timers** run on Node's loop (core's {@link @pollux/core!index.nodeTimer}): the binding's
+ *   thread delivers readiness and Node's loop wakes for timers; only a `keepAlive` timer holds the
+ *   process open.
  *
  * Every fd must be removed before it is closed (as with any poller): the binding cannot take a
  * closed fd out of its books, and would keep the process alive.
@@ -217,12 +210,17 @@ export class EpollPoller implements Poller {
     if (this.jobs.push(fn)) queueMicrotask(this.runJobs);
   }
 
-  /** Runs `fn` from Node's timers, `ms` milliseconds from now; only a `keepAlive` timer holds the process open. */
+  /**
+   * Runs `fn` from Node's loop, `ms` milliseconds from now by {@link EpollPoller.now} or later; only
+   * a `keepAlive` timer holds the process open (see {@link @pollux/core!index.nodeTimer}).
+   *
+   * @throws RangeError if `ms` is NaN
+   */
   timer(ms: number, fn: () => void, keepAlive?: boolean): Timer {
     return nodeTimer(ms, fn, keepAlive);
   }
 
-  /** `performance.now()`, the clock Node's timers count in. */
+  /** `performance.now()`, the clock {@link EpollPoller.timer} counts in. */
   now(): number {
     return performance.now();
   }

@@ -4,8 +4,10 @@ import {
   JobQueue,
   nodeTimer,
   Ready,
+  readinessFrom,
   type DispatchFn,
   type Poller,
+  type ReadinessBits,
   type ReadyMask,
   type Timer,
 } from '@pollux/core';
@@ -19,7 +21,21 @@ interface Watch {
   events: number;
 }
 
-const WATCH_BITS = { readable: WATCH_READABLE, hangUp: WATCH_DISCONNECT, writable: WATCH_WRITABLE };
+/** libuv reports `POLLERR` as a negative status with no events; this bit, above libuv's, stands for it. */
+const WATCH_ERROR = 0x100;
+
+/**
+ * libuv's bits. A peer gone both ways reaches a watcher without `Readable` interest as
+ * `WATCH_PRIORITIZED` (see `watchEvents`); with it, as `WATCH_READABLE | WATCH_DISCONNECT`, which
+ * reads the same: `HangUp | Readable`, and `Writable` when libuv also reports it.
+ */
+const WATCH_BITS: ReadinessBits = {
+  readable: WATCH_READABLE,
+  hangUp: WATCH_DISCONNECT,
+  writable: WATCH_WRITABLE,
+  hangUpBoth: WATCH_PRIORITIZED,
+  error: WATCH_ERROR,
+};
 
 /**
  * Translates engine interest into libuv poll events. libuv stops a watcher asked for nothing,
@@ -31,19 +47,14 @@ function watchEvents(interest: ReadyMask): number {
   return interest & Ready.Readable ? events : events | WATCH_PRIORITIZED;
 }
 
-/** Translates libuv's events into Ready bits. */
-function readyFrom(events: number): ReadyMask {
-  let ready = 0;
-  if (events & WATCH_READABLE) ready |= Ready.Readable;
-  if (events & WATCH_WRITABLE) ready |= Ready.Writable;
-  if (events & (WATCH_DISCONNECT | WATCH_PRIORITIZED)) ready |= Ready.HangUp;
-  return ready;
-}
-
 /**
  * A {@link Poller} on Node.js's own event loop: each fd gets a libuv `uv_poll_t` (level-triggered
  * epoll underneath), so pollux's fds are served by the same loop as timers, `fs` and `net`, with no
- * thread hop. Jobs run as microtasks, right after the current callback.
+ * thread hop. Jobs run as microtasks, right after the current callback. Readiness is translated by
+ * core's {@link @pollux/core!index.readinessFrom}, the rule of every poller; with `Writable`
+ * interest alone, libuv reports a peer gone both ways as `Writable` while the socket takes writes
+ * (the write then fails with `EPIPE`). Timers are core's {@link @pollux/core!index.nodeTimer}:
+ * Node's loop wakes for them, and only a `keepAlive` one holds the process open.
  *
  * @example
  * ```ts
@@ -72,14 +83,15 @@ export class NodePoller implements Poller {
     const watch: Watch = {
       watcher: new FdWatcher(fd, (status, events) => {
         if (status >= 0) {
-          dispatch(fd, readyFrom(events));
+          const ready = readinessFrom(events, watch.interest, WATCH_BITS);
+          if (ready !== 0) dispatch(fd, ready);
           return;
         }
         // On POLLERR libuv stops the watcher. Data may still be queued ahead of the error, so
         // the engine reads it (or writes, if that is what it waits for), and the watcher is
         // re-armed until that call reports the error.
         try {
-          dispatch(fd, Ready.Error | (watch.interest & (Ready.Readable | Ready.Writable)));
+          dispatch(fd, readinessFrom(WATCH_ERROR, watch.interest, WATCH_BITS));
         } finally {
           if (this.watches.get(fd) === watch) watch.watcher.start(watch.events);
         }
@@ -127,12 +139,17 @@ export class NodePoller implements Poller {
     if (this.jobs.push(fn)) queueMicrotask(this.runJobs);
   }
 
-  /** Runs `fn` from Node's timers, `ms` milliseconds from now; only a `keepAlive` timer holds the process open. */
+  /**
+   * Runs `fn` from Node's loop, `ms` milliseconds from now by {@link NodePoller.now} or later; only
+   * a `keepAlive` timer holds the process open (see {@link @pollux/core!index.nodeTimer}).
+   *
+   * @throws RangeError if `ms` is NaN
+   */
   timer(ms: number, fn: () => void, keepAlive?: boolean): Timer {
     return nodeTimer(ms, fn, keepAlive);
   }
 
-  /** `performance.now()`, the clock Node's timers count in. */
+  /** `performance.now()`, the clock {@link NodePoller.timer} counts in. */
   now(): number {
     return performance.now();
   }

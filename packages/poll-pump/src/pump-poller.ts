@@ -2,10 +2,11 @@ import {
   interestEvents,
   IpcError,
   JobQueue,
-  Ready,
+  readinessFrom,
   TimerQueue,
   type DispatchFn,
   type Poller,
+  type ReadinessBits,
   type ReadyMask,
   type Timer,
 } from '@pollux/core';
@@ -26,28 +27,14 @@ interface Registration {
 const INITIAL_CAPACITY = 16;
 const INT32_MAX = 0x7fffffff;
 
-const POLL_BITS = { readable: POLLIN, hangUp: POLLRDHUP, writable: POLLOUT };
-
-/** Translates engine interest into `poll(2)` events. */
-function pollEvents(interest: ReadyMask): number {
-  return interestEvents(interest, POLL_BITS);
-}
-
-/** Translates `poll(2)` revents into {@link Ready} bits, keeping only what `interest` still wants. */
-function readyBits(revents: number, interest: ReadyMask): ReadyMask {
-  const io = interest & (Ready.Readable | Ready.Writable);
-  let ready = 0;
-  if (revents & POLLIN) ready |= Ready.Readable;
-  if (revents & POLLOUT) ready |= Ready.Writable;
-  ready &= io;
-  // A half-close counts only while reading: it may have been fetched before a modify stopped it.
-  if (revents & POLLHUP || (revents & POLLRDHUP && io & Ready.Readable)) ready |= Ready.HangUp;
-  // Data may be queued ahead of the error: the I/O the engine wants lets it read or write, and
-  // that call reports the error itself.
-  if (revents & POLLERR) ready |= Ready.Error | io;
-  if (revents & POLLNVAL) ready |= Ready.Error;
-  return ready;
-}
+/** `poll(2)`'s bits; `POLLNVAL` (a closed fd still watched) counts as an error. */
+const POLL_BITS: ReadinessBits = {
+  readable: POLLIN,
+  hangUp: POLLRDHUP,
+  writable: POLLOUT,
+  hangUpBoth: POLLHUP,
+  error: POLLERR | POLLNVAL,
+};
 
 function grown(array: Int32Array, capacity: number): Int32Array<ArrayBuffer> {
   const next = new Int32Array(capacity);
@@ -58,15 +45,22 @@ function grown(array: Int32Array, capacity: number): Int32Array<ArrayBuffer> {
 /**
  * A {@link @pollux/core!index.Poller} the application drives: nothing happens until it calls
  * {@link PumpPoller.pump}, which runs the queued jobs, makes one `poll(2)` over the watched fds,
- * dispatches what is ready and runs the jobs queued meanwhile. It never touches Node's event loop,
- * so the host decides when, and for how long, the thread may block: a frame loop calls
- * `pump` with what is left of each frame.
+ * dispatches what is ready, runs the timers that are due and the jobs queued meanwhile. It never
+ * touches Node's event loop, so the host decides when, and for how long, the thread may block: a
+ * frame loop calls `pump` with what is left of each frame.
  *
- * Level-triggered. `poll(2)` flags map to {@link @pollux/core!index.Ready} bits as follows:
- * `POLLIN` → `Readable`, `POLLOUT` → `Writable`, `POLLHUP` and `POLLRDHUP` → `HangUp`
- * (`POLLRDHUP` is asked for only while `Readable` is wanted), `POLLERR` → `Error` plus the wanted
- * I/O bits, `POLLNVAL` → `Error`. An fd with no interest stays in the poll set with no events, so
- * `POLLHUP` and `POLLERR` still reach it.
+ * Timers are the pump's own (core's {@link @pollux/core!index.TimerQueue} on `performance.now()`,
+ * which {@link PumpPoller.now} returns): they run only inside `pump`, and a pump never blocks past
+ * the earliest one, so the engine's handshake and request timeouts, retry backoff and close
+ * deadlines keep time even in a host that never lets Node's loop turn. `keepAlive` means nothing
+ * here: the host decides how long to pump.
+ *
+ * Level-triggered. `poll(2)` flags map to {@link @pollux/core!index.Ready} bits by core's
+ * {@link @pollux/core!index.readinessFrom}, the rule of every poller: `POLLIN` → `Readable`,
+ * `POLLOUT` → `Writable` (each while wanted), `POLLHUP` → `HangUp`, `POLLRDHUP` → `HangUp |
+ * Readable` (asked for only while `Readable` is wanted), `POLLERR` and `POLLNVAL` → `Error`;
+ * `POLLHUP`, `POLLERR` and `POLLNVAL` come with every I/O bit the interest wants. An fd with no
+ * interest stays in the poll set with no events, so `POLLHUP` and `POLLERR` still reach it.
  *
  * Remove an fd before closing it. A closed fd that is still watched is a bug of the caller: it is
  * reported as `Error` (`POLLNVAL`) on every pump, and once the number is reused it reports the
@@ -179,7 +173,12 @@ export class PumpPoller implements Poller {
 
   /**
    * Schedules `fn` to run inside a pump, `ms` milliseconds from now or later: a pump never blocks
-   * past the earliest timer. `keepAlive` means nothing here: the host decides when to pump.
+   * past the earliest timer, and runs the due ones after its dispatches. A timer made by a running
+   * timer waits for the next pump, which then does not block. `keepAlive` means nothing here: the
+   * host decides when to pump.
+   *
+   * @param ms - the delay; below 0 counts as 0, above {@link @pollux/core!index.MAX_TIMER_DELAY} as that
+   * @throws RangeError if `ms` is NaN
    */
   timer(ms: number, fn: () => void, _keepAlive?: boolean): Timer {
     return this.timers.add(ms, fn);
@@ -195,11 +194,11 @@ export class PumpPoller implements Poller {
    * dispatch callback of each ready fd, runs the timers that are due, then the jobs all those
    * callbacks queued.
    *
-   * Blocks at most `timeoutMs` (rounded down; 0 only looks), never past the earliest timer, and not
-   * at all if any job was queued when it was called: a pump that had work to do returns promptly,
-   * so a host that wants to serve clients until a deadline calls it in a loop. A negative
-   * `timeoutMs` waits until an fd is ready or a timer is due, forever if neither ever happens.
-   * With no fds it simply sleeps until the timeout or the earliest timer.
+   * Blocks at most `timeoutMs` (rounded down; 0 only looks), never past the earliest timer, and
+   * not at all if a job was queued or a timer was due when it was called: a pump that had work to
+   * do returns promptly, so a host that wants to serve clients until a deadline calls it in a loop.
+   * A negative `timeoutMs` waits until an fd is ready or a timer is due, forever if neither ever
+   * happens. With no fds it simply sleeps until the timeout or the earliest timer.
    *
    * If a dispatch callback throws, the error propagates out of `pump`; the fds not yet dispatched
    * are reported again by the next pump (level-triggered) and the queued jobs run then. A job that
@@ -244,7 +243,7 @@ export class PumpPoller implements Poller {
         const registration = this.batch[i]!;
         // Removed (and maybe re-added as a new registration) by an earlier callback of this pump.
         if (registration.index < 0) continue;
-        const bits = readyBits(this.batchRevents[i]!, registration.interest);
+        const bits = readinessFrom(this.batchRevents[i]!, registration.interest, POLL_BITS);
         if (bits === 0) continue;
         dispatched++;
         registration.dispatch(registration.fd, bits);
@@ -269,6 +268,6 @@ export class PumpPoller implements Poller {
   /** Writes a registration's interest into its poll slot. */
   private arm(registration: Registration): void {
     this.fds[registration.index] = registration.fd;
-    this.events[registration.index] = pollEvents(registration.interest);
+    this.events[registration.index] = interestEvents(registration.interest, POLL_BITS);
   }
 }

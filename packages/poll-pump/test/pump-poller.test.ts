@@ -63,7 +63,7 @@ describe('PumpPoller', () => {
     poller.remove(a);
   });
 
-  it('reports an error with Readable, and a closed-but-watched fd as Error', () => {
+  it('reports an error with the wanted I/O, a closed-but-watched fd (POLLNVAL) too', () => {
     const poller = new PumpPoller();
     const [a, b] = pair();
     sys.writev(a, ONE_BYTE, 1);
@@ -74,11 +74,12 @@ describe('PumpPoller', () => {
     expect(sys.read(a, Buffer.alloc(8), 0, 8)).toBeLessThan(0);
     poller.remove(a);
 
-    // The caller's bug: closing an fd without removing it first. poll(2) says POLLNVAL.
+    // The caller's bug: closing an fd without removing it first. poll(2) says POLLNVAL, an error
+    // like any other: the write it wakes fails with EBADF.
     const [c] = pair();
     watch(poller, c, Ready.Writable);
     closeFd(c);
-    expect(pumpOnce(poller).seen.get(c)).toBe(Ready.Error);
+    expect(pumpOnce(poller).seen.get(c)).toBe(Ready.Error | Ready.Writable);
     poller.remove(c);
   });
 
@@ -235,6 +236,67 @@ describe('PumpPoller', () => {
     poller.job(again);
     while (runs < 5) poller.pump(60_000); // would take minutes if a pump blocked
     expect(runs).toBe(5);
+  });
+
+  it('never sleeps past the nearest timer: a long or endless pump with no fd ready returns having run it', () => {
+    const poller = new PumpPoller();
+    for (const timeout of [60_000, -1]) {
+      let ranAt = -1;
+      const start = poller.now();
+      poller.timer(20, () => (ranAt = poller.now()));
+      // Blocking for the whole timeout would take a minute, or forever.
+      expect(poller.pump(timeout)).toBe(0);
+      expect(ranAt - start).toBeGreaterThanOrEqual(20);
+    }
+    const [a] = pair();
+    poller.add(a, Ready.Readable, () => {}); // watched, never ready
+    let ran = false;
+    poller.timer(20, () => (ran = true));
+    expect(poller.pump(-1)).toBe(0);
+    expect(ran).toBe(true);
+    poller.close();
+  });
+
+  it('does not block while a timer is due, and runs due timers after the dispatches of the pump', () => {
+    const poller = new PumpPoller();
+    const [a] = pair();
+    const log: string[] = [];
+    poller.timer(0, () => log.push('timer made before the pump'));
+    poller.add(a, Ready.Writable, () => {
+      poller.remove(a);
+      log.push('dispatch');
+      poller.timer(0, () => log.push('timer made by the dispatch'));
+      poller.job(() => log.push('job queued by the dispatch'));
+    });
+    expect(poller.pump(-1)).toBe(1);
+    expect(log).toEqual([
+      'dispatch',
+      'timer made before the pump',
+      'timer made by the dispatch',
+      'job queued by the dispatch',
+    ]);
+
+    // A timer made by a running timer waits for the next pump, which then does not block.
+    log.length = 0;
+    poller.timer(0, () => {
+      log.push('first');
+      poller.timer(0, () => log.push('made by a timer'));
+    });
+    expect(poller.pump(-1)).toBe(0);
+    expect(log).toEqual(['first']);
+    expect(poller.pump(-1)).toBe(0);
+    expect(log).toEqual(['first', 'made by a timer']);
+  });
+
+  it('waits on a timer of the longest delay without asking poll(2) for more than it can take', () => {
+    const poller = new PumpPoller();
+    const [a] = pair();
+    const far = poller.timer(2 ** 40, () => {});
+    poller.add(a, Ready.Writable, () => {});
+    // The wait is the timer's, clamped to MAX_TIMER_DELAY; the writable fd ends it at once.
+    expect(poller.pump(-1)).toBe(1);
+    far.cancel();
+    poller.close();
   });
 
   it('lets a throwing callback escape pump, and reports the rest on the next pump', () => {

@@ -3,7 +3,16 @@ import { gotValue } from '../describe-value.js';
 import { IpcError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../protocol/frame.js';
 import type { Poller } from '../contracts/poller.js';
-import { byteLimit, checkPoller, count, deadline, duration, messageSize, oneOf, serviceChoice } from '../option-checks.js';
+import {
+  byteLimit,
+  checkPoller,
+  count,
+  deadline,
+  duration,
+  messageSize,
+  oneOf,
+  serviceChoice,
+} from '../option-checks.js';
 import type { Credentials, Transport } from '../contracts/transport.js';
 
 /**

@@ -1,12 +1,38 @@
-// nodeTimer, Poller.timer on Node's own timers, for poller authors (contracts layer).
-import type { Poller, Timer } from './poller.js';
+// nodeTimer, Poller.timer on Node's own event loop, for poller authors (contracts layer).
+import type { MAX_TIMER_DELAY, Poller, Timer } from './poller.js';
+import { TimerQueue } from './timer-queue.js';
 
-class NodeTimer implements Timer {
-  constructor(private readonly handle: ReturnType<typeof setTimeout>) {}
+/**
+ * Every nodeTimer of this thread, woken by one Node timer. Node's timers count whole milliseconds of
+ * a clock of their own and fire up to a millisecond before their deadline by `performance.now()`,
+ * and run timers of different delays in no defined order once the loop is late; the queue keeps
+ * both promises of {@link Poller.timer} on the clock {@link Poller.now} reads, and an early
+ * wake-up only arms the Node timer again for what is left.
+ */
+const queue = new TimerQueue(() => performance.now(), armWakeUp);
+let wakeUp: ReturnType<typeof setTimeout> | undefined;
+/** The deadline `wakeUp` was armed for. */
+let wakeUpAt = Number.POSITIVE_INFINITY;
 
-  cancel(): void {
-    clearTimeout(this.handle);
+/** Arms `wakeUp` for the earliest timer unless it is armed for that or sooner; refs it while a keepAlive timer waits. */
+function armWakeUp(): void {
+  const earliest = queue.earliest;
+  if (earliest < wakeUpAt) {
+    if (wakeUp !== undefined) clearTimeout(wakeUp);
+    wakeUpAt = earliest;
+    wakeUp = setTimeout(wake, queue.timeout());
   }
+  // A wake-up armed for a timer since cancelled stays armed: it finds nothing due and re-arms.
+  if (wakeUp === undefined) return;
+  if (queue.keepsAlive) wakeUp.ref();
+  else wakeUp.unref();
+}
+
+function wake(): void {
+  wakeUp = undefined;
+  wakeUpAt = Number.POSITIVE_INFINITY;
+  queue.run();
+  armWakeUp();
 }
 
 class NodeImmediate implements Timer {
@@ -19,9 +45,14 @@ class NodeImmediate implements Timer {
 
 /**
  * For poller authors whose fds are served by Node's own event loop: {@link Poller.timer} on
- * Node's timers. A 0 ms timer runs on the loop's next turn (`setImmediate`: after pending
- * promise continuations and I/O, without the 1 ms floor of `setTimeout`). A timer that is not
- * `keepAlive` is unreferenced, so it never holds the process open by itself.
+ * Node's timers, with the deadlines kept on `performance.now()`, which the poller's
+ * {@link Poller.now} must return. A 0 ms timer runs on the loop's next turn (`setImmediate`: after
+ * pending promise continuations and I/O, without the 1 ms floor of `setTimeout`). A timer that is
+ * not `keepAlive` never holds the process open by itself; a `keepAlive` one does until it runs or
+ * is cancelled.
+ *
+ * @param ms - the delay; below 0 counts as 0, above {@link MAX_TIMER_DELAY} as that
+ * @throws RangeError if `ms` is NaN
  */
 export function nodeTimer(ms: number, fn: () => void, keepAlive = false): Timer {
   if (ms <= 0) {
@@ -29,7 +60,5 @@ export function nodeTimer(ms: number, fn: () => void, keepAlive = false): Timer 
     if (!keepAlive) immediate.unref();
     return new NodeImmediate(immediate);
   }
-  const handle = setTimeout(fn, ms);
-  if (!keepAlive) handle.unref();
-  return new NodeTimer(handle);
+  return queue.add(ms, fn, keepAlive);
 }

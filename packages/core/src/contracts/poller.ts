@@ -60,6 +60,14 @@ export const MAX_TIMER_DELAY = 0x7fffffff;
  *
  * Both stay level-triggered: reported on every turn until the fd is removed. A modify never takes
  * the fd out of the set the backend polls; only {@link Poller.remove} does.
+ *
+ * What comes with them follows one rule: a readiness bit means the matching call will not block.
+ * A pending error, or a peer gone both ways, makes every read and write return at once (with the
+ * error, end of file or `EPIPE`), so `Ready.Error` and that `Ready.HangUp` come with every I/O bit
+ * of the interest (none for an empty one); a half-close comes with `Readable`. The engine does the
+ * I/O it is told to and learns what happened from that call. `Readable` and `Writable` are only
+ * ever reported while the interest wants them. `readinessFrom` applies this rule to a backend's
+ * own event bits.
  */
 export interface Poller {
   /**
@@ -85,18 +93,22 @@ export interface Poller {
   job(fn: () => void): void;
   /**
    * Calls `fn` once, `ms` milliseconds from now by {@link Poller.now} or later, never sooner and
-   * never from inside this call. Timers due at the same moment run in the order they were made. A
-   * loop that blocks waiting for readiness must wake for the earliest timer.
+   * never from inside this call. Timers run in the order of their deadlines, those due at the same
+   * moment in the order they were made; a timer cancelled by one that ran before it, even in the
+   * same turn, does not run. A loop that blocks waiting for readiness must wake for the earliest
+   * timer. `TimerQueue` (a loop of your own) and `nodeTimer` (Node's loop) keep these promises.
    *
-   * @param ms - the delay, from 0 to {@link MAX_TIMER_DELAY}
+   * @param ms - the delay, from 0 to {@link MAX_TIMER_DELAY}; below counts as 0, above as
+   * {@link MAX_TIMER_DELAY}
    * @param keepAlive - whether this timer alone keeps the host process running (Node's
-   * `ref`); the engine asks for it only while a caller awaits the outcome. A loop without the
-   * notion ignores it.
+   * `ref`) until it runs or is cancelled; the engine asks for it only while a caller awaits the
+   * outcome. A loop without the notion ignores it.
+   * @throws RangeError if `ms` is NaN
    */
   timer(ms: number, fn: () => void, keepAlive?: boolean): Timer;
   /**
    * Milliseconds on a monotonic clock, the one {@link Poller.timer} counts in (e.g.
-   * `performance.now()`). The engine measures every duration with it.
+   * `performance.now()`). The engine measures every duration with it. Never goes back.
    */
   now(): number;
 }

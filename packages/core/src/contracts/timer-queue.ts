@@ -1,7 +1,18 @@
 // TimerQueue, the `timer` half of a Poller for poller authors (contracts layer).
-import type { Poller, Timer } from './poller.js';
+import { MAX_TIMER_DELAY, type Poller, type Timer } from './poller.js';
 
-/** One scheduled call, at `index` in its heap until it runs or is cancelled. */
+/**
+ * A delay as {@link Poller.timer} takes it: below 0 counts as 0, above {@link MAX_TIMER_DELAY} as
+ * that (Node's `setTimeout` would make it 1 ms).
+ *
+ * @throws RangeError if `ms` is NaN
+ */
+export function timerDelay(ms: number): number {
+  if (Number.isNaN(ms)) throw new RangeError('a timer delay must be a number of milliseconds, not NaN');
+  return Math.min(Math.max(0, ms), MAX_TIMER_DELAY);
+}
+
+/** One scheduled call, at `index` in its queue's heap until it runs or is cancelled. */
 class QueuedTimer implements Timer {
   index = -1;
   constructor(
@@ -9,21 +20,22 @@ class QueuedTimer implements Timer {
     /** Order of creation: breaks ties between equal deadlines. */
     readonly sequence: number,
     readonly fn: () => void,
-    /** The heap it waits in; undefined once it ran or was cancelled. */
-    private heap: QueuedTimer[] | undefined,
+    readonly keepAlive: boolean,
+    /** The queue it waits in; undefined once it ran or was cancelled. */
+    private queue: TimerQueue | undefined,
   ) {}
 
   cancel(): void {
-    const heap = this.heap;
-    if (heap === undefined) return;
-    this.heap = undefined;
-    remove(heap, this);
+    const queue = this.queue;
+    if (queue === undefined) return;
+    this.queue = undefined;
+    queue.cancelled(this);
   }
 
   /** Marks the timer as run; false if it was cancelled since it left the heap. */
   take(): boolean {
-    if (this.heap === undefined) return false;
-    this.heap = undefined;
+    if (this.queue === undefined) return false;
+    this.queue = undefined;
     return true;
   }
 }
@@ -33,6 +45,10 @@ class QueuedTimer implements Timer {
  * priority queue of deadlines on the clock it is given. The loop asks {@link TimerQueue.timeout}
  * how long it may block, and calls {@link TimerQueue.run} after each wait. Scheduling and
  * cancelling cost O(log n), so thousands of request timeouts stay cheap.
+ *
+ * A loop that sleeps on a wake-up of its own (one timer of a host loop, as `nodeTimer` uses one
+ * of Node's) passes `changed`, re-arms that wake-up for {@link TimerQueue.earliest} and holds the
+ * host process open while {@link TimerQueue.keepsAlive}.
  *
  * @example
  * ```ts
@@ -56,22 +72,50 @@ class QueuedTimer implements Timer {
 export class TimerQueue {
   private readonly heap: QueuedTimer[] = [];
   private sequence = 0;
+  /** Waiting timers that asked to keep the process alive. */
+  private keepingAlive = 0;
 
-  /** @param now - the clock deadlines are measured on, in ms; {@link Poller.now} must read the same one */
-  constructor(private readonly now: () => number) {}
+  /**
+   * @param now - the clock deadlines are measured on, in ms; {@link Poller.now} must read the same one
+   * @param changed - called after every {@link TimerQueue.add} and every cancel of a waiting timer
+   * (from anywhere, a running timer included): {@link TimerQueue.earliest} or
+   * {@link TimerQueue.keepsAlive} may differ
+   */
+  constructor(
+    private readonly now: () => number,
+    private readonly changed?: () => void,
+  ) {}
 
   /** Timers waiting to run. */
   get size(): number {
     return this.heap.length;
   }
 
-  /** Schedules `fn` to run `ms` milliseconds from now (a negative `ms` counts as 0). */
-  add(ms: number, fn: () => void): Timer {
+  /** The deadline of the earliest waiting timer on the queue's clock; `Infinity` when none waits. */
+  get earliest(): number {
+    return this.heap[0]?.deadline ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Whether a waiting timer was added with `keepAlive`. */
+  get keepsAlive(): boolean {
+    return this.keepingAlive > 0;
+  }
+
+  /**
+   * Schedules `fn` to run `ms` milliseconds from now. It never runs from inside this call.
+   *
+   * @param ms - the delay; below 0 counts as 0, above {@link MAX_TIMER_DELAY} as that
+   * @param keepAlive - recorded for {@link TimerQueue.keepsAlive}; the queue itself ignores it
+   * @throws RangeError if `ms` is NaN
+   */
+  add(ms: number, fn: () => void, keepAlive = false): Timer {
     const heap = this.heap;
-    const timer = new QueuedTimer(this.now() + Math.max(0, ms), this.sequence++, fn, heap);
+    const timer = new QueuedTimer(this.now() + timerDelay(ms), this.sequence++, fn, keepAlive, this);
     timer.index = heap.length;
     heap.push(timer);
     up(heap, timer.index);
+    if (keepAlive) this.keepingAlive++;
+    this.changed?.();
     return timer;
   }
 
@@ -88,8 +132,9 @@ export class TimerQueue {
   /**
    * Runs the timers that are due, earliest deadline first, ties in the order they were made.
    * Timers made while it runs wait for the next call even if due already, so a timer that
-   * schedules itself with no delay cannot starve the loop. A throwing timer does not stop the
-   * others; its error surfaces as an uncaught exception, as from any callback.
+   * schedules itself with no delay cannot starve the loop. A timer cancelled by one that ran
+   * before it in the same call does not run. A throwing timer does not stop the others; its
+   * error surfaces as an uncaught exception, as from any callback.
    *
    * @returns how many ran
    */
@@ -107,6 +152,7 @@ export class TimerQueue {
     for (const timer of due) {
       // Cancelled by a timer that ran before it in this batch.
       if (!timer.take()) continue;
+      if (timer.keepAlive) this.keepingAlive--;
       ran++;
       try {
         timer.fn();
@@ -117,6 +163,13 @@ export class TimerQueue {
       }
     }
     return ran;
+  }
+
+  /** @internal Called by a timer's first `cancel()`: it may still be in the heap or in a running batch. */
+  cancelled(timer: QueuedTimer): void {
+    remove(this.heap, timer);
+    if (timer.keepAlive) this.keepingAlive--;
+    this.changed?.();
   }
 }
 

@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IpcError } from '../errors.js';
-import { Ready, type Poller } from '../contracts/poller.js';
+import { MAX_TIMER_DELAY, Ready, type Poller, type Timer } from '../contracts/poller.js';
 
 /**
  * The few fd operations the suite needs to make readiness happen. `@pollux/sys` provides all of
@@ -41,8 +41,10 @@ export interface PollerConformanceOptions {
   /**
    * Absolute path of a module exporting `createPoller()` (a poller of this kind), `fds` (as
    * above) and, if the poller needs driving, `drivePoller(poller)` returning a stop function.
-   * The suite runs it in a child process (under `tsx`, with the module's folder as working
-   * directory) that adds an fd, removes it and must then exit by itself. Omit to skip that test.
+   * The suite runs it in child processes (under `tsx`, with the module's folder as working
+   * directory): one adds an fd, removes it and must then exit by itself. For a poller without
+   * `drive`, which runs on Node's loop, others check `keepAlive`: a waiting timer holds the
+   * process open if and only if it was made with `keepAlive`. Omit to skip those tests.
    */
   readonly exitModule?: string;
 }
@@ -59,8 +61,9 @@ function openFdCount(): number {
  * Registers a vitest suite that checks a {@link Poller} against the contract the pollux engine
  * relies on: level-triggered readable and writable readiness, `modify`, `remove` from inside a
  * callback with no dispatch afterwards, many fds, hang-up and error reporting (also for an fd
- * with no interest), `job` ordering, no leaked fds, and a process that can exit once everything
- * is removed.
+ * with no interest), `job` ordering, timers (never early by `now()`, in deadline order,
+ * cancellable, waking an idle loop, and `keepAlive` on Node's loop), no leaked fds, and a process
+ * that can exit once everything is removed.
  *
  * @example
  * ```ts
@@ -299,6 +302,30 @@ export function describePollerConformance(options: PollerConformanceOptions): vo
       expect(ready & (Ready.Readable | Ready.Writable)).toBe(0);
     });
 
+    const ioInterests = [Ready.Readable, Ready.Writable, Ready.Readable | Ready.Writable];
+
+    it('reports an error with every I/O bit the interest wants, and no other', async () => {
+      for (const interest of ioInterests) {
+        const [a, b] = pair();
+        fds.writev(a, ONE_BYTE, 1);
+        closePeer(b); // dies with unread data: a gets ECONNRESET (POLLERR)
+        const ready = await nextReady(a, interest);
+        expect(ready & Ready.Error, `interest ${interest}`).toBe(Ready.Error);
+        expect(ready & (Ready.Readable | Ready.Writable), `interest ${interest}`).toBe(interest);
+      }
+    });
+
+    it('reports a peer gone both ways with every I/O bit the interest wants, and no other', async () => {
+      for (const interest of ioInterests) {
+        const [a, b] = pair();
+        closePeer(b);
+        const ready = await nextReady(a, interest);
+        expect(ready & (Ready.Readable | Ready.Writable), `interest ${interest}`).toBe(interest);
+        // Writing alone, a backend may only say Writable: the write then fails with EPIPE.
+        if (interest & Ready.Readable) expect(ready & Ready.HangUp, `interest ${interest}`).toBe(Ready.HangUp);
+      }
+    });
+
     it('reports nothing for an fd with no interest whose peer only shut its writing side', async () => {
       const [a, b] = pair();
       const seen: number[] = [];
@@ -408,9 +435,157 @@ export function describePollerConformance(options: PollerConformanceOptions): vo
       expect(() => poller.modify(a, Ready.Readable)).toThrowError(expect.objectContaining({ code: 'ENOENT' }));
     });
 
+    /** Resolves once a timer of `ms` has run. */
+    function sleep(ms: number): Promise<void> {
+      return new Promise((resolve) => poller.timer(ms, resolve));
+    }
+
+    it('runs a timer no sooner than its delay by now(), and never from inside timer()', async () => {
+      // One after another, so each starts at another point of whatever clock the poller waits on.
+      const delays = [0, 1, 2, 3, 0, 1, 2, 5, 1, 0, 2, 1, 3, 1, 2, 0, 1, 4, 1, 2];
+      const early: string[] = [];
+      for (const [i, ms] of delays.entries()) {
+        await new Promise<void>((resolve) => {
+          let returned = false;
+          const start = poller.now();
+          poller.timer(ms, () => {
+            const elapsed = poller.now() - start;
+            if (!returned) early.push(`timer ${i} ran inside timer()`);
+            if (elapsed < ms) early.push(`timer ${i} of ${ms} ms ran after ${elapsed} ms`);
+            resolve();
+          });
+          returned = true;
+        });
+      }
+      expect(early).toEqual([]);
+    });
+
+    it('runs timers by deadline, those made in a row with equal delays in the order made', async () => {
+      const delays = [3, 3, 0, 0, 3, 5, 5, 5, 9, 9, 3];
+      const order: number[] = [];
+      await new Promise<void>((resolve) => {
+        for (const [i, ms] of delays.entries()) {
+          poller.timer(ms, () => {
+            order.push(i);
+            if (order.length === delays.length) resolve();
+          });
+        }
+      });
+      // Made later with an equal or longer delay means a deadline no earlier: such a timer runs after.
+      for (const [i, ms] of delays.entries()) {
+        for (let j = i + 1; j < delays.length; j++) {
+          if (delays[j]! >= ms)
+            expect(order.indexOf(j), `timer ${j} ran before ${i}`).toBeGreaterThan(order.indexOf(i));
+        }
+      }
+    });
+
+    it('does not run a cancelled timer, even one cancelled by an earlier timer of the same batch', async () => {
+      const ran: string[] = [];
+      poller.timer(0, () => ran.push('cancelled at once')).cancel();
+      let second: Timer | undefined;
+      const first = poller.timer(2, () => {
+        ran.push('first');
+        second!.cancel();
+      });
+      second = poller.timer(2, () => ran.push('second'));
+      await sleep(10);
+      // After it ran, and twice: nothing happens.
+      first.cancel();
+      first.cancel();
+      await sleep(1);
+      expect(ran).toEqual(['first']);
+    });
+
+    it('runs a timer made inside a dispatch callback, and one made inside a job', async () => {
+      const [a] = pair();
+      const log: string[] = [];
+      await new Promise<void>((resolve) => {
+        poller.add(a, Ready.Writable, () => {
+          poller.remove(a);
+          poller.timer(0, () => {
+            log.push('made in a dispatch');
+            poller.job(() =>
+              poller.timer(1, () => {
+                log.push('made in a job');
+                resolve();
+              }),
+            );
+          });
+        });
+      });
+      expect(log).toEqual(['made in a dispatch', 'made in a job']);
+    });
+
+    it('wakes for a timer while no watched fd is ready', async () => {
+      const [a] = pair();
+      let dispatched = 0;
+      poller.add(a, Ready.Readable, () => dispatched++);
+      const start = poller.now();
+      await sleep(20);
+      expect(poller.now() - start).toBeGreaterThanOrEqual(20);
+      expect(dispatched).toBe(0);
+      poller.remove(a);
+    });
+
+    it('keeps a monotonic clock', async () => {
+      let last = poller.now();
+      const backwards: number[] = [];
+      const sample = (): void => {
+        const now = poller.now();
+        if (!(now >= last)) backwards.push(now - last);
+        last = now;
+      };
+      for (let turn = 0; turn < 20; turn++) {
+        for (let i = 0; i < 100; i++) sample();
+        await sleep(turn % 3);
+        sample();
+      }
+      expect(Number.isFinite(last)).toBe(true);
+      expect(backwards).toEqual([]);
+    });
+
+    it('waits at least MAX_TIMER_DELAY for a longer delay, and refuses NaN', async () => {
+      let ran = false;
+      // setTimeout would run this after 1 ms.
+      const far = poller.timer(MAX_TIMER_DELAY + 1000, () => (ran = true));
+      await sleep(20);
+      far.cancel();
+      expect(ran).toBe(false);
+      expect(() => poller.timer(Number.NaN, () => {})).toThrowError(RangeError);
+    });
+
+    /** Runs `script` in a child process that imports `exitModule` as `m`; resolves once it ends. */
+    async function runChild(script: string): Promise<{ output: string; code: number | null; exited: boolean }> {
+      // A child that cannot exit is killed, so the test fails instead of hanging the run.
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--input-type=module',
+          '-e',
+          `const m = await import(${JSON.stringify(options.exitModule)});\n${script}`,
+        ],
+        {
+          cwd: dirname(options.exitModule!),
+          stdio: ['ignore', 'pipe', 'inherit'],
+          timeout: EXIT_DEADLINE_MS,
+          killSignal: 'SIGKILL',
+        },
+      );
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+        child.on('close', (exitCode, exitSignal) => resolve([exitCode, exitSignal])),
+      );
+      return { output: output.trim(), code, exited: signal === null };
+    }
+
+    const notExited = `the process did not exit by itself within ${EXIT_DEADLINE_MS} ms`;
+
     it.skipIf(options.exitModule === undefined)('lets the process exit once every fd is removed', async () => {
-      const script = `
-        const m = await import(${JSON.stringify(options.exitModule)});
+      const child = await runChild(`
         const fds = m.fds;
         const poller = m.createPoller();
         const stop = m.drivePoller?.(poller);
@@ -422,22 +597,36 @@ export function describePollerConformance(options: PollerConformanceOptions): vo
           fds.close(b);
           poller.job(() => { stop?.(); console.log('removed'); });
         });
-      `;
-      // A child that cannot exit is killed, so the test fails instead of hanging the run.
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-        cwd: dirname(options.exitModule!),
-        stdio: ['ignore', 'pipe', 'inherit'],
-        timeout: EXIT_DEADLINE_MS,
-        killSignal: 'SIGKILL',
-      });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-        child.on('close', (exitCode, exitSignal) => resolve([exitCode, exitSignal])),
-      );
-      expect(output.trim()).toBe('removed');
-      expect(signal, `the process did not exit by itself within ${EXIT_DEADLINE_MS} ms`).toBeNull();
-      expect(code).toBe(0);
+      `);
+      expect(child.output).toBe('removed');
+      expect(child.exited, notExited).toBe(true);
+      expect(child.code).toBe(0);
+    });
+
+    const onNodeLoop = options.exitModule !== undefined && options.drive === undefined;
+
+    it.skipIf(!onNodeLoop)('lets the process exit while timers wait that are not keepAlive', async () => {
+      const child = await runChild(`
+        const poller = m.createPoller();
+        poller.timer(${MAX_TIMER_DELAY}, () => console.log('ran'));
+        poller.timer(${MAX_TIMER_DELAY}, () => console.log('ran'), true).cancel();
+        console.log('scheduled');
+      `);
+      expect(child.output).toBe('scheduled');
+      expect(child.exited, notExited).toBe(true);
+      expect(child.code).toBe(0);
+    });
+
+    it.skipIf(!onNodeLoop)('holds the process open for a keepAlive timer until it has run', async () => {
+      const child = await runChild(`
+        const poller = m.createPoller();
+        poller.timer(${MAX_TIMER_DELAY}, () => console.log('never'));
+        poller.timer(50, () => console.log('kept alive'), true);
+        poller.timer(5, () => console.log('not keepAlive, ran meanwhile'));
+      `);
+      expect(child.output.split('\n')).toEqual(['not keepAlive, ran meanwhile', 'kept alive']);
+      expect(child.exited, notExited).toBe(true);
+      expect(child.code).toBe(0);
     });
   });
 }
