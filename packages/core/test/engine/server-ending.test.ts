@@ -1,7 +1,7 @@
 // How a server ends its connections: destroy, a graceful close and a connection's own close, in memory.
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
-import { IpcClient, IpcError, IpcServer, type Connection, type Poller } from '@pollux/core';
+import { IpcClient, IpcServer, type Connection, type IpcError, type Poller } from '@pollux/core';
 import { MemoryNetwork, MemoryTransport } from '@pollux/core/testing';
 import { deferred, memoryBed, type MemoryBed } from './memory-bed.js';
 
@@ -23,7 +23,12 @@ function trace(names: readonly string[]): { seen: string[]; stop: () => void } {
     diagnosticsChannel.subscribe(name, listener);
     return [name, listener] as const;
   });
-  return { seen, stop: () => listeners.forEach(([name, listener]) => diagnosticsChannel.unsubscribe(name, listener)) };
+  return {
+    seen,
+    stop: () => {
+      for (const [name, listener] of listeners) diagnosticsChannel.unsubscribe(name, listener);
+    },
+  };
 }
 
 describe('IpcServer.destroy', () => {
@@ -43,7 +48,7 @@ describe('IpcServer.destroy', () => {
     await bed.poller.settle();
     await bed.poller.settled(bed.server.destroy());
     expect((await closed).code).toBe('ECONNRESET');
-    expect((await pending).code).toBe('ECONNRESET');
+    expect(((await pending) as IpcError).code).toBe('ECONNRESET');
     expect(reasons).toEqual(['server destroyed the connection']);
   });
 });
@@ -101,7 +106,7 @@ describe('a graceful server close', () => {
     // No time passes: the goodbye goes out now, not when the server's wait runs out.
     await bed.poller.settle();
     expect((await closed).code).toBe('ESHUTDOWN');
-    expect((await pending).code).toBe('ECONNRESET');
+    expect(((await pending) as IpcError).code).toBe('ECONNRESET');
     await bed.poller.settled(closing);
   });
 });
