@@ -1,7 +1,7 @@
 // A channel that translates readiness (as a shared-memory one will): the engine asks it, and obeys it.
 import { afterEach, describe, expect, it } from 'vitest';
 import { IpcClient, IpcServer, Ready, type Channel, type ReadyMask, type Transport } from '@pollux/core';
-import { ManualPoller, MemoryNetwork, MemoryTransport, type MemoryChannel } from '@pollux/core/testing';
+import { ManualPoller, MemoryNetwork, MemoryTransport } from '@pollux/core/testing';
 
 /**
  * A memory channel whose readiness goes through `watchFor` and `readiness`, recording both; while
@@ -11,7 +11,7 @@ class TranslatingChannel implements Channel {
   readonly watched: ReadyMask[] = [];
   readonly reported: ReadyMask[] = [];
   gated = false;
-  constructor(private readonly inner: MemoryChannel) {}
+  constructor(private readonly inner: Channel) {}
 
   get fd(): number {
     return this.inner.fd;
@@ -20,7 +20,7 @@ class TranslatingChannel implements Channel {
     return this.inner.credentials;
   }
   get maxFdsPerWrite(): number {
-    return this.inner.maxFdsPerWrite;
+    return this.inner.maxFdsPerWrite ?? 0;
   }
   read(buffer: Uint8Array, offset: number, length: number, fds?: number[]): number {
     return this.inner.read(buffer, offset, length, fds);
