@@ -22,14 +22,21 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
  * Starts `test/fixtures/<fixture>.ts` with `args` in a new Node.js process (optionally as another
- * user, with extra environment), collecting the JSON lines it prints. The bundle the global setup
+ * user, with extra environment and inherited fds), collecting the JSON lines it prints. The bundle the global setup
  * built is started when there is one (a fraction of tsx's start-up time), the source through tsx
  * otherwise. With `stdin`, the test can write to the fixture's standard input.
  */
 export function spawnPeer(
   fixture: string,
   args: readonly string[],
-  options: { uid?: number; gid?: number; env?: Record<string, string>; stdin?: boolean } = {},
+  options: {
+    uid?: number;
+    gid?: number;
+    env?: Record<string, string>;
+    stdin?: boolean;
+    /** Fds of this process the fixture inherits, as its fds 3, 4, … (this process keeps its own). */
+    inheritFds?: readonly number[];
+  } = {},
 ): Peer {
   const bundle = inject('fixtureBundles')?.[fixture];
   const entry =
@@ -39,7 +46,7 @@ export function spawnPeer(
   const child = spawn(process.execPath, [...entry, ...args], {
     // A bundle runs from its own directory, which every user may enter; tsx needs the checkout.
     cwd: bundle === undefined ? repoRoot : dirname(bundle),
-    stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'inherit'],
+    stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'inherit', ...(options.inheritFds ?? [])],
     env: { ...process.env, ...options.env },
     ...(options.uid === undefined ? {} : { uid: options.uid }),
     ...(options.gid === undefined ? {} : { gid: options.gid }),
