@@ -76,10 +76,10 @@ export class SharedRegion {
    */
   static create(options: SharedRegionOptions): SharedRegion {
     const name: unknown = options.name;
-    if (typeof name !== 'string' || name.length === 0 || name.includes('\0')) {
+    if (typeof name !== 'string' || name.length === 0 || name.includes('\0') || Buffer.byteLength(name) > 249) {
       throw new IpcError(
         'EINVAL',
-        `a shared region's name must be a non-empty string without NUL, got ${String(name)}`,
+        `a shared region's name must be a string of 1 to 249 bytes without NUL (a memfd's name), got ${String(name)}`,
       );
     }
     const layout = regionLayout(options.size, options.records ?? 1);
