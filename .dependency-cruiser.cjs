@@ -14,6 +14,7 @@ const allowedPackages = {
   'poll-epoll': ['core'],
   'poll-pump': ['core', 'sys'],
   'transport-socket': ['core', 'sys'],
+  'shared-region': ['core', 'sys'],
   pollux: ['core', 'poll-node', 'sys', 'transport-socket'],
   cli: ['pollux'],
 };

@@ -12,7 +12,8 @@
         "native/unix_socket.c",
         "native/io.c",
         "native/poll.c",
-        "native/fd_watcher.c"
+        "native/fd_watcher.c",
+        "native/shared_memory.c"
       ],
       "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "-O2"],

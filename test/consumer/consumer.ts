@@ -4,6 +4,7 @@ import { IpcError, Ready, connect, createServer, type ConnectOptions, type IpcCl
 import { describePollerConformance } from '@pollux/core/testing';
 import { PumpPoller, pumpOnNodeLoop } from '@pollux/poll-pump';
 import { SysError, socketpair } from '@pollux/sys';
+import { SharedRegion, SharedRegionView } from '@pollux/shared-region';
 
 const options: ConnectOptions = { retry: { deadline: 1000 } };
 const error: IpcError = new IpcError('ENOENT', 'no such key');
@@ -20,5 +21,9 @@ export async function stats(address: string): Promise<ServerStats> {
   const client: IpcClient = await connect(address, 'kv', options);
   await client.close();
   return server.stats();
+}
+export function publish(): [SharedRegion, SharedRegionView] {
+  const region = SharedRegion.create({ name: 'pose', size: 64 });
+  return [region, SharedRegionView.open(region.fd, { size: 64 })];
 }
 export { conformance, error, mask, pair, stop, sysError };

@@ -22,9 +22,9 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
  * Starts `test/fixtures/<fixture>.ts` with `args` in a new Node.js process (optionally as another
- * user, with extra environment), collecting the JSON lines it prints. The bundle the global setup
- * built is started when there is one (a fraction of tsx's start-up time), the source through tsx
- * otherwise. With `stdin`, the test can write to the fixture's standard input. `fds` are passed
+ * user, with extra environment and inherited fds), collecting the JSON lines it prints. The bundle
+ * the global setup built is started when there is one (a fraction of tsx's start-up time), the
+ * source through tsx otherwise. With `stdin`, the test can write to the fixture's standard input. `fds` are passed
  * on as the fixture's fds 3, 4, …; `wrapper` is a command line that runs `node` with its arguments
  * (such as `systemd-socket-activate … --`), placed before them. With `launch`, the process is
  * started by it instead of `child_process.spawn` (e.g. `spawnWithChannel`).

@@ -266,7 +266,8 @@ NAPI_MODULE_INIT() {
       pollux_init_unix_socket(env, exports) != 0 ||
       pollux_init_io(env, exports) != 0 ||
       pollux_init_poll(env, exports) != 0 ||
-      pollux_init_fd_watcher(env, exports) != 0)
+      pollux_init_fd_watcher(env, exports) != 0 ||
+      pollux_init_shared_memory(env, exports) != 0)
     return NULL;
   return exports;
 }

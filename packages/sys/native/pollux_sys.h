@@ -60,5 +60,6 @@ int pollux_init_unix_socket(napi_env env, napi_value exports);
 int pollux_init_io(napi_env env, napi_value exports);
 int pollux_init_poll(napi_env env, napi_value exports);
 int pollux_init_fd_watcher(napi_env env, napi_value exports);
+int pollux_init_shared_memory(napi_env env, napi_value exports);
 
 #endif

@@ -29,3 +29,18 @@ export {
 export { read, writev, sendmsg, recvmsg } from './io.js';
 export { poll, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDHUP } from './poll.js';
 export { FdWatcher, WATCH_READABLE, WATCH_WRITABLE, WATCH_DISCONNECT, WATCH_PRIORITIZED } from './fd-watcher.js';
+export {
+  memfdCreate,
+  addSeals,
+  getSeals,
+  mmap,
+  unmap,
+  seqlockFootprint,
+  seqlockWrite,
+  seqlockRead,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  F_SEAL_GROW,
+  F_SEAL_WRITE,
+  F_SEAL_FUTURE_WRITE,
+} from './shared-memory.js';

@@ -65,6 +65,19 @@ export interface NativeBinding {
   WATCH_WRITABLE: number;
   WATCH_DISCONNECT: number;
   WATCH_PRIORITIZED: number;
+
+  memfdCreate(name: string): number;
+  addSeals(fd: number, seals: number): number;
+  getSeals(fd: number): number;
+  mmap(fd: number, length: number, writable: boolean): ArrayBuffer | number;
+  unmap(mapping: ArrayBuffer): number;
+  seqlockWrite(mapping: ArrayBuffer, offset: number, source: Uint8Array): number;
+  seqlockRead(mapping: ArrayBuffer, offset: number, target: Uint8Array, attempts: number): number;
+  F_SEAL_SEAL: number;
+  F_SEAL_SHRINK: number;
+  F_SEAL_GROW: number;
+  F_SEAL_WRITE: number;
+  F_SEAL_FUTURE_WRITE: number;
 }
 
 // The package directory, one up from this file in src/ and in dist/ alike. node-gyp-build looks
