@@ -37,9 +37,21 @@ describe('socketInfo', () => {
     const fd = socketUnix();
     const path = join(dir, 'listening.sock');
     bindUnix(fd, path, false);
-    expect(socketInfo(fd)).toEqual({ family: 'unix', type: 'stream', listening: false, address: path });
+    expect(socketInfo(fd)).toEqual({
+      family: 'unix',
+      type: 'stream',
+      listening: false,
+      connected: false,
+      address: path,
+    });
     listen(fd, 8);
-    expect(socketInfo(fd)).toEqual({ family: 'unix', type: 'stream', listening: true, address: path });
+    expect(socketInfo(fd)).toEqual({
+      family: 'unix',
+      type: 'stream',
+      listening: true,
+      connected: false,
+      address: path,
+    });
     close(fd);
   });
 

@@ -3,16 +3,7 @@ import { gotValue } from '../describe-value.js';
 import { IpcError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../protocol/frame.js';
 import type { Poller } from '../contracts/poller.js';
-import {
-  byteLimit,
-  checkPoller,
-  count,
-  deadline,
-  duration,
-  messageSize,
-  oneOf,
-  serviceChoice,
-} from '../option-checks.js';
+import { byteLimit, count, deadline, duration, messageSize, oneOf, serviceChoice } from '../option-checks.js';
 import type { Credentials, Transport } from '../contracts/transport.js';
 
 /**
@@ -131,7 +122,6 @@ export interface ClientSettings {
  */
 export function clientSettings(options: IpcClientOptions): ClientSettings {
   serviceChoice(options.service);
-  checkPoller(options.poller);
   return {
     maxMessage: messageSize(options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE),
     handshakeTimeout: duration('timeout', options.timeout ?? 5000),

@@ -8,7 +8,7 @@ import { describeValue, gotValue } from '../describe-value.js';
 import { IpcError } from '../errors.js';
 import { isUint16, EMPTY_PAYLOAD } from '../protocol/frame.js';
 import { helloFor } from '../protocol/handshake.js';
-import { duration } from '../option-checks.js';
+import { checkPoller, duration } from '../option-checks.js';
 import type { Credentials } from '../contracts/transport.js';
 import type { Poller, Timer } from '../contracts/poller.js';
 
@@ -146,6 +146,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
    */
   static async connect(address: string, options: IpcClientOptions): Promise<IpcClient> {
     const settings = clientSettings(options);
+    checkPoller(options.poller);
     if (options.signal?.aborted) throw new IpcError('ECANCELED', 'connect was cancelled');
     const client = new IpcClient(address, options, settings);
     const session = await client.#connector.open(settings.retry, options.signal);
