@@ -47,18 +47,18 @@ class NodeImmediate implements Timer {
  * For poller authors whose fds are served by Node's own event loop: {@link Poller.timer} on
  * Node's timers, with the deadlines kept on `performance.now()`, which the poller's
  * {@link Poller.now} must return. A 0 ms timer runs on the loop's next turn (`setImmediate`: after
- * pending promise continuations and I/O, without the 1 ms floor of `setTimeout`). A timer that is
- * not `keepAlive` never holds the process open by itself; a `keepAlive` one does until it runs or
- * is cancelled.
+ * pending promise continuations and I/O, without the 1 ms floor of `setTimeout`), and holds the
+ * process for that turn. A longer timer that is not `keepAlive` never holds the process open by
+ * itself; a `keepAlive` one does until it runs or is cancelled.
  *
  * @param ms - the delay; below 0 counts as 0, above {@link MAX_TIMER_DELAY} as that
  * @throws RangeError if `ms` is NaN
  */
 export function nodeTimer(ms: number, fn: () => void, keepAlive = false): Timer {
   if (ms <= 0) {
-    const immediate = setImmediate(fn);
-    if (!keepAlive) immediate.unref();
-    return new NodeImmediate(immediate);
+    // Never unreferenced: Node's loop does not skip its poll wait for an unreferenced immediate, so
+    // one would wait for whatever else wakes the loop. It holds the process for one turn at most.
+    return new NodeImmediate(setImmediate(fn));
   }
   return queue.add(ms, fn, keepAlive);
 }
