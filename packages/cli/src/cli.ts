@@ -1,3 +1,4 @@
+// The pollux command's commands: status, connections, watch and call, and their exit codes.
 import { parseArgs } from 'node:util';
 import { connectSync, IpcError, type ServerStats, type SyncClient } from 'pollux';
 import { CommandFailure, ExitCode, type ExitCodeValue } from './exit-codes.js';

@@ -1,3 +1,4 @@
+// Exit statuses of the pollux command (sysexits), and the failure that carries one.
 import { IpcError } from 'pollux';
 
 /**

@@ -1,3 +1,4 @@
+// The pollux command's manual page, printed by --help.
 /** The manual page `pollux --help` prints. */
 export const HELP = `NAME
     pollux - inspect and call a pollux IPC server

@@ -1,3 +1,4 @@
+// Inspector: reads a server's stats and connections through its introspection service.
 import {
   connect,
   fetchConnections,

@@ -1,3 +1,4 @@
+// The request payload of `pollux call`: UTF-8 text, hex digits, or a file's bytes.
 import { readFileSync } from 'node:fs';
 import { CommandFailure, ExitCode } from './exit-codes.js';
 

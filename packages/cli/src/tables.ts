@@ -1,3 +1,4 @@
+// Plain-text tables of a server's stats and connections, for a terminal.
 import Table from 'cli-table3';
 import type { ConnectionInfo, ServerStats, ServiceStats } from 'pollux';
 

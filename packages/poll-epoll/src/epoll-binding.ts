@@ -1,3 +1,4 @@
+// The npm `epoll` binding, loaded and typed, with its failures as IpcErrors.
 import { createRequire } from 'node:module';
 import { IpcError, type KnownErrorCode } from '@pollux/core';
 

@@ -1,3 +1,4 @@
+// EpollPoller: a Poller on one epoll instance, through the npm `epoll` binding.
 import {
   interestEvents,
   IpcError,

@@ -1,1 +1,2 @@
+// The package's entry point (`@pollux/poll-node`).
 export { NodePoller } from './node-poller.js';

@@ -1,3 +1,4 @@
+// NodePoller: a Poller on Node's own event loop, one libuv poll watcher per fd.
 import {
   interestEvents,
   IpcError,

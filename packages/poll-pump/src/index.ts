@@ -1,3 +1,4 @@
+// The package's entry point (`@pollux/poll-pump`).
 /**
  * `PumpPoller`: a pollux `Poller` the application drives itself, one `poll(2)` per
  * {@link PumpPoller.pump} call, for hosts that own their loop (a compositor's frame loop, a game

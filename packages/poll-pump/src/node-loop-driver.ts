@@ -1,3 +1,4 @@
+// pumpOnNodeLoop: drives a PumpPoller from Node's own loop, one pump per turn.
 import type { PumpPoller } from './pump-poller.js';
 
 /**

@@ -1,3 +1,4 @@
+// PumpPoller: a Poller the application drives by calling pump(), over poll(2).
 import {
   interestEvents,
   IpcError,

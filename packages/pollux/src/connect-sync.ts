@@ -1,3 +1,4 @@
+// connectSync: a blocking client with the default transport, for CLIs and scripts.
 import {
   Ready,
   SyncClient,

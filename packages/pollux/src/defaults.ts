@@ -1,3 +1,4 @@
+// The defaults the facade fills in: the shared Node poller and the socket transport.
 import { IpcClient, IpcServer, type IpcClientOptions, type IpcError, type IpcServerOptions } from '@pollux/core';
 import type { notifyServiceManager } from '@pollux/transport-socket';
 import { NodePoller } from '@pollux/poll-node';

@@ -1,3 +1,4 @@
+// The package's entry point (`pollux`): the batteries-included facade over every package.
 /**
  * pollux with defaults: an IPC server and clients on Node's event loop over Unix sockets, in a
  * handful of lines. Everything from `@pollux/core` is re-exported for typed use.

@@ -1,3 +1,4 @@
+// Tells the service manager (NOTIFY_SOCKET) when a server listens and when it closes.
 import type { IpcServer } from '@pollux/core';
 import { notifyServiceManager } from '@pollux/transport-socket';
 

@@ -1,3 +1,4 @@
+// The package's entry point (`@pollux/shared-region`).
 /**
  * Read-only shared regions: a server publishes a memfd it keeps writing; clients map it
  * read-only, kernel-enforced by seals, and copy consistent snapshots of its records through a

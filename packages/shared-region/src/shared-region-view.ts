@@ -1,3 +1,4 @@
+// SharedRegionView: a client's read-only, seal-checked view of a shared region.
 import { fstatSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
 import { IpcError } from '@pollux/core';

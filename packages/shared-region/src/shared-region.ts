@@ -1,3 +1,4 @@
+// SharedRegion: a sealed memfd region its creator writes through a seqlock.
 import { ftruncateSync } from 'node:fs';
 import { constants } from 'node:os';
 import { IpcError } from '@pollux/core';

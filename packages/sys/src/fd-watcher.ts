@@ -1,3 +1,4 @@
+// FdWatcher: a libuv poll watcher on one fd, on Node's own loop.
 import { native } from './native.js';
 
 /** Watch interest and reported event: the fd is readable (`UV_READABLE`). */

@@ -1,3 +1,4 @@
+// The package's entry point (`@pollux/sys`): every system call pollux makes.
 /**
  * The one native addon of pollux: the Linux syscalls Node.js does not expose.
  *

@@ -1,3 +1,4 @@
+// read, writev, sendmsg and recvmsg on non-blocking fds, failures as -errno.
 import { native } from './native.js';
 
 /**

@@ -1,3 +1,4 @@
+// poll(2) over parallel fd arrays, and its event bits.
 import { native } from './native.js';
 
 /**

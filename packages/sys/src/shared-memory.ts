@@ -1,3 +1,4 @@
+// memfd, seals, shared mappings and seqlocked copies, for read-only shared regions.
 import { native } from './native.js';
 
 /** `F_SEAL_SEAL`: no further seal may be added (nor any removed: seals never come off). */

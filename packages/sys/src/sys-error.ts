@@ -1,3 +1,4 @@
+// SysError: a failed system call, with its errno's name as code.
 import { native } from './native.js';
 
 const brand = Symbol.for('pollux.SysError');

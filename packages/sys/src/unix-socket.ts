@@ -1,3 +1,4 @@
+// Unix socket calls: create, bind, listen, accept, connect, credentials, socket facts.
 import { native, type SocketInfo } from './native.js';
 
 export type { SocketInfo } from './native.js';

@@ -1,3 +1,4 @@
+// Socket addresses: a path or an @abstract name, parsed and checked.
 import { IpcError } from '@pollux/core';
 
 /** A parsed socket address: a filesystem path, or a name in Linux's abstract namespace. */

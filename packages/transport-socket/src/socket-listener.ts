@@ -1,3 +1,4 @@
+// SocketListener: a listening Unix stream socket, and accepted fds made into channels.
 import { lstatSync, unlinkSync } from 'node:fs';
 import type { Channel, Listener } from '@pollux/core';
 import { constants } from 'node:os';

@@ -1,3 +1,4 @@
+// SocketTransport: the Transport over Unix stream sockets (listen, connect, adopt).
 import { chmodSync, chownSync, linkSync, lstatSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
