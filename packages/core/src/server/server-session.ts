@@ -66,8 +66,8 @@ export interface SessionHost {
   opened(session: ServerSession): void;
   /** The client was turned away at its hello. */
   refused(session: ServerSession): void;
-  /** The session ended; it holds no slot any more. */
-  ended(session: ServerSession, error: IpcError): void;
+  /** The session ended, breaking the protocol or not; it holds no slot any more. */
+  ended(session: ServerSession, protocolError: boolean): void;
   /** The connection was dropped because it did not read its events. */
   droppedSlowConsumer(session: ServerSession, error: IpcError): void;
   hookFailed(hook: string, error: unknown): void;
@@ -320,7 +320,6 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
   }
 
   ended(error: IpcError): void {
-    const wasOpen = this.connection !== undefined;
     this.sessionState = SessionState.Ended;
     this.deadline?.cancel();
     this.throttleTimer?.cancel();
@@ -331,16 +330,16 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     const protocolError = error.code === 'EPROTO' || error.code === 'EMSGSIZE';
     const connection = this.connection;
     if (connection !== undefined) this.service!.ended(connection, this.counters, protocolError);
-    this.host.ended(this, error);
+    this.host.ended(this, protocolError);
     if (protocolError && diagnostics.protocolError.hasSubscribers) {
       diagnostics.protocolError.publish({ connectionId: this.id, pid: this.channel.credentials.pid, error });
     }
-    if (!wasOpen) return;
+    if (connection === undefined) return;
     if (diagnostics.connectionClose.hasSubscribers) {
       diagnostics.connectionClose.publish({ connection, serviceName: this.service!.definition.name, reason: error });
     }
     try {
-      this.service!.definition.closed?.(connection!, error);
+      this.service!.definition.closed?.(connection, error);
     } catch (hookError) {
       this.host.hookFailed('closed', hookError);
     }

@@ -270,7 +270,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       refused: () => {
         this.refused++;
       },
-      ended: (session, error) => this.sessionEnded(session, error),
+      ended: (session, protocolError) => this.sessionEnded(session, protocolError),
       droppedSlowConsumer: (session, error) => {
         try {
           this.emit('slowConsumer', session.connection!, error);
@@ -571,11 +571,11 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     if (this.endpoints.has(listener.fd)) this.poller.modify(listener.fd, Ready.Readable);
   }
 
-  private sessionEnded(session: ServerSession, error: IpcError): void {
+  private sessionEnded(session: ServerSession, protocolError: boolean): void {
     this.sessions.delete(session);
     this.releaseSlot(session);
     this.closed++;
-    if (error.code === 'EPROTO' || error.code === 'EMSGSIZE') this.protocolErrors++;
+    if (protocolError) this.protocolErrors++;
     if (this.sessions.size === 0) {
       this.lastSessionEnded?.();
       this.awaitIdle();
