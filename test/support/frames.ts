@@ -1,17 +1,22 @@
 // Frames built by hand, independent of the library's own encoder, for tests that play a
 // hostile or broken peer.
 
-/** One frame: 12-byte little-endian header and payload; `length` may lie about the payload. */
+/**
+ * One frame: 12-byte little-endian header and payload; `length` may lie about the payload, and
+ * `fdCount` about the fds that travel with it.
+ */
 export function frame(
   kind: number,
   code: number,
   id: number,
   payload: Buffer = Buffer.alloc(0),
   length = payload.length,
+  fdCount = 0,
 ): Buffer {
   const header = Buffer.alloc(12);
   header.writeUInt32LE(length, 0);
   header[4] = kind;
+  header[5] = fdCount;
   header.writeUInt16LE(code, 6);
   header.writeUInt32LE(id, 8);
   return Buffer.concat([header, payload]);

@@ -35,6 +35,7 @@ export type KnownErrorCode =
   | 'ENOSPC'
   | 'ENOSYS'
   | 'ENOTCONN'
+  | 'ENOTSUP'
   | 'ENOTDIR'
   | 'ENXIO'
   | 'EPERM'

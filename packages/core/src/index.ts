@@ -39,6 +39,8 @@ export type {
   ServiceDefinition,
 } from './server/service.js';
 export { Connection } from './server/connection.js';
+export { withFds, MessageWithFds } from './server/with-fds.js';
+export { ReceivedFds } from './link/received-fds.js';
 export type { ConnectionInfo, ConnectionStats, ServerStats, ServiceStats, TrafficStats } from './stats.js';
 export type { RateLimit } from './server/rate-limit.js';
 export type { EventQueueFullPolicy } from './server/server-session.js';
@@ -52,7 +54,7 @@ export {
 } from './server/server.js';
 export { IpcClient, type CloseOptions, type IpcClientEvents } from './client/client.js';
 export type { IpcClientOptions, RetryOptions, ServerIdentity } from './client/client-options.js';
-export type { ClientStats, RequestOptions } from './client/client-session.js';
+export type { ClientStats, ReceivedMessage, RequestOptions } from './client/client-session.js';
 export {
   SyncClient,
   type ReceivedEvent,

@@ -1,7 +1,7 @@
 // Checks of user options shared by client and server, each failing with EINVAL (shared).
 import { describeValue, gotValue } from './describe-value.js';
 import { IpcError } from './errors.js';
-import { isUint16, MAX_MESSAGE_SIZE_LIMIT } from './protocol/frame.js';
+import { isUint16, MAX_FDS_PER_MESSAGE, MAX_MESSAGE_SIZE_LIMIT } from './protocol/frame.js';
 import { SERVICE_NAME_MAX } from './protocol/handshake.js';
 import { MAX_TIMER_DELAY as TIMER_MAX, type Poller } from './contracts/poller.js';
 
@@ -55,6 +55,14 @@ export function deadline(name: string, value: number): number {
 export function count(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 0)
     throw new IpcError('EINVAL', `${name} must be an integer of 0 or more, ${gotValue(value)}`);
+  return value;
+}
+
+/** `maxFdsPerMessage`: 0 to 253, the most a Unix socket passes with one message. */
+export function fdCount(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_FDS_PER_MESSAGE) {
+    throw new IpcError('EINVAL', `${name} must be an integer from 0 to ${MAX_FDS_PER_MESSAGE}, ${gotValue(value)}`);
+  }
   return value;
 }
 

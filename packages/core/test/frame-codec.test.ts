@@ -202,6 +202,33 @@ describe('frame codec', () => {
     expect(() => decoder.next()).toThrowError(expect.objectContaining({ code: 'EMSGSIZE' }));
   });
 
+  it('accepts a message saying it carries up to maxFds fds, and refuses more or fds on a control frame', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: FrameKind.Hello, max: FrameKind.Goodbye }),
+        fc.nat(255),
+        fc.nat(253),
+        (kind, fdCount, maxFds) => {
+          const decoder = new FrameDecoder(1 << 20);
+          decoder.maxFds = maxFds;
+          decoder.reserve();
+          const header = Buffer.alloc(HEADER_SIZE);
+          header[4] = kind;
+          header[5] = fdCount;
+          header.copy(decoder.buffer, decoder.end);
+          decoder.commit(HEADER_SIZE);
+          const message = kind === FrameKind.Request || kind === FrameKind.Response || kind === FrameKind.Event;
+          if (fdCount === 0 || (message && fdCount <= maxFds)) {
+            expect(decoder.next()).toBe(true);
+            expect(decoder.fdCount).toBe(fdCount);
+          } else {
+            expect(() => decoder.next()).toThrowError(expect.objectContaining({ code: 'EPROTO' }));
+          }
+        },
+      ),
+    );
+  });
+
   it('limits control frames to a small size whatever the message size', () => {
     const decoder = new FrameDecoder(1 << 20);
     decoder.reserve();

@@ -15,6 +15,7 @@ import {
 const nameArb = fc.string({ maxLength: 60 }).filter((s) => Buffer.byteLength(s) <= 255);
 const controlArb = fc.record({
   version: fc.integer({ min: 0, max: 0xffff }),
+  maxFds: fc.integer({ min: 0, max: 0xffff }),
   maxMessage: fc.integer({ min: 0, max: 0xffffffff }),
   serviceId: fc.integer({ min: 0, max: 0xffffffff }),
   serviceName: nameArb,
@@ -87,7 +88,7 @@ describe('handshake codec', () => {
   });
 
   it('refuses a hello without the pollux magic', () => {
-    const hello = encodeHello({ version: 1, maxMessage: 10, serviceId: 1, serviceName: '' });
+    const hello = encodeHello({ version: 1, maxFds: 0, maxMessage: 10, serviceId: 1, serviceName: '' });
     hello[0] = hello[0]! ^ 0xff;
     expect(() => decodeHello(hello)).toThrowError(expect.objectContaining({ code: 'EPROTO' }));
   });

@@ -7,6 +7,7 @@
 #include "pollux_sys.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -257,11 +258,24 @@ static napi_value recvmsg_js(napi_env env, napi_callback_info info) {
   return pollux_throw_type(env, message);
 }
 
+/* A close-on-exec duplicate at the lowest free number: what a queued message sends in place of
+ * the caller's fd, so the caller may close theirs at once. */
+static napi_value duplicate_fd_js(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int fd, copy;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (pollux_arg_fd(env, argv[0], &fd) != 0) return NULL;
+  copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  return pollux_int32(env, copy < 0 ? -errno : copy);
+}
+
 int pollux_init_io(napi_env env, napi_value exports) {
   if (pollux_export_fn(env, exports, "read", read_js) != 0 ||
       pollux_export_fn(env, exports, "writev", writev_js) != 0 ||
       pollux_export_fn(env, exports, "sendmsg", sendmsg_js) != 0 ||
-      pollux_export_fn(env, exports, "recvmsg", recvmsg_js) != 0)
+      pollux_export_fn(env, exports, "recvmsg", recvmsg_js) != 0 ||
+      pollux_export_fn(env, exports, "duplicateFd", duplicate_fd_js) != 0)
     return -1;
   return 0;
 }

@@ -27,7 +27,7 @@ export {
   sendToUnix,
   type SocketInfo,
 } from './unix-socket.js';
-export { read, writev, sendmsg, recvmsg } from './io.js';
+export { read, writev, sendmsg, recvmsg, duplicateFd } from './io.js';
 export { poll, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDHUP } from './poll.js';
 export { FdWatcher, WATCH_READABLE, WATCH_WRITABLE, WATCH_DISCONNECT, WATCH_PRIORITIZED } from './fd-watcher.js';
 export {

@@ -85,3 +85,15 @@ export function sendmsg(fd: number, chunks: readonly Uint8Array[], count: number
 export function recvmsg(fd: number, buffer: Uint8Array, offset: number, length: number, fdsOut: number[]): number {
   return native.recvmsg(fd, buffer, offset, length, fdsOut);
 }
+
+/**
+ * Duplicates `fd` (`fcntl(F_DUPFD_CLOEXEC)`): a second, close-on-exec fd for the same open file,
+ * which the caller owns and must close.
+ *
+ * @param fd - an open fd
+ * @returns the new fd, or `-errno`: `-EBADF` (not open), `-EMFILE` (the process is out of fds)
+ * @throws TypeError if `fd` is not a non-negative integer
+ */
+export function duplicateFd(fd: number): number {
+  return native.duplicateFd(fd);
+}

@@ -46,6 +46,7 @@ export interface NativeBinding {
   writev(fd: number, chunks: readonly Uint8Array[], count: number): number;
   sendmsg(fd: number, chunks: readonly Uint8Array[], count: number, fds: readonly number[]): number;
   recvmsg(fd: number, buffer: Uint8Array, offset: number, length: number, fdsOut: number[]): number;
+  duplicateFd(fd: number): number;
 
   poll(fds: Int32Array, events: Int32Array, revents: Int32Array, count: number, timeoutMs: number): number;
   POLLIN: number;

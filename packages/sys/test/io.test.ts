@@ -1,6 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { close, read, recvmsg, sendmsg, socketpair, writev } from '../src/index.js';
+import { close, duplicateFd, read, recvmsg, sendmsg, socketpair, writev } from '../src/index.js';
 import { O_CLOEXEC, checkFdLeaks, fdFlags, openFdCount } from './fd-leak.js';
 
 checkFdLeaks();
@@ -276,5 +276,22 @@ describe('sendmsg / recvmsg', () => {
     expect(recvmsg(b, new Uint8Array(4), 0, 4, [])).toBe(0);
     expect(sendmsg(b, [bytes('x')], 1, [])).toBe(-EPIPE);
     close(b);
+  });
+});
+
+describe('duplicateFd', () => {
+  it('makes a close-on-exec copy that outlives the original, and -EBADF for an fd not open', () => {
+    const [a, b] = socketpair();
+    const copy = duplicateFd(a!);
+    expect(copy).toBeGreaterThanOrEqual(0);
+    expect(fdFlags(copy) & O_CLOEXEC).toBe(O_CLOEXEC);
+    close(a!);
+    expect(writev(copy, [new Uint8Array([42])], 1)).toBe(1);
+    const got = new Uint8Array(1);
+    expect(read(b!, got, 0, 1)).toBe(1);
+    expect(got[0]).toBe(42);
+    close(copy);
+    expect(duplicateFd(copy)).toBe(-9);
+    close(b!);
   });
 });

@@ -41,6 +41,14 @@ export class SocketChannel implements Channel {
     return sys.sendmsg(this.fd, chunks, count, fds);
   }
 
+  duplicateFd(fd: number): number {
+    return sys.duplicateFd(fd);
+  }
+
+  closeFd(fd: number): void {
+    sys.close(fd);
+  }
+
   close(): void {
     if (!this.open) return;
     this.open = false;

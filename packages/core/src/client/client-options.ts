@@ -1,9 +1,9 @@
 // IpcClient's options, checked and resolved once (client layer).
 import { gotValue } from '../describe-value.js';
 import { IpcError } from '../errors.js';
-import { DEFAULT_MAX_MESSAGE_SIZE } from '../protocol/frame.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, MAX_FDS_PER_MESSAGE } from '../protocol/frame.js';
 import type { Poller } from '../contracts/poller.js';
-import { byteLimit, count, deadline, duration, messageSize, oneOf, serviceChoice } from '../option-checks.js';
+import { byteLimit, count, deadline, duration, fdCount, messageSize, oneOf, serviceChoice } from '../option-checks.js';
 import type { Credentials, Transport } from '../contracts/transport.js';
 
 /**
@@ -50,6 +50,11 @@ export interface IpcClientOptions {
    * client that expects bigger messages says so, and no server makes it hold more unasked.
    */
   readonly maxMessageSize?: number;
+  /**
+   * The most fds (`SCM_RIGHTS`) one response or event from the server may carry, 0–253. Default
+   * 253. Fds nobody takes are closed (see `requestWithFds` and the `'event'` listener's `fds`).
+   */
+  readonly maxFdsPerMessage?: number;
   /** Give up on one attempt when its handshake has not completed after this many ms. Default 5000. */
   readonly timeout?: number;
   /** Aborts connecting, retries included. */
@@ -105,6 +110,7 @@ export interface RetryPolicy {
 /** {@link IpcClientOptions} checked, with every default filled in. */
 export interface ClientSettings {
   readonly maxMessage: number;
+  readonly maxFds: number;
   readonly handshakeTimeout: number;
   readonly retry: RetryPolicy | undefined;
   readonly reconnect: RetryPolicy | undefined;
@@ -124,6 +130,7 @@ export function clientSettings(options: IpcClientOptions): ClientSettings {
   serviceChoice(options.service);
   return {
     maxMessage: messageSize(options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE),
+    maxFds: fdCount('maxFdsPerMessage', options.maxFdsPerMessage ?? MAX_FDS_PER_MESSAGE),
     handshakeTimeout: duration('timeout', options.timeout ?? 5000),
     retry: retryPolicy('retry', options.retry, 30_000),
     reconnect: retryPolicy('reconnect', options.reconnect, Number.POSITIVE_INFINITY),

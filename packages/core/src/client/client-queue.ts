@@ -1,5 +1,5 @@
 // RequestQueue: requests waiting for a connection or for the send queue (client layer).
-import { makeRequest, type ClientRequest } from './client-request.js';
+import type { ClientRequest } from './client-request.js';
 import { IpcError } from '../errors.js';
 import type { Poller } from '../contracts/poller.js';
 import { Deadline } from './deadline.js';
@@ -21,13 +21,8 @@ export class RequestQueue {
   }
 
   /** Queues a request; its promise settles once it has been sent and answered, or gave up. */
-  add(
-    command: number,
-    payload: Uint8Array,
-    timeout: number | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<Buffer> {
-    const request = makeRequest(command);
+  add(request: ClientRequest, payload: Uint8Array, timeout: number | undefined, signal: AbortSignal | undefined): void {
+    const command = request.command;
     request.payload = payload;
     if (timeout !== undefined) request.expires = this.poller.now() + timeout;
     if (timeout !== undefined || signal !== undefined) {
@@ -52,7 +47,6 @@ export class RequestQueue {
       );
     }
     this.waiting.push(request);
-    return request.promise;
   }
 
   /** Takes the oldest request out, no longer watched: the caller sends it or settles it. */
@@ -73,7 +67,7 @@ export class RequestQueue {
 
   /** Rejects every waiting request with `error`. */
   rejectAll(error: IpcError): void {
-    for (let request = this.shift(); request !== undefined; request = this.shift()) request.reject(error);
+    for (let request = this.shift(); request !== undefined; request = this.shift()) request.rejectUnsent(error);
   }
 
   private drop(request: ClientRequest, error: IpcError): void {
@@ -81,6 +75,6 @@ export class RequestQueue {
     if (at < 0) return;
     this.waiting.splice(at, 1);
     request.unwatch();
-    request.reject(error);
+    request.rejectUnsent(error);
   }
 }

@@ -3,6 +3,12 @@ import { EMPTY_PAYLOAD } from '../protocol/frame.js';
 import type { IpcError } from '../errors.js';
 import type { Deadline } from './deadline.js';
 
+/** Fds a request carries: duplicates the engine owns until they are sent, and how to close them if they never are. */
+export interface OutgoingFds {
+  readonly fds: number[];
+  readonly close: (fds: number[]) => void;
+}
+
 /**
  * A request the caller awaits: its promise's settle functions and what watches it (a timeout, an
  * abort listener). The same object waits in the client's queue, if it must, and then in a
@@ -22,7 +28,23 @@ export class ClientRequest {
   expires = Number.POSITIVE_INFINITY;
   /** Once sent: its place among the requests of its connection, from 1, modulo 2^32. */
   sequence = 0;
+  /** Until sent: the fds it carries. */
+  outgoingFds: OutgoingFds | undefined = undefined;
+  /** Whether the caller takes the fds of the response (`requestWithFds`); else they are closed. */
+  wantsFds = false;
+  /** The fds of the response, once resolved, for a caller that takes them. */
+  receivedFds: number[] | undefined = undefined;
   constructor(readonly command: number) {}
+
+  /** Rejects a request that was never sent, closing the fds it was to carry. */
+  rejectUnsent(error: IpcError): void {
+    const outgoing = this.outgoingFds;
+    if (outgoing !== undefined) {
+      this.outgoingFds = undefined;
+      outgoing.close(outgoing.fds);
+    }
+    this.reject(error);
+  }
 
   /** Stops watching the timeout and the signal. */
   unwatch(): void {

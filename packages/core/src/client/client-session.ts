@@ -1,10 +1,11 @@
 // ClientSession: one connection of a client, from handshake to close (client layer).
-import { makeRequest, type ClientRequest } from './client-request.js';
+import { makeRequest, type ClientRequest, type OutgoingFds } from './client-request.js';
 import { PendingTable } from './pending-table.js';
 import { Deadline } from './deadline.js';
 import { IpcError } from '../errors.js';
-import { FrameLink, type LinkOwner } from '../link/frame-link.js';
-import { FrameKind, EMPTY_PAYLOAD } from '../protocol/frame.js';
+import { fdLimit, FrameLink, type LinkOwner } from '../link/frame-link.js';
+import type { ReceivedFds } from '../link/received-fds.js';
+import { FrameKind, EMPTY_PAYLOAD, MAX_FDS_PER_MESSAGE } from '../protocol/frame.js';
 import { SessionState } from '../protocol/session-state.js';
 import { decodeError, decodeGoodbye, decodeWelcome } from '../protocol/handshake.js';
 import type { Poller } from '../contracts/poller.js';
@@ -16,6 +17,19 @@ export interface RequestOptions {
   readonly timeout?: number;
   /** Reject with `ECANCELED` when aborted; a late response is discarded. */
   readonly signal?: AbortSignal;
+  /**
+   * Fds to pass with the request (`SCM_RIGHTS`), at most the server's `maxFdsPerMessage`. pollux
+   * sends duplicates made when the request is made, so they stay yours to close at once.
+   */
+  readonly fds?: readonly number[];
+}
+
+/** A response with the fds that came with it (see `requestWithFds`): both are the caller's. */
+export interface ReceivedMessage {
+  /** The response payload. */
+  readonly payload: Buffer;
+  /** The fds the handler answered with, in order: open, close-on-exec, yours to close. */
+  readonly fds: number[];
 }
 
 /** Counters of a client, summed over every connection it made. */
@@ -38,7 +52,8 @@ export interface ClientStats {
 
 /** Where a client session reports what the application must see. */
 export interface ClientSink {
-  event(event: number, payload: Buffer): void;
+  /** An event arrived; `fds` are closed once this returns, except those taken. */
+  event(event: number, payload: Buffer, fds: ReceivedFds): void;
   /** The bytes waiting to be written went over the high-water mark (`true`) or back under it. */
   flowControl(on: boolean): void;
   closed(reason: IpcError): void;
@@ -104,6 +119,7 @@ export class ClientSession implements LinkOwner {
     requestedMaxMessage: number,
     stats: ClientStats,
     highWater: number,
+    maxFds: number,
   ) {
     this.channel = channel;
     this.poller = poller;
@@ -114,7 +130,7 @@ export class ClientSession implements LinkOwner {
     this.stats = stats;
     this.highWater = highWater;
     // Never stops reading: responses are what frees the server, and events are small.
-    this.link = new FrameLink(channel, poller, this, stats, 0, Number.POSITIVE_INFINITY);
+    this.link = new FrameLink(channel, poller, this, stats, 0, Number.POSITIVE_INFINITY, fdLimit(channel, maxFds));
   }
 
   get state(): SessionState {
@@ -165,6 +181,16 @@ export class ClientSession implements LinkOwner {
     this.link.hold(false);
   }
 
+  /**
+   * Duplicates fds a request is to carry (see {@link FrameLink.duplicateFds}).
+   *
+   * @throws {@link IpcError} `ENOTSUP`, `EINVAL`, `EBADF` or `EMFILE`
+   */
+  duplicateFds(fds: readonly number[]): OutgoingFds {
+    const link = this.link;
+    return { fds: link.duplicateFds(fds), close: (copies) => link.closeFds(copies) };
+  }
+
   /** Queues a validated request; the returned promise settles with its response. */
   request(command: number, payload: Uint8Array, options: RequestOptions | undefined): Promise<Buffer> {
     const request = makeRequest(command);
@@ -183,7 +209,9 @@ export class ClientSession implements LinkOwner {
     request.sequence = this.requestsSent = (this.requestsSent + 1) >>> 0;
     if (timeout !== undefined || signal !== undefined) this.watch(id, request, timeout, signal);
     this.stats.requests++;
-    this.link.send(FrameKind.Request, request.command, id, payload);
+    const outgoing = request.outgoingFds;
+    request.outgoingFds = undefined;
+    this.link.send(FrameKind.Request, request.command, id, payload, outgoing?.fds);
     if (!this.flowControlled && this.link.queuedBytes > this.highWater) {
       this.flowControlled = true;
       this.sink.flowControl(true);
@@ -216,11 +244,11 @@ export class ClientSession implements LinkOwner {
     this.link.destroy(reason);
   }
 
-  frame(kind: number, code: number, id: number, payload: Buffer): void {
+  frame(kind: number, code: number, id: number, payload: Buffer, fds: ReceivedFds): void {
     if (this.sessionState !== SessionState.Handshaking) {
-      if (kind === FrameKind.Response) return this.settle(id, payload, false);
-      if (kind === FrameKind.ErrorResponse) return this.settle(id, payload, true);
-      if (kind === FrameKind.Event) return this.deliverEvent(code, payload);
+      if (kind === FrameKind.Response) return this.settle(id, payload, false, fds);
+      if (kind === FrameKind.ErrorResponse) return this.settle(id, payload, true, fds);
+      if (kind === FrameKind.Event) return this.deliverEvent(code, payload, fds);
       if (kind === FrameKind.Goodbye) {
         this.requestsReadByServer = decodeGoodbye(payload);
         return this.link.destroy(new IpcError('ESHUTDOWN', `server at ${this.address} closed the connection`));
@@ -244,6 +272,7 @@ export class ClientSession implements LinkOwner {
       this.serviceName = welcome.serviceName;
       this.maxMessage = welcome.maxMessage;
       this.link.maxMessage = welcome.maxMessage;
+      this.link.peerMaxFds = Math.min(welcome.maxFds, MAX_FDS_PER_MESSAGE);
       this.sessionState = SessionState.Open;
       // Frames after the welcome (events from the service's created hook) wait until the caller
       // has the client and its listeners: connect() releases them.
@@ -366,18 +395,25 @@ export class ClientSession implements LinkOwner {
     );
   }
 
-  private settle(id: number, payload: Buffer, isError: boolean): void {
+  private settle(id: number, payload: Buffer, isError: boolean, fds: ReceivedFds): void {
     // Decoded before the request leaves the pending set: a malformed error frame ends the
     // connection, and the request must still be there to be rejected with the rest.
     const failure = isError ? decodeError(payload) : undefined;
     const request = this.take(id);
     if (request === undefined) {
       this.stats.lateResponses++;
+      fds.closeUntaken();
       return;
     }
     this.stats.responses++;
-    if (failure !== undefined) request.reject(failure);
-    else request.resolve(payload);
+    if (failure !== undefined) {
+      request.reject(failure);
+      return;
+    }
+    // Only a caller that asked for fds gets them; a plain request() leaves none open.
+    if (request.wantsFds) request.receivedFds = fds.takeAll();
+    else fds.closeUntaken();
+    request.resolve(payload);
   }
 
   private fail(id: number, error: IpcError): void {
@@ -400,11 +436,13 @@ export class ClientSession implements LinkOwner {
     this.link.close(reason, EMPTY_PAYLOAD);
   }
 
-  private deliverEvent(event: number, payload: Buffer): void {
+  private deliverEvent(event: number, payload: Buffer, fds: ReceivedFds): void {
     this.stats.events++;
     try {
-      this.sink.event(event, payload);
+      this.sink.event(event, payload, fds);
+      fds.closeUntaken();
     } catch (error) {
+      fds.closeUntaken();
       // A listener's bug is the application's, not the connection's: surface it like Node would.
       queueMicrotask(() => {
         throw error;

@@ -3,19 +3,30 @@ import { EventEmitter } from 'eventemitter3';
 import { Connector } from './client-connector.js';
 import { clientSettings, serverMismatch, type ClientSettings, type IpcClientOptions } from './client-options.js';
 import { RequestQueue } from './client-queue.js';
-import { ClientSession, type ClientSink, type ClientStats, type RequestOptions } from './client-session.js';
+import { makeRequest, type ClientRequest } from './client-request.js';
+import {
+  ClientSession,
+  type ClientSink,
+  type ClientStats,
+  type ReceivedMessage,
+  type RequestOptions,
+} from './client-session.js';
 import { describeValue, gotValue } from '../describe-value.js';
 import { IpcError } from '../errors.js';
 import { isUint16, EMPTY_PAYLOAD } from '../protocol/frame.js';
 import { helloFor } from '../protocol/handshake.js';
 import { checkPoller, duration } from '../option-checks.js';
 import type { Credentials } from '../contracts/transport.js';
+import type { ReceivedFds } from '../link/received-fds.js';
 import type { Poller, Timer } from '../contracts/poller.js';
 
 /** Events of {@link IpcClient}. */
 export interface IpcClientEvents {
-  /** The server sent an event. `payload` stays valid for as long as it is referenced. */
-  event: [event: number, payload: Buffer];
+  /**
+   * The server sent an event. `payload` stays valid for as long as it is referenced. `fds` are the
+   * fds that came with it: take those you keep before the listener returns, and pollux closes the rest.
+   */
+  event: [event: number, payload: Buffer, fds: ReceivedFds];
   /**
    * The bytes waiting to be written went over `sendQueueHighWater` (`true`) or back under it
    * (`false`); see {@link IpcClient.flowControlled}.
@@ -114,7 +125,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
           settings.expectServer ?? (this.#firstServerUid === undefined ? undefined : { uid: this.#firstServerUid });
         return expected === undefined ? undefined : serverMismatch(expected, credentials, address);
       },
-      hello: helloFor(service, settings.maxMessage),
+      hello: helloFor(service, settings.maxMessage, settings.maxFds),
       createSession: (channel) => {
         const session: ClientSession = new ClientSession(
           address,
@@ -125,6 +136,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
           settings.maxMessage,
           this.#stats,
           settings.sendQueueHighWater,
+          settings.maxFds,
         );
         return session;
       },
@@ -234,9 +246,62 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
       return Promise.reject(error as IpcError);
     }
     const session = this.#session;
-    if (session !== undefined && !session.flowControlled && this.#queue.length === 0)
+    if (options?.fds === undefined && session !== undefined && !session.flowControlled && this.#queue.length === 0)
       return session.request(command, payload, options);
-    return this.#enqueue(command, payload, options);
+    const request = makeRequest(command);
+    this.#submit(request, payload, options);
+    return request.promise;
+  }
+
+  /**
+   * {@link IpcClient.request}, for a response that carries fds (a handler's `withFds`): resolves
+   * with the payload and the fds, which are yours from then on, to close when done.
+   *
+   * @throws {@link IpcError} (as a rejection) the codes of {@link IpcClient.request}; for
+   * `options.fds`: `ENOTSUP` when the transport cannot pass fds, `EINVAL` for more than the
+   * server takes (its `maxFdsPerMessage`), `EBADF` for one that is not open, `ENOTCONN` while
+   * reconnecting (a request with fds is never queued for a connection that is not there yet)
+   */
+  requestWithFds(
+    command: number,
+    payload: Uint8Array = EMPTY_PAYLOAD,
+    options?: RequestOptions,
+  ): Promise<ReceivedMessage> {
+    try {
+      this.#check(command, payload, options);
+    } catch (error) {
+      return Promise.reject(error as IpcError);
+    }
+    const request = makeRequest(command);
+    request.wantsFds = true;
+    this.#submit(request, payload, options);
+    return request.promise.then((response) => ({ payload: response, fds: request.receivedFds ?? [] }));
+  }
+
+  /** Sends a checked request now, or queues it, with the fds it carries duplicated first. */
+  #submit(request: ClientRequest, payload: Uint8Array, options: RequestOptions | undefined): void {
+    const session = this.#session;
+    const fds = options?.fds;
+    if (fds !== undefined && fds.length > 0) {
+      if (session === undefined) {
+        request.reject(
+          new IpcError(
+            'ENOTCONN',
+            `client is reconnecting to ${this.address}: a request with fds is never queued; retry after the 'reconnect' event`,
+          ),
+        );
+        return;
+      }
+      try {
+        request.outgoingFds = session.duplicateFds(fds);
+      } catch (error) {
+        request.reject(error as IpcError);
+        return;
+      }
+    }
+    if (session !== undefined && !session.flowControlled && this.#queue.length === 0)
+      session.sendRequest(request, payload, options?.timeout, options?.signal);
+    else this.#enqueue(request, payload, options);
   }
 
   /**
@@ -333,39 +398,43 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     }
     if (signal?.aborted)
       throw new IpcError('ECANCELED', `request for command ${command} was cancelled before it was sent`);
+    if (options?.fds !== undefined && !Array.isArray(options.fds))
+      throw new IpcError('EINVAL', `fds must be an array of fd numbers, got ${describeValue(options.fds)}`);
   }
 
   /** A request that cannot go out now: it waits in the queue, or is refused, per the options. */
-  #enqueue(command: number, payload: Uint8Array, options: RequestOptions | undefined): Promise<Buffer> {
+  #enqueue(request: ClientRequest, payload: Uint8Array, options: RequestOptions | undefined): void {
     const settings = this.#settings;
     if (this.#session === undefined) {
       if (!settings.queueWhileDisconnected) {
-        return Promise.reject(
+        request.rejectUnsent(
           new IpcError(
             'ENOTCONN',
             `client is reconnecting to ${this.address}: retry after the 'reconnect' event, or set whileDisconnected: 'queue'`,
           ),
         );
+        return;
       }
       if (this.#queue.length >= settings.queueLimit) {
-        return Promise.reject(
+        request.rejectUnsent(
           new IpcError(
             'EAGAIN',
             `${settings.queueLimit} requests already wait for the reconnection (queueLimit): retry later`,
           ),
         );
+        return;
       }
     } else if (!settings.waitWhenFlowControlled) {
-      return Promise.reject(
+      request.rejectUnsent(
         new IpcError(
           'EAGAIN',
           `more than ${settings.sendQueueHighWater} bytes wait to be written (sendQueueHighWater): retry after the 'flowControl' event`,
         ),
       );
+      return;
     }
-    const promise = this.#queue.add(command, payload, options?.timeout, options?.signal);
+    this.#queue.add(request, payload, options?.timeout, options?.signal);
     this.#connector.keepAlive = true;
-    return promise;
   }
 
   /** Hands queued requests to the connection, oldest first, while it takes them. */
@@ -374,9 +443,10 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     while (queue.length > 0 && this.#session === session && !session.flowControlled) {
       const request = queue.shift()!;
       const left = request.expires - this.#poller.now();
-      if (request.payload.length > session.maxMessage) request.reject(oversize(request.payload, session.maxMessage));
+      if (request.payload.length > session.maxMessage)
+        request.rejectUnsent(oversize(request.payload, session.maxMessage));
       else if (left <= 0)
-        request.reject(
+        request.rejectUnsent(
           new IpcError('ETIMEDOUT', `request for command ${request.command} ran out of time before it was sent`),
         );
       else
@@ -393,8 +463,8 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   /** What a session reports; `current` tells a stale session's report from the live one's. */
   #sinkFor(current: () => ClientSession): ClientSink {
     return {
-      event: (event, payload) => {
-        if (current() === this.#session) this.emit('event', event, payload);
+      event: (event, payload, fds) => {
+        if (current() === this.#session) this.emit('event', event, payload, fds);
       },
       flowControl: (on) => {
         const session = current();

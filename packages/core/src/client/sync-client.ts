@@ -150,7 +150,7 @@ export class SyncClient {
     const channel = options.transport.connectSync(address);
     const client = new SyncClient(address, channel, options.wait, maxMessage, eventQueueLimit);
     try {
-      client.#handshake(helloFor(service, maxMessage), timeout);
+      client.#handshake(helloFor(service, maxMessage, 0), timeout);
     } catch (error) {
       client.#end(IpcError.from(error, 'EIO'));
       throw error;

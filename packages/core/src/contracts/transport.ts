@@ -38,6 +38,19 @@ export interface Channel {
    */
   readonly maxFdsPerWrite?: number;
   /**
+   * A close-on-exec duplicate of `fd`, owned by the caller: what the engine queues in place of an
+   * fd a user sends, so the user may close theirs at once. Required when
+   * {@link Channel.maxFdsPerWrite} is above 0.
+   *
+   * @returns the new fd, or a negative errno (`-EBADF` when `fd` is not open, `-EMFILE`)
+   */
+  duplicateFd?(fd: number): number;
+  /**
+   * Closes an fd the engine owns: one it duplicated, or one that arrived and nobody took.
+   * Required when {@link Channel.maxFdsPerWrite} is above 0.
+   */
+  closeFd?(fd: number): void;
+  /**
    * Reads into `buffer[offset, offset + length)`. Fds that arrived with these bytes are appended
    * to `fds`, in the order sent, and belong to the caller from then on; without `fds` the channel
    * closes them, so a peer that sends fds to a reader that takes none leaks nothing.

@@ -1,8 +1,9 @@
 // FrameLink: one connection's framed byte stream over a Channel, driven by a Poller (link layer).
 import { EAGAIN, ECONNRESET, EPIPE, IpcError } from '../errors.js';
 import { FrameDecoder } from '../protocol/frame-decoder.js';
-import { FrameKind } from '../protocol/frame.js';
+import { FrameKind, MAX_FDS_PER_MESSAGE } from '../protocol/frame.js';
 import { Ready, type Poller, type ReadyMask, type Timer } from '../contracts/poller.js';
+import { closeAll, NO_FDS, ReceivedFds, type FdCloser } from './received-fds.js';
 import { SendQueue } from './send-queue.js';
 import type { Channel } from '../contracts/transport.js';
 
@@ -43,6 +44,14 @@ const Stop = {
   Closing: 8,
 } as const;
 
+/** Fds that came with one read: they belong to the frame that starts in the bytes it returned. */
+interface FdArrival {
+  /** Stream offsets of the read's first byte and one past its last. */
+  readonly start: number;
+  readonly end: number;
+  readonly fds: number[];
+}
+
 /** Byte counters a link adds its traffic to. */
 export interface TrafficCounters {
   bytesIn: number;
@@ -52,10 +61,11 @@ export interface TrafficCounters {
 /** What a {@link FrameLink} reports to the session that owns it. */
 export interface LinkOwner {
   /**
-   * A frame arrived; the payload is a view that stays valid for as long as it is kept. An error
-   * thrown here ends the link with it (a protocol error).
+   * A frame arrived; the payload is a view that stays valid for as long as it is kept. Its `fds`
+   * are the owner's to close (`closeUntaken`) once it is done with them, unless this throws. An
+   * error thrown here ends the link with it (a protocol error).
    */
-  frame(kind: number, code: number, id: number, payload: Buffer): void;
+  frame(kind: number, code: number, id: number, payload: Buffer, fds: ReceivedFds): void;
   /**
    * Asked before each frame is handed over and before each read: false stops there. An owner
    * that says no has paused the link first.
@@ -98,6 +108,18 @@ export class FrameLink {
   private closeReason: IpcError | undefined;
   private closeDeadline: Timer | undefined;
   private readonly outputHighWater: number;
+  /**
+   * Fds read and not yet handed over with their frame, oldest first; undefined when this side
+   * takes none, so the channel closes any that come.
+   */
+  private readonly fdArrivals: FdArrival[] | undefined;
+  /** Where each read's fds land before they are filed in {@link FrameLink.fdArrivals}. */
+  private readonly fdsRead: number[] = [];
+  /** Bytes read from the channel so far: the stream offset of the next byte. */
+  private streamOffset = 0;
+  /** The most fds a message to the peer may carry, once the handshake said. */
+  private peerFds = 0;
+  private readonly closeFdFn: FdCloser = (fd) => this.channel.closeFd!(fd);
   private inDispatch = false;
   private flushScheduled = false;
   private readonly dispatchFn = (_fd: number, ready: ReadyMask): void => this.dispatch(ready);
@@ -111,6 +133,8 @@ export class FrameLink {
    * @param maxMessage - the largest payload accepted until {@link FrameLink.maxMessage} changes it
    * @param outputHighWater - stop reading while more than this many bytes wait to be written, so a
    * peer that sends but never reads cannot grow our memory (Infinity: never stop)
+   * @param maxFds - the most fds a message from the peer may carry (0: none, and any the peer
+   * sends are closed as they arrive); see {@link fdLimit}
    */
   constructor(
     channel: Channel,
@@ -119,12 +143,15 @@ export class FrameLink {
     traffic: TrafficCounters,
     maxMessage: number,
     outputHighWater: number,
+    maxFds: number,
   ) {
     this.channel = channel;
     this.poller = poller;
     this.owner = owner;
     this.traffic = traffic;
     this.decoder = new FrameDecoder(maxMessage);
+    this.decoder.maxFds = maxFds;
+    this.fdArrivals = maxFds > 0 ? [] : undefined;
     this.outputHighWater = outputHighWater;
   }
 
@@ -157,19 +184,72 @@ export class FrameLink {
     this.decoder.maxMessage = size;
   }
 
+  /** Sets the most fds a message to the peer may carry, once the handshake said. */
+  set peerMaxFds(count: number) {
+    this.peerFds = count;
+  }
+
+  /**
+   * Duplicates the fds a message is to carry, after checking the link can send that many: the
+   * duplicates are the engine's, so the caller may close its own at once. Hand them to
+   * {@link FrameLink.send}, or to {@link FrameLink.closeFds} if the message is dropped.
+   *
+   * @throws {@link IpcError} `ENOTSUP` when the transport cannot pass fds, `EINVAL` when `fds` is
+   * not an array of fd numbers or holds more than the peer takes, `EBADF` when one is not open,
+   * `EMFILE` when this process is out of fds; nothing was duplicated then.
+   */
+  duplicateFds(fds: readonly number[]): number[] {
+    const channel = this.channel;
+    if ((channel.maxFdsPerWrite ?? 0) === 0 || channel.duplicateFd === undefined) {
+      throw new IpcError(
+        'ENOTSUP',
+        'this connection cannot pass fds: its transport does not carry them (use the socket transport)',
+      );
+    }
+    if (!Array.isArray(fds) || fds.length > MAX_FDS_PER_MESSAGE) {
+      throw new IpcError('EINVAL', `fds must be an array of at most ${MAX_FDS_PER_MESSAGE} fd numbers`);
+    }
+    if (fds.length > this.peerFds) {
+      throw new IpcError(
+        'EINVAL',
+        `message carries ${fds.length} fds, more than the ${this.peerFds} the peer takes per message (its maxFdsPerMessage)`,
+      );
+    }
+    const copies: number[] = [];
+    for (const fd of fds) {
+      const copy = Number.isInteger(fd) && fd >= 0 ? channel.duplicateFd(fd) : -1;
+      if (copy < 0) {
+        closeAll(copies, this.closeFdFn);
+        if (copy === -1) throw new IpcError('EINVAL', `fds must be fd numbers, got ${String(fd)}`);
+        throw IpcError.fromErrno(copy, `pass fd ${fd}`);
+      }
+      copies.push(copy);
+    }
+    return copies;
+  }
+
+  /** Closes fds from {@link FrameLink.duplicateFds} that will not be sent. */
+  closeFds(fds: number[]): void {
+    closeAll(fds, this.closeFdFn);
+  }
+
   /** Starts reading: the channel's fd joins the poller. */
   start(): void {
     this.poller.add(this.channel.fd, this.watchFor(this.interest), this.dispatchFn);
   }
 
   /**
-   * Queues a frame and makes sure it is written soon.
+   * Queues a frame and makes sure it is written soon. `fds` (from {@link FrameLink.duplicateFds})
+   * become the link's, sent or dropped.
    *
-   * @returns false, having dropped the frame, once the link is closing or ended
+   * @returns false, having dropped the frame and closed its fds, once the link is closing or ended
    */
-  send(kind: number, code: number, id: number, payload: Uint8Array): boolean {
-    if (this.linkState !== LinkState.Open) return false;
-    this.sendQueue.push(kind, code, id, payload);
+  send(kind: number, code: number, id: number, payload: Uint8Array, fds?: number[]): boolean {
+    if (this.linkState !== LinkState.Open) {
+      if (fds !== undefined) this.closeFds(fds);
+      return false;
+    }
+    this.sendQueue.push(kind, code, id, payload, fds);
     if (this.sendQueue.bytes > this.outputHighWater && !(this.stops & Stop.Output)) {
       this.stop(Stop.Output, true);
       this.owner.outputBlocked();
@@ -225,6 +305,11 @@ export class FrameLink {
     this.linkState = LinkState.Ended;
     this.closeDeadline?.cancel();
     this.poller.remove(this.channel.fd);
+    if (this.fdArrivals !== undefined) {
+      for (const arrival of this.fdArrivals) closeAll(arrival.fds, this.closeFdFn);
+      this.fdArrivals.length = 0;
+    }
+    this.sendQueue.closeUnsentFds(this.channel);
     this.channel.close();
     this.owner.ended(reason);
   }
@@ -301,8 +386,10 @@ export class FrameLink {
     const decoder = this.decoder;
     const owner = this.owner;
     while (this.stops === 0 && this.linkState !== LinkState.Ended && decoder.hasFrame() && owner.admitsNext()) {
-      if (!decoder.next()) break;
-      owner.frame(decoder.kind, decoder.code, decoder.id, decoder.payload);
+      if (this.fdArrivals === undefined) {
+        if (!decoder.next()) break;
+        owner.frame(decoder.kind, decoder.code, decoder.id, decoder.payload, NO_FDS);
+      } else if (!this.nextWithFds()) break;
     }
     return this.stops === 0 && this.linkState !== LinkState.Ended;
   }
@@ -314,7 +401,7 @@ export class FrameLink {
       // zero-byte read looks like end of file.
       if (!this.deliverBuffered() || !this.owner.admitsNext()) return;
       decoder.reserve();
-      const n = this.channel.read(decoder.buffer, decoder.end, Math.min(decoder.space, this.owner.readLimit()));
+      const n = this.readChannel(Math.min(decoder.space, this.owner.readLimit()));
       if (n > 0) {
         decoder.commit(n);
         this.traffic.bytesIn += n;
@@ -335,6 +422,62 @@ export class FrameLink {
     } catch (error) {
       this.destroy(IpcError.from(error, 'EPROTO'));
     }
+  }
+
+  /** One read into the decoder; fds that came with it are filed under the bytes it returned. */
+  private readChannel(length: number): number {
+    const decoder = this.decoder;
+    const arrivals = this.fdArrivals;
+    if (arrivals === undefined) return this.channel.read(decoder.buffer, decoder.end, length);
+    const fds = this.fdsRead;
+    const n = this.channel.read(decoder.buffer, decoder.end, length, fds);
+    if (n > 0) {
+      const start = this.streamOffset;
+      this.streamOffset = start + n;
+      if (fds.length > 0) arrivals.push({ start, end: start + n, fds: fds.splice(0) });
+    }
+    return n;
+  }
+
+  /**
+   * Decodes the next frame, pairs it with the fds that came with its first byte, and hands both
+   * over: what the peer sent must match what the header says, fd for fd.
+   *
+   * @returns false when no complete frame is buffered
+   * @throws {@link IpcError} `EPROTO` when fds came that no frame claims, or a frame claims fds
+   * that did not come with it
+   */
+  private nextWithFds(): boolean {
+    const decoder = this.decoder;
+    const frameStart = this.streamOffset - decoder.pending;
+    if (!decoder.next()) return false;
+    const arrivals = this.fdArrivals!;
+    const first = arrivals[0];
+    const count = decoder.fdCount;
+    // Fds belong to a frame that starts in the bytes of the read they came with: once the frames
+    // parsed reach past those bytes, none is left to claim them.
+    if (first !== undefined && first.end <= (count === 0 ? this.streamOffset - decoder.pending : frameStart)) {
+      throw new IpcError('EPROTO', `peer sent ${first.fds.length} fds with frames that carry none`);
+    }
+    if (count === 0) {
+      this.owner.frame(decoder.kind, decoder.code, decoder.id, decoder.payload, NO_FDS);
+      return true;
+    }
+    if (first === undefined || first.start > frameStart || first.fds.length !== count) {
+      throw new IpcError(
+        'EPROTO',
+        `frame says it carries ${count} fds, but ${first === undefined || first.start > frameStart ? 0 : first.fds.length} came with it`,
+      );
+    }
+    arrivals.shift();
+    const fds = new ReceivedFds(first.fds, this.closeFdFn);
+    try {
+      this.owner.frame(decoder.kind, decoder.code, decoder.id, decoder.payload, fds);
+    } catch (error) {
+      fds.closeUntaken();
+      throw error;
+    }
+    return true;
   }
 
   /** A read or write failed: the peer is gone, or something else broke the channel. */
@@ -361,12 +504,16 @@ export class FrameLink {
     const owner = this.owner;
     try {
       for (let reads = 0; ; reads++) {
-        while (this.linkState !== LinkState.Ended && decoder.next()) {
-          owner.frame(decoder.kind, decoder.code, decoder.id, decoder.payload);
+        if (this.fdArrivals === undefined) {
+          while (this.linkState !== LinkState.Ended && decoder.next()) {
+            owner.frame(decoder.kind, decoder.code, decoder.id, decoder.payload, NO_FDS);
+          }
+        } else {
+          while (this.linkState !== LinkState.Ended && this.nextWithFds());
         }
         if (this.linkState === LinkState.Ended || reads === LAST_WORDS_READS) return;
         decoder.reserve();
-        const n = this.channel.read(decoder.buffer, decoder.end, decoder.space);
+        const n = this.readChannel(decoder.space);
         if (n <= 0) return;
         decoder.commit(n);
         this.traffic.bytesIn += n;
@@ -397,4 +544,12 @@ function peerGone(): IpcError {
     'ECONNRESET',
     'peer went away without saying goodbye: it crashed, was killed or closed its socket',
   );
+}
+
+/**
+ * The most fds a message from the peer may carry on `channel` when this side wants at most
+ * `wanted`: none where the transport cannot pass fds.
+ */
+export function fdLimit(channel: Channel, wanted: number): number {
+  return channel.duplicateFd === undefined ? 0 : Math.min(wanted, channel.maxFdsPerWrite ?? 0, MAX_FDS_PER_MESSAGE);
 }

@@ -1,6 +1,7 @@
 // SendQueue: frames waiting to be written, batched into writev calls (link layer).
 import { EAGAIN } from '../errors.js';
 import { HEADER_SIZE, writeHeader } from '../protocol/frame.js';
+import { closeAll } from './received-fds.js';
 import type { Channel } from '../contracts/transport.js';
 
 /** Slabs start small, so an idle connection holds little, and double with each burst that fills one. */
@@ -17,6 +18,10 @@ const WRITE_BATCH = 256;
  * queued by reference and never copied in user space. The slab is reused once everything in it
  * is written, so a steady stream of small frames allocates nothing per frame.
  *
+ * A frame that carries fds starts a chunk of its own, and each write stops short of the next such
+ * chunk, so the fds leave with their frame's first byte (see frame.ts). The queue owns those fds
+ * (duplicates the caller made for it) and closes them once sent, or when it is discarded.
+ *
  * A queued payload must not be changed by the caller until it has been written.
  */
 export class SendQueue {
@@ -27,19 +32,32 @@ export class SendQueue {
   private slab: Buffer = Buffer.allocUnsafe(SLAB_MIN);
   private slabEnd = 0;
   private regionStart = 0;
+  /** Chunks written and dropped so far: with it, a chunk's number survives the array's shifts. */
+  private chunksDropped = 0;
+  /** Frames with fds waiting, oldest first: the number of the chunk each starts, and its fds. */
+  private readonly fdFrames: { chunk: number; fds: number[] }[] = [];
 
-  /** Queues one frame. */
-  push(kind: number, code: number, id: number, payload: Uint8Array): void {
+  /**
+   * Queues one frame; `fds`, if any, become the queue's (they travel with the frame's first
+   * byte, and are closed once sent or discarded).
+   */
+  push(kind: number, code: number, id: number, payload: Uint8Array, fds?: number[]): void {
     const length = payload.length;
+    let fdCount = 0;
+    if (fds !== undefined && fds.length > 0) {
+      this.closeRegion();
+      this.fdFrames.push({ chunk: this.chunksDropped + this.chunks.length, fds });
+      fdCount = fds.length;
+    }
     if (length <= COPY_MAX) {
       const size = HEADER_SIZE + length;
       if (this.slab.length - this.slabEnd < size) this.replaceSlab();
-      writeHeader(this.slab, this.slabEnd, length, kind, code, id);
+      writeHeader(this.slab, this.slabEnd, length, kind, code, id, fdCount);
       if (length > 0) this.slab.set(payload, this.slabEnd + HEADER_SIZE);
       this.slabEnd += size;
     } else {
       if (this.slab.length - this.slabEnd < HEADER_SIZE) this.replaceSlab();
-      writeHeader(this.slab, this.slabEnd, length, kind, code, id);
+      writeHeader(this.slab, this.slabEnd, length, kind, code, id, fdCount);
       this.slabEnd += HEADER_SIZE;
       this.closeRegion();
       this.chunks.push(payload);
@@ -57,13 +75,31 @@ export class SendQueue {
     this.closeRegion();
     const chunks = this.chunks;
     while (chunks.length > 0) {
-      const count = Math.min(chunks.length, WRITE_BATCH);
+      let count = Math.min(chunks.length, WRITE_BATCH);
+      let fds: number[] | undefined;
+      const fdFrames = this.fdFrames;
+      if (fdFrames.length > 0) {
+        // A write carries the fds of the frame it starts with, and ends before the next frame with fds.
+        const next = fdFrames[0]!.chunk - this.chunksDropped;
+        if (next === 0) {
+          fds = fdFrames[0]!.fds;
+          if (fdFrames.length > 1) count = Math.min(count, fdFrames[1]!.chunk - this.chunksDropped);
+        } else {
+          count = Math.min(count, next);
+        }
+      }
       let offered = 0;
       for (let i = 0; i < count; i++) offered += chunks[i]!.length;
-      const written = channel.writev(chunks, count);
+      const written = channel.writev(chunks, count, fds);
       if (written < 0) return written === EAGAIN ? 0 : written;
+      if (fds !== undefined) {
+        // Sent with the first byte: the peer has its own copies now.
+        fdFrames.shift();
+        closeAll(fds, (fd) => channel.closeFd!(fd));
+      }
       this.bytes -= written;
       if (this.bytes === 0) {
+        this.chunksDropped += chunks.length;
         chunks.length = 0;
         this.slabEnd = this.regionStart = 0;
         return 0;
@@ -81,6 +117,13 @@ export class SendQueue {
     while (left > 0 && left >= chunks[done]!.length) left -= chunks[done++]!.length;
     if (left > 0) chunks[done] = chunks[done]!.subarray(left);
     chunks.splice(0, done);
+    this.chunksDropped += done;
+  }
+
+  /** Closes the fds of frames that never left: the link ended with them queued. */
+  closeUnsentFds(channel: Channel): void {
+    for (const frame of this.fdFrames) closeAll(frame.fds, (fd) => channel.closeFd!(fd));
+    this.fdFrames.length = 0;
   }
 
   private closeRegion(): void {

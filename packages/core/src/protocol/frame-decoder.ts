@@ -1,6 +1,6 @@
 // FrameDecoder: cuts a byte stream into frames, with adaptive read chunks (protocol layer).
 import { IpcError } from '../errors.js';
-import { FrameKind, HEADER_SIZE, payloadLimit } from './frame.js';
+import { FrameKind, HEADER_SIZE, isMessageKind, payloadLimit } from './frame.js';
 
 const EMPTY = Buffer.alloc(0);
 const MIN_READ_SPACE = 1024;
@@ -30,10 +30,14 @@ export class FrameDecoder {
   code = 0;
   /** Request id of the last frame. */
   id = 0;
+  /** How many fds travel with the last frame. */
+  fdCount = 0;
   /** Payload of the last frame, a view that stays valid for as long as the receiver keeps it. */
   payload: Buffer = EMPTY;
   /** Largest request, response or event payload accepted; changed once the handshake agrees one. */
   maxMessage: number;
+  /** The most fds a request, response or event may say it carries: what this side takes. */
+  maxFds = 0;
 
   /** The chunk to read into, at {@link FrameDecoder.end}, for up to {@link FrameDecoder.space} bytes. */
   buffer: Buffer = EMPTY;
@@ -134,6 +138,7 @@ export class FrameDecoder {
     this.kind = b[start + 4]!;
     this.code = b[start + 6]! | (b[start + 7]! << 8);
     this.id = (b[start + 8]! | (b[start + 9]! << 8) | (b[start + 10]! << 16) | (b[start + 11]! << 24)) >>> 0;
+    this.fdCount = b[start + 5]!;
     if (length === 0) {
       this.payload = EMPTY;
     } else {
@@ -151,10 +156,19 @@ export class FrameDecoder {
     const b = this.buffer;
     const length = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
     const kind = b[at + 4]!;
-    if (kind < FrameKind.Hello || kind > FrameKind.Goodbye || b[at + 5] !== 0) {
+    if (kind < FrameKind.Hello || kind > FrameKind.Goodbye) {
       throw new IpcError(
         'EPROTO',
-        `malformed frame header (kind ${kind}, flags ${b[at + 5]}): the peer does not speak the pollux protocol`,
+        `malformed frame header (kind ${kind}): the peer does not speak the pollux protocol`,
+      );
+    }
+    const fdCount = b[at + 5]!;
+    if (fdCount !== 0 && (fdCount > this.maxFds || !isMessageKind(kind))) {
+      throw new IpcError(
+        'EPROTO',
+        isMessageKind(kind)
+          ? `frame says it carries ${fdCount} fds, more than the ${this.maxFds} this side agreed to take`
+          : `malformed frame header (kind ${kind} with ${fdCount} fds): the peer does not speak the pollux protocol`,
       );
     }
     const limit = payloadLimit(kind, this.maxMessage);

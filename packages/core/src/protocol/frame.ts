@@ -5,13 +5,17 @@
  * ```
  * 0  u32 payload length
  * 4  u8  kind
- * 5  u8  flags (reserved, must be 0)
+ * 5  u8  fds    how many fds travel with the frame (request, response, event); 0 otherwise
  * 6  u16 code   command id (request) or event id (event); 0 otherwise
  * 8  u32 id     request id (request, response, error); 0 otherwise
  * ```
  *
  * Responses and events are different kinds, so an event can never be taken for a response
  * (OpenAIS' inq problem is solved here, in the framing).
+ *
+ * A frame's fds travel (`SCM_RIGHTS`) with its first header byte: the sender starts a new write at
+ * every frame that carries fds, so the read that returns that byte returns them, and the count in
+ * the header tells the receiver which frame they belong to.
  */
 export const HEADER_SIZE = 12;
 
@@ -43,6 +47,12 @@ export const MAX_MESSAGE_SIZE_LIMIT = 256 * 1024 * 1024;
  */
 export const DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024;
 
+/**
+ * The most fds one message may carry: a Unix socket passes at most this many (`SCM_MAX_FD`) with
+ * one write, and the frame header counts them in a byte.
+ */
+export const MAX_FDS_PER_MESSAGE = 253;
+
 /** Writes a frame header into `target` at `offset`. */
 export function writeHeader(
   target: Uint8Array,
@@ -51,13 +61,14 @@ export function writeHeader(
   kind: number,
   code: number,
   id: number,
+  fdCount: number,
 ): void {
   target[offset] = length;
   target[offset + 1] = length >>> 8;
   target[offset + 2] = length >>> 16;
   target[offset + 3] = length >>> 24;
   target[offset + 4] = kind;
-  target[offset + 5] = 0;
+  target[offset + 5] = fdCount;
   target[offset + 6] = code;
   target[offset + 7] = code >>> 8;
   target[offset + 8] = id;
@@ -66,11 +77,14 @@ export function writeHeader(
   target[offset + 11] = id >>> 24;
 }
 
+/** Whether `kind` is a message (request, response or event): one that may be large and carry fds. */
+export function isMessageKind(kind: number): boolean {
+  return kind === FrameKind.Request || kind === FrameKind.Response || kind === FrameKind.Event;
+}
+
 /** Largest payload a frame of `kind` may carry when messages are capped at `maxMessage`. */
 export function payloadLimit(kind: number, maxMessage: number): number {
-  return kind === FrameKind.Request || kind === FrameKind.Response || kind === FrameKind.Event
-    ? maxMessage
-    : CONTROL_PAYLOAD_MAX;
+  return isMessageKind(kind) ? maxMessage : CONTROL_PAYLOAD_MAX;
 }
 
 /** Whether `value` fits a u16 field: service, command and event ids are integers in 0–65535. */

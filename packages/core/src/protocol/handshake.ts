@@ -14,6 +14,8 @@ export const SERVICE_NAME_MAX = 255;
 export interface Hello {
   readonly version: number;
   readonly maxMessage: number;
+  /** The most fds a message from the server may carry; 0 from a peer that predates fd passing. */
+  readonly maxFds: number;
   readonly serviceId: number;
   readonly serviceName: string;
 }
@@ -22,18 +24,32 @@ export interface Hello {
 export interface Welcome {
   readonly version: number;
   readonly maxMessage: number;
+  /** The most fds a message from the client may carry. */
+  readonly maxFds: number;
   readonly serviceId: number;
   readonly serviceName: string;
 }
 
-function encodeControl(word0: number, maxMessage: number, serviceId: number, name: string, magic: boolean): Buffer {
+/*
+ * Hello and welcome share a layout: [u32 magic, hello only] u16 version, u16 max fds per message,
+ * u32 max message size, u32 service id, then the service name in UTF-8. The fd count took a field
+ * that was always 0, so a peer that predates it reads as taking no fds.
+ */
+function encodeControl(
+  version: number,
+  maxFds: number,
+  maxMessage: number,
+  serviceId: number,
+  name: string,
+  magic: boolean,
+): Buffer {
   const nameBytes = Buffer.from(name, 'utf8');
   const head = magic ? 16 : 12;
   const out = Buffer.allocUnsafe(head + nameBytes.length);
   let at = 0;
   if (magic) at = out.writeUInt32LE(MAGIC, at);
-  at = out.writeUInt16LE(word0, at);
-  at = out.writeUInt16LE(0, at);
+  at = out.writeUInt16LE(version, at);
+  at = out.writeUInt16LE(maxFds, at);
   at = out.writeUInt32LE(maxMessage, at);
   at = out.writeUInt32LE(serviceId, at);
   nameBytes.copy(out, at);
@@ -42,15 +58,16 @@ function encodeControl(word0: number, maxMessage: number, serviceId: number, nam
 
 /** Encodes a client hello. */
 export function encodeHello(hello: Hello): Buffer {
-  return encodeControl(hello.version, hello.maxMessage, hello.serviceId, hello.serviceName, true);
+  return encodeControl(hello.version, hello.maxFds, hello.maxMessage, hello.serviceId, hello.serviceName, true);
 }
 
-/** The hello that asks for `service`, by id or by name. */
-export function helloFor(service: number | string, maxMessage: number): Buffer {
+/** The hello that asks for `service`, by id or by name, taking up to `maxFds` fds per message. */
+export function helloFor(service: number | string, maxMessage: number, maxFds: number): Buffer {
   const byName = typeof service === 'string';
   return encodeHello({
     version: PROTOCOL_VERSION,
     maxMessage,
+    maxFds,
     serviceId: byName ? SERVICE_BY_NAME : service,
     serviceName: byName ? service : '',
   });
@@ -58,7 +75,14 @@ export function helloFor(service: number | string, maxMessage: number): Buffer {
 
 /** Encodes the server's welcome. */
 export function encodeWelcome(welcome: Welcome): Buffer {
-  return encodeControl(welcome.version, welcome.maxMessage, welcome.serviceId, welcome.serviceName, false);
+  return encodeControl(
+    welcome.version,
+    welcome.maxFds,
+    welcome.maxMessage,
+    welcome.serviceId,
+    welcome.serviceName,
+    false,
+  );
 }
 
 function decodeName(payload: Buffer, at: number): string {
@@ -79,6 +103,7 @@ export function decodeHello(payload: Buffer): Hello {
   }
   return {
     version: payload.readUInt16LE(4),
+    maxFds: payload.readUInt16LE(6),
     maxMessage: payload.readUInt32LE(8),
     serviceId: payload.readUInt32LE(12),
     serviceName: decodeName(payload, 16),
@@ -94,6 +119,7 @@ export function decodeWelcome(payload: Buffer): Welcome {
   if (payload.length < 12) throw new IpcError('EPROTO', 'truncated welcome from the server');
   return {
     version: payload.readUInt16LE(0),
+    maxFds: payload.readUInt16LE(2),
     maxMessage: payload.readUInt32LE(4),
     serviceId: payload.readUInt32LE(8),
     serviceName: decodeName(payload, 12),

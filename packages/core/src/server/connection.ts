@@ -8,7 +8,7 @@ import type { ConnectionStats } from '../stats.js';
 export interface ConnectionSession {
   readonly isOpen: boolean;
   readonly stats: Readonly<ConnectionStats>;
-  sendEvent(event: number, payload: Uint8Array): void;
+  sendEvent(event: number, payload: Uint8Array, fds: readonly number[] | undefined): void;
   pauseRequests(paused: boolean): void;
   close(waitMs: number): void;
 }
@@ -71,15 +71,19 @@ export class Connection<Context = undefined> {
    *
    * @param event - event id, 0–65535
    * @param payload - event payload; must not change until written
+   * @param fds - fds to pass with the event (`SCM_RIGHTS`): pollux sends duplicates, so they stay
+   * yours to close at once; at most the client's `maxFdsPerMessage` (253 by default)
    * @throws {@link IpcError} `ENOTCONN` when the connection has ended, `EMSGSIZE` when `payload`
    * exceeds the agreed message size, `EINVAL` for a bad event id or a payload that is not a
    * `Uint8Array` (checked before anything else), `EAGAIN` when the client is not
    * reading and its queue is at the server's `eventQueueLimit` (with `onEventQueueFull: 'reject'`:
    * the service's `drained` hook says when to send again;
-   * with `'disconnect'` the connection is dropped instead and this returns).
+   * with `'disconnect'` the connection is dropped instead and this returns); for `fds`: `ENOTSUP`
+   * when the transport cannot pass fds, `EINVAL` for more than the client takes, `EBADF` for one
+   * that is not open, `EMFILE` when this process is out of fds. Nothing is sent when it throws.
    */
-  sendEvent(event: number, payload: Uint8Array = EMPTY_PAYLOAD): void {
-    this.#session.sendEvent(event, payload);
+  sendEvent(event: number, payload: Uint8Array = EMPTY_PAYLOAD, fds?: readonly number[]): void {
+    this.#session.sendEvent(event, payload, fds);
   }
 
   /**

@@ -1,8 +1,10 @@
 // ServerSession: one accepted connection, from handshake to close (server layer).
 import { Connection, type ConnectionSession } from './connection.js';
 import { IpcError } from '../errors.js';
-import { FrameLink, LinkState, type LinkOwner } from '../link/frame-link.js';
-import { FrameKind, EMPTY_PAYLOAD } from '../protocol/frame.js';
+import { fdLimit, FrameLink, LinkState, type LinkOwner } from '../link/frame-link.js';
+import type { ReceivedFds } from '../link/received-fds.js';
+import { FrameKind, EMPTY_PAYLOAD, MAX_FDS_PER_MESSAGE } from '../protocol/frame.js';
+import { MessageWithFds } from './with-fds.js';
 import { SessionState } from '../protocol/session-state.js';
 import { describeValue } from '../describe-value.js';
 import { diagnostics } from './diagnostics.js';
@@ -53,6 +55,8 @@ export interface SessionSettings {
   readonly maxBufferedBytes: number;
   /** The server's `maxMessageSize`. */
   readonly maxMessageSize: number;
+  /** The server's `maxFdsPerMessage`: what a request may carry. */
+  readonly maxFds: number;
   /** The server-wide gate every request passes. */
   readonly load: ServerLoad;
   /** Whether the server counts each request against a server-wide rate. */
@@ -150,7 +154,15 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
         ? undefined
         : new TokenBucket(settings.requestRate, 'requestRate', () => poller.now());
     // Until the hello is in, only control frames are legal, so the decoder limit is tiny.
-    this.link = new FrameLink(channel, poller, this, this.counters, 0, settings.outputHighWater);
+    this.link = new FrameLink(
+      channel,
+      poller,
+      this,
+      this.counters,
+      0,
+      settings.outputHighWater,
+      fdLimit(channel, settings.maxFds),
+    );
     const deadline = poller.timer(settings.handshakeTimeout, () => {
       this.destroy(
         new IpcError('ETIMEDOUT', `client sent no complete handshake within ${settings.handshakeTimeout} ms`),
@@ -244,7 +256,7 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     this.poller.job(this.afterWake);
   }
 
-  sendEvent(event: number, payload: Uint8Array): void {
+  sendEvent(event: number, payload: Uint8Array, fds: readonly number[] | undefined): void {
     checkEvent(event, payload);
     if (!this.isOpen) throw new IpcError('ENOTCONN', `cannot send event ${event}: connection ${this.id} has ended`);
     if (payload.length > this.maxMessage) {
@@ -257,15 +269,17 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
       this.eventQueueFull(event);
       return;
     }
+    const copies = fds === undefined || fds.length === 0 ? undefined : this.link.duplicateFds(fds);
     this.counters.events++;
-    this.link.send(FrameKind.Event, event, 0, payload);
+    this.link.send(FrameKind.Event, event, 0, payload, copies);
   }
 
-  frame(kind: number, code: number, id: number, payload: Buffer): void {
+  frame(kind: number, code: number, id: number, payload: Buffer, fds: ReceivedFds): void {
     const handshaking = this.sessionState === SessionState.Handshaking;
     if (kind === FrameKind.Request && !handshaking) {
       // A request read after its sender went away has nobody to answer: it does not run.
-      if (!this.link.peerGone) this.handleRequest(code, id, payload);
+      if (!this.link.peerGone) this.handleRequest(code, id, payload, fds);
+      else fds.closeUntaken();
     } else if (kind === FrameKind.Goodbye && !handshaking) {
       this.destroy(new IpcError('ESHUTDOWN', 'client closed the connection'));
     } else if (kind === FrameKind.Hello && handshaking) {
@@ -471,11 +485,13 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
       encodeWelcome({
         version: PROTOCOL_VERSION,
         maxMessage: this.maxMessage,
+        maxFds: fdLimit(this.channel, this.settings.maxFds),
         serviceId: definition.id,
         serviceName: definition.name,
       }),
     );
     this.link.maxMessage = this.maxMessage;
+    this.link.peerMaxFds = Math.min(hello.maxFds, MAX_FDS_PER_MESSAGE);
     service.opened(this.connection);
     // Before any hook or listener runs, so a connection they close is seen opening first.
     if (diagnostics.connectionOpen.hasSubscribers) {
@@ -497,7 +513,7 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     this.link.close(closedByServer(), undefined);
   }
 
-  private handleRequest(command: number, id: number, payload: Buffer): void {
+  private handleRequest(command: number, id: number, payload: Buffer, fds: ReceivedFds): void {
     const service = this.service!;
     this.counters.requests++;
     this.wakeDone();
@@ -506,11 +522,12 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     if (diagnostics.requestStart.hasSubscribers) {
       diagnostics.requestStart.publish({ connection: this.connection, command, id, size: payload.length });
     }
-    let result: Uint8Array | void | PromiseLike<Uint8Array | void>;
+    let result: Answer | PromiseLike<Answer>;
     let thenable = false;
     try {
       const handler = service.handlerFor(command);
       if (handler === undefined) {
+        fds.closeUntaken();
         this.sendError(
           id,
           command,
@@ -518,7 +535,7 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
         );
         return;
       }
-      result = handler(payload, this.connection!, command);
+      result = handler(payload, this.connection!, command, fds);
       // The common answer, bytes, is settled before anything looks for a then() on it; a then
       // getter that throws is the handler's failure, not the client's.
       thenable =
@@ -526,11 +543,13 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
         result != null &&
         typeof (result as PromiseLike<unknown>).then === 'function';
     } catch (error) {
+      fds.closeUntaken();
       this.handlerThrew(id, command, error);
       return;
     }
     if (!thenable) {
-      this.respond(id, command, result as Uint8Array | void);
+      fds.closeUntaken();
+      this.respond(id, command, result as Answer);
       return;
     }
     if (++this.running >= this.settings.maxInFlight) this.pause(Pause.Busy, true);
@@ -539,8 +558,14 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     this.load.inFlightChanged(1);
     // Promise.resolve tames foreign thenables: a throwing then() rejects, a double resolve settles once.
     Promise.resolve(result).then(
-      (value) => this.settle(id, command, size, value, undefined, false),
-      (error: unknown) => this.settle(id, command, size, undefined, error, true),
+      (value) => {
+        fds.closeUntaken();
+        this.settle(id, command, size, value, undefined, false);
+      },
+      (error: unknown) => {
+        fds.closeUntaken();
+        this.settle(id, command, size, undefined, error, true);
+      },
     );
   }
 
@@ -560,14 +585,7 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     );
   }
 
-  private settle(
-    id: number,
-    command: number,
-    size: number,
-    value: Uint8Array | void,
-    error: unknown,
-    failed: boolean,
-  ): void {
+  private settle(id: number, command: number, size: number, value: Answer, error: unknown, failed: boolean): void {
     this.running--;
     this.runningBytes -= size;
     this.load.inFlightChanged(-1);
@@ -587,13 +605,27 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     }
   }
 
-  private respond(id: number, command: number, value: Uint8Array | void): void {
-    const payload = value ?? EMPTY_PAYLOAD;
+  private respond(id: number, command: number, value: Answer): void {
+    let payload: unknown = value ?? EMPTY_PAYLOAD;
+    let fds: number[] | undefined;
+    if (payload instanceof MessageWithFds) {
+      try {
+        fds = payload.fds.length === 0 ? undefined : this.link.duplicateFds(payload.fds);
+      } catch (error) {
+        this.handlerFailed(id, command, error);
+        return;
+      }
+      payload = payload.payload;
+    }
     if (!(payload instanceof Uint8Array)) {
+      if (fds !== undefined) this.link.closeFds(fds);
       this.handlerFailed(
         id,
         command,
-        new IpcError('EREMOTEIO', `handler returned ${describeValue(payload)}, not a Uint8Array or nothing`),
+        new IpcError(
+          'EREMOTEIO',
+          `handler returned ${describeValue(payload)}, not a Uint8Array, withFds(…) or nothing`,
+        ),
       );
     } else if (payload.length > this.maxMessage) {
       const error = new IpcError(
@@ -601,11 +633,12 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
         `response of ${payload.length} bytes exceeds the agreed maximum of ${this.maxMessage} bytes`,
       );
       // The caller may send something smaller, so it learns the size; the service learns of its bug.
+      if (fds !== undefined) this.link.closeFds(fds);
       this.reportHandlerFailure(command, error);
       this.sendError(id, command, error);
     } else {
       this.counters.responses++;
-      const queued = this.link.send(FrameKind.Response, 0, id, payload);
+      const queued = this.link.send(FrameKind.Response, 0, id, payload, fds);
       if (diagnostics.requestFinish.hasSubscribers) {
         const error = queued ? undefined : answerDropped();
         diagnostics.requestFinish.publish({ connection: this.connection, command, id, error });
@@ -660,6 +693,9 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     }
   }
 }
+
+/** What a handler may answer with. */
+type Answer = Uint8Array | MessageWithFds | void;
 
 /** What a tracer hears of an answer that never left: its connection was closing or gone. */
 function answerDropped(): IpcError {

@@ -6,7 +6,7 @@ import { safeString } from '../describe-value.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, FrameKind, HEADER_SIZE, writeHeader } from '../protocol/frame.js';
 import { encodeError, type Hello } from '../protocol/handshake.js';
 import { HostedService } from './hosted-service.js';
-import { atLeast, checkPoller, duration, messageSize, oneOf, positiveLimit } from '../option-checks.js';
+import { atLeast, checkPoller, duration, fdCount, messageSize, oneOf, positiveLimit } from '../option-checks.js';
 import { introspectionService, type IntrospectionOptions } from './introspection-service.js';
 import { Ready, type Poller, type Timer } from '../contracts/poller.js';
 import { checkRateLimit, TokenBucket, type RateLimit } from './rate-limit.js';
@@ -25,6 +25,13 @@ export interface IpcServerOptions {
   readonly transport: Transport;
   /** Largest request, response or event payload in bytes; clients may agree a smaller one. Default 1 MiB. */
   readonly maxMessageSize?: number;
+  /**
+   * The most fds (`SCM_RIGHTS`) one request from a client may carry, 0–253. Default 0: clients
+   * pass none, and a request that says it carries any breaks the protocol and closes its
+   * connection (counted as a protocol error). Each fd a client sends holds a slot of this
+   * process's fd table until the handler takes it or returns, so allow what the services need.
+   */
+  readonly maxFdsPerMessage?: number;
   /** A client that has not completed its handshake this many ms after connecting is dropped. Default 5000. */
   readonly handshakeTimeout?: number;
   /**
@@ -255,6 +262,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       requestRate: options.requestRate,
       maxBufferedBytes,
       maxMessageSize: this.maxMessageSize,
+      maxFds: fdCount('maxFdsPerMessage', options.maxFdsPerMessage ?? 0),
       load: this.load,
       limitsRequests: bucket !== undefined,
     };
@@ -543,7 +551,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     this.refused++;
     const payload = encodeError('EAGAIN', message);
     const frame = Buffer.allocUnsafe(HEADER_SIZE + payload.length);
-    writeHeader(frame, 0, payload.length, FrameKind.Refuse, 0, 0);
+    writeHeader(frame, 0, payload.length, FrameKind.Refuse, 0, 0, 0);
     payload.copy(frame, HEADER_SIZE);
     channel.writev([frame], 1);
     channel.close();

@@ -1,5 +1,7 @@
 // ServiceDefinition and its handler and hook types (server layer).
 import type { Connection } from './connection.js';
+import type { ReceivedFds } from '../link/received-fds.js';
+import type { MessageWithFds } from './with-fds.js';
 import type { IpcErrorCode } from '../errors.js';
 import type { Credentials } from '../contracts/transport.js';
 
@@ -16,12 +18,16 @@ import type { Credentials } from '../contracts/transport.js';
  * handler failure too.
  *
  * The payload is a view into the receive buffer that stays valid for as long as it is referenced.
+ * The fds the request carried (none unless the server's `maxFdsPerMessage` allows them) are the
+ * server's until the handler takes them: those not taken are closed once the handler has returned
+ * or its promise settled. To answer with fds, return `withFds(payload, fds)`.
  */
 export type CommandHandler<Context> = (
   payload: Buffer,
   connection: Connection<Context>,
   command: number,
-) => Uint8Array | void | PromiseLike<Uint8Array | void>;
+  fds: ReceivedFds,
+) => Uint8Array | MessageWithFds | void | PromiseLike<Uint8Array | MessageWithFds | void>;
 
 /** A handler failure, as the server reports it (see {@link CommandHandler}). */
 export interface HandlerFailure {

@@ -168,6 +168,15 @@ export class MemoryChannel implements Channel {
     return size;
   }
 
+  duplicateFd(fd: number): number {
+    const file = this.host.fileOf(fd);
+    return file === undefined ? EBADF : this.host.receiveFile(file);
+  }
+
+  closeFd(fd: number): void {
+    this.host.closeFd(fd);
+  }
+
   /**
    * Closes this end and its fd. The peer reads what this end wrote, then end of file; if this end
    * left bytes unread, the peer is reset instead, as with a Unix socket. Idempotent.

@@ -83,7 +83,13 @@ describe('handshake', () => {
   it('refuses a client of another protocol version with EPROTONOSUPPORT, naming both versions', async () => {
     bed = await memoryBed((server) => server.addService({ id: 1, name: 'echo', commands: {} }));
     const peer = await bed.raw();
-    const future = encodeHello({ version: PROTOCOL_VERSION + 1, maxMessage: 1024, serviceId: 1, serviceName: '' });
+    const future = encodeHello({
+      version: PROTOCOL_VERSION + 1,
+      maxFds: 0,
+      maxMessage: 1024,
+      serviceId: 1,
+      serviceName: '',
+    });
     peer.write(frame(FrameKind.Hello, 0, 0, future));
     const [refusal, ...rest] = frames(await peer.read());
     expect(rest).toEqual([]);

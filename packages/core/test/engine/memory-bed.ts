@@ -36,14 +36,14 @@ export interface RawPeer {
 /** Builds a frame by hand. */
 export function frame(kind: number, code: number, id: number, payload: Uint8Array = new Uint8Array(0)): Buffer {
   const out = Buffer.alloc(HEADER_SIZE + payload.length);
-  writeHeader(out, 0, payload.length, kind, code, id);
+  writeHeader(out, 0, payload.length, kind, code, id, 0);
   out.set(payload, HEADER_SIZE);
   return out;
 }
 
 /** The hello an {@link IpcClient} sends for `service`. */
 export function hello(service: number | string, maxMessage = 1 << 20): Buffer {
-  return frame(FrameKind.Hello, 0, 0, helloFor(service, maxMessage));
+  return frame(FrameKind.Hello, 0, 0, helloFor(service, maxMessage, 0));
 }
 
 /** Splits what a server sent into frames: kind, code, id and payload. */
@@ -74,10 +74,13 @@ export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => voi
 /** Starts a server listening at {@link ADDRESS}; `configure` adds its services. */
 export async function memoryBed(
   configure: (server: IpcServer) => void,
-  options: Partial<IpcServerOptions> & { bufferSize?: number } = {},
+  options: Partial<IpcServerOptions> & { bufferSize?: number; maxFdsPerWrite?: number } = {},
 ): Promise<MemoryBed> {
-  const { bufferSize, ...serverOptions } = options;
-  const network = new MemoryNetwork(bufferSize === undefined ? {} : { bufferSize });
+  const { bufferSize, maxFdsPerWrite, ...serverOptions } = options;
+  const network = new MemoryNetwork({
+    ...(bufferSize === undefined ? {} : { bufferSize }),
+    ...(maxFdsPerWrite === undefined ? {} : { maxFdsPerWrite }),
+  });
   const poller = new ManualPoller(network);
   const server = new IpcServer({
     poller,
