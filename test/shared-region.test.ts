@@ -4,11 +4,20 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { SharedRegion, SharedRegionView } from '@pollux/shared-region';
+import {
+  openRegion,
+  publishRegion,
+  REGION_SERVICE_NAME,
+  SharedRegion,
+  SharedRegionView,
+  unpublishRegion,
+} from '@pollux/shared-region';
+import { connect, IpcError } from 'pollux';
 import { close, recvmsg, socketpair } from '@pollux/sys';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openFdCount } from './support/fds.js';
 import { spawnPeer, type Peer } from './support/peer.js';
+import { startServer } from './support/server.js';
 
 let fdBaseline = 0;
 beforeEach(() => {
@@ -127,4 +136,78 @@ describe('read-only shared regions across processes', () => {
     expect(stdout).toMatch(/\[client 2\] 60 frames, 0 torn/);
     expect(stdout).toMatch(/\[server\] wrote \d+ poses; clients exited with 0, 0/);
   }, 120_000); // three processes started through tsx
+});
+
+describe('regions handed over by name on a pollux connection', () => {
+  /** A record of eight copies of `value`, as the fixtures read it. */
+  const recordOf = (value: number): Uint8Array => new Uint8Array(new Float64Array(8).fill(value).buffer);
+
+  async function codeOf(promise: Promise<unknown>): Promise<string> {
+    const error = await promise.then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(error).toBeInstanceOf(IpcError);
+    return (error as IpcError).code;
+  }
+
+  it('a client opens a published region by name; unknown, refused, unpublished names and other services fail with their codes', async () => {
+    using pose = SharedRegion.create({ name: 'pose', size: 64 });
+    using secret = SharedRegion.create({ name: 'secret', size: 64 });
+    pose.write(recordOf(7));
+    const running = await startServer((server) => {
+      publishRegion(server, pose);
+      publishRegion(server, secret, { allow: (credentials) => credentials.uid !== process.getuid!() });
+      server.addService({ id: 1, name: 'other', commands: {} });
+      expect(() => publishRegion(server, pose)).toThrowError(expect.objectContaining({ code: 'EEXIST' }));
+    });
+    const client = await connect(running.address, REGION_SERVICE_NAME);
+    const other = await connect(running.address, 'other');
+    try {
+      const view = await openRegion(client, 'pose', { size: 64 });
+      const read = new Float64Array(8);
+      expect(view.read(new Uint8Array(read.buffer))).toBe(1);
+      expect(read).toEqual(new Float64Array(8).fill(7));
+      view.close();
+      expect(await codeOf(openRegion(client, 'nothing here'))).toBe('ENOENT');
+      expect(await codeOf(openRegion(client, 'secret'))).toBe('EACCES');
+      expect(await codeOf(openRegion(client, 'pose', { size: 32 }))).toBe('EPROTO');
+      expect(await codeOf(openRegion(other, 'pose'))).toBe('EINVAL');
+      expect(unpublishRegion(running.server, 'pose')).toBe(true);
+      expect(await codeOf(openRegion(client, 'pose'))).toBe('ENOENT');
+    } finally {
+      await client.close();
+      await other.close();
+      await running.stop();
+    }
+  });
+
+  it('a client of uid 65534 that asks for the region by name gets EPERM from every way to write it', async () => {
+    using pose = SharedRegion.create({ name: 'pose', size: 64 });
+    pose.write(recordOf(42));
+    const running = await startServer((server) => publishRegion(server, pose), { socket: { mode: 0o777 } });
+    try {
+      const reader = spawnPeer('region-reader', ['attack'], {
+        uid: 65534,
+        gid: 65534,
+        env: { POLLUX_REGION_ADDRESS: running.address },
+      });
+      const { uid, attacks } = await reader.next('attacks');
+      expect(uid).toBe(65534);
+      expect(attacks).toEqual({
+        mmapWritable: 'EPERM',
+        write: 'EPERM',
+        truncate: 'EPERM',
+        grow: 'EPERM',
+        addSeal: 'EPERM',
+        reopenReadWrite: 'ok',
+        reopenedWrite: 'EPERM',
+        reopenedMmapWritable: 'EPERM',
+      });
+      expect(await reader.next('snapshot')).toMatchObject({ counter: 42, version: 1 });
+      expect(await reader.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      await running.stop();
+    }
+  });
 });

@@ -9,3 +9,12 @@
 export { SharedRegion, type SharedRegionOptions } from './shared-region.js';
 export { SharedRegionView, type SharedRegionViewOptions } from './shared-region-view.js';
 export { MAX_RECORD_SIZE, MAX_RECORDS } from './region-layout.js';
+export {
+  publishRegion,
+  unpublishRegion,
+  openRegion,
+  REGION_SERVICE_NAME,
+  REGION_SERVICE_ID,
+  type PublishRegionOptions,
+  type OpenRegionOptions,
+} from './region-service.js';
