@@ -3,8 +3,10 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import * as sys from '@pollux/sys';
 import { IpcError } from 'pollux';
 import { openFdCount } from './support/fds.js';
+import { until } from './support/server.js';
 import { frame, welcome } from './support/frames.js';
 import { backendMatrix, useBackends } from './support/backends.js';
 
@@ -51,6 +53,31 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   }
 
   describe('a broken or hostile server', () => {
+    it('a server that stops reading: destroy() closes the fds of every request still queued', async () => {
+      let serverSide: Socket | undefined;
+      const address = await fakeServer((socket) => {
+        serverSide = socket;
+        socket.write(welcome(1 << 20, 1, 'raw', 1));
+        socket.pause();
+      });
+      const client = await connectTo(address, 1);
+      const [near, far] = sys.socketpair();
+      const payload = Buffer.alloc(16 * 1024);
+      const settled = Array.from({ length: 100 }, () =>
+        client.request(1, payload, { fds: [far!] }).catch((error: unknown) => error),
+      );
+      sys.close(far!);
+      // The kernel takes a few hundred KiB; the rest, and the duplicates of `far`, wait in the client.
+      expect(client.flowControlled || openFdCount() > fdsBefore + 10).toBe(true);
+      client.destroy();
+      for (const outcome of await Promise.all(settled)) expect(outcome).toBeInstanceOf(IpcError);
+      serverSide!.destroy();
+      // No copy of `far` is left: not queued in the client, not in flight to the dead connection.
+      const buffer = Buffer.alloc(1);
+      await until(() => sys.read(near!, buffer, 0, 1) === 0);
+      sys.close(near!);
+    });
+
     it('rejects a pending request whose error response is malformed, and closes', async () => {
       const address = await fakeServer((socket, firstRequestId) => {
         socket.write(welcome(4096));

@@ -32,10 +32,11 @@ export function hello(serviceId: number, version = 1, name = '', maxMessage = 1 
   return frame(1, 0, 0, Buffer.concat([body, Buffer.from(name)]));
 }
 
-/** A server welcome agreeing `maxMessage`. */
-export function welcome(maxMessage: number, serviceId = 1, name = 'raw'): Buffer {
+/** A server welcome agreeing `maxMessage`, taking up to `maxFds` fds per request. */
+export function welcome(maxMessage: number, serviceId = 1, name = 'raw', maxFds = 0): Buffer {
   const body = Buffer.alloc(12);
   body.writeUInt16LE(1, 0);
+  body.writeUInt16LE(maxFds, 2);
   body.writeUInt32LE(maxMessage, 4);
   body.writeUInt32LE(serviceId, 8);
   return frame(2, 0, 0, Buffer.concat([body, Buffer.from(name)]));
