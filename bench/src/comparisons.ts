@@ -1,10 +1,12 @@
 /**
  * The comparisons the bench reports, one table each: which contenders are its columns and which
  * workloads it covers. Every figure's ratio divides by the node:net floor measured in the same
- * run ({@link FLOOR}), in every table, so figures from different tables compare directly.
+ * run ({@link FLOOR}), so figures from different tables compare directly; except in the libqb
+ * table, whose ratios divide by libqb over shared memory, the C stack pollux measures itself against.
  */
 import { BACKENDS } from './backends.js';
 import { BROADCAST, CONTENDERS, PEERS, polluxOn, type Contender } from './contenders.js';
+import { libqbRuns } from './libqb.js';
 import { curveAxis, type Workload } from './workloads.js';
 
 /** What every ratio divides by: hand-framed node:net, the floor any JS socket library pays. */
@@ -14,6 +16,8 @@ export interface Comparison {
   readonly id: string;
   readonly title: string;
   readonly columns: readonly Contender[];
+  /** What the table's ratios divide by, when not the node:net {@link FLOOR}. */
+  readonly reference?: Contender;
   covers(workload: Workload): boolean;
 }
 
@@ -57,6 +61,13 @@ export const COMPARISONS: readonly Comparison[] = [
     title: 'pollux pushing events: a sendEvent per connection, or one broadcast per event',
     columns: [polluxOn('node'), BROADCAST, FLOOR],
     covers: (workload) => workload.kind === 'events',
+  },
+  {
+    id: 'libqb',
+    title: 'pollux beside libqb over shared memory and over sockets (ratios to libqb shm, not node:net)',
+    columns: [polluxOn('node'), 'libqb-shm', 'libqb-socket', FLOOR],
+    reference: 'libqb-shm',
+    covers: libqbRuns,
   },
   {
     id: 'warmup',

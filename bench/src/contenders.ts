@@ -4,6 +4,7 @@
  * command line and keys the results in latest.json.
  */
 import { BACKENDS, isBackend, POLLER_CLASS, type Backend } from './backends.js';
+import { isLibqb, LIBQB, type Libqb } from './libqb.js';
 
 /** The stacks pollux is compared with; `net` is the floor every ratio divides by. */
 export const PEERS = ['net', 'c', 'node-ipc', 'jsonrpc', 'zeromq', 'grpc'] as const;
@@ -15,9 +16,9 @@ export type Peer = (typeof PEERS)[number];
  */
 export const BROADCAST = 'pollux-broadcast';
 
-export type Contender = Peer | `pollux-${Backend}` | typeof BROADCAST;
+export type Contender = Peer | `pollux-${Backend}` | typeof BROADCAST | Libqb;
 
-export const CONTENDERS: readonly Contender[] = [...BACKENDS.map(polluxOn), BROADCAST, ...PEERS];
+export const CONTENDERS: readonly Contender[] = [...BACKENDS.map(polluxOn), BROADCAST, ...PEERS, ...LIBQB];
 
 /** How tables and charts name each contender. */
 export const LABEL: Record<Contender, string> = {
@@ -31,6 +32,8 @@ export const LABEL: Record<Contender, string> = {
   jsonrpc: 'vscode-jsonrpc',
   zeromq: 'zeromq',
   grpc: 'grpc-js',
+  'libqb-shm': 'libqb shm',
+  'libqb-socket': 'libqb socket',
 };
 
 export function polluxOn(backend: Backend): Contender {
@@ -46,6 +49,7 @@ export function backendOf(contender: Contender): Backend | undefined {
 export function parseContender(name: string): Contender {
   if ((PEERS as readonly string[]).includes(name)) return name as Peer;
   if (name === BROADCAST) return BROADCAST;
+  if (isLibqb(name)) return name;
   const backend = name.startsWith('pollux-') ? name.slice('pollux-'.length) : '';
   if (isBackend(backend)) return polluxOn(backend);
   throw new Error(`unknown contender ${JSON.stringify(name)}: expected one of ${CONTENDERS.join(', ')}`);

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { libqbVersion } from './libqb.js';
 import { PEERS_DIR } from './peers.js';
 import { canPin, CLIENT_CPU, REPO_ROOT, SERVER_CPU } from './processes.js';
 import { C_COMPILER, C_FLAGS } from './servers.js';
@@ -33,6 +34,8 @@ export interface Machine {
   readonly pollux: string;
   readonly packages: Record<string, string>;
   readonly libzmq: string;
+  /** libqb's version as pkg-config reports it, or 'not installed'. */
+  readonly libqb: string;
   readonly compiler: string;
 }
 
@@ -58,6 +61,7 @@ export function describeMachine(args: readonly string[], libzmq: string): Machin
     pollux: `${commit}${dirty}`,
     packages,
     libzmq,
+    libqb: libqbVersion(),
     compiler: `${output(C_COMPILER, ['--version']).split('\n')[0]} (${C_COMPILER} ${C_FLAGS.join(' ')})`,
   };
 }

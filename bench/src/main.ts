@@ -1,7 +1,8 @@
 /**
  * The pollux benchmark: pollux on each poller backend and the IPC stacks a user would pick
- * instead (hand-framed node:net, a C echo server, node-ipc, vscode-jsonrpc, zeromq, grpc-js), each
- * as a server process and a client process pinned to separate CPUs, over Unix sockets. Usage
+ * instead (hand-framed node:net, a C echo server, node-ipc, vscode-jsonrpc, zeromq, grpc-js) or
+ * that pollux measures itself against (libqb over shm and over sockets), each as a server process
+ * and a client process pinned to separate CPUs. Usage
  * (from the repository root): tsx bench/src/main.ts [--quick] [--repeats N] [--only c1,c2]
  * [--workload k1,k2] [--cpu-prof dir]. See bench/README.md.
  */

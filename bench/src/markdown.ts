@@ -32,7 +32,7 @@ export function markdownReport(
       (machine.pinned === false
         ? 'server and client UNPINNED (taskset unavailable).'
         : `server pinned to CPU ${machine.pinned.server}, client to CPU ${machine.pinned.client}.`),
-    `- Node ${machine.node}; pollux at commit ${machine.pollux}; C reference server built with ${machine.compiler}.`,
+    `- Node ${machine.node}; pollux at commit ${machine.pollux}; C reference server built with ${machine.compiler}; libqb ${machine.libqb}.`,
     `- Peers: ${Object.entries(machine.packages)
       .map(([name, version]) => `${name} ${version}`)
       .join(', ')}; libzmq ${machine.libzmq} (inside zeromq's prebuilt addon).`,
@@ -41,7 +41,7 @@ export function markdownReport(
     ...notes.map((note) => `- Note: ${note}.`),
     '',
     'Every cell is the median and, in brackets, its ratio to hand-framed `node:net` measured in the same run (the floor ' +
-      'any JS socket library pays); each row says which direction is better. `-` means not run for that row, `n/a` that ' +
+      'any JS socket library pays; in the libqb table, to libqb over shared memory); each row says which direction is better. `-` means not run for that row, `n/a` that ' +
       'the contender cannot run (reasons below). How each figure is defined: see `bench/README.md`.',
     '',
   );

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Contender } from './contenders.js';
+import { isLibqb, libqbClient } from './libqb.js';
 import type { HoldSpec, TimedWorkload, WorkloadResult } from './workloads.js';
 
 /** Repository root: children run there so that `--import tsx` resolves the workspace's tsx. */
@@ -203,9 +204,10 @@ export async function startHolder(
 export type ClientOutcome = { readonly result: WorkloadResult } | { readonly error: string };
 
 /**
- * Runs `list` in one client process of `contender` (client-main.ts), one workload after the
- * other, handing over each outcome as the client prints it. A client that prints nothing for
- * CLIENT_TIMEOUT_MS is killed and reported as a hang rather than stalling the bench.
+ * Runs `list` in one client process of `contender` (client-main.ts, or libqb's C program), one
+ * workload after the other, handing over each outcome as the client prints it. A client that
+ * prints nothing for CLIENT_TIMEOUT_MS is killed and reported as a hang rather than stalling the
+ * bench.
  */
 export async function runWorkloads(
   contender: Contender,
@@ -213,12 +215,12 @@ export async function runWorkloads(
   list: readonly TimedWorkload[],
   onOutcome: (index: number, outcome: ClientOutcome) => void,
 ): Promise<void> {
+  // libqb has no Node binding: its C program is its client (libqb.ts).
+  const program: Program = isLibqb(contender)
+    ? libqbClient(address, list)
+    : { script: scriptPath('client-main.ts'), args: [contender, address, JSON.stringify(list)] };
   // Named by contender only: the workload list would drown the error.
-  const child = new Child(
-    { script: scriptPath('client-main.ts'), args: [contender, address, JSON.stringify(list)] },
-    CLIENT_CPU,
-    `${contender} client`,
-  );
+  const child = new Child(program, CLIENT_CPU, `${contender} client`);
   child.process.stdin?.end();
   let index = 0;
   for (let line = await child.next(CLIENT_TIMEOUT_MS); line !== undefined; line = await child.next(CLIENT_TIMEOUT_MS))

@@ -147,8 +147,9 @@ export function formatRatio(ratio: number): string {
 }
 
 /**
- * The cells of one comparison: per row, each column's median with its ratio to the floor; "n/a"
- * where the contender cannot run, "-" where it did not run this workload.
+ * The cells of one comparison: per row, each column's median with its ratio to the floor (or the
+ * comparison's own reference); "n/a" where the contender cannot run, "-" where it did not run this
+ * workload.
  */
 export function cells(
   comparison: Comparison,
@@ -156,6 +157,7 @@ export function cells(
   results: readonly WorkloadRuns[],
 ): { header: string[]; body: string[][] } {
   const header = ['workload', ...comparison.columns.map((contender) => LABEL[contender])];
+  const reference = comparison.reference ?? FLOOR;
   const body = list
     .filter((row) => comparison.covers(row.workload))
     .map((row) => {
@@ -165,7 +167,7 @@ export function cells(
         ...comparison.columns.map((contender) => {
           const value = row.values[contender];
           if (value === undefined) return unavailable[contender] === undefined ? '-' : 'n/a';
-          const ratio = contender === FLOOR ? '' : formatRatio(row.ratios[contender] ?? Number.NaN);
+          const ratio = contender === reference ? '' : formatRatio(value / (row.values[reference] ?? Number.NaN));
           return ratio === '' ? formatValue(value) : `${formatValue(value)} (${ratio})`;
         }),
       ];

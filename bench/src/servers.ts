@@ -1,12 +1,13 @@
 /**
  * The server program of each contender, and what keeps a contender from running on this machine
- * (the C server does not compile, zeromq's prebuilt addon does not load): those are reported as
- * n/a with the reason instead of failing the bench.
+ * (the C server does not compile, libqb is not installed, zeromq's prebuilt addon does not load):
+ * those are reported as n/a with the reason instead of failing the bench.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { backendOf, type Contender } from './contenders.js';
+import { isLibqb, LIBQB, LIBQB_BINARY, LIBQB_SOURCE, libqbFlags, libqbServer, type Libqb } from './libqb.js';
 import { peerScript, PEERS_DIR } from './peers.js';
 import { REPO_ROOT, scriptPath, type Program } from './processes.js';
 
@@ -16,7 +17,7 @@ const C_SOURCE = join(REPO_ROOT, 'bench', 'c', 'echo-server.c');
 export const C_COMPILER = process.env.CC ?? 'cc';
 export const C_FLAGS = ['-O2', '-Wall', '-Wextra'];
 
-const SERVER_SCRIPT: Record<Exclude<Contender, `pollux-${string}` | 'c'>, string> = {
+const SERVER_SCRIPT: Record<Exclude<Contender, `pollux-${string}` | 'c' | Libqb>, string> = {
   net: scriptPath('net-server.ts'),
   'node-ipc': peerScript('node-ipc-server.ts'),
   jsonrpc: peerScript('jsonrpc-server.ts'),
@@ -28,6 +29,7 @@ export function serverProgram(contender: Contender, address: string): Program {
   const backend = backendOf(contender);
   if (backend !== undefined) return { script: scriptPath('pollux-server.ts'), args: [address, backend] };
   if (contender === 'c') return { binary: C_BINARY, args: [address] };
+  if (isLibqb(contender)) return libqbServer(contender, address);
   return { script: SERVER_SCRIPT[contender as keyof typeof SERVER_SCRIPT], args: [address] };
 }
 
@@ -38,16 +40,25 @@ function failure(result: ReturnType<typeof spawnSync>, what: string): string | u
   return `${what} failed (exit ${result.status}): ${output}`;
 }
 
+/** Compiles one C program with the bench's flags (and `libraries` after the source): why not, or undefined. */
+function compile(source: string, binary: string, libraries: readonly string[] = []): string | undefined {
+  const compiled = spawnSync(C_COMPILER, [...C_FLAGS, '-o', binary, source, ...libraries], { encoding: 'utf8' });
+  return failure(compiled, `${C_COMPILER} ${C_FLAGS.join(' ')}`);
+}
+
 /**
- * Compiles the C server and checks that zeromq's native addon loads (in a throwaway process: it
- * starts I/O threads). Returns the reason per contender that cannot run, and libzmq's version.
+ * Compiles the C server and the libqb program (when libqb is installed) and checks that zeromq's
+ * native addon loads (in a throwaway process: it starts I/O threads). Returns the reason per
+ * contender that cannot run, and libzmq's version.
  */
 export function prepareServers(): { unavailable: Partial<Record<Contender, string>>; libzmq: string } {
   const unavailable: Partial<Record<Contender, string>> = {};
   mkdirSync(join(REPO_ROOT, 'bench', 'build'), { recursive: true });
-  const compiled = spawnSync(C_COMPILER, [...C_FLAGS, '-o', C_BINARY, C_SOURCE], { encoding: 'utf8' });
-  const cFailure = failure(compiled, `${C_COMPILER} ${C_FLAGS.join(' ')}`);
+  const cFailure = compile(C_SOURCE, C_BINARY);
   if (cFailure !== undefined) unavailable.c = cFailure;
+  const libqb = libqbFlags();
+  const libqbFailure = 'missing' in libqb ? libqb.missing : compile(LIBQB_SOURCE, LIBQB_BINARY, libqb.flags);
+  if (libqbFailure !== undefined) for (const contender of LIBQB) unavailable[contender] = libqbFailure;
   const zeromq = spawnSync(process.execPath, ['-e', "process.stdout.write(require('zeromq').version)"], {
     cwd: PEERS_DIR,
     encoding: 'utf8',
