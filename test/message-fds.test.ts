@@ -2,7 +2,6 @@
 import * as sys from '@pollux/sys';
 import {
   IpcError,
-  withFds,
   type Connection,
   type CreateServerOptions,
   type IpcClient,
@@ -144,7 +143,9 @@ describe.each(backendMatrix)('fds with messages, server on $server, client on $c
 
   it('answers with fds: requestWithFds gets them, a plain request leaves none open', async () => {
     const ends = [pair(), pair()];
-    running = await serveFds({ commands: { 1: () => withFds(Buffer.from('here'), [ends[0]!.far, ends[1]!.far]) } });
+    running = await serveFds({
+      commands: { 1: (_payload, connection) => connection.withFds(Buffer.from('here'), [ends[0]!.far, ends[1]!.far]) },
+    });
     // The test closes the two pairs before it counts again.
     const baseline = openFdCount() - 4;
     client = await connectTo(running.address, 'fds');
@@ -204,7 +205,7 @@ describe.each(backendMatrix)('fds with messages, server on $server, client on $c
           1: (_payload, _connection, command) => {
             handled.push(command);
           },
-          2: () => withFds(Buffer.alloc(0), [1_000_000]),
+          2: (_payload, connection) => connection.withFds(Buffer.alloc(0), [1_000_000]),
         },
       },
       { maxFdsPerMessage: 2 },
@@ -240,6 +241,69 @@ describe.each(backendMatrix)('fds with messages, server on $server, client on $c
     expect(running.server.stats().services[0]!.requests).toBe(0);
     sys.close(end.far);
     sys.close(end.near);
+  });
+
+  it('pairs each request with its own fds when requests with and without fds leave in one turn', async () => {
+    running = await serveFds(
+      { commands: { 1: (_payload, _connection, _command, fds) => Buffer.from(String(fds.length)) } },
+      { maxFdsPerMessage: 2 },
+    );
+    const baseline = openFdCount();
+    client = await connectTo(running.address, 'fds');
+    const [a, b] = [pair(), pair()];
+    const answers = await Promise.all([
+      client.request(1),
+      client.request(1, Buffer.alloc(0), { fds: [a.far, b.far] }),
+      client.request(1, Buffer.alloc(3000)),
+      client.request(1, Buffer.alloc(0), { fds: [a.far] }),
+      client.request(1),
+    ]);
+    expect(answers.map(String)).toEqual(['0', '2', '0', '1', '0']);
+    for (const end of [a, b]) {
+      sys.close(end.far);
+      sys.close(end.near);
+    }
+    await leavesNothing(baseline);
+  });
+
+  it('closes the fds of a request that never runs or fails, and of a response that comes too late', async () => {
+    const gate = deferred<void>();
+    const late = pair();
+    running = await serveFds(
+      {
+        commands: {
+          1: () => {
+            throw new IpcError('EAGAIN', 'busy');
+          },
+          2: async (_payload, connection) => {
+            await gate.promise;
+            return connection.withFds(Buffer.alloc(0), [late.far]);
+          },
+        },
+      },
+      { maxFdsPerMessage: 1 },
+    );
+    const baseline = openFdCount();
+    client = await connectTo(running.address, 'fds');
+    const end = pair();
+    expect((await rejection(client.request(1, Buffer.alloc(0), { fds: [end.far] }))).code).toBe('EAGAIN');
+    expect((await rejection(client.request(9, Buffer.alloc(0), { fds: [end.far] }))).code).toBe('ENOSYS');
+    sys.close(end.far);
+    // Neither the thrower nor the missing command kept a copy.
+    expect(farClosed(end.near)).toBe(true);
+    const abort = new AbortController();
+    const cancelled = client.request(2, Buffer.alloc(0), { signal: abort.signal });
+    await until(() => running!.server.stats().services[0]!.requests === 3);
+    abort.abort();
+    expect((await rejection(cancelled)).code).toBe('ECANCELED');
+    gate.resolve();
+    await until(() => client!.stats.lateResponses === 1);
+    sys.close(late.far);
+    // The late answer's fd reached the client, which closed it: no copy is left anywhere.
+    expect(farClosed(late.near)).toBe(true);
+    sys.close(end.near);
+    sys.close(late.near);
+    await leavesNothing(baseline - 2);
   });
 
   it('a client killed with requests and their fds in its handlers: every fd is closed once they settle', async () => {
@@ -300,6 +364,13 @@ describe.each(backendMatrix)('fds with messages, server on $server, client on $c
   });
 });
 
+/** Waits for the server's answer to a raw client's hello. */
+async function untilWelcomed(raw: number): Promise<void> {
+  const reply = Buffer.alloc(256);
+  await until(() => sys.read(raw, reply, 0, reply.length) > 0);
+  expect(reply[4]).toBe(2);
+}
+
 describe.each(serverBackendMatrix)('a raw client lying about fds, server on $server', (backends) => {
   const { startServerOn } = useBackends(backends);
   let running: TestServer | undefined;
@@ -326,6 +397,8 @@ describe.each(serverBackendMatrix)('a raw client lying about fds, server on $ser
       expect(sys.connectUnix(raw, running.address, false)).toBe(0);
       const greeting = hello(1);
       expect(sys.writev(raw, [greeting], 1)).toBe(greeting.length);
+      // Fds are read from the handshake on: before, the server reads none, and the kernel drops them.
+      await untilWelcomed(raw);
       const request = frame(4, 1, 1, Buffer.from('x'), 1, claimed);
       const fds = Array.from({ length: sent }, () => end.far);
       expect(sent > 0 ? sys.sendmsg(raw, [request], 1, fds) : sys.writev(raw, [request], 1)).toBe(request.length);
@@ -355,5 +428,75 @@ describe.each(serverBackendMatrix)('a raw client lying about fds, server on $ser
 
   it('a header that says more fds than the server takes', async () => {
     await lie(5, 5, 4);
+  });
+
+  it('fds sent in the middle of a frame: the connection ends before they pile up', async () => {
+    running = await startServerOn(
+      (server) => server.addService({ id: 1, name: 'fds', commands: { 1: () => Buffer.from('ran') } }),
+      { maxFdsPerMessage: 1 },
+    );
+    const { server } = running;
+    const baseline = openFdCount();
+    const end = pair();
+    const raw = sys.socketUnix();
+    try {
+      expect(sys.connectUnix(raw, running.address, false)).toBe(0);
+      const greeting = hello(1);
+      expect(sys.writev(raw, [greeting], 1)).toBe(greeting.length);
+      await untilWelcomed(raw);
+      // A request that says 100,000 bytes and one fd, then its payload a byte at a time, each with fds.
+      const header = frame(4, 1, 1, Buffer.alloc(0), 100_000, 1);
+      expect(sys.sendmsg(raw, [header], 1, [end.far])).toBe(header.length);
+      let sent = 0;
+      for (; sent < 200; sent++) {
+        if (sys.sendmsg(raw, [Buffer.from([0])], 1, [end.far, end.far, end.far]) < 0) break;
+        if (server.stats().protocolErrors === 1) break;
+      }
+      await until(() => server.stats().protocolErrors === 1 && server.stats().connections === 0);
+      sys.close(end.far);
+    } finally {
+      sys.close(raw);
+    }
+    expect(farClosed(end.near)).toBe(true);
+    sys.close(end.near);
+    expect(openFdCount()).toBe(baseline);
+  });
+
+  it('a client that never reads answers with fds: at most 1,024 wait for it, then its requests are not read', async () => {
+    running = await startServerOn(
+      (server) =>
+        server.addService({
+          id: 1,
+          name: 'fds',
+          commands: { 1: (_payload, connection) => connection.withFds(Buffer.alloc(0), [end.far]) },
+        }),
+      {},
+    );
+    const { server } = running;
+    const end = pair();
+    const baseline = openFdCount();
+    const raw = sys.socketUnix();
+    try {
+      expect(sys.connectUnix(raw, running.address, false)).toBe(0);
+      const greeting = hello(1, 1, '', 1 << 20, 253);
+      const requests = Buffer.concat(Array.from({ length: 3000 }, (_, id) => frame(4, 1, id)));
+      expect(sys.writev(raw, [greeting], 1)).toBe(greeting.length);
+      let written = 0;
+      while (written < requests.length) {
+        const n = sys.writev(raw, [requests.subarray(written)], 1);
+        if (n < 0) break; // the server stopped reading: its side of the socket is full
+        written += n;
+      }
+      await until(() => server.connections()[0]?.stats.readPaused === true);
+      // Answers the kernel took hold their fds in flight; those queued are capped.
+      expect(openFdCount() - baseline).toBeLessThanOrEqual(1024 + 8);
+    } finally {
+      sys.close(raw);
+    }
+    await until(() => server.stats().connections === 0);
+    sys.close(end.far);
+    await until(() => farClosed(end.near));
+    sys.close(end.near);
+    expect(openFdCount()).toBe(baseline - 2);
   });
 });

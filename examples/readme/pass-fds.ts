@@ -1,7 +1,7 @@
 import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, createServer, withFds } from 'pollux';
+import { connect, createServer } from 'pollux';
 
 const dir = mkdtempSync(join(tmpdir(), 'pollux-fds-'));
 writeFileSync(join(dir, 'motd'), 'served through an fd\n');
@@ -19,7 +19,7 @@ server.addService({
       closeSync(log);
     },
     // The answer carries a copy of the server's fd: the client reads a file it never opened.
-    1: () => withFds(Buffer.from('motd'), [motd]),
+    1: (_payload, connection) => connection.withFds(Buffer.from('motd'), [motd]),
   },
 });
 await server.listen('@pollux-fds-example');

@@ -23,10 +23,11 @@ export function frame(
 }
 
 /** A client hello for `serviceId` (0xffffffff: the service called `name`). */
-export function hello(serviceId: number, version = 1, name = '', maxMessage = 1 << 20): Buffer {
+export function hello(serviceId: number, version = 1, name = '', maxMessage = 1 << 20, maxFds = 0): Buffer {
   const body = Buffer.alloc(16);
   body.write('PLUX', 0, 'latin1');
   body.writeUInt16LE(version, 4);
+  body.writeUInt16LE(maxFds, 6);
   body.writeUInt32LE(maxMessage, 8);
   body.writeUInt32LE(serviceId, 12);
   return frame(1, 0, 0, Buffer.concat([body, Buffer.from(name)]));

@@ -39,7 +39,7 @@ export type {
   ServiceDefinition,
 } from './server/service.js';
 export { Connection } from './server/connection.js';
-export { withFds, MessageWithFds } from './server/with-fds.js';
+export { MessageWithFds } from './server/with-fds.js';
 export { ReceivedFds } from './link/received-fds.js';
 export type { ConnectionInfo, ConnectionStats, ServerStats, ServiceStats, TrafficStats } from './stats.js';
 export type { RateLimit } from './server/rate-limit.js';

@@ -1,7 +1,7 @@
 // Regions handed over a pollux connection by name: a service on the server, a request from the client.
 import {
   IpcError,
-  withFds,
+  type Connection,
   type Credentials,
   type IpcClient,
   type IpcServer,
@@ -56,7 +56,7 @@ export function publishRegion(server: IpcServer, region: SharedRegion, options: 
     server.addService({
       id: REGION_SERVICE_ID,
       name: REGION_SERVICE_NAME,
-      commands: { [OPEN_COMMAND]: (name, connection) => handOut(regions, name.toString(), connection.credentials) },
+      commands: { [OPEN_COMMAND]: (name, connection) => handOut(regions, name.toString(), connection) },
     });
     directories.set(server, regions);
     directory = regions;
@@ -76,13 +76,14 @@ export function unpublishRegion(server: IpcServer, name: string): boolean {
   return directories.get(server)?.delete(name) ?? false;
 }
 
-function handOut(regions: Map<string, Published>, name: string, credentials: Credentials): MessageWithFds {
+function handOut(regions: Map<string, Published>, name: string, connection: Connection<unknown>): MessageWithFds {
   const published = regions.get(name);
+  const credentials = connection.credentials;
   if (published === undefined) throw new IpcError('ENOENT', `no region named '${name}' is published on this server`);
   if (published.allow !== undefined && !published.allow(credentials)) {
     throw new IpcError('EACCES', `region '${name}' is not open to uid ${credentials.uid}`);
   }
-  return withFds(NO_BYTES, [published.region.fd]);
+  return connection.withFds(NO_BYTES, [published.region.fd]);
 }
 
 /** Options of {@link openRegion}: what the view expects, and the request's timeout and signal. */

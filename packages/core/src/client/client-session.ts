@@ -97,6 +97,10 @@ export class ClientSession implements LinkOwner {
   private localReason: IpcError | undefined;
   private readonly requestedMaxMessage: number;
   private readonly highWater: number;
+  /** The most fds a message from the server may carry: what the hello offered, as the channel allows. */
+  private readonly maxFds: number;
+  /** The most fds a request may carry, once the welcome said. */
+  peerMaxFds = 0;
   /** Requests sent on this connection, modulo 2^32: the last one's {@link ClientRequest.sequence}. */
   private requestsSent = 0;
   /** From the server's goodbye: how many of this connection's requests it read. */
@@ -130,7 +134,8 @@ export class ClientSession implements LinkOwner {
     this.stats = stats;
     this.highWater = highWater;
     // Never stops reading: responses are what frees the server, and events are small.
-    this.link = new FrameLink(channel, poller, this, stats, 0, Number.POSITIVE_INFINITY, fdLimit(channel, maxFds));
+    this.link = new FrameLink(channel, poller, this, stats, 0, Number.POSITIVE_INFINITY);
+    this.maxFds = fdLimit(channel, maxFds);
   }
 
   get state(): SessionState {
@@ -272,7 +277,9 @@ export class ClientSession implements LinkOwner {
       this.serviceName = welcome.serviceName;
       this.maxMessage = welcome.maxMessage;
       this.link.maxMessage = welcome.maxMessage;
-      this.link.peerMaxFds = Math.min(welcome.maxFds, MAX_FDS_PER_MESSAGE);
+      this.peerMaxFds = Math.min(welcome.maxFds, MAX_FDS_PER_MESSAGE);
+      this.link.peerMaxFds = this.peerMaxFds;
+      this.link.acceptFds(this.maxFds);
       this.sessionState = SessionState.Open;
       // Frames after the welcome (events from the service's created hook) wait until the caller
       // has the client and its listeners: connect() releases them.

@@ -228,8 +228,8 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
    *
    * @param command - command id, an integer 0–65535
    * @param payload - request payload; must not change until the promise settles
-   * @param options - a timeout and a cancellation signal; both count from this call, time spent
-   * waiting to be sent included
+   * @param options - a timeout and a cancellation signal, both counting from this call (time spent
+   * waiting to be sent included), and fds to pass with the request (duplicated at this call)
    * @throws {@link IpcError} (as a rejection) `EMSGSIZE` when `payload` exceeds
    * {@link IpcClient.maxMessageSize} (nothing is sent), `EINVAL` for a bad command id, payload,
    * timeout or signal, `ENOSYS` when
@@ -237,7 +237,9 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
    * response, `ETIMEDOUT` / `ECANCELED` per `options`, `EAGAIN` when flow-controlled with
    * `whenFlowControlled: 'reject'` or when `queueLimit` requests already wait for a reconnection,
    * `ENOTCONN` when disconnected (and not queueing) or closed, `ESHUTDOWN` when closing, or the code
-   * the server's handler threw.
+   * the server's handler threw; for `options.fds`: `ENOTSUP` when the transport cannot pass fds,
+   * `EINVAL` for more than the server takes, `EBADF` for one that is not open, `EMFILE` when this
+   * process is out of fds, `ENOTCONN` while reconnecting (queueing or not).
    */
   request(command: number, payload: Uint8Array = EMPTY_PAYLOAD, options?: RequestOptions): Promise<Buffer> {
     try {
@@ -254,12 +256,13 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   }
 
   /**
-   * {@link IpcClient.request}, for a response that carries fds (a handler's `withFds`): resolves
+   * {@link IpcClient.request}, for a response that carries fds (a handler's `connection.withFds`): resolves
    * with the payload and the fds, which are yours from then on, to close when done.
    *
    * @throws {@link IpcError} (as a rejection) the codes of {@link IpcClient.request}; for
    * `options.fds`: `ENOTSUP` when the transport cannot pass fds, `EINVAL` for more than the
-   * server takes (its `maxFdsPerMessage`), `EBADF` for one that is not open, `ENOTCONN` while
+   * server takes (its `maxFdsPerMessage`), `EBADF` for one that is not open, `EMFILE` when this
+   * process is out of fds, `ENOTCONN` while
    * reconnecting (a request with fds is never queued for a connection that is not there yet)
    */
   requestWithFds(
@@ -443,8 +446,16 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     while (queue.length > 0 && this.#session === session && !session.flowControlled) {
       const request = queue.shift()!;
       const left = request.expires - this.#poller.now();
+      const fdCount = request.outgoingFds?.fds.length ?? 0;
       if (request.payload.length > session.maxMessage)
         request.rejectUnsent(oversize(request.payload, session.maxMessage));
+      else if (fdCount > session.peerMaxFds)
+        request.rejectUnsent(
+          new IpcError(
+            'EINVAL',
+            `request carries ${fdCount} fds, more than the ${session.peerMaxFds} the server takes per message (its maxFdsPerMessage) since it reconnected`,
+          ),
+        );
       else if (left <= 0)
         request.rejectUnsent(
           new IpcError('ETIMEDOUT', `request for command ${request.command} ran out of time before it was sent`),

@@ -27,6 +27,13 @@ export const LinkState = {
 } as const;
 export type LinkState = (typeof LinkState)[keyof typeof LinkState];
 
+/**
+ * The most fds that may wait to be written on one link: past it, reading stops as for bytes past
+ * the high-water mark, and a server's `sendEvent` refuses, so a peer that does not read cannot
+ * make this process hold fds without bound.
+ */
+export const QUEUED_FDS_HIGH_WATER = 1024;
+
 /** How long a purposeful close waits for queued output to drain before it ends anyway. */
 const CLOSE_DRAIN_MS = 2000;
 /** Reads spent on what a departed peer left in the kernel: its socket buffer, a few chunks. */
@@ -112,7 +119,7 @@ export class FrameLink {
    * Fds read and not yet handed over with their frame, oldest first; undefined when this side
    * takes none, so the channel closes any that come.
    */
-  private readonly fdArrivals: FdArrival[] | undefined;
+  private fdArrivals: FdArrival[] | undefined;
   /** Where each read's fds land before they are filed in {@link FrameLink.fdArrivals}. */
   private readonly fdsRead: number[] = [];
   /** Bytes read from the channel so far: the stream offset of the next byte. */
@@ -133,8 +140,6 @@ export class FrameLink {
    * @param maxMessage - the largest payload accepted until {@link FrameLink.maxMessage} changes it
    * @param outputHighWater - stop reading while more than this many bytes wait to be written, so a
    * peer that sends but never reads cannot grow our memory (Infinity: never stop)
-   * @param maxFds - the most fds a message from the peer may carry (0: none, and any the peer
-   * sends are closed as they arrive); see {@link fdLimit}
    */
   constructor(
     channel: Channel,
@@ -143,15 +148,12 @@ export class FrameLink {
     traffic: TrafficCounters,
     maxMessage: number,
     outputHighWater: number,
-    maxFds: number,
   ) {
     this.channel = channel;
     this.poller = poller;
     this.owner = owner;
     this.traffic = traffic;
     this.decoder = new FrameDecoder(maxMessage);
-    this.decoder.maxFds = maxFds;
-    this.fdArrivals = maxFds > 0 ? [] : undefined;
     this.outputHighWater = outputHighWater;
   }
 
@@ -182,6 +184,21 @@ export class FrameLink {
   /** Changes the largest payload accepted, once the handshake agreed one. */
   set maxMessage(size: number) {
     this.decoder.maxMessage = size;
+  }
+
+  /** Fds waiting to be written. */
+  get queuedFds(): number {
+    return this.sendQueue.fds;
+  }
+
+  /**
+   * Takes fds from the peer from now on, up to `maxFds` per message (see {@link fdLimit}): called
+   * once the handshake is done, so a peer nobody admitted makes this side hold no fd. Until then,
+   * and with 0, fds that come are closed as they arrive.
+   */
+  acceptFds(maxFds: number): void {
+    this.decoder.maxFds = maxFds;
+    this.fdArrivals = maxFds > 0 ? [] : undefined;
   }
 
   /** Sets the most fds a message to the peer may carry, once the handshake said. */
@@ -249,8 +266,9 @@ export class FrameLink {
       if (fds !== undefined) this.closeFds(fds);
       return false;
     }
-    this.sendQueue.push(kind, code, id, payload, fds);
-    if (this.sendQueue.bytes > this.outputHighWater && !(this.stops & Stop.Output)) {
+    const queue = this.sendQueue;
+    queue.push(kind, code, id, payload, fds);
+    if ((queue.bytes > this.outputHighWater || queue.fds > QUEUED_FDS_HIGH_WATER) && !(this.stops & Stop.Output)) {
       this.stop(Stop.Output, true);
       this.owner.outputBlocked();
     }
@@ -330,7 +348,7 @@ export class FrameLink {
       this.destroy(this.closeReason);
       return;
     }
-    if (this.stops & Stop.Output && queue.bytes <= this.outputHighWater / 2) {
+    if (this.stops & Stop.Output && queue.bytes <= this.outputHighWater / 2 && queue.fds <= QUEUED_FDS_HIGH_WATER / 2) {
       this.stop(Stop.Output, false);
     } else {
       this.updateInterest();
@@ -428,13 +446,19 @@ export class FrameLink {
   private readChannel(length: number): number {
     const decoder = this.decoder;
     const arrivals = this.fdArrivals;
-    if (arrivals === undefined) return this.channel.read(decoder.buffer, decoder.end, length);
-    const fds = this.fdsRead;
+    const fds = arrivals === undefined ? undefined : this.fdsRead;
     const n = this.channel.read(decoder.buffer, decoder.end, length, fds);
-    if (n > 0) {
-      const start = this.streamOffset;
-      this.streamOffset = start + n;
-      if (fds.length > 0) arrivals.push({ start, end: start + n, fds: fds.splice(0) });
+    if (n <= 0) return n;
+    const start = this.streamOffset;
+    this.streamOffset = start + n;
+    if (fds !== undefined && fds.length > 0) {
+      arrivals!.push({ start, end: start + n, fds: fds.splice(0) });
+      // Every complete frame is handed over before the next read, so an honest peer leaves at
+      // most the fds of the frame in progress and of the one this read began: any more (fds in
+      // the middle of a frame, say) would pile up unclaimed. Filed first, so the end closes them.
+      if (arrivals!.length > 2 || arrivals![arrivals!.length - 1]!.fds.length > decoder.maxFds) {
+        throw new IpcError('EPROTO', 'peer sent fds that no frame can claim');
+      }
     }
     return n;
   }

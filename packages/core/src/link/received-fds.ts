@@ -64,7 +64,7 @@ export class ReceivedFds {
 
   /** @internal Closes every fd nobody took; later takes fail. Idempotent. */
   closeUntaken(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#fds.length === 0) return;
     this.#closed = true;
     const fds = this.#fds;
     for (let i = 0; i < fds.length; i++) {

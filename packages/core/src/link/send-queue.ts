@@ -27,6 +27,8 @@ const WRITE_BATCH = 256;
 export class SendQueue {
   /** Bytes queued and not yet accepted by the kernel. */
   bytes = 0;
+  /** Fds queued with frames not yet sent: each holds a slot of this process's fd table. */
+  fds = 0;
   private readonly chunks: Uint8Array[] = [];
   private slabSize = SLAB_MIN;
   private slab: Buffer = Buffer.allocUnsafe(SLAB_MIN);
@@ -48,6 +50,7 @@ export class SendQueue {
       this.closeRegion();
       this.fdFrames.push({ chunk: this.chunksDropped + this.chunks.length, fds });
       fdCount = fds.length;
+      this.fds += fdCount;
     }
     if (length <= COPY_MAX) {
       const size = HEADER_SIZE + length;
@@ -95,6 +98,7 @@ export class SendQueue {
       if (fds !== undefined) {
         // Sent with the first byte: the peer has its own copies now.
         fdFrames.shift();
+        this.fds -= fds.length;
         closeAll(fds, (fd) => channel.closeFd!(fd));
       }
       this.bytes -= written;
@@ -124,6 +128,7 @@ export class SendQueue {
   closeUnsentFds(channel: Channel): void {
     for (const frame of this.fdFrames) closeAll(frame.fds, (fd) => channel.closeFd!(fd));
     this.fdFrames.length = 0;
+    this.fds = 0;
   }
 
   private closeRegion(): void {

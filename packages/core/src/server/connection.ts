@@ -3,12 +3,14 @@ import { EMPTY_PAYLOAD } from '../protocol/frame.js';
 import type { IpcError } from '../errors.js';
 import type { Credentials } from '../contracts/transport.js';
 import type { ConnectionStats } from '../stats.js';
+import type { MessageWithFds } from './with-fds.js';
 
 /** What a {@link Connection} does for its session; implemented by the server engine. */
 export interface ConnectionSession {
   readonly isOpen: boolean;
   readonly stats: Readonly<ConnectionStats>;
   sendEvent(event: number, payload: Uint8Array, fds: readonly number[] | undefined): void;
+  withFds(payload: Uint8Array, fds: readonly number[]): MessageWithFds;
   pauseRequests(paused: boolean): void;
   close(waitMs: number): void;
 }
@@ -84,6 +86,22 @@ export class Connection<Context = undefined> {
    */
   sendEvent(event: number, payload: Uint8Array = EMPTY_PAYLOAD, fds?: readonly number[]): void {
     this.#session.sendEvent(event, payload, fds);
+  }
+
+  /**
+   * An answer with fds, for a command handler to return: `return connection.withFds(payload,
+   * [fd])`. pollux duplicates `fds` now, so they stay yours to close as soon as this returns
+   * (a `finally` in the handler is fine); the duplicates are sent with the answer and closed, or
+   * closed when the answer is not sent (the handler threw, or the connection ended first).
+   *
+   * @param payload - the response payload
+   * @param fds - open fds of this process, at most the client's `maxFdsPerMessage` (253 by default)
+   * @throws {@link IpcError} `ENOTSUP` when the transport cannot pass fds, `EINVAL` for more than
+   * the client takes, `EBADF` for one that is not open, `EMFILE` when this process is out of fds,
+   * `ENOTCONN` when the connection has ended
+   */
+  withFds(payload: Uint8Array, fds: readonly number[]): MessageWithFds {
+    return this.#session.withFds(payload, fds);
   }
 
   /**

@@ -1,7 +1,7 @@
 // ServerSession: one accepted connection, from handshake to close (server layer).
 import { Connection, type ConnectionSession } from './connection.js';
 import { IpcError } from '../errors.js';
-import { fdLimit, FrameLink, LinkState, type LinkOwner } from '../link/frame-link.js';
+import { fdLimit, FrameLink, LinkState, QUEUED_FDS_HIGH_WATER, type LinkOwner } from '../link/frame-link.js';
 import type { ReceivedFds } from '../link/received-fds.js';
 import { FrameKind, EMPTY_PAYLOAD, MAX_FDS_PER_MESSAGE } from '../protocol/frame.js';
 import { MessageWithFds } from './with-fds.js';
@@ -116,6 +116,8 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
   private pauses = 0;
   private maxMessage = 0;
   private running = 0;
+  /** Answers made by `withFds` and not sent yet: their duplicates are closed if the session ends first. */
+  private replies: Set<MessageWithFds> | undefined;
   /** Payload bytes of the requests whose asynchronous handlers run. */
   private runningBytes = 0;
   /** The bytes this session last added to the server's total. */
@@ -154,15 +156,7 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
         ? undefined
         : new TokenBucket(settings.requestRate, 'requestRate', () => poller.now());
     // Until the hello is in, only control frames are legal, so the decoder limit is tiny.
-    this.link = new FrameLink(
-      channel,
-      poller,
-      this,
-      this.counters,
-      0,
-      settings.outputHighWater,
-      fdLimit(channel, settings.maxFds),
-    );
+    this.link = new FrameLink(channel, poller, this, this.counters, 0, settings.outputHighWater);
     const deadline = poller.timer(settings.handshakeTimeout, () => {
       this.destroy(
         new IpcError('ETIMEDOUT', `client sent no complete handshake within ${settings.handshakeTimeout} ms`),
@@ -265,13 +259,20 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
         `event of ${payload.length} bytes exceeds the agreed maximum of ${this.maxMessage} bytes`,
       );
     }
-    if (this.link.queuedBytes > this.settings.eventQueueLimit) {
+    if (this.link.queuedBytes > this.settings.eventQueueLimit || this.link.queuedFds > QUEUED_FDS_HIGH_WATER) {
       this.eventQueueFull(event);
       return;
     }
     const copies = fds === undefined || fds.length === 0 ? undefined : this.link.duplicateFds(fds);
     this.counters.events++;
     this.link.send(FrameKind.Event, event, 0, payload, copies);
+  }
+
+  withFds(payload: Uint8Array, fds: readonly number[]): MessageWithFds {
+    if (!this.isOpen) throw new IpcError('ENOTCONN', `cannot answer with fds: connection ${this.id} has ended`);
+    const reply = new MessageWithFds(payload, this.link.duplicateFds(fds));
+    (this.replies ??= new Set()).add(reply);
+    return reply;
   }
 
   frame(kind: number, code: number, id: number, payload: Buffer, fds: ReceivedFds): void {
@@ -339,6 +340,10 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     this.throttleTimer?.cancel();
     this.load.leave(this);
     this.afterWake();
+    if (this.replies !== undefined) {
+      for (const reply of this.replies) this.link.closeFds(reply.copies);
+      this.replies.clear();
+    }
     // Only the payloads its running handlers hold stay counted, until they settle.
     this.countHeld();
     const protocolError = error.code === 'EPROTO' || error.code === 'EMSGSIZE';
@@ -492,6 +497,7 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     );
     this.link.maxMessage = this.maxMessage;
     this.link.peerMaxFds = Math.min(hello.maxFds, MAX_FDS_PER_MESSAGE);
+    this.link.acceptFds(fdLimit(this.channel, this.settings.maxFds));
     service.opened(this.connection);
     // Before any hook or listener runs, so a connection they close is seen opening first.
     if (diagnostics.connectionOpen.hasSubscribers) {
@@ -608,14 +614,11 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
   private respond(id: number, command: number, value: Answer): void {
     let payload: unknown = value ?? EMPTY_PAYLOAD;
     let fds: number[] | undefined;
-    if (payload instanceof MessageWithFds) {
-      try {
-        fds = payload.fds.length === 0 ? undefined : this.link.duplicateFds(payload.fds);
-      } catch (error) {
-        this.handlerFailed(id, command, error);
-        return;
-      }
-      payload = payload.payload;
+    // Only an answer this connection made and nobody sent yet: its duplicates are this link's.
+    if (this.replies?.delete(payload as MessageWithFds)) {
+      const reply = payload as MessageWithFds;
+      fds = reply.copies.length === 0 ? undefined : reply.copies.splice(0);
+      payload = reply.payload;
     }
     if (!(payload instanceof Uint8Array)) {
       if (fds !== undefined) this.link.closeFds(fds);

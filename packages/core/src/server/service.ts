@@ -20,7 +20,7 @@ import type { Credentials } from '../contracts/transport.js';
  * The payload is a view into the receive buffer that stays valid for as long as it is referenced.
  * The fds the request carried (none unless the server's `maxFdsPerMessage` allows them) are the
  * server's until the handler takes them: those not taken are closed once the handler has returned
- * or its promise settled. To answer with fds, return `withFds(payload, fds)`.
+ * or its promise settled. To answer with fds, return `connection.withFds(payload, fds)`.
  */
 export type CommandHandler<Context> = (
   payload: Buffer,

@@ -2,7 +2,7 @@
 // fds sent with it, whatever the write sizes, and a transport without fd passing refuses them.
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { IpcError, withFds, type Connection } from '@pollux/core';
+import { IpcError, type Connection } from '@pollux/core';
 import { memoryBed, type MemoryBed } from './memory-bed.js';
 
 let bed: MemoryBed | undefined;
@@ -26,14 +26,14 @@ describe('fds with messages on the memory transport', () => {
                 name: 'fds',
                 commands: {
                   // Answers with the files it got, and passes the same fds back.
-                  1: (payload, _connection, _command, fds) => {
+                  1: (payload, connection, _command, fds) => {
                     const taken = fds.takeAll();
                     const files = taken.map((fd) => network().fileOf(fd));
-                    const answer = withFds(Buffer.from(JSON.stringify({ size: payload.length, files })), taken);
-                    queueMicrotask(() => {
+                    try {
+                      return connection.withFds(Buffer.from(JSON.stringify({ size: payload.length, files })), taken);
+                    } finally {
                       for (const fd of taken) network().closeFd(fd);
-                    });
-                    return answer;
+                    }
                   },
                 },
               }),
