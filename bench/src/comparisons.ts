@@ -4,7 +4,7 @@
  * run ({@link FLOOR}), in every table, so figures from different tables compare directly.
  */
 import { BACKENDS } from './backends.js';
-import { BROADCAST, CONTENDERS, PEERS, polluxOn, type Contender } from './contenders.js';
+import { BROADCAST, CONTENDERS, PEERS, polluxOn, REMOTE, type Contender } from './contenders.js';
 import { curveAxis, type Workload } from './workloads.js';
 
 /** What every ratio divides by: hand-framed node:net, the floor any JS socket library pays. */
@@ -63,6 +63,12 @@ export const COMPARISONS: readonly Comparison[] = [
     title: 'the first seconds of a fresh server and client process: pipelined requests/s per window',
     columns: [polluxOn('node'), FLOOR],
     covers: (workload) => workload.kind === 'warmup',
+  },
+  {
+    id: 'remote',
+    title: 'what a hop over NATS on loopback costs: pollux local, pollux through the NATS bridge, plain NATS',
+    columns: [polluxOn('node'), ...REMOTE, FLOOR],
+    covers: (workload) => (workload.kind === 'latency' || workload.kind === 'throughput') && workload.size <= 4096,
   },
   {
     id: 'fdcount',

@@ -15,9 +15,13 @@ export type Peer = (typeof PEERS)[number];
  */
 export const BROADCAST = 'pollux-broadcast';
 
-export type Contender = Peer | `pollux-${Backend}` | typeof BROADCAST;
+/** Over NATS on loopback: pollux through `@pollux/bridge-nats`, and plain NATS request-reply. */
+export const REMOTE = ['pollux-nats', 'nats'] as const;
+export type Remote = (typeof REMOTE)[number];
 
-export const CONTENDERS: readonly Contender[] = [...BACKENDS.map(polluxOn), BROADCAST, ...PEERS];
+export type Contender = Peer | `pollux-${Backend}` | typeof BROADCAST | Remote;
+
+export const CONTENDERS: readonly Contender[] = [...BACKENDS.map(polluxOn), BROADCAST, ...PEERS, ...REMOTE];
 
 /** How tables and charts name each contender. */
 export const LABEL: Record<Contender, string> = {
@@ -31,6 +35,8 @@ export const LABEL: Record<Contender, string> = {
   jsonrpc: 'vscode-jsonrpc',
   zeromq: 'zeromq',
   grpc: 'grpc-js',
+  'pollux-nats': 'pollux via NATS bridge',
+  nats: 'NATS request-reply',
 };
 
 export function polluxOn(backend: Backend): Contender {
@@ -40,12 +46,14 @@ export function polluxOn(backend: Backend): Contender {
 /** The backend of a pollux contender; undefined for the other stacks, which have no pluggable poller. */
 export function backendOf(contender: Contender): Backend | undefined {
   if (contender === BROADCAST) return 'node';
+  if ((REMOTE as readonly string[]).includes(contender)) return undefined;
   return contender.startsWith('pollux-') ? (contender.slice('pollux-'.length) as Backend) : undefined;
 }
 
 export function parseContender(name: string): Contender {
   if ((PEERS as readonly string[]).includes(name)) return name as Peer;
   if (name === BROADCAST) return BROADCAST;
+  if ((REMOTE as readonly string[]).includes(name)) return name as Remote;
   const backend = name.startsWith('pollux-') ? name.slice('pollux-'.length) : '';
   if (isBackend(backend)) return polluxOn(backend);
   throw new Error(`unknown contender ${JSON.stringify(name)}: expected one of ${CONTENDERS.join(', ')}`);
