@@ -175,6 +175,7 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       const observer = await natsConnection();
       const remote = await RemoteClient.connect(observer, { service: 'demo' });
       await remote.request(BridgedCommand.Echo, Buffer.from('counted'));
+      await expect(remote.request(BridgedCommand.Refuse)).rejects.toMatchObject({ code: 'EACCES' });
 
       const infos = [];
       for await (const info of await observer.services.client().info('pollux-demo')) infos.push(info);
@@ -189,6 +190,12 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       for await (const stat of await observer.services.client().stats('pollux-demo')) stats.push(stat);
       const echo = stats[0]!.endpoints!.find((endpoint) => endpoint.subject === `pollux.demo.${BridgedCommand.Echo}`);
       expect(echo?.num_requests).toBe(1);
+      // The micro framework counts errors only of handlers that throw; the bridge's own count of
+      // error replies, sent later, is in the endpoint's data.
+      const refuse = stats[0]!.endpoints!.find(
+        (endpoint) => endpoint.subject === `pollux.demo.${BridgedCommand.Refuse}`,
+      );
+      expect(refuse?.data).toEqual({ errors: 1, in_flight: 0 });
       await remote.close();
     });
 
@@ -196,7 +203,12 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       const maxPayload = 100_000;
       nats = await startNats(`max_payload: ${maxPayload}`);
       await startPollux(4 * maxPayload);
-      await spawnBridge().next('bridging');
+      const fdsBefore = openFdCount();
+      const client = await spawnlessClient();
+      const bridge = await NatsBridge.start({
+        nats: await natsConnection(),
+        services: [{ client, commands: ALLOWED_COMMANDS, events: ALLOWED_EVENTS }],
+      });
       const remote = await RemoteClient.connect(await natsConnection(), { service: 'demo' });
       expect(remote.maxMessageSize).toBe(maxPayload);
 
@@ -213,7 +225,21 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       const doubled = remote.request(BridgedCommand.Double, Buffer.alloc(maxPayload / 2 + 1));
       await expect(doubled).rejects.toMatchObject({ code: 'EMSGSIZE' });
       await expect(doubled).rejects.toThrow(/response of 100002 bytes exceeds the NATS server's max_payload/);
+
+      // Likewise an event: it is dropped, and the bridge says so.
+      const dropped = new Promise<[string, number, IpcError]>((resolve) =>
+        bridge.once('eventDropped', (...args) => resolve(args)),
+      );
+      await remote.request(BridgedCommand.EmitDoubled, Buffer.alloc(maxPayload / 2 + 1));
+      const [subject, event, reason] = await dropped;
+      expect([subject, event, reason.code]).toEqual(['demo', BridgedEvent.Public, 'EMSGSIZE']);
+      expect(bridge.stats).toMatchObject({ events: 0, eventsDropped: 1 });
+
       await remote.close();
+      await bridge.close();
+      await client.close();
+      await Promise.all(connections.splice(0).map((connection) => connection.close()));
+      expect(openFdCount()).toBe(fdsBefore);
     });
 
     it('fails the requests a killed bridge held, and serves new ones once it is back', async () => {
@@ -351,6 +377,23 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       expect(await typed.call.echo({ n: 42 })).toEqual({ n: 42 });
       expect(typed.client).toBe(remote);
       await remote.close();
+    });
+
+    it('refuses options that would serve nothing, or more than was meant', async () => {
+      nats = await startNats();
+      await startPollux();
+      const client = await spawnlessClient();
+      const connection = await natsConnection();
+      const start = (services: unknown, more: Record<string, unknown> = {}) =>
+        NatsBridge.start({ nats: connection, services: services as [], ...more });
+      await expect(start([])).rejects.toMatchObject({ code: 'EINVAL' });
+      await expect(start([{ client, commands: [] }])).rejects.toMatchObject({ code: 'EINVAL' });
+      await expect(start([{ client, commands: [70_000] }])).rejects.toMatchObject({ code: 'EINVAL' });
+      await expect(start([{ client, commands: [1], subject: 'demo.>' }])).rejects.toMatchObject({ code: 'EINVAL' });
+      await expect(start([{ client, commands: [1] }], { prefix: 'a.*' })).rejects.toMatchObject({ code: 'EINVAL' });
+      await expect(start([{ commands: [1] }])).rejects.toMatchObject({ code: 'EINVAL' });
+      await client.close();
+      await expect(start([{ client, commands: [1] }])).rejects.toMatchObject({ code: 'ENOTCONN' });
     });
 
     it('says ENOENT when no bridge serves the service at all', async () => {

@@ -16,6 +16,8 @@ export const BridgedCommand = {
   Private: 5,
   /** Answers with the payload twice. */
   Double: 6,
+  /** Sends the asking connection a public event with the request's payload twice. */
+  EmitDoubled: 8,
   /** Throws `EACCES`. */
   Refuse: 9,
 } as const;
@@ -30,6 +32,7 @@ export const ALLOWED_COMMANDS: readonly number[] = [
   BridgedCommand.WhoAsks,
   BridgedCommand.Emit,
   BridgedCommand.Double,
+  BridgedCommand.EmitDoubled,
   BridgedCommand.Refuse,
 ];
 /** The events the bridges publish. */

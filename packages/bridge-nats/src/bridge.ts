@@ -136,6 +136,8 @@ export class NatsBridge extends EventEmitter<NatsBridgeEvents> {
       throw new IpcError('EINVAL', 'services must list at least one service to serve: nothing is served by default');
     const tokens = new Set<string>();
     this.#served = options.services.map((entry) => {
+      if (typeof entry?.client?.request !== 'function')
+        throw new IpcError('EINVAL', 'each service needs a client: a connected IpcClient of that service');
       const token = subjectToken(
         `subject of service "${entry.client.serviceName}"`,
         entry.subject ?? entry.client.serviceName,
