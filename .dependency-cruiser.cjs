@@ -17,6 +17,7 @@ const allowedPackages = {
   'shared-region': ['core', 'sys'],
   pollux: ['core', 'poll-node', 'sys', 'transport-socket'],
   cli: ['pollux'],
+  'bridge-nats': ['core'],
 };
 
 const packageRules = Object.entries(allowedPackages).map(([name, allowed]) => ({

@@ -8,6 +8,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { skipWithoutNats } from './support/nats.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const examplesDir = join(repoRoot, 'examples');
@@ -37,6 +38,8 @@ function codeBlocks(readme: string): CodeBlock[] {
 
 const blocks = readmes.flatMap(codeBlocks);
 const programs = readdirSync(join(examplesDir, 'readme')).map((file) => join('examples', 'readme', file));
+/** The programs that start a nats-server: they run where it is installed, and always in CI. */
+const runnable = programs.filter((program) => !(skipWithoutNats && program.endsWith('bridge-nats.ts')));
 
 describe('README code blocks', () => {
   it.each(blocks.map((block) => [`${block.readme}:${block.line}`, block] as const))(
@@ -54,7 +57,7 @@ describe('README code blocks', () => {
 
 describe('README programs', () => {
   const tsx = fileURLToPath(import.meta.resolve('tsx'));
-  it.each(programs)('%s runs to completion from examples/', async (program) => {
+  it.each(runnable)('%s runs to completion from examples/', async (program) => {
     // tsx runs the .ts programs and lets the .mjs one import the workspace's TypeScript sources;
     // the packed packages run it with plain node in test/consumer/run.sh.
     const run = await promisify(execFile)(

@@ -36,6 +36,10 @@ export async function connectorOf(contender: Contender): Promise<Connect> {
       return peerClient('zeromq-client.ts', 'ZeromqEchoClient');
     case 'grpc':
       return peerClient('grpc-client.ts', 'GrpcEchoClient');
+    case 'pollux-nats':
+      return (await import('./nats-client.js')).RemoteEchoClient.connect;
+    case 'nats':
+      return (await import('./nats-client.js')).PlainNatsEchoClient.connect;
     default:
       throw new Error(`no client for ${contender}`);
   }

@@ -5,7 +5,7 @@
  * table, whose ratios divide by libqb over shared memory, the C stack pollux measures itself against.
  */
 import { BACKENDS } from './backends.js';
-import { BROADCAST, CONTENDERS, PEERS, polluxOn, type Contender } from './contenders.js';
+import { BROADCAST, CONTENDERS, PEERS, polluxOn, REMOTE, type Contender } from './contenders.js';
 import { libqbRuns } from './libqb.js';
 import { curveAxis, type Workload } from './workloads.js';
 
@@ -74,6 +74,12 @@ export const COMPARISONS: readonly Comparison[] = [
     title: 'the first seconds of a fresh server and client process: pipelined requests/s per window',
     columns: [polluxOn('node'), FLOOR],
     covers: (workload) => workload.kind === 'warmup',
+  },
+  {
+    id: 'remote',
+    title: 'what a hop over NATS on loopback costs: pollux local, pollux through the NATS bridge, plain NATS',
+    columns: [polluxOn('node'), ...REMOTE, FLOOR],
+    covers: (workload) => (workload.kind === 'latency' || workload.kind === 'throughput') && workload.size <= 4096,
   },
   {
     id: 'fdcount',

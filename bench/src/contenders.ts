@@ -16,9 +16,13 @@ export type Peer = (typeof PEERS)[number];
  */
 export const BROADCAST = 'pollux-broadcast';
 
-export type Contender = Peer | `pollux-${Backend}` | typeof BROADCAST | Libqb;
+/** Over NATS on loopback: pollux through `@pollux/bridge-nats`, and plain NATS request-reply. */
+export const REMOTE = ['pollux-nats', 'nats'] as const;
+export type Remote = (typeof REMOTE)[number];
 
-export const CONTENDERS: readonly Contender[] = [...BACKENDS.map(polluxOn), BROADCAST, ...PEERS, ...LIBQB];
+export type Contender = Peer | `pollux-${Backend}` | typeof BROADCAST | Libqb | Remote;
+
+export const CONTENDERS: readonly Contender[] = [...BACKENDS.map(polluxOn), BROADCAST, ...PEERS, ...LIBQB, ...REMOTE];
 
 /** How tables and charts name each contender. */
 export const LABEL: Record<Contender, string> = {
@@ -34,6 +38,8 @@ export const LABEL: Record<Contender, string> = {
   grpc: 'grpc-js',
   'libqb-shm': 'libqb shm',
   'libqb-socket': 'libqb socket',
+  'pollux-nats': 'pollux via NATS bridge',
+  nats: 'NATS request-reply',
 };
 
 export function polluxOn(backend: Backend): Contender {
@@ -43,6 +49,7 @@ export function polluxOn(backend: Backend): Contender {
 /** The backend of a pollux contender; undefined for the other stacks, which have no pluggable poller. */
 export function backendOf(contender: Contender): Backend | undefined {
   if (contender === BROADCAST) return 'node';
+  if ((REMOTE as readonly string[]).includes(contender)) return undefined;
   return contender.startsWith('pollux-') ? (contender.slice('pollux-'.length) as Backend) : undefined;
 }
 
@@ -50,6 +57,7 @@ export function parseContender(name: string): Contender {
   if ((PEERS as readonly string[]).includes(name)) return name as Peer;
   if (name === BROADCAST) return BROADCAST;
   if (isLibqb(name)) return name;
+  if ((REMOTE as readonly string[]).includes(name)) return name as Remote;
   const backend = name.startsWith('pollux-') ? name.slice('pollux-'.length) : '';
   if (isBackend(backend)) return polluxOn(backend);
   throw new Error(`unknown contender ${JSON.stringify(name)}: expected one of ${CONTENDERS.join(', ')}`);

@@ -17,7 +17,7 @@ const C_SOURCE = join(REPO_ROOT, 'bench', 'c', 'echo-server.c');
 export const C_COMPILER = process.env.CC ?? 'cc';
 export const C_FLAGS = ['-O2', '-Wall', '-Wextra'];
 
-const SERVER_SCRIPT: Record<Exclude<Contender, `pollux-${string}` | 'c' | Libqb>, string> = {
+const SERVER_SCRIPT: Record<Exclude<Contender, `pollux-${string}` | 'c' | Libqb | 'nats'>, string> = {
   net: scriptPath('net-server.ts'),
   'node-ipc': peerScript('node-ipc-server.ts'),
   jsonrpc: peerScript('jsonrpc-server.ts'),
@@ -30,6 +30,8 @@ export function serverProgram(contender: Contender, address: string): Program {
   if (backend !== undefined) return { script: scriptPath('pollux-server.ts'), args: [address, backend] };
   if (contender === 'c') return { binary: C_BINARY, args: [address] };
   if (isLibqb(contender)) return libqbServer(contender, address);
+  if (contender === 'pollux-nats' || contender === 'nats')
+    return { script: scriptPath('nats-servers.ts'), args: [address, contender] };
   return { script: SERVER_SCRIPT[contender as keyof typeof SERVER_SCRIPT], args: [address] };
 }
 
@@ -65,5 +67,8 @@ export function prepareServers(): { unavailable: Partial<Record<Contender, strin
   });
   const zeromqFailure = failure(zeromq, "loading zeromq's prebuilt addon");
   if (zeromqFailure !== undefined) unavailable.zeromq = zeromqFailure;
+  const natsServer = failure(spawnSync('nats-server', ['--version'], { encoding: 'utf8' }), 'nats-server --version');
+  if (natsServer !== undefined)
+    unavailable['pollux-nats'] = unavailable.nats = `${natsServer} (apt-get install nats-server)`;
   return { unavailable, libzmq: zeromqFailure === undefined ? zeromq.stdout : 'not loaded' };
 }

@@ -157,6 +157,11 @@ export default async function bundleFixtures(project: TestProject): Promise<() =
           platform: 'node',
           format: 'esm',
           target: 'node20',
+          // CommonJS dependencies (the nats client) require Node's modules at run time, which an
+          // ES module bundle can do only through a require of its own.
+          banner: {
+            js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);",
+          },
           logLevel: 'warning',
           plugins: [out.plugin],
         });

@@ -102,6 +102,7 @@ export {
   type ContractEvent,
   type ContractSyncCalls,
   type ContractSyncClient,
+  type ContractTarget,
   type Subscription,
 } from './client/contract-client.js';
 export {

@@ -46,8 +46,25 @@ export interface ContractClientOptions {
   readonly onBadEvent?: (error: IpcError, event: number) => void;
 }
 
-/** The typed face of an {@link IpcClient} for contract `S`; made by {@link contractClient}. */
-export interface ContractClient<S extends ServiceContract> {
+/**
+ * What {@link contractClient} needs of a client: an {@link IpcClient}, or one of the same shape
+ * that reaches the service another way (`RemoteClient` of `@pollux/bridge-nats`, over NATS).
+ */
+export interface ContractTarget {
+  /** The service's id, checked against the contract's. */
+  readonly serviceId: number;
+  /** The service's name, checked against the contract's. */
+  readonly serviceName: string;
+  /** Sends a request; rejects with an {@link IpcError}. */
+  request(command: number, payload?: Uint8Array, options?: RequestOptions): Promise<Buffer>;
+  /** Adds a listener of the service's events. */
+  on(name: 'event', listener: (event: number, payload: Buffer) => void): unknown;
+  /** Removes a listener of the service's events. */
+  off(name: 'event', listener: (event: number, payload: Buffer) => void): unknown;
+}
+
+/** The typed face of an {@link IpcClient} (or another {@link ContractTarget}) for contract `S`; made by {@link contractClient}. */
+export interface ContractClient<S extends ServiceContract, C extends ContractTarget = IpcClient> {
   /** `call.name(request, options)` sends command `name` and resolves with its decoded response. */
   readonly call: ContractCalls<S>;
   /**
@@ -61,7 +78,7 @@ export interface ContractClient<S extends ServiceContract> {
     listener: (payload: EventPayloadOf<S['events'][Name]>) => void,
   ): Subscription;
   /** The untyped client underneath, for everything else (close, stats, flow control). */
-  readonly client: IpcClient;
+  readonly client: C;
 }
 
 /** The typed face of a {@link SyncClient} for contract `S`; made by {@link contractSyncClient}. */
@@ -108,11 +125,11 @@ function callsOf<S extends ServiceContract, Options, Answer>(
  * @throws {@link IpcError} `EPROTO` when `client` talks to another service. Calls reject as
  * {@link IpcClient.request} does, and with `EBADMSG` when a response does not decode.
  */
-export function contractClient<S extends ServiceContract>(
-  client: IpcClient,
+export function contractClient<S extends ServiceContract, C extends ContractTarget = IpcClient>(
+  client: C,
   contract: S,
   options: ContractClientOptions = {},
-): ContractClient<S> {
+): ContractClient<S, C> {
   checkService(contract, client.serviceId, client.serviceName);
   const calls = callsOf(contract, (command, request, requestOptions: RequestOptions | undefined) => {
     let payload: Uint8Array;
