@@ -9,6 +9,7 @@ import { diagnostics } from './diagnostics.js';
 import { checkEvent } from '../option-checks.js';
 import {
   decodeHello,
+  EARLY_REQUEST_MAX,
   encodeError,
   encodeGoodbye,
   encodeWelcome,
@@ -475,7 +476,8 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
         serviceName: definition.name,
       }),
     );
-    this.link.maxMessage = this.maxMessage;
+    // Requests the client wrote with its hello were sized before it knew the agreed maximum.
+    this.link.maxMessage = Math.max(this.maxMessage, EARLY_REQUEST_MAX);
     service.opened(this.connection);
     // Before any hook or listener runs, so a connection they close is seen opening first.
     if (diagnostics.connectionOpen.hasSubscribers) {
@@ -509,6 +511,17 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     let result: Uint8Array | void | PromiseLike<Uint8Array | void>;
     let thenable = false;
     try {
+      if (payload.length > this.maxMessage) {
+        this.sendError(
+          id,
+          command,
+          new IpcError(
+            'EMSGSIZE',
+            `request of ${payload.length} bytes exceeds the agreed maximum of ${this.maxMessage} bytes: split it`,
+          ),
+        );
+        return;
+      }
       const handler = service.handlerFor(command);
       if (handler === undefined) {
         this.sendError(
