@@ -179,7 +179,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
    * for the handshake: requests made at once are written with the hello, in the same write where
    * they fit, and the server answers the welcome and them together; the connection saves a round
    * trip. Requests wait instead, and go out once the server agreed its message size, when larger
-   * than 1 KiB or behind one that is. Listeners added before the next turn of the loop see every
+   * than 1 KiB or behind one that is. Listeners added before the caller first awaits see every
    * event. {@link IpcClient.ready} settles once connected.
    *
    * If the connection cannot be made (the errors of {@link IpcClient.connect}), every request made
