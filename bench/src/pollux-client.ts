@@ -2,7 +2,7 @@
  * The pollux side of {@link EchoClient}: command 0 of the "echo" service, command 1 to ask for
  * events, on the given poller backend.
  */
-import { connect, type IpcClient } from 'pollux';
+import { openClient, type IpcClient } from 'pollux';
 import { startPoller, type Backend, type RunningPoller } from './backends.js';
 import { encodePushRequest, type EchoClient } from './echo-client.js';
 import { BROADCAST_COMMAND, ECHO_COMMAND, PUSH_COMMAND } from './pollux-service.js';
@@ -28,8 +28,9 @@ export class PolluxEchoClient implements EchoClient {
     push: 'per-connection' | 'broadcast' = 'per-connection',
   ): Promise<PolluxEchoClient> {
     const { poller } = await (shared ??= startPoller(backend));
+    // Not waiting for the handshake: the first request goes with the hello, and proves it.
     return new PolluxEchoClient(
-      await connect(address, 'echo', { poller }),
+      openClient(address, 'echo', { poller }),
       push === 'broadcast' ? BROADCAST_COMMAND : PUSH_COMMAND,
     );
   }

@@ -15,13 +15,19 @@ const KIND_HELLO = 1;
 const KIND_REQUEST = 4;
 const KIND_GOODBYE = 8;
 const CONTROL_PAYLOAD_MAX = 1024;
+/**
+ * Requests a client may write with its hello, before it knows the agreed maximum: a server reads
+ * them up to this size whatever it agreed (answering one over the maximum with an error).
+ */
+const EARLY_REQUEST_MAX = 1024;
 const MAGIC = 'PLUX';
 
 /** The outcome of `stream` on a server agreeing messages of up to `serverMaxMessage` bytes. */
 export function expectedOutcome(stream: Buffer, serverMaxMessage: number): ExpectedOutcome {
   let at = 0;
   let accepted = false;
-  let maxMessage = 0;
+  // The largest request the server reads: none before the hello.
+  let messageLimit = 0;
   let requests = 0;
   const broken = (): ExpectedOutcome => ({ protocolError: true, accepted, requests });
   const ended = (): ExpectedOutcome => ({ protocolError: false, accepted, requests });
@@ -34,7 +40,7 @@ export function expectedOutcome(stream: Buffer, serverMaxMessage: number): Expec
     const kind = stream[at + 4]!;
     if (kind < 1 || kind > 8 || stream[at + 5] !== 0) return broken();
     const carriesMessage = kind === 4 || kind === 5 || kind === 7;
-    if (length > (carriesMessage ? maxMessage : CONTROL_PAYLOAD_MAX)) return broken();
+    if (length > (carriesMessage ? messageLimit : CONTROL_PAYLOAD_MAX)) return broken();
     if (rest < 12 + length) return broken();
     const payload = stream.subarray(at + 12, at + 12 + length);
     at += 12 + length;
@@ -52,6 +58,6 @@ export function expectedOutcome(stream: Buffer, serverMaxMessage: number): Expec
     const found = serviceId === 0xffffffff ? payload.toString('utf8', 16) === 'echo' : serviceId === 1;
     if (!found) return ended();
     accepted = true;
-    maxMessage = Math.min(payload.readUInt32LE(8), serverMaxMessage);
+    messageLimit = Math.max(Math.min(payload.readUInt32LE(8), serverMaxMessage), EARLY_REQUEST_MAX);
   }
 }

@@ -182,6 +182,47 @@ describe('frame codec', () => {
     expect(decoder.space).toBeGreaterThan(0);
   });
 
+  it('keeps no read chunk or write slab alive on an idle connection', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc === undefined) throw new Error('run with --expose-gc (see vitest.config.ts)');
+    const decoder = new FrameDecoder(1 << 20);
+    const queue = new SendQueue();
+    const sink = new SinkChannel(() => 1 << 20);
+    // What the last request and the last responses were held in (over Buffer's pool size, so
+    // their own memory), watched without holding them.
+    const { read, written } = (() => {
+      const frame = Buffer.alloc(HEADER_SIZE + 8192);
+      frame.writeUInt32LE(8192, 0);
+      frame[4] = FrameKind.Request;
+      for (let at = 0; at < frame.length; ) {
+        decoder.reserve();
+        const n = Math.min(decoder.space, frame.length - at);
+        frame.copy(decoder.buffer, decoder.end, at, at + n);
+        decoder.commit(n);
+        at += n;
+      }
+      expect(decoder.next()).toBe(true);
+      const chunk = decoder.payload.buffer;
+      decoder.releaseDrained();
+      let slab: ArrayBufferLike | undefined;
+      const watching = new SinkChannel(() => 1 << 20);
+      watching.writev = (chunks, count) => {
+        slab = chunks[count - 1]!.buffer;
+        return sink.writev(chunks, count);
+      };
+      // A burst that outgrows the first slab.
+      for (let id = 0; id < 3; id++) queue.push(FrameKind.Response, 0, id, Buffer.alloc(1000));
+      expect(queue.flush(watching)).toBe(0);
+      return { read: new WeakRef(chunk), written: new WeakRef(slab!) };
+    })();
+    // WeakRefs hold their target until the job that made them is over.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(read.deref()).toBeUndefined();
+    expect(written.deref()).toBeUndefined();
+    expect([decoder.pending, queue.bytes]).toEqual([0, 0]);
+  });
+
   it('batches many small frames into one write', () => {
     const queue = new SendQueue();
     const sink = new SinkChannel(() => 1 << 20);

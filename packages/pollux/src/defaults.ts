@@ -64,3 +64,20 @@ export function connect(address: string, service: number | string, options: Conn
     transport: options.transport ?? new SocketTransport(),
   });
 }
+
+/**
+ * Makes a client for `service` (id or name) of the server at `address` and connects it in the
+ * background: requests made at once are written with the handshake's hello, saving a round trip
+ * (see `IpcClient.open`). On Node's event loop and Unix sockets unless told otherwise.
+ *
+ * @throws {@link IpcError} `EINVAL` for bad options; connection failures reject `client.ready`
+ * and every request made meanwhile (see `IpcClient.open`).
+ */
+export function openClient(address: string, service: number | string, options: ConnectOptions = {}): IpcClient {
+  return IpcClient.open(address, {
+    ...options,
+    service,
+    poller: options.poller ?? defaultPoller(),
+    transport: options.transport ?? new SocketTransport(),
+  });
+}

@@ -8,7 +8,14 @@
 export * from '@pollux/core';
 export { NodePoller } from '@pollux/poll-node';
 export { SocketTransport, notifyServiceManager, type SocketTransportOptions } from '@pollux/transport-socket';
-export { connect, createServer, defaultPoller, type ConnectOptions, type CreateServerOptions } from './defaults.js';
+export {
+  connect,
+  createServer,
+  defaultPoller,
+  openClient,
+  type ConnectOptions,
+  type CreateServerOptions,
+} from './defaults.js';
 export { connectSync, pollFd, type ConnectSyncOptions } from './connect-sync.js';
 export {
   spawnWithChannel,

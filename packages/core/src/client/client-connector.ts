@@ -21,6 +21,8 @@ export interface SessionRecipe {
   verifyServer(credentials: Credentials): IpcError | undefined;
   /** Wraps a freshly connected channel in a session that reports to the client. */
   createSession(channel: Channel): ClientSession;
+  /** The session's hello is queued: requests may follow it, before the welcome. */
+  helloQueued(session: ClientSession): void;
 }
 
 /** Transport failures that say "not yet": nothing listens, no socket file yet, backlog full. */
@@ -125,7 +127,9 @@ export class Connector {
     }
     const session = this.recipe.createSession(channel);
     try {
-      await session.handshake(this.recipe.hello, handshakeTimeout, signal);
+      const welcomed = session.handshake(this.recipe.hello, handshakeTimeout, signal);
+      this.recipe.helloQueued(session);
+      await welcomed;
       return session;
     } catch (error) {
       const failure = IpcError.from(error, 'EIO');

@@ -20,6 +20,11 @@ export class RequestQueue {
     return this.waiting.length - this.head;
   }
 
+  /** The oldest request, left in the queue. */
+  get first(): ClientRequest | undefined {
+    return this.waiting[this.head];
+  }
+
   /** Queues a request; its promise settles once it has been sent and answered, or gave up. */
   add(request: ClientRequest, payload: Uint8Array, timeout: number | undefined, signal: AbortSignal | undefined): void {
     const command = request.command;

@@ -3,11 +3,11 @@ import { makeRequest, type ClientRequest, type OutgoingFds } from './client-requ
 import { PendingTable } from './pending-table.js';
 import { Deadline } from './deadline.js';
 import { IpcError } from '../errors.js';
-import { fdLimit, FrameLink, type LinkOwner } from '../link/frame-link.js';
+import { fdLimit, FrameLink, LinkState, type LinkOwner } from '../link/frame-link.js';
 import type { ReceivedFds } from '../link/received-fds.js';
 import { FrameKind, EMPTY_PAYLOAD, MAX_FDS_PER_MESSAGE } from '../protocol/frame.js';
 import { SessionState } from '../protocol/session-state.js';
-import { decodeError, decodeGoodbye, decodeWelcome } from '../protocol/handshake.js';
+import { decodeError, decodeGoodbye, decodeWelcome, EARLY_REQUEST_MAX } from '../protocol/handshake.js';
 import type { Poller } from '../contracts/poller.js';
 import type { Channel, Credentials } from '../contracts/transport.js';
 
@@ -82,6 +82,12 @@ export class ClientSession implements LinkOwner {
   flowControlled = false;
   /** True when the server refused this client in the handshake: a verdict, not a fault. */
   refused = false;
+  /**
+   * Whether frames after the welcome wait for {@link ClientSession.releaseFrames}: until the
+   * caller holds the client and its listeners. A client whose caller held it from the start
+   * (one that sends requests with its hello) needs no wait.
+   */
+  holdsFramesAtWelcome = true;
   readonly stats: ClientStats;
   private sessionState: SessionState = SessionState.Handshaking;
   private readonly link: FrameLink;
@@ -93,6 +99,8 @@ export class ClientSession implements LinkOwner {
   private readonly service: number | string;
   private readonly sink: ClientSink;
   private handshakeDone: ((error?: IpcError) => void) | undefined;
+  /** Frames after the welcome are held back until the caller holds the client. */
+  private framesHeld = false;
   /** Why this side ended the connection, if it did: pending requests reject with it as is. */
   private localReason: IpcError | undefined;
   private readonly requestedMaxMessage: number;
@@ -183,6 +191,8 @@ export class ClientSession implements LinkOwner {
 
   /** Hands on frames that came with the welcome, once the caller holds the client. */
   releaseFrames(): void {
+    if (!this.framesHeld) return;
+    this.framesHeld = false;
     this.link.hold(false);
   }
 
@@ -194,6 +204,21 @@ export class ClientSession implements LinkOwner {
   duplicateFds(fds: readonly number[]): OutgoingFds {
     const link = this.link;
     return { fds: link.duplicateFds(fds), close: (copies) => link.closeFds(copies) };
+  }
+
+  /**
+   * Whether a request of `size` bytes may be written now, before the welcome, right behind the
+   * hello. Every server reads requests of up to {@link EARLY_REQUEST_MAX} bytes that follow a
+   * hello, whatever the maximum it then agrees; a larger one waits to be checked against it.
+   */
+  takesEarly(size: number): boolean {
+    return (
+      this.sessionState === SessionState.Handshaking &&
+      this.link.state === LinkState.Open &&
+      !this.flowControlled &&
+      size <= EARLY_REQUEST_MAX &&
+      size <= this.requestedMaxMessage
+    );
   }
 
   /** Queues a validated request; the returned promise settles with its response. */
@@ -210,6 +235,8 @@ export class ClientSession implements LinkOwner {
     timeout: number | undefined,
     signal: AbortSignal | undefined,
   ): void {
+    // The caller holds the client and asks for answers: whatever came with the welcome is theirs.
+    if (this.framesHeld) this.releaseFrames();
     const id = this.pending.add(request);
     request.sequence = this.requestsSent = (this.requestsSent + 1) >>> 0;
     if (timeout !== undefined || signal !== undefined) this.watch(id, request, timeout, signal);
@@ -283,7 +310,10 @@ export class ClientSession implements LinkOwner {
       this.sessionState = SessionState.Open;
       // Frames after the welcome (events from the service's created hook) wait until the caller
       // has the client and its listeners: connect() releases them.
-      this.link.hold(true);
+      if (this.holdsFramesAtWelcome) {
+        this.framesHeld = true;
+        this.link.hold(true);
+      }
       this.handshakeDone?.();
       return;
     } else if (kind === FrameKind.Refuse) {
@@ -314,11 +344,12 @@ export class ClientSession implements LinkOwner {
   ended(error: IpcError): void {
     this.sessionState = SessionState.Ended;
     if (this.handshakeDone !== undefined) {
-      this.handshakeDone(
+      const failure =
         error.code === 'ECONNRESET'
           ? new IpcError('ECONNRESET', 'server closed the connection during the handshake', { cause: error })
-          : error,
-      );
+          : error;
+      this.failEarly(failure);
+      this.handshakeDone(failure);
       return;
     }
     if (error === this.localReason) {
@@ -332,6 +363,26 @@ export class ClientSession implements LinkOwner {
       this.sink.flowControl(false);
     }
     this.sink.closed(error);
+  }
+
+  /**
+   * The handshake failed under requests written with the hello: each rejects with the handshake's
+   * code. A refused hello ran none of them (the server reads no request after refusing).
+   */
+  private failEarly(failure: IpcError): void {
+    if (this.pending.size === 0) return;
+    const error = this.refused
+      ? new IpcError(
+          failure.code,
+          `server at ${this.address} refused the connection, so the request did not run: ${failure.message}`,
+          { cause: failure },
+        )
+      : new IpcError(
+          failure.code,
+          `connection to ${this.address} failed in its handshake, before the response (${failure.message}); the request may or may not have run`,
+          { cause: failure },
+        );
+    for (const id of this.pending.keys()) this.fail(id, error);
   }
 
   /**

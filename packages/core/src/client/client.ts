@@ -89,14 +89,23 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   readonly #connector: Connector;
   readonly #queue: RequestQueue;
   readonly #poller: Poller;
-  /** The connection in use; undefined while reconnecting and once closed. */
+  /** The connection in use; undefined while connecting, reconnecting and once closed. */
   #session: ClientSession | undefined;
-  /** The last connection made: what the accessors report while reconnecting. */
-  #latest!: ClientSession;
+  /** The last connection made: what the accessors report while reconnecting; undefined before the first. */
+  #latest: ClientSession | undefined;
+  /**
+   * Whether requests made before the first connection is up are written with its hello: a client
+   * made by {@link IpcClient.open}, until that connection is up.
+   */
+  #pipelines: boolean;
+  /** The first connection while its handshake runs, when it takes requests written with its hello. */
+  #opening: ClientSession | undefined;
+  /** Settles once the first connection is up, or the client gave up making it. */
+  #ready: Promise<void> = Promise.resolve();
   /** The uid of the first connection's server, which reconnections must match without `expectServer`. */
   #firstServerUid: number | undefined;
-  /** Stops a reconnection in progress when the client is closed or destroyed. */
-  #stopReconnecting: AbortController | undefined;
+  /** Stops a connection attempt in progress (a reconnection, or an opening) when the client is destroyed. */
+  #stopConnecting: AbortController | undefined;
   /** Set once the user closed or destroyed the client: no more reconnecting. */
   #ending = false;
   #closing: Promise<void> | undefined;
@@ -105,10 +114,11 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   readonly #closed: Promise<void>;
   #markClosed!: () => void;
 
-  private constructor(address: string, options: IpcClientOptions, settings: ClientSettings) {
+  private constructor(address: string, options: IpcClientOptions, settings: ClientSettings, pipelines: boolean) {
     super();
     this.address = address;
     this.#settings = settings;
+    this.#pipelines = pipelines;
     this.#closed = new Promise((resolve) => {
       this.#markClosed = resolve;
     });
@@ -138,7 +148,14 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
           settings.sendQueueHighWater,
           settings.maxFds,
         );
+        // The caller of open() held the client, and added its listeners, before anything was read.
+        if (this.#pipelines) session.holdsFramesAtWelcome = false;
         return session;
+      },
+      helloQueued: (session) => {
+        if (!this.#pipelines) return;
+        this.#opening = session;
+        this.#sendQueued(session);
       },
     });
   }
@@ -160,28 +177,103 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     const settings = clientSettings(options);
     checkPoller(options.poller);
     if (options.signal?.aborted) throw new IpcError('ECANCELED', 'connect was cancelled');
-    const client = new IpcClient(address, options, settings);
-    const session = await client.#connector.open(settings.retry, options.signal);
-    client.#session = client.#latest = session;
-    client.#firstServerUid = session.credentials.uid;
-    // After the caller's continuation: by then it has attached its event listeners.
+    const client = new IpcClient(address, options, settings, false);
+    await client.#openFirst(options.signal);
+    const session = client.#session!;
+    // After the caller's continuation, by when it has attached its event listeners; or at its
+    // first request, whichever comes first.
     options.poller.timer(0, () => session.releaseFrames());
     return client;
   }
 
+  /**
+   * Makes a client for `service` at `address` and connects it in the background, without waiting
+   * for the handshake: requests made at once are written with the hello, in the same write where
+   * they fit, and the server answers the welcome and them together; the connection saves a round
+   * trip. Requests wait instead, and go out once the server agreed its message size, when larger
+   * than 1 KiB or behind one that is. Listeners added before the caller first awaits see every
+   * event. {@link IpcClient.ready} settles once connected.
+   *
+   * If the connection cannot be made (the errors of {@link IpcClient.connect}), every request made
+   * meanwhile rejects with that error's `code`, `ready` rejects and `close` is emitted. A request
+   * written with a hello that the server refused (`ENXIO`, `EACCES`, `EPROTONOSUPPORT`, `EAGAIN`)
+   * did not run; one cut off by a server gone during the handshake (`ECONNRESET`) may have.
+   *
+   * @throws {@link IpcError} `EINVAL` for bad options.
+   */
+  static open(address: string, options: IpcClientOptions): IpcClient {
+    const settings = clientSettings(options);
+    checkPoller(options.poller);
+    const client = new IpcClient(address, options, settings, true);
+    const stop = new AbortController();
+    client.#stopConnecting = stop;
+    const signal = options.signal;
+    if (signal?.aborted) stop.abort();
+    else signal?.addEventListener('abort', () => stop.abort(), { once: true, signal: stop.signal });
+    client.#ready = client.#openFirst(stop.signal);
+    // Its failure is also every request's and the `close` event's: awaiting it is optional.
+    client.#ready.catch(() => undefined);
+    return client;
+  }
+
+  /**
+   * Settles once the client is connected (its first connection, for a client made by
+   * {@link IpcClient.open}; at once for one made by {@link IpcClient.connect}).
+   *
+   * @throws {@link IpcError} (as a rejection) the errors of {@link IpcClient.connect}, or the
+   * reason the client was destroyed or closed before it connected.
+   */
+  get ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** Makes the first connection; with `open()`, requests made meanwhile follow its hello. */
+  async #openFirst(signal: AbortSignal | undefined): Promise<void> {
+    let session: ClientSession;
+    try {
+      session = await this.#connector.open(this.#settings.retry, signal);
+    } catch (error) {
+      this.#opening = undefined;
+      const reason = IpcError.from(error, 'EIO');
+      this.#finish(
+        reason,
+        new IpcError(
+          reason.code,
+          `could not connect to ${this.address}, so the request was not sent: ${reason.message}`,
+          {
+            cause: reason,
+          },
+        ),
+      );
+      throw reason;
+    } finally {
+      this.#stopConnecting = undefined;
+    }
+    this.#opening = undefined;
+    this.#pipelines = false;
+    // Destroyed between the welcome and here: the session went with the client.
+    if (this.#done) return;
+    this.#session = this.#latest = session;
+    this.#firstServerUid = session.credentials.uid;
+    if (this.#queue.length > 0 || this.#closing !== undefined) this.#sendQueued(session);
+  }
+
   /** The service's id, as the server confirmed it. */
   get serviceId(): number {
-    return this.#latest.serviceId;
+    return this.#latest?.serviceId ?? 0;
   }
 
   /** The service's name, as the server confirmed it. */
   get serviceName(): string {
-    return this.#latest.serviceName;
+    return this.#latest?.serviceName ?? '';
   }
 
-  /** Largest request payload the server accepts on this connection (the last one, while reconnecting). */
+  /**
+   * Largest request payload the server accepts on this connection (the last one, while
+   * reconnecting); before the first connection is up, the size this client asks for.
+   */
   get maxMessageSize(): number {
-    return this.#latest.maxMessage;
+    return this.#latest?.maxMessage ?? this.#settings.maxMessage;
   }
 
   /**
@@ -189,9 +281,14 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
    * reconnecting): those of the process that called `listen()`, at that moment, even if it later
    * handed the socket on or changed its uid (with socket activation: systemd's, pid 1). See
    * `expectServer` to check them.
+   *
+   * @throws {@link IpcError} `ENOTCONN` before the first connection is up (see {@link IpcClient.ready}).
    */
   get serverCredentials(): Credentials {
-    return this.#latest.credentials;
+    const latest = this.#latest;
+    if (latest === undefined)
+      throw new IpcError('ENOTCONN', `client is still connecting to ${this.address}: await client.ready first`);
+    return latest.credentials;
   }
 
   /** Whether the client is connected and requests go out now: false while reconnecting, closing or closed. */
@@ -248,8 +345,15 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
       return Promise.reject(error as IpcError);
     }
     const session = this.#session;
-    if (options?.fds === undefined && session !== undefined && !session.flowControlled && this.#queue.length === 0)
-      return session.request(command, payload, options);
+    if (options?.fds === undefined) {
+      if (session !== undefined) {
+        if (!session.flowControlled && this.#queue.length === 0) return session.request(command, payload, options);
+      } else {
+        const opening = this.#opening;
+        if (opening !== undefined && this.#queue.length === 0 && opening.takesEarly(payload.length))
+          return opening.request(command, payload, options);
+      }
+    }
     const request = makeRequest(command);
     this.#submit(request, payload, options);
     return request.promise;
@@ -290,7 +394,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
         request.reject(
           new IpcError(
             'ENOTCONN',
-            `client is reconnecting to ${this.address}: a request with fds is never queued; retry after the 'reconnect' event`,
+            `client is not connected to ${this.address} (connecting or reconnecting): a request with fds waits for no connection; retry once connected`,
           ),
         );
         return;
@@ -319,8 +423,9 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     this.#ending = true;
     if (this.#done) return this.#closing;
     const session = this.#session;
-    if (session === undefined) {
-      this.#stopReconnecting?.abort();
+    // Still opening (#pipelines): once connected, what was asked meanwhile goes out, then the close.
+    if (session === undefined && !this.#pipelines) {
+      this.#stopConnecting?.abort();
       this.#finish(
         new IpcError('ECONNABORTED', 'client closed while reconnecting'),
         new IpcError('ESHUTDOWN', 'client closed before the request could be sent'),
@@ -344,7 +449,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
         true,
       );
     }
-    if (this.#queue.length === 0) session.close();
+    if (session !== undefined && this.#queue.length === 0) session.close();
     return this.#closing;
   }
 
@@ -368,7 +473,9 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     this.#ending = true;
     const session = this.#session;
     if (session === undefined) {
-      this.#stopReconnecting?.abort();
+      // Requests written with the hello reject with the reason, as pending ones do.
+      this.#opening?.destroy(reason);
+      this.#stopConnecting?.abort();
       this.#finish(reason, reason);
       return;
     }
@@ -390,7 +497,8 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
         `payload must be a Uint8Array or Buffer, got ${describeValue(payload)}: encode it first, e.g. Buffer.from(text)`,
       );
     }
-    if (payload.length > this.#latest.maxMessage) throw oversize(payload, this.#latest.maxMessage);
+    const maxMessage = this.maxMessageSize;
+    if (payload.length > maxMessage) throw oversize(payload, maxMessage);
     if (options?.timeout !== undefined) duration('timeout', options.timeout);
     const signal = options?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
@@ -409,7 +517,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   #enqueue(request: ClientRequest, payload: Uint8Array, options: RequestOptions | undefined): void {
     const settings = this.#settings;
     if (this.#session === undefined) {
-      if (!settings.queueWhileDisconnected) {
+      if (!settings.queueWhileDisconnected && !this.#pipelines) {
         request.rejectUnsent(
           new IpcError(
             'ENOTCONN',
@@ -440,14 +548,24 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     this.#connector.keepAlive = true;
   }
 
-  /** Hands queued requests to the connection, oldest first, while it takes them. */
+  /**
+   * Hands queued requests to the connection, oldest first, while it takes them: the live one, or
+   * the opening one while they may follow its hello.
+   */
   #sendQueued(session: ClientSession): void {
     const queue = this.#queue;
-    while (queue.length > 0 && this.#session === session && !session.flowControlled) {
+    const early = session === this.#opening;
+    while (
+      queue.length > 0 &&
+      (early
+        ? // Fds are read only once the handshake is done: a request with fds waits for the welcome.
+          session.takesEarly(queue.first!.payload.length) && queue.first!.outgoingFds === undefined
+        : this.#session === session && !session.flowControlled)
+    ) {
       const request = queue.shift()!;
       const left = request.expires - this.#poller.now();
       const fdCount = request.outgoingFds?.fds.length ?? 0;
-      if (request.payload.length > session.maxMessage)
+      if (!early && request.payload.length > session.maxMessage)
         request.rejectUnsent(oversize(request.payload, session.maxMessage));
       else if (fdCount > session.peerMaxFds)
         request.rejectUnsent(
@@ -475,7 +593,9 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   #sinkFor(current: () => ClientSession): ClientSink {
     return {
       event: (event, payload, fds) => {
-        if (current() === this.#session) this.emit('event', event, payload, fds);
+        // The opening session's events come with its welcome, before open() made it the live one.
+        const session = current();
+        if (session === this.#session || session === this.#opening) this.emit('event', event, payload, fds);
       },
       flowControl: (on) => {
         const session = current();
@@ -509,7 +629,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
 
   async #reconnect(): Promise<void> {
     const stop = new AbortController();
-    this.#stopReconnecting = stop;
+    this.#stopConnecting = stop;
     // A wait nobody awaits must not hold the process; queued requests are someone awaiting.
     this.#connector.keepAlive = this.#queue.length > 0;
     let session: ClientSession;
@@ -525,7 +645,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
       }
       return;
     } finally {
-      this.#stopReconnecting = undefined;
+      this.#stopConnecting = undefined;
     }
     if (this.#ending) {
       session.close();

@@ -4,19 +4,24 @@ import { HEADER_SIZE, writeHeader } from '../protocol/frame.js';
 import { closeAll } from './received-fds.js';
 import type { Channel } from '../contracts/transport.js';
 
-/** Slabs start small, so an idle connection holds little, and double with each burst that fills one. */
+/**
+ * Slabs start small and double with each burst that fills one; a queue written out lets go of
+ * its slab, so an idle connection holds none.
+ */
 const SLAB_MIN = 2 * 1024;
 const SLAB_MAX = 64 * 1024;
 /** Payloads up to this size are copied next to their header, so many frames go out as one chunk. */
 const COPY_MAX = 1024;
 /** Chunks offered to one `writev`; the kernel's IOV_MAX is far above, this keeps the call cheap. */
 const WRITE_BATCH = 256;
+const NO_SLAB = Buffer.alloc(0);
 
 /**
  * Outgoing frames waiting for the kernel. Headers and small payloads are written into a slab, so
  * a burst of small frames leaves in one system call from one contiguous chunk; a large payload is
- * queued by reference and never copied in user space. The slab is reused once everything in it
- * is written, so a steady stream of small frames allocates nothing per frame.
+ * queued by reference and never copied in user space. A queue written out lets go of its slab
+ * and takes a fresh one for its next burst: one allocation per write, not per frame, and an idle
+ * connection holds no slab.
  *
  * A frame that carries fds starts a chunk of its own, and each write stops short of the next such
  * chunk, so the fds leave with their frame's first byte (see frame.ts). The queue owns those fds
@@ -31,7 +36,7 @@ export class SendQueue {
   fds = 0;
   private readonly chunks: Uint8Array[] = [];
   private slabSize = SLAB_MIN;
-  private slab: Buffer = Buffer.allocUnsafe(SLAB_MIN);
+  private slab: Buffer = NO_SLAB;
   private slabEnd = 0;
   private regionStart = 0;
   /** Chunks written and dropped so far: with it, a chunk's number survives the array's shifts. */
@@ -105,6 +110,9 @@ export class SendQueue {
       if (this.bytes === 0) {
         this.chunksDropped += chunks.length;
         chunks.length = 0;
+        // A burst that used little of a big slab is over: the next one starts smaller.
+        if (this.slabEnd < this.slabSize >>> 2) this.slabSize = Math.max(SLAB_MIN, this.slabSize >>> 1);
+        this.slab = NO_SLAB;
         this.slabEnd = this.regionStart = 0;
         return 0;
       }
@@ -141,7 +149,7 @@ export class SendQueue {
   private replaceSlab(): void {
     // The old slab stays alive through the chunks that still point into it.
     this.closeRegion();
-    this.slabSize = Math.min(SLAB_MAX, this.slabSize * 2);
+    if (this.slab !== NO_SLAB) this.slabSize = Math.min(SLAB_MAX, this.slabSize * 2);
     this.slab = Buffer.allocUnsafe(this.slabSize);
     this.slabEnd = this.regionStart = 0;
   }

@@ -99,6 +99,8 @@ export class FrameDecoder {
   releaseDrained(): void {
     if (this.handedOut && this.start === this.end) {
       this.buffer = EMPTY;
+      // The last payload, already handed over, is a view that would keep the whole chunk alive.
+      this.payload = EMPTY;
       this.start = this.end = 0;
       this.handedOut = false;
     }

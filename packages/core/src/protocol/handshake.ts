@@ -9,6 +9,14 @@ const MAGIC = 0x58554c50; // "PLUX" little-endian: a stray client of another pro
 export const SERVICE_BY_NAME = 0xffffffff;
 /** Longest service name, in UTF-8 bytes. */
 export const SERVICE_NAME_MAX = 255;
+/**
+ * Requests of up to this many bytes may follow a hello before the welcome (a client that opens
+ * with requests writes them with its hello): a server reads them whatever message size it then
+ * agrees, answers one larger than that with `EMSGSIZE`, and runs none once it refused the hello.
+ * Every server of protocol version 1 reads frames after the hello in order, so this needs no
+ * negotiation.
+ */
+export const EARLY_REQUEST_MAX = CONTROL_PAYLOAD_MAX;
 
 /** What a client asks for when it connects. */
 export interface Hello {

@@ -11,6 +11,7 @@ import { diagnostics } from './diagnostics.js';
 import { checkEvent } from '../option-checks.js';
 import {
   decodeHello,
+  EARLY_REQUEST_MAX,
   encodeError,
   encodeGoodbye,
   encodeWelcome,
@@ -495,7 +496,8 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
         serviceName: definition.name,
       }),
     );
-    this.link.maxMessage = this.maxMessage;
+    // Requests the client wrote with its hello were sized before it knew the agreed maximum.
+    this.link.maxMessage = Math.max(this.maxMessage, EARLY_REQUEST_MAX);
     this.link.peerMaxFds = Math.min(hello.maxFds, MAX_FDS_PER_MESSAGE);
     this.link.acceptFds(fdLimit(this.channel, this.settings.maxFds));
     service.opened(this.connection);
@@ -531,6 +533,18 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     let result: Answer | PromiseLike<Answer>;
     let thenable = false;
     try {
+      if (payload.length > this.maxMessage) {
+        fds.closeUntaken();
+        this.sendError(
+          id,
+          command,
+          new IpcError(
+            'EMSGSIZE',
+            `request of ${payload.length} bytes exceeds the agreed maximum of ${this.maxMessage} bytes: split it`,
+          ),
+        );
+        return;
+      }
       const handler = service.handlerFor(command);
       if (handler === undefined) {
         fds.closeUntaken();

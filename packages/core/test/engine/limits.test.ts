@@ -2,7 +2,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { IpcError, type HandlerFailure } from '@pollux/core';
 import { FrameKind } from '../../src/protocol/frame.js';
-import { frame, hello, memoryBed, type MemoryBed } from './memory-bed.js';
+import { decodeError, EARLY_REQUEST_MAX } from '../../src/protocol/handshake.js';
+import { frame, frames, hello, memoryBed, type MemoryBed } from './memory-bed.js';
 
 let bed: MemoryBed | undefined;
 
@@ -168,10 +169,47 @@ describe('message size', () => {
     const peer = await bed.raw();
     peer.write(hello('echo', 1000));
     await peer.read();
-    peer.write(frame(FrameKind.Request, 1, 1, Buffer.alloc(1001)));
+    // Over what any request written with a hello may be, too (below it, see the next test).
+    peer.write(frame(FrameKind.Request, 1, 1, Buffer.alloc(EARLY_REQUEST_MAX + 1)));
     await bed.poller.settle();
     expect(reasons).toEqual(['EMSGSIZE']);
     expect(bed.server.stats()).toMatchObject({ connections: 0, protocolErrors: 1 });
     expect(bed.server.stats().services[0]).toMatchObject({ requests: 0, protocolErrors: 1 });
+  });
+
+  it('answers a request written with the hello, over an agreed size under 1 KiB, with EMSGSIZE and stays up', async () => {
+    const ran: number[] = [];
+    bed = await memoryBed(
+      (server) =>
+        server.addService({
+          id: 1,
+          name: 'echo',
+          commands: {
+            1: (payload) => {
+              ran.push(payload.length);
+              return payload;
+            },
+          },
+        }),
+      { maxMessageSize: 100 },
+    );
+    const peer = await bed.raw();
+    // Sized before the client could know the server's maximum: within what every server reads.
+    peer.write(
+      Buffer.concat([
+        hello('echo', 4096),
+        frame(FrameKind.Request, 1, 1, Buffer.alloc(EARLY_REQUEST_MAX)),
+        frame(FrameKind.Request, 1, 2, Buffer.alloc(100)),
+      ]),
+    );
+    const answers = frames(await peer.read());
+    expect(answers.map(({ kind, id }) => [kind, id])).toEqual([
+      [FrameKind.Welcome, 0],
+      [FrameKind.ErrorResponse, 1],
+      [FrameKind.Response, 2],
+    ]);
+    expect(decodeError(answers[1]!.payload).code).toBe('EMSGSIZE');
+    expect(ran).toEqual([100]);
+    expect(bed.server.stats()).toMatchObject({ connections: 1, protocolErrors: 0 });
   });
 });

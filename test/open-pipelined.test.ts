@@ -1,0 +1,160 @@
+// A client made by openClient: requests written with the hello, over real sockets on every poller pair.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { IpcError, openClient, type IpcClient } from 'pollux';
+import { openFdCount } from './support/fds.js';
+import { scratchSocket, type TestServer } from './support/server.js';
+import { backendMatrix, useBackends } from './support/backends.js';
+
+describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
+  const { clientPoller, startServerOn, spawnFixture } = useBackends(pair);
+
+  let fdsBefore: number;
+  let running: TestServer | undefined;
+  const clients: IpcClient[] = [];
+
+  beforeEach(() => {
+    fdsBefore = openFdCount();
+  });
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.destroy();
+    await running?.stop();
+    running = undefined;
+    expect(openFdCount()).toBe(fdsBefore);
+  });
+
+  function open(address: string, service: string | number): IpcClient {
+    const client = openClient(address, service, { poller: clientPoller() });
+    clients.push(client);
+    return client;
+  }
+
+  /** Rejections of `promises`, by code; a request that resolved shows as 'resolved'. */
+  function codes(promises: Promise<unknown>[]): Promise<string[]> {
+    return Promise.all(
+      promises.map((promise) =>
+        promise.then(
+          () => 'resolved',
+          (error: unknown) => (error instanceof IpcError ? error.code : String(error)),
+        ),
+      ),
+    );
+  }
+
+  it('answers requests made before the welcome in order, with the event the created hook sent first', async () => {
+    const ran: string[] = [];
+    running = await startServerOn((server) =>
+      server.addService({
+        id: 4,
+        name: 'echo',
+        created: (connection) => connection.sendEvent(9, Buffer.from('hi')),
+        commands: {
+          1: (payload) => {
+            ran.push(payload.toString());
+            return payload;
+          },
+        },
+      }),
+    );
+    const client = open(running.address, 'echo');
+    const seen: string[] = [];
+    client.on('event', (event, payload) => seen.push(`event ${event} ${payload.toString()}`));
+    expect(client.isOpen).toBe(false);
+    const replies = ['a', 'b', 'c'].map((text) =>
+      client.request(1, Buffer.from(text)).then((reply) => {
+        seen.push(`reply ${reply.toString()}`);
+        return reply.toString();
+      }),
+    );
+    // Over 1 KiB: waits for the server's maximum, and keeps its place in line.
+    const large = client.request(1, Buffer.alloc(2048, 'x')).then((reply) => reply.length);
+    const after = client.request(1, Buffer.from('d')).then((reply) => reply.toString());
+    expect(await Promise.all(replies)).toEqual(['a', 'b', 'c']);
+    expect(await large).toBe(2048);
+    expect(await after).toBe('d');
+    await client.ready;
+    expect(client.isOpen).toBe(true);
+    expect(client.serviceName).toBe('echo');
+    expect(seen).toEqual(['event 9 hi', 'reply a', 'reply b', 'reply c']);
+    expect(ran).toEqual(['a', 'b', 'c', 'x'.repeat(2048), 'd']);
+    await client.close();
+    expect(running.server.stats().services[0]).toMatchObject({ accepted: 1, requests: 5, responses: 5 });
+  });
+
+  it.each([
+    ['an unknown service', 'nothing', 'ENXIO'],
+    ['a service whose accept hook says no', 'guarded', 'EACCES'],
+    ['a service whose accept hook names its code', 'picky', 'EPERM'],
+  ])('fails every request made before the welcome when refused for %s, running none', async (_what, name, code) => {
+    let handled = 0;
+    const command = { 1: () => void handled++ };
+    running = await startServerOn((server) => {
+      server.addService({ id: 1, name: 'guarded', accept: () => false, commands: command });
+      server.addService({ id: 2, name: 'picky', accept: () => 'EPERM', commands: command });
+    });
+    const client = open(running.address, name);
+    const closed = new Promise<IpcError>((resolve) => client.once('close', resolve));
+    const requests = [1, 2, 3].map(() => client.request(1, Buffer.from('early')));
+    // One that waits for the welcome, over 1 KiB: refused too, never written.
+    requests.push(client.request(1, Buffer.alloc(4096)));
+    expect(await codes(requests)).toEqual([code, code, code, code]);
+    await expect(client.ready).rejects.toMatchObject({ code });
+    expect((await closed).code).toBe(code);
+    expect(await codes([client.request(1)])).toEqual(['ENOTCONN']);
+    expect(handled).toBe(0);
+    expect(running.server.stats()).toMatchObject({ connections: 0, refused: 1 });
+  });
+
+  it('fails every request made before the welcome with ECONNRESET when the server is killed in the handshake', async () => {
+    const socket = scratchSocket();
+    const server = spawnFixture('server', [socket.address]);
+    try {
+      await server.next('listening');
+      const client = open(socket.address, 'stall');
+      const requests = [1, 2, 3].map(() => client.request(1, Buffer.from('early')));
+      await server.next('accepting');
+      server.child.kill('SIGKILL');
+      expect(await codes(requests)).toEqual(['ECONNRESET', 'ECONNRESET', 'ECONNRESET']);
+      await expect(client.ready).rejects.toMatchObject({ code: 'ECONNRESET' });
+      await expect(requests[0]).rejects.toThrow(/may or may not have run/);
+    } finally {
+      server.child.kill('SIGKILL');
+      await server.exited;
+      socket.remove();
+    }
+  });
+
+  it('fails the requests with the connect error when nothing listens', async () => {
+    const socket = scratchSocket();
+    try {
+      const client = open(socket.address, 'echo');
+      const requests = [client.request(1, Buffer.from('early')), client.ready];
+      expect(await codes(requests)).toEqual(['ENOENT', 'ENOENT']);
+    } finally {
+      socket.remove();
+    }
+  });
+
+  it('closes after the requests made before the welcome were answered, when closed at once', async () => {
+    running = await startServerOn((server) =>
+      server.addService({ id: 1, name: 'echo', commands: { 1: (payload) => payload } }),
+    );
+    const client = open(running.address, 'echo');
+    const reply = client.request(1, Buffer.from('early'));
+    await client.close();
+    expect((await reply).toString()).toBe('early');
+    expect(await codes([client.ready])).toEqual(['resolved']);
+  });
+
+  it('rejects the requests made before the welcome with the reason when destroyed while connecting', async () => {
+    running = await startServerOn((server) =>
+      server.addService({ id: 1, name: 'echo', commands: { 1: (payload) => payload } }),
+    );
+    const client = open(running.address, 'echo');
+    const reply = client.request(1, Buffer.from('early'));
+    const reason = new IpcError('ECANCELED', 'the test gave up');
+    client.destroy(reason);
+    await expect(reply).rejects.toBe(reason);
+    await expect(client.ready).rejects.toMatchObject({ code: 'ECANCELED' });
+  });
+});
