@@ -9,6 +9,7 @@
       "target_name": "pollux_sys",
       "sources": [
         "native/addon.c",
+        "native/eventfd.c",
         "native/unix_socket.c",
         "native/io.c",
         "native/poll.c",

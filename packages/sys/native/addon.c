@@ -265,6 +265,7 @@ NAPI_MODULE_INIT() {
       pollux_export_fn(env, exports, "errnoMessage", errno_message_js) != 0 ||
       pollux_init_unix_socket(env, exports) != 0 ||
       pollux_init_io(env, exports) != 0 ||
+      pollux_init_eventfd(env, exports) != 0 ||
       pollux_init_poll(env, exports) != 0 ||
       pollux_init_fd_watcher(env, exports) != 0 ||
       pollux_init_shared_memory(env, exports) != 0)

@@ -58,6 +58,7 @@ int pollux_export_int(napi_env env, napi_value exports, const char* name,
 /* Each concern adds its functions and constants to the exports object. */
 int pollux_init_unix_socket(napi_env env, napi_value exports);
 int pollux_init_io(napi_env env, napi_value exports);
+int pollux_init_eventfd(napi_env env, napi_value exports);
 int pollux_init_poll(napi_env env, napi_value exports);
 int pollux_init_fd_watcher(napi_env env, napi_value exports);
 int pollux_init_shared_memory(napi_env env, napi_value exports);

@@ -28,6 +28,7 @@ export {
   type SocketInfo,
 } from './unix-socket.js';
 export { read, writev, sendmsg, recvmsg } from './io.js';
+export { eventfdCreate, eventfdWrite, eventfdRead } from './eventfd.js';
 export { poll, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDHUP } from './poll.js';
 export { FdWatcher, WATCH_READABLE, WATCH_WRITABLE, WATCH_DISCONNECT, WATCH_PRIORITIZED } from './fd-watcher.js';
 export {

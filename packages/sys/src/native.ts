@@ -47,6 +47,10 @@ export interface NativeBinding {
   sendmsg(fd: number, chunks: readonly Uint8Array[], count: number, fds: readonly number[]): number;
   recvmsg(fd: number, buffer: Uint8Array, offset: number, length: number, fdsOut: number[]): number;
 
+  eventfdCreate(initial: number): number;
+  eventfdWrite(fd: number, value: number): number;
+  eventfdRead(fd: number): number;
+
   poll(fds: Int32Array, events: Int32Array, revents: Int32Array, count: number, timeoutMs: number): number;
   POLLIN: number;
   POLLOUT: number;
