@@ -16,6 +16,8 @@ import { createRingMemory, mapPeerMemory, type RingMemory } from './ring-memory.
 /** Nothing to read or no room: `-EAGAIN`, as the engine expects it. */
 const EAGAIN = -constants.errno.EAGAIN;
 const EPIPE = -constants.errno.EPIPE;
+/** A write to a peer that broke the rules: the engine ends the connection as a protocol error. */
+const PROTOCOL_ERROR = -constants.errno.EPROTO;
 
 /** The byte that carries a side's memfd (`SCM_RIGHTS`): after it, that side writes only to its ring. */
 export const SWITCH_BYTE = 0x52;
@@ -79,6 +81,8 @@ export class ShmChannel implements Channel {
   private peerClosed = false;
   /** An error the socket reported, as -errno. */
   private socketFailure = 0;
+  /** How the peer broke the rules of the shared memory, once it did: the connection must end. */
+  private fault: IpcError | undefined;
   private readonly scratch = new Uint8Array(256);
   private readonly readyFds = new Int32Array(2);
   private readonly readyEvents = new Int32Array(2);
@@ -116,6 +120,7 @@ export class ShmChannel implements Channel {
   }
 
   read(buffer: Uint8Array, offset: number, length: number): number {
+    if (this.fault !== undefined) throw this.fault;
     if (this.peer === undefined) return this.readSocket(buffer, offset, length);
     return this.readRing(buffer, offset, length);
   }
@@ -127,6 +132,7 @@ export class ShmChannel implements Channel {
     const own = this.own!;
     if (this.peer !== undefined && Atomics.load(this.peer.words, Word.Closed) !== 0) return EPIPE;
     const room = this.room();
+    if (room < 0) return PROTOCOL_ERROR;
     if (room === 0) {
       // Full: sleep until the peer makes room (the engine waits for Writable, asked for or not).
       this.armWrite();
@@ -181,6 +187,8 @@ export class ShmChannel implements Channel {
       if (this.room() !== 0) ready |= Ready.Writable;
       else this.armWrite();
     }
+    // The next read or write fails with the fault and ends the connection.
+    if (this.fault !== undefined) ready |= Ready.Error | interest;
     return ready;
   }
 
@@ -273,11 +281,13 @@ export class ShmChannel implements Channel {
   private readRing(buffer: Uint8Array, offset: number, length: number): number {
     const peer = this.peer!;
     let unread = this.unread();
+    if (unread < 0) throw this.fault!;
     if (unread === 0) {
       if (Atomics.load(peer.words, Word.Closed) !== 0) this.peerClosed = true;
       this.drainBells();
       if (this.socketFailure !== 0) return this.socketFailure;
       unread = this.unread();
+      if (unread < 0) throw this.fault!;
       if (unread === 0) {
         if (this.peerClosed) return 0;
         this.armRead();
@@ -295,21 +305,28 @@ export class ShmChannel implements Channel {
     return n;
   }
 
-  /** Bytes waiting in the peer's ring, its write index read once and checked against ours. */
+  /**
+   * Bytes waiting in the peer's ring, its write index read once and checked against ours; -1 for
+   * an index no writer can reach, which faults the channel. Never throws: it runs in `writev`,
+   * `watchFor` and `readiness` too, where a throw would reach the poller.
+   */
   private unread(): number {
     const peer = this.peer!;
     const unread = distance(Atomics.load(peer.words, Word.Written), this.consumed, peer.capacity);
-    if (unread < 0) throw hostile(`moved its write index to a place no writer can reach`);
+    if (unread < 0) this.fault ??= hostile('moved its write index to a place no writer can reach');
     return unread;
   }
 
-  /** Room in our ring, the peer's read index read once and checked against ours. */
+  /** Room in our ring, the peer's read index read once and checked against ours; -1 as {@link ShmChannel.unread}. */
   private room(): number {
     const own = this.own!;
     // Until the peer's memory arrives it has read nothing of ours.
     const consumed = this.peer === undefined ? 0 : Atomics.load(this.peer.words, Word.Consumed);
     const used = distance(this.written, consumed, own.capacity);
-    if (used < 0) throw hostile('moved its read index to a place no reader can reach');
+    if (used < 0) {
+      this.fault ??= hostile('moved its read index to a place no reader can reach');
+      return -1;
+    }
     return own.capacity - used;
   }
 
