@@ -4,7 +4,7 @@
  * run ({@link FLOOR}), in every table, so figures from different tables compare directly.
  */
 import { BACKENDS } from './backends.js';
-import { BROADCAST, CONTENDERS, PEERS, polluxOn, type Contender } from './contenders.js';
+import { BROADCAST, CONTENDERS, PEERS, polluxOn, polluxShmOn, type Contender } from './contenders.js';
 import { curveAxis, type Workload } from './workloads.js';
 
 /** What every ratio divides by: hand-framed node:net, the floor any JS socket library pays. */
@@ -51,6 +51,12 @@ export const COMPARISONS: readonly Comparison[] = [
     title: 'pollux on each poller backend (server and client on the same one)',
     columns: [...BACKENDS.map(polluxOn), FLOOR],
     covers: backendWorkload,
+  },
+  {
+    id: 'transports',
+    title: 'pollux over Unix sockets and over shared memory (on each poller backend)',
+    columns: [polluxOn('node'), ...BACKENDS.map(polluxShmOn), FLOOR],
+    covers: (workload) => ['latency', 'throughput', 'events'].includes(workload.kind) && oneFigure(workload),
   },
   {
     id: 'broadcast',
