@@ -142,6 +142,9 @@ export class ShmChannel implements Channel {
     this.written = (this.written + written) >>> 0;
     Atomics.store(own.words, Word.Written, this.written | 0);
     if (this.peer !== undefined) this.rangForData = this.ringIfAsleep(Word.WantsData, this.rangForData);
+    // A short write is the engine's "full": it waits for Writable without writing again, and
+    // without a new interest to arm us, so sleep for room now.
+    if (written === room && written < byteLength(chunks, count)) this.armWrite();
     return written;
   }
 
@@ -388,6 +391,12 @@ export class ShmChannel implements Channel {
     const status = sys.epollModify(this.fd, this.socket.fd, events);
     if (status < 0) throw IpcError.fromErrno(status, 'watching the socket of a shared-memory channel');
   }
+}
+
+function byteLength(chunks: readonly Uint8Array[], count: number): number {
+  let bytes = 0;
+  for (let i = 0; i < count; i++) bytes += chunks[i]!.length;
+  return bytes;
 }
 
 /** A peer that broke the rules of the shared memory: the connection ends, counted as a protocol error. */
