@@ -15,7 +15,9 @@ const allowedPackages = {
   'poll-pump': ['core', 'sys'],
   'transport-socket': ['core', 'sys'],
   'shared-region': ['core', 'sys'],
-  pollux: ['core', 'poll-node', 'sys', 'transport-socket'],
+  // Its connections are set up and watched over a socket: it reuses the socket transport's.
+  'transport-shm': ['core', 'sys', 'transport-socket'],
+  pollux: ['core', 'poll-node', 'sys', 'transport-socket', 'transport-shm'],
   cli: ['pollux'],
   'bridge-nats': ['core'],
 };

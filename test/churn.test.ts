@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { openFdCount } from './support/fds.js';
+import { memfdMappingCount, openFdCount } from './support/fds.js';
 import { until } from './support/server.js';
-import { backendMatrix, useBackends } from './support/backends.js';
+import { transportMatrix, useBackends } from './support/backends.js';
 
 const CYCLES = 5000;
 /** Cycles before the first heap sample: lazily built state and JIT-compiled code settle first. */
@@ -25,10 +25,10 @@ function heapAfterCollection(): number {
   return process.memoryUsage().heapUsed;
 }
 
-describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
+describe.each(transportMatrix)('server on $server, clients on $client, over $transport', (pair) => {
   const { connectTo, startServerOn } = useBackends(pair);
 
-  it(`leaks no fd and no memory over ${CYCLES} connect/disconnect cycles`, async () => {
+  it(`leaks no fd, no mapping and no memory over ${CYCLES} connect/disconnect cycles`, async () => {
     const fdsBefore = openFdCount();
     let closed = 0;
     let destroyed = 0;
@@ -42,6 +42,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       }),
     );
     const fdsListening = openFdCount();
+    const mappingsListening = memfdMappingCount();
 
     /** One cycle: connect, one round trip, then a graceful close or, every other time, an abrupt one. */
     async function cycle(n: number): Promise<void> {
@@ -67,6 +68,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     const late = heapAfterCollection();
 
     expect(openFdCount()).toBe(fdsListening);
+    expect(memfdMappingCount(), 'shared-memory rings left mapped').toBe(mappingsListening);
     expect(running.server.stats().services[0]).toMatchObject({ accepted: CYCLES, closed: CYCLES, connections: 0 });
     expect(destroyed).toBe(CYCLES);
     expect(late - early, `heap grew from ${early} to ${late} bytes`).toBeLessThan(HEAP_MARGIN);

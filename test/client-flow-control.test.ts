@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { IpcClient } from 'pollux';
-import { backendMatrix, useBackends } from './support/backends.js';
+import { transportMatrix, useBackends } from './support/backends.js';
 import { openFdCount } from './support/fds.js';
 import { patternPayload } from './support/payload.js';
 import { isStopped, type Peer } from './support/peer.js';
@@ -9,7 +9,7 @@ import { scratchSocket, until, type ScratchSocket } from './support/server.js';
 const CHUNK = 64 * 1024;
 const HIGH_WATER = 256 * 1024;
 
-describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
+describe.each(transportMatrix)('server on $server, clients on $client, over $transport', (pair) => {
   const { connectTo, spawnFixture } = useBackends(pair);
 
   let fdsBefore: number;

@@ -5,9 +5,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServer, IpcError, type Connection } from 'pollux';
 import { openFdCount } from './support/fds.js';
 import { deferred, type TestServer } from './support/server.js';
-import { backendMatrix, useBackends } from './support/backends.js';
+import { transportMatrix, useBackends } from './support/backends.js';
 
-describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
+describe.each(transportMatrix)('server on $server, clients on $client, over $transport', (pair) => {
   const backends = useBackends(pair);
   const { connectTo, startServerOn, spawnFixture } = backends;
 
@@ -55,7 +55,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       await peer.next('sent');
       expect(held.length).toBe(25);
       // The connection, and the pipe the fixture reports on.
-      expect(openFdCount()).toBe(fdsListening + 2);
+      expect(openFdCount()).toBe(fdsListening + backends.fdsPerConnection + 1);
       peer.child.kill('SIGKILL');
       const reason = await closed.promise;
       expect(reason).toBeInstanceOf(IpcError);
@@ -78,7 +78,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   describe('a server that dies', () => {
     it('rejects every pending request of every client with a connection error', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'pollux-test-'));
-      const address = join(dir, 'server.sock');
+      const address = backends.address(join(dir, 'server.sock'));
       try {
         const serverPeer = spawnFixture('server', [address]);
         await serverPeer.next('listening');

@@ -2,9 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IpcError, type Connection, type HandlerFailure, type IpcClient, type IpcServer } from 'pollux';
 import { openFdCount } from './support/fds.js';
 import { deferred, type TestServer } from './support/server.js';
-import { backendMatrix, useBackends } from './support/backends.js';
+import { transportMatrix, useBackends } from './support/backends.js';
 
-describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
+describe.each(transportMatrix)('server on $server, clients on $client, over $transport', (pair) => {
   const { connectTo, startServerOn, spawnFixture } = useBackends(pair);
 
   const MAX = 256 * 1024;

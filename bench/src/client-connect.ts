@@ -4,7 +4,7 @@
  * measure.
  */
 import { pathToFileURL } from 'node:url';
-import { backendOf, BROADCAST, type Contender } from './contenders.js';
+import { backendOf, BROADCAST, polluxAddress, type Contender } from './contenders.js';
 import type { Connect } from './echo-client.js';
 import { peerScript } from './peers.js';
 
@@ -21,7 +21,7 @@ export async function connectorOf(contender: Contender): Promise<Connect> {
   if (backend !== undefined) {
     const { PolluxEchoClient } = await import('./pollux-client.js');
     const push = contender === BROADCAST ? 'broadcast' : 'per-connection';
-    return (address) => PolluxEchoClient.connect(address, backend, push);
+    return (address) => PolluxEchoClient.connect(polluxAddress(contender, address), backend, push);
   }
   switch (contender) {
     // The C server speaks the node:net framing, so the node:net client drives it.

@@ -5,7 +5,7 @@
  * table, whose ratios divide by libqb over shared memory, the C stack pollux measures itself against.
  */
 import { BACKENDS } from './backends.js';
-import { BROADCAST, CONTENDERS, PEERS, polluxOn, REMOTE, type Contender } from './contenders.js';
+import { BROADCAST, CONTENDERS, PEERS, polluxOn, polluxShmOn, REMOTE, type Contender } from './contenders.js';
 import { libqbRuns } from './libqb.js';
 import { curveAxis, type Workload } from './workloads.js';
 
@@ -55,6 +55,12 @@ export const COMPARISONS: readonly Comparison[] = [
     title: 'pollux on each poller backend (server and client on the same one)',
     columns: [...BACKENDS.map(polluxOn), FLOOR],
     covers: backendWorkload,
+  },
+  {
+    id: 'transports',
+    title: 'pollux over Unix sockets and over shared memory (on each poller backend)',
+    columns: [polluxOn('node'), ...BACKENDS.map(polluxShmOn), FLOOR],
+    covers: (workload) => ['latency', 'throughput', 'events'].includes(workload.kind) && oneFigure(workload),
   },
   {
     id: 'broadcast',

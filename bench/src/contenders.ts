@@ -20,15 +20,25 @@ export const BROADCAST = 'pollux-broadcast';
 export const REMOTE = ['pollux-nats', 'nats'] as const;
 export type Remote = (typeof REMOTE)[number];
 
-export type Contender = Peer | `pollux-${Backend}` | typeof BROADCAST | Libqb | Remote;
+export type Contender = Peer | `pollux-${Backend}` | `pollux-shm-${Backend}` | typeof BROADCAST | Libqb | Remote;
 
-export const CONTENDERS: readonly Contender[] = [...BACKENDS.map(polluxOn), BROADCAST, ...PEERS, ...LIBQB, ...REMOTE];
+export const CONTENDERS: readonly Contender[] = [
+  ...BACKENDS.map(polluxOn),
+  ...BACKENDS.map(polluxShmOn),
+  BROADCAST,
+  ...PEERS,
+  ...LIBQB,
+  ...REMOTE,
+];
 
 /** How tables and charts name each contender. */
 export const LABEL: Record<Contender, string> = {
   'pollux-node': 'pollux',
   'pollux-epoll': `pollux ${POLLER_CLASS.epoll}`,
   'pollux-pump': `pollux ${POLLER_CLASS.pump}`,
+  'pollux-shm-node': 'pollux shm',
+  'pollux-shm-epoll': `pollux shm ${POLLER_CLASS.epoll}`,
+  'pollux-shm-pump': `pollux shm ${POLLER_CLASS.pump}`,
   [BROADCAST]: 'pollux broadcast',
   net: 'node:net',
   c: 'C echo',
@@ -46,10 +56,23 @@ export function polluxOn(backend: Backend): Contender {
   return `pollux-${backend}`;
 }
 
+/** pollux over shared memory (`@pollux/transport-shm`) on `backend`. */
+export function polluxShmOn(backend: Backend): Contender {
+  return `pollux-shm-${backend}`;
+}
+
+const SHM = 'pollux-shm-';
+
+/** What a pollux contender's server listens on and its clients connect to, given the bench's socket path. */
+export function polluxAddress(contender: Contender, path: string): string {
+  return contender.startsWith(SHM) ? `shm:${path}` : path;
+}
+
 /** The backend of a pollux contender; undefined for the other stacks, which have no pluggable poller. */
 export function backendOf(contender: Contender): Backend | undefined {
   if (contender === BROADCAST) return 'node';
   if ((REMOTE as readonly string[]).includes(contender)) return undefined;
+  if (contender.startsWith(SHM)) return contender.slice(SHM.length) as Backend;
   return contender.startsWith('pollux-') ? (contender.slice('pollux-'.length) as Backend) : undefined;
 }
 
@@ -58,6 +81,7 @@ export function parseContender(name: string): Contender {
   if (name === BROADCAST) return BROADCAST;
   if (isLibqb(name)) return name;
   if ((REMOTE as readonly string[]).includes(name)) return name as Remote;
+  if (name.startsWith(SHM) && isBackend(name.slice(SHM.length))) return polluxShmOn(name.slice(SHM.length) as Backend);
   const backend = name.startsWith('pollux-') ? name.slice('pollux-'.length) : '';
   if (isBackend(backend)) return polluxOn(backend);
   throw new Error(`unknown contender ${JSON.stringify(name)}: expected one of ${CONTENDERS.join(', ')}`);

@@ -9,11 +9,13 @@
       "target_name": "pollux_sys",
       "sources": [
         "native/addon.c",
+        "native/eventfd.c",
         "native/unix_socket.c",
         "native/io.c",
         "native/poll.c",
         "native/fd_watcher.c",
-        "native/shared_memory.c"
+        "native/shared_memory.c",
+        "native/epoll_set.c"
       ],
       "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "-O2"],

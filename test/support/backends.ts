@@ -5,10 +5,15 @@ import { spawnPeer, type Peer } from './peer.js';
 import { startPoller, type BackendName, type RunningPoller } from './pollers.js';
 import { listenAt, startServer, type TestServer } from './server.js';
 
+/** How clients reach servers: Unix sockets, or shared memory set up over them (`shm:` addresses). */
+export type TransportName = 'socket' | 'shm';
+
 /** A server backend and a client backend; equal names share one poller. */
 export interface BackendPair {
   readonly server: BackendName;
   readonly client: BackendName;
+  /** Default `'socket'`. */
+  readonly transport?: TransportName;
 }
 
 /**
@@ -21,6 +26,15 @@ export const backendMatrix: readonly BackendPair[] = [
   { server: 'pump', client: 'pump' },
   { server: 'epoll', client: 'node' },
   { server: 'pump', client: 'epoll' },
+];
+
+/** {@link backendMatrix} over shared memory. */
+export const shmBackendMatrix: readonly BackendPair[] = backendMatrix.map((pair) => ({ ...pair, transport: 'shm' }));
+
+/** {@link backendMatrix} over each transport: for end-to-end tests of what every transport must do. */
+export const transportMatrix: readonly BackendPair[] = [
+  ...backendMatrix.map((pair) => ({ ...pair, transport: 'socket' as const })),
+  ...shmBackendMatrix,
 ];
 
 /**
@@ -37,6 +51,10 @@ export interface Backends {
   serverPoller(): Poller;
   /** The poller the test's in-process clients run on. */
   clientPoller(): Poller;
+  /** `path` as an address of the suite's transport: `shm:<path>` over shared memory. */
+  address(path: string): string;
+  /** Fds a server holds per connection: the socket, and for shared memory its epoll set and eventfd. */
+  readonly fdsPerConnection: number;
   /** Environment for fixture processes: their clients use the client backend. */
   readonly clientEnv: Record<string, string>;
   /** Environment for a fixture server process: it uses the server backend. */
@@ -73,15 +91,19 @@ export function useBackends(pair: BackendPair): Backends {
     for (const entry of running.values()) entry.stop();
     running.clear();
   });
+  const prefix = pair.transport === 'shm' ? 'shm:' : '';
   const clientEnv = { POLLUX_POLLER: pair.client };
   const serverEnv = { POLLUX_POLLER: pair.server };
   return {
     serverPoller: () => get(pair.server),
     clientPoller: () => get(pair.client),
+    address: (path) => prefix + path,
+    fdsPerConnection: pair.transport === 'shm' ? 3 : 1,
     clientEnv,
     serverEnv,
     connectTo: (address, service, options = {}) => connect(address, service, { poller: get(pair.client), ...options }),
-    startServerOn: (configure, options = {}) => startServer(configure, { ...options, poller: get(pair.server) }),
+    startServerOn: (configure, options = {}) =>
+      startServer(configure, { ...options, poller: get(pair.server) }, prefix),
     listenOn: (address, configure) => listenAt(address, configure, { poller: get(pair.server) }),
     spawnFixture: (fixture, args, options = {}) =>
       spawnPeer(fixture, args, {

@@ -7,6 +7,16 @@ export function openFdCount(): number {
 }
 
 /**
+ * Mappings of memory files (`memfd:`) this process holds, from `/proc/self/maps`: shared-memory
+ * rings and regions, whose count must come back to its baseline when their connections end.
+ */
+export function memfdMappingCount(): number {
+  return readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((line) => line.includes('/memfd:')).length;
+}
+
+/**
  * Makes sure this process may hold `needed` fds (and the processes it spawns from now on: they
  * inherit the limit, and Node raises its soft limit to the hard one at start-up). Raises
  * RLIMIT_NOFILE with prlimit(1) when it is lower, which takes root beyond the hard limit.

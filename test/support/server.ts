@@ -38,16 +38,18 @@ export async function listenAt(
   return server;
 }
 
-/** Starts a server; `configure` adds its services before it listens. */
+/** Starts a server; `configure` adds its services before it listens, at a fresh path behind `scheme` (`shm:`). */
 export async function startServer(
   configure: (server: IpcServer) => void,
   options: CreateServerOptions = {},
+  scheme = '',
 ): Promise<TestServer> {
   const socket = scratchSocket();
-  const server = await listenAt(socket.address, configure, options);
+  const address = scheme + socket.address;
+  const server = await listenAt(address, configure, options);
   return {
     server,
-    address: socket.address,
+    address,
     async stop() {
       await server.close();
       socket.remove();

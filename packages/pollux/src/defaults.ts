@@ -2,7 +2,9 @@
 import { IpcClient, IpcServer, type IpcClientOptions, type IpcError, type IpcServerOptions } from '@pollux/core';
 import type { notifyServiceManager } from '@pollux/transport-socket';
 import { NodePoller } from '@pollux/poll-node';
-import { SocketTransport, type SocketTransportOptions } from '@pollux/transport-socket';
+import type { SocketTransportOptions } from '@pollux/transport-socket';
+import type { ShmTransportOptions } from '@pollux/transport-shm';
+import { AddressTransport } from './address-transport.js';
 import { reportToServiceManager } from './readiness.js';
 
 let sharedPoller: NodePoller | undefined;
@@ -15,8 +17,10 @@ export function defaultPoller(): NodePoller {
 
 /** Options of {@link createServer}: those of `IpcServer`, with the poller and transport optional. */
 export type CreateServerOptions = Partial<IpcServerOptions> & {
-  /** Options of the default {@link SocketTransport} (socket file mode, backlog). */
+  /** Options of the default transport's listening sockets (socket file mode, backlog), `shm:` addresses' too. */
   readonly socket?: SocketTransportOptions;
+  /** Options of the default transport for `shm:` addresses (ring size). */
+  readonly shm?: ShmTransportOptions;
   /**
    * Tell the service manager through `NOTIFY_SOCKET`, when it is set (`sd_notify`, for a systemd
    * unit of `Type=notify`): `READY=1` once the server listens (with `STATUS=` naming its
@@ -30,18 +34,19 @@ export type CreateServerOptions = Partial<IpcServerOptions> & {
 };
 
 /**
- * Makes an {@link IpcServer} on Node's event loop and Unix sockets unless told otherwise, which
+ * Makes an {@link IpcServer} on Node's event loop and Unix sockets unless told otherwise (an
+ * address written `shm:<address>` listens over shared memory instead, see `ShmTransport`), which
  * tells a service manager that started it when it is ready and when it stops (see
  * `notifyServiceManager` in {@link CreateServerOptions}).
  *
  * @throws {@link IpcError} `EINVAL` for an out-of-range option.
  */
 export function createServer(options: CreateServerOptions = {}): IpcServer {
-  const { socket, notifyServiceManager: notify = true, ...rest } = options;
+  const { socket, shm, notifyServiceManager: notify = true, ...rest } = options;
   const server = new IpcServer({
     ...rest,
     poller: options.poller ?? defaultPoller(),
-    transport: options.transport ?? new SocketTransport(socket),
+    transport: options.transport ?? new AddressTransport(socket, shm),
   });
   if (notify) reportToServiceManager(server);
   return server;
@@ -52,7 +57,8 @@ export type ConnectOptions = Partial<Omit<IpcClientOptions, 'service'>>;
 
 /**
  * Connects to `service` (id or name) of the server at `address` (socket path, or `@name` for
- * the abstract namespace), on Node's event loop and Unix sockets unless told otherwise.
+ * the abstract namespace; `shm:<address>` for shared memory, see `ShmTransport`), on Node's event
+ * loop and Unix sockets unless told otherwise.
  *
  * @throws {@link IpcError} as {@link IpcClient.connect}.
  */
@@ -61,7 +67,7 @@ export function connect(address: string, service: number | string, options: Conn
     ...options,
     service,
     poller: options.poller ?? defaultPoller(),
-    transport: options.transport ?? new SocketTransport(),
+    transport: options.transport ?? new AddressTransport(),
   });
 }
 
@@ -78,6 +84,6 @@ export function openClient(address: string, service: number | string, options: C
     ...options,
     service,
     poller: options.poller ?? defaultPoller(),
-    transport: options.transport ?? new SocketTransport(),
+    transport: options.transport ?? new AddressTransport(),
   });
 }

@@ -8,6 +8,8 @@
 export * from '@pollux/core';
 export { NodePoller } from '@pollux/poll-node';
 export { SocketTransport, notifyServiceManager, type SocketTransportOptions } from '@pollux/transport-socket';
+export { ShmTransport, type ShmTransportOptions } from '@pollux/transport-shm';
+export { AddressTransport, SHM_PREFIX } from './address-transport.js';
 export {
   connect,
   createServer,

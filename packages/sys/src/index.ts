@@ -28,7 +28,20 @@ export {
   type SocketInfo,
 } from './unix-socket.js';
 export { read, writev, sendmsg, recvmsg, duplicateFd } from './io.js';
+export { eventfdCreate, eventfdWrite, eventfdRead } from './eventfd.js';
 export { poll, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDHUP } from './poll.js';
+export {
+  epollCreate,
+  epollAdd,
+  epollModify,
+  epollRemove,
+  epollWait,
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLLERR,
+  EPOLLHUP,
+  EPOLLRDHUP,
+} from './epoll-set.js';
 export { FdWatcher, WATCH_READABLE, WATCH_WRITABLE, WATCH_DISCONNECT, WATCH_PRIORITIZED } from './fd-watcher.js';
 export {
   memfdCreate,

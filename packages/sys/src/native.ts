@@ -48,6 +48,10 @@ export interface NativeBinding {
   recvmsg(fd: number, buffer: Uint8Array, offset: number, length: number, fdsOut: number[]): number;
   duplicateFd(fd: number): number;
 
+  eventfdCreate(initial: number): number;
+  eventfdWrite(fd: number, value: number): number;
+  eventfdRead(fd: number): number;
+
   poll(fds: Int32Array, events: Int32Array, revents: Int32Array, count: number, timeoutMs: number): number;
   POLLIN: number;
   POLLOUT: number;
@@ -55,6 +59,18 @@ export interface NativeBinding {
   POLLHUP: number;
   POLLNVAL: number;
   POLLRDHUP: number;
+
+  epollCreate(): number;
+  epollCtl(epfd: number, op: number, fd: number, events: number): number;
+  epollWait(epfd: number, fds: Int32Array, events: Int32Array, timeoutMs: number): number;
+  EPOLL_CTL_ADD: number;
+  EPOLL_CTL_MOD: number;
+  EPOLL_CTL_DEL: number;
+  EPOLLIN: number;
+  EPOLLOUT: number;
+  EPOLLERR: number;
+  EPOLLHUP: number;
+  EPOLLRDHUP: number;
 
   watcherInit(self: object, fd: number, onEvent: (status: number, events: number) => void): void;
   watcherStart(self: object, events: number): void;

@@ -1,0 +1,2 @@
+// The package's entry point (`@pollux/transport-shm`).
+export { ShmTransport, type ShmTransportOptions } from './shm-transport.js';

@@ -1,0 +1,107 @@
+// ShmTransport: the Transport whose connections move their bytes through shared-memory rings.
+import { constants } from 'node:os';
+import { IpcError, type Channel, type Listener, type Transport } from '@pollux/core';
+import { SocketTransport, type SocketTransportOptions } from '@pollux/transport-socket';
+import { isRingSize, MAX_RING_BYTES, MIN_RING_BYTES } from './ring.js';
+import { ShmChannel } from './shm-channel.js';
+
+/** Options of {@link ShmTransport}. */
+export interface ShmTransportOptions extends SocketTransportOptions {
+  /**
+   * Bytes of each ring this side writes into, a power of two from 4 KiB to 16 MiB. A message
+   * larger than the ring streams through it in pieces; a larger ring means fewer wake-ups for bulk
+   * transfers. Each connection maps one ring of each side. Default 256 KiB.
+   */
+  readonly ringBytes?: number;
+}
+
+const DEFAULT_RING_BYTES = 256 * 1024;
+
+/**
+ * A {@link Transport} over shared memory (libqb's and coroipc's shm transport): each connection's
+ * bytes go through two rings in `memfd` memory, one per direction, each written only by the side
+ * that owns and sealed it, while the connection's Unix socket carries the set-up, the doorbells
+ * and the liveness. Addresses and socket options are {@link SocketTransport}'s (a path or
+ * `@abstract` name; `mode`, `owner`, `group`, `backlog` for the listening socket), credentials
+ * come from `SO_PEERCRED` of that socket. No synchronous connect: use `IpcClient`, not
+ * `SyncClient`.
+ */
+export class ShmTransport implements Transport {
+  private readonly sockets: SocketTransport;
+  private readonly ringBytes: number;
+
+  /**
+   * @param options - ring size, and the listening socket's options
+   * @throws {@link @pollux/core!index.IpcError} `EINVAL` for a `ringBytes` that is no power of two in
+   * 4 KiB–16 MiB, and as {@link SocketTransport}'s constructor.
+   */
+  constructor(options: ShmTransportOptions = {}) {
+    const { ringBytes = DEFAULT_RING_BYTES, ...socketOptions } = options;
+    if (!isRingSize(ringBytes)) {
+      throw new IpcError(
+        'EINVAL',
+        `ringBytes must be a power of two from ${MIN_RING_BYTES} to ${MAX_RING_BYTES}, not ${String(ringBytes)}`,
+      );
+    }
+    this.ringBytes = ringBytes;
+    this.sockets = new SocketTransport(socketOptions);
+  }
+
+  /**
+   * Listens on `address` as {@link SocketTransport.listen} does (`systemd:` and `fd:` included);
+   * accepted connections switch to shared memory after the hello.
+   *
+   * @throws {@link @pollux/core!index.IpcError} as {@link SocketTransport.listen}.
+   */
+  listen(address: string): Listener {
+    return new ShmListener(this.sockets.listen(address), this.ringBytes);
+  }
+
+  /**
+   * Connects to `address` as {@link SocketTransport.connect} does.
+   *
+   * @throws {@link @pollux/core!index.IpcError} as {@link SocketTransport.connect}, and `EMFILE` /
+   * `ENFILE` / `ENOMEM` when the connection's epoll set or eventfd cannot be made.
+   */
+  async connect(address: string): Promise<Channel> {
+    const socket = this.sockets.connectSync(address);
+    try {
+      return new ShmChannel(socket, true, this.ringBytes);
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
+  }
+}
+
+/** A listening socket whose connections become {@link ShmChannel}s. */
+class ShmListener implements Listener {
+  readonly fd: number;
+  readonly address: string;
+  private readonly sockets: Listener;
+  private readonly ringBytes: number;
+
+  constructor(sockets: Listener, ringBytes: number) {
+    this.sockets = sockets;
+    this.fd = sockets.fd;
+    this.address = sockets.address;
+    this.ringBytes = ringBytes;
+  }
+
+  accept(): Channel | number {
+    const socket = this.sockets.accept();
+    if (typeof socket === 'number') return socket;
+    try {
+      return new ShmChannel(socket, false, this.ringBytes);
+    } catch (error) {
+      socket.close();
+      // Out of fds or memory: the server pauses accepting, as for a failed accept(2).
+      const code = IpcError.from(error, 'EIO').code as keyof typeof constants.errno;
+      return -(constants.errno[code] ?? constants.errno.EIO);
+    }
+  }
+
+  close(): void {
+    this.sockets.close();
+  }
+}

@@ -1,0 +1,74 @@
+import { Ready, type Channel } from '@pollux/core';
+import * as sys from '@pollux/sys';
+import { afterEach, expect, it } from 'vitest';
+import { openFdCount } from '../../../test/support/fds.js';
+import { ShmTransport } from '../src/index.js';
+
+const EAGAIN = -11;
+const opened: { close(): void }[] = [];
+let fdsBefore = openFdCount();
+
+afterEach(() => {
+  for (const endpoint of opened.splice(0)) endpoint.close();
+  expect(openFdCount()).toBe(fdsBefore);
+});
+
+function readable(fd: number): boolean {
+  const revents = new Int32Array(1);
+  sys.poll(Int32Array.of(fd), Int32Array.of(sys.POLLIN), revents, 1, 0);
+  return (revents[0]! & sys.POLLIN) !== 0;
+}
+
+/** A client and a server channel past the switch: both directions in their rings. */
+async function connectedPair(ringBytes: number): Promise<{ client: Channel; server: Channel }> {
+  fdsBefore = openFdCount();
+  const transport = new ShmTransport({ ringBytes });
+  const listener = transport.listen(`@pollux-shm-channel-${process.pid}`);
+  opened.push(listener);
+  const client = await transport.connect(listener.address);
+  opened.push(client);
+  const server = listener.accept();
+  if (typeof server === 'number') throw new Error(`accept: ${server}`);
+  opened.push(server);
+  const buffer = new Uint8Array(64);
+  client.watchFor!(Ready.Readable);
+  server.watchFor!(Ready.Readable);
+  // The hello and the answer go on the socket; the client switches once it read the answer, the
+  // server once it read the client's switch byte; the client reads the server's.
+  expect(client.writev([Buffer.from('hello')], 1)).toBe(5);
+  expect(server.read(buffer, 0, 64)).toBe(5);
+  expect(server.writev([Buffer.from('welcome')], 1)).toBe(7);
+  expect(client.read(buffer, 0, 64)).toBe(7);
+  expect(server.read(buffer, 0, 64)).toBe(EAGAIN);
+  expect(client.read(buffer, 0, 64)).toBe(EAGAIN);
+  return { client, server };
+}
+
+it('wakes a writer whose ring a short write filled once the reader makes room, with no new interest', async () => {
+  const { client, server } = await connectedPair(4096);
+  // Wanting Writable while there is room makes the fd ready; the readiness that says so settles it.
+  client.watchFor!(Ready.Readable | Ready.Writable);
+  expect(client.readiness!(Ready.Readable)).toBe(Ready.Writable);
+  const big = Buffer.alloc(10_000, 1);
+  // The engine takes a short write for "full" and waits for Writable, asking for nothing new.
+  expect(client.writev([big], 1)).toBe(4096);
+  expect(readable(client.fd)).toBe(false);
+  const buffer = new Uint8Array(1000);
+  expect(server.read(buffer, 0, 1000)).toBe(1000);
+  expect(readable(client.fd)).toBe(true);
+  expect(client.readiness!(Ready.Readable) & Ready.Writable).toBe(Ready.Writable);
+  expect(client.writev([big.subarray(4096)], 1)).toBe(1000);
+});
+
+it('wakes a sleeping reader once per sleep, and not a busy one', async () => {
+  const { client, server } = await connectedPair(4096);
+  const buffer = new Uint8Array(4096);
+  // The server found its ring empty at the switch and sleeps: the first write rings, the next does not.
+  expect(client.writev([Buffer.from('one')], 1)).toBe(3);
+  expect(readable(server.fd)).toBe(true);
+  expect(server.readiness!(Ready.Readable)).toBe(Ready.Readable);
+  expect(client.writev([Buffer.from('two')], 1)).toBe(3);
+  expect(server.read(buffer, 0, 4096)).toBe(6);
+  expect(Buffer.from(buffer.subarray(0, 6)).toString()).toBe('onetwo');
+  expect(readable(server.fd)).toBe(false);
+});

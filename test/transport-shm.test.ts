@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ShmTransport, type IpcClient } from 'pollux';
+import { memfdMappingCount, openFdCount } from './support/fds.js';
+import { deferred, until, type TestServer } from './support/server.js';
+import { shmBackendMatrix, useBackends } from './support/backends.js';
+
+/** What only shared memory has: who maps what when, and what a hostile client can do to it. */
+describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $client', (pair) => {
+  const backends = useBackends(pair);
+  const { connectTo, startServerOn, spawnFixture } = backends;
+
+  let fdsBefore: number;
+  let mappingsBefore: number;
+  let running: TestServer | undefined;
+
+  beforeEach(() => {
+    fdsBefore = openFdCount();
+    mappingsBefore = memfdMappingCount();
+  });
+
+  afterEach(async () => {
+    await running?.stop();
+    running = undefined;
+    expect(openFdCount()).toBe(fdsBefore);
+    expect(memfdMappingCount()).toBe(mappingsBefore);
+  });
+
+  it('lets the accept hook refuse a client of another uid before any memory is made or mapped for it', async () => {
+    const mapped: number[] = [];
+    running = await startServerOn(
+      (server) =>
+        server.addService({
+          id: 1,
+          name: 'root-only',
+          accept: (credentials) => {
+            mapped.push(memfdMappingCount());
+            return credentials.uid === 0;
+          },
+          commands: {},
+        }),
+      { socket: { mode: 0o777 } },
+    );
+    const refused = spawnFixture('client', ['connect', running.address, 'root-only'], { uid: 65534, gid: 65534 });
+    expect(await refused.next('refused')).toMatchObject({ code: 'EACCES', isIpcError: true });
+    await refused.exited;
+    // Nothing was mapped when the hook ran, and nothing since: the refusal went over the socket.
+    expect(mapped).toEqual([mappingsBefore]);
+    expect(memfdMappingCount()).toBe(mappingsBefore);
+    expect(running.server.stats()).toMatchObject({ refused: 1, accepted: 0 });
+  });
+
+  it('survives a hostile client scribbling over its own memory while serving a good one, and counts it', async () => {
+    running = await startServerOn((server) =>
+      server.addService({ id: 1, name: 'echo', commands: { 1: (payload) => payload } }),
+    );
+    const fdsListening = openFdCount();
+    const good: IpcClient = await connectTo(running.address, 'echo');
+    const path = running.address.slice('shm:'.length);
+    const hostile = spawnFixture('shm-hostile-client', [path, '12', String(Date.now() & 0xffff)]);
+    const finished = deferred<void>();
+    let served = 0;
+    const serving = (async () => {
+      let done = false;
+      void finished.promise.then(() => {
+        done = true;
+      });
+      while (!done) {
+        const payload = randomBytes(1 + (served % 3000));
+        const answer = await good.request(1, payload);
+        expect(Buffer.from(answer).equals(payload)).toBe(true);
+        served++;
+      }
+    })();
+    const report = (await hostile.next('done')) as unknown as {
+      refusedSetUps: number;
+      scribbled: { closed: boolean; reopenRefused: boolean; writableMapRefused: boolean }[];
+    };
+    finished.resolve();
+    await serving;
+    await hostile.exited;
+    // Every broken set-up and every scribbled connection was closed by the server, and counted.
+    expect(report.refusedSetUps).toBe(6);
+    expect(report.scribbled).toHaveLength(6);
+    for (const outcome of report.scribbled) {
+      expect(outcome).toEqual({
+        closed: true,
+        reopenRefused: true,
+        writableMapRefused: true,
+        steps: expect.any(Number),
+      });
+    }
+    expect(running.server.stats().protocolErrors).toBe(12);
+    expect(served).toBeGreaterThan(0);
+    // The good client was served all along and still is.
+    expect((await good.request(1, Buffer.from('still here'))).toString()).toBe('still here');
+    await good.close();
+    const server = running.server;
+    await until(() => server.stats().connections === 0);
+    expect(openFdCount()).toBe(fdsListening);
+  });
+
+  it('holds a fast writer back while a slow reader catches up, losing nothing', async () => {
+    const release = deferred<void>();
+    let running_ = 0;
+    let mostRunning = 0;
+    running = await startServerOn(
+      (server) =>
+        server.addService({
+          id: 1,
+          name: 'sink',
+          commands: {
+            // Nothing is answered until released: the server stops reading at its budget and the ring fills.
+            1: async (payload) => {
+              mostRunning = Math.max(mostRunning, ++running_);
+              await release.promise;
+              running_--;
+              return payload.subarray(0, 8);
+            },
+          },
+        }),
+      { maxMessageSize: 16 * 1024, maxBufferedBytesPerConnection: 64 * 1024, shm: { ringBytes: 4096 } },
+    );
+    const path = running.address.slice('shm:'.length);
+    const client = await connectTo(path, 'sink', {
+      transport: new ShmTransport({ ringBytes: 4096 }),
+      sendQueueHighWater: 32 * 1024,
+    });
+    let flowControlled = false;
+    client.on('flowControl', (on: boolean) => {
+      flowControlled ||= on;
+    });
+    const payloads = Array.from({ length: 200 }, (_, i) => Buffer.alloc(2000, i));
+    const answers = payloads.map((payload) => client.request(1, payload));
+    // The server stops reading at its budget, the ring fills, and the client's queue grows past its mark.
+    await until(() => flowControlled);
+    expect(mostRunning * 2000).toBeLessThanOrEqual(64 * 1024);
+    release.resolve();
+    const results = await Promise.all(answers);
+    expect(results.map((answer) => Buffer.from(answer).toString('hex'))).toEqual(
+      payloads.map((payload) => payload.subarray(0, 8).toString('hex')),
+    );
+    await client.close();
+  });
+});
