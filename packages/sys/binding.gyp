@@ -13,7 +13,8 @@
         "native/io.c",
         "native/poll.c",
         "native/fd_watcher.c",
-        "native/shared_memory.c"
+        "native/shared_memory.c",
+        "native/epoll_set.c"
       ],
       "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "-O2"],

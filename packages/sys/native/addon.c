@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 /* Per-env state (the addon may be loaded by several worker threads). */
@@ -177,6 +178,27 @@ int pollux_arg_window(napi_env env, napi_value buffer, napi_value offset,
   return 0;
 }
 
+int pollux_arg_int32_array(napi_env env, napi_value value, const char* name,
+                           int32_t** data, size_t* length) {
+  napi_typedarray_type type;
+  void* base = NULL;
+  napi_status status =
+      napi_get_typedarray_info(env, value, &type, length, &base, NULL, NULL);
+  if (status == napi_invalid_arg || (status == napi_ok && type != napi_int32_array)) {
+    pollux_throw_expected(env, name, "an Int32Array");
+    return -1;
+  }
+  NAPI_CHECK(env, status, return -1);
+  *data = base;
+  return 0;
+}
+
+int64_t pollux_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 napi_value pollux_int32(napi_env env, int32_t value) {
   napi_value result;
   NAPI_CALL(env, napi_create_int32(env, value, &result));
@@ -267,7 +289,8 @@ NAPI_MODULE_INIT() {
       pollux_init_io(env, exports) != 0 ||
       pollux_init_poll(env, exports) != 0 ||
       pollux_init_fd_watcher(env, exports) != 0 ||
-      pollux_init_shared_memory(env, exports) != 0)
+      pollux_init_shared_memory(env, exports) != 0 ||
+      pollux_init_epoll_set(env, exports) != 0)
     return NULL;
   return exports;
 }

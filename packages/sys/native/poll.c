@@ -8,31 +8,9 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 /* Up to this many entries live on the stack; more is rare enough to malloc. */
 #define STACK_FDS 64
-
-static int int32_array(napi_env env, napi_value value, const char* name,
-                       int32_t** data, size_t* length) {
-  napi_typedarray_type type;
-  void* base = NULL;
-  napi_status status =
-      napi_get_typedarray_info(env, value, &type, length, &base, NULL, NULL);
-  if (status == napi_invalid_arg || (status == napi_ok && type != napi_int32_array)) {
-    pollux_throw_expected(env, name, "an Int32Array");
-    return -1;
-  }
-  NAPI_CHECK(env, status, return -1);
-  *data = base;
-  return 0;
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static napi_value poll_js(napi_env env, napi_callback_info info) {
   size_t argc = 5, nfds, nevents, nrevents;
@@ -42,9 +20,9 @@ static napi_value poll_js(napi_env env, napi_callback_info info) {
   struct pollfd stack[STACK_FDS], *set = stack;
   int rc;
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (int32_array(env, argv[0], "fds", &fds, &nfds) != 0 ||
-      int32_array(env, argv[1], "events", &events, &nevents) != 0 ||
-      int32_array(env, argv[2], "revents", &revents, &nrevents) != 0)
+  if (pollux_arg_int32_array(env, argv[0], "fds", &fds, &nfds) != 0 ||
+      pollux_arg_int32_array(env, argv[1], "events", &events, &nevents) != 0 ||
+      pollux_arg_int32_array(env, argv[2], "revents", &revents, &nrevents) != 0)
     return NULL;
   size_t limit = nfds < nevents ? nfds : nevents;
   if (nrevents < limit) limit = nrevents;
@@ -62,13 +40,13 @@ static napi_value poll_js(napi_env env, napi_callback_info info) {
   }
   /* A signal is not an outcome the caller asked about: wait out the rest of
    * the timeout instead of returning EINTR (or a fake "nothing ready"). */
-  int64_t deadline = timeout > 0 ? now_ms() + timeout : 0;
+  int64_t deadline = timeout > 0 ? pollux_now_ms() + timeout : 0;
   int wait = timeout < 0 ? -1 : (int)timeout;
   for (;;) {
     rc = poll(set, (nfds_t)count, wait);
     if (rc >= 0 || errno != EINTR) break;
     if (timeout > 0) {
-      int64_t left = deadline - now_ms();
+      int64_t left = deadline - pollux_now_ms();
       wait = left > 0 ? (int)left : 0;
     }
   }

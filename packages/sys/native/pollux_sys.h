@@ -48,6 +48,13 @@ int pollux_arg_bytes(napi_env env, napi_value value, const char* name,
 int pollux_arg_window(napi_env env, napi_value buffer, napi_value offset,
                       napi_value length, uint8_t** data, size_t* size);
 
+/* An Int32Array: its first element (byteOffset applied) and length. */
+int pollux_arg_int32_array(napi_env env, napi_value value, const char* name,
+                           int32_t** data, size_t* length);
+
+/* CLOCK_MONOTONIC in milliseconds: a wait a signal interrupted resumes with the time left. */
+int64_t pollux_now_ms(void);
+
 /* Helpers to build the exports object. */
 napi_value pollux_int32(napi_env env, int32_t value);
 int pollux_export_fn(napi_env env, napi_value exports, const char* name,
@@ -61,5 +68,6 @@ int pollux_init_io(napi_env env, napi_value exports);
 int pollux_init_poll(napi_env env, napi_value exports);
 int pollux_init_fd_watcher(napi_env env, napi_value exports);
 int pollux_init_shared_memory(napi_env env, napi_value exports);
+int pollux_init_epoll_set(napi_env env, napi_value exports);
 
 #endif

@@ -29,6 +29,18 @@ export {
 } from './unix-socket.js';
 export { read, writev, sendmsg, recvmsg } from './io.js';
 export { poll, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDHUP } from './poll.js';
+export {
+  epollCreate,
+  epollAdd,
+  epollModify,
+  epollRemove,
+  epollWait,
+  EPOLLIN,
+  EPOLLOUT,
+  EPOLLERR,
+  EPOLLHUP,
+  EPOLLRDHUP,
+} from './epoll-set.js';
 export { FdWatcher, WATCH_READABLE, WATCH_WRITABLE, WATCH_DISCONNECT, WATCH_PRIORITIZED } from './fd-watcher.js';
 export {
   memfdCreate,

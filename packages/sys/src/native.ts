@@ -55,6 +55,18 @@ export interface NativeBinding {
   POLLNVAL: number;
   POLLRDHUP: number;
 
+  epollCreate(): number;
+  epollCtl(epfd: number, op: number, fd: number, events: number): number;
+  epollWait(epfd: number, fds: Int32Array, events: Int32Array, timeoutMs: number): number;
+  EPOLL_CTL_ADD: number;
+  EPOLL_CTL_MOD: number;
+  EPOLL_CTL_DEL: number;
+  EPOLLIN: number;
+  EPOLLOUT: number;
+  EPOLLERR: number;
+  EPOLLHUP: number;
+  EPOLLRDHUP: number;
+
   watcherInit(self: object, fd: number, onEvent: (status: number, events: number) => void): void;
   watcherStart(self: object, events: number): void;
   watcherStop(self: object): void;
