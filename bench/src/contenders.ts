@@ -24,6 +24,7 @@ export const LABEL: Record<Contender, string> = {
   'pollux-node': 'pollux',
   'pollux-epoll': `pollux ${POLLER_CLASS.epoll}`,
   'pollux-pump': `pollux ${POLLER_CLASS.pump}`,
+  'pollux-pump-poll': `pollux ${POLLER_CLASS['pump-poll']}`,
   [BROADCAST]: 'pollux broadcast',
   net: 'node:net',
   c: 'C echo',
