@@ -79,6 +79,10 @@ export class PumpPoller implements Poller {
   private readonly byFd = new Map<number, Registration>();
   private readonly set: WaitSet;
   private pumping = false;
+  private readonly runJobsOutsidePump = (): void => {
+    // A pump that started before this microtask ran them already, or runs them itself.
+    if (!this.pumping) this.jobs.run();
+  };
 
   /** @throws {@link @pollux/core!index.IpcError} `EINVAL` if `options.wait` is neither `'epoll'` nor `'poll'`. */
   constructor(options: PumpPollerOptions = {}) {
@@ -139,12 +143,17 @@ export class PumpPoller implements Poller {
   }
 
   /**
-   * Queues `fn` to run inside a pump: after the current callback when called from one, else at the
-   * start of the next {@link PumpPoller.pump}, which then does not block. Jobs run in order; a job
-   * queued by a job runs later in the same pump or in the next one, never inside the job.
+   * Queues `fn`. Called from a callback of a pump, it runs after that callback, in the same pump.
+   * Called outside any pump (a promise continuation, the host's own code), it runs as a microtask
+   * once the current task's code and earlier microtasks are done, or at the start of the next
+   * {@link PumpPoller.pump} if one is called first, which then does not block. Jobs run in order; a
+   * job queued by a job runs later in the same pump or in the next one, never inside the job.
    */
   job(fn: () => void): void {
-    this.jobs.push(fn);
+    // A reply settles a promise inside a pump, and its continuation (which sends the next request
+    // through a job) runs only after the pump has returned: waiting for the next pump would cost
+    // every round trip a turn of the host's loop and one more wait.
+    if (this.jobs.push(fn) && !this.pumping) queueMicrotask(this.runJobsOutsidePump);
   }
 
   /**

@@ -280,6 +280,37 @@ describe.each(['epoll', 'poll'] as const)('PumpPoller (%s)', (wait) => {
     expect(log.at(-1)).toBe('queued by a job');
   });
 
+  it('runs a job queued by a continuation of a dispatch before the next pump, as soon as the microtasks have run', async () => {
+    // The round trip of a client: a reply settles a promise during a pump, its continuation sends
+    // the next request (a job that writes). The write must not wait for the next pump.
+    const poller = new PumpPoller({ wait });
+    const [a, b] = pair();
+    sys.writev(b, ONE_BYTE, 1);
+    const replied = new Promise<void>((resolve) => {
+      watch(poller, a, Ready.Readable, () => {
+        poller.remove(a);
+        resolve();
+      });
+    });
+    const requested = (async () => {
+      await replied;
+      poller.job(() => sys.writev(a, ONE_BYTE, 1));
+    })();
+    expect(poller.pump(0)).toBe(1);
+    await requested;
+    await new Promise<void>((resolve) => setImmediate(resolve)); // a turn of Node's loop, no pump
+    expect(sys.read(b, Buffer.alloc(8), 0, 8)).toBe(1);
+  });
+
+  it('runs a job queued outside any pump before a pump called in the same task', () => {
+    const poller = new PumpPoller({ wait });
+    const log: string[] = [];
+    poller.job(() => log.push('job'));
+    expect(log).toEqual([]);
+    poller.pump(0);
+    expect(log).toEqual(['job']);
+  });
+
   it('does not block while a job queued by a job is waiting', () => {
     const poller = new PumpPoller({ wait });
     let runs = 0;
