@@ -5,12 +5,17 @@
  */
 import { defaultPoller, type Poller } from 'pollux';
 
-export type Backend = 'node' | 'epoll' | 'pump';
+export type Backend = 'node' | 'epoll' | 'pump' | 'pump-poll';
 
-export const BACKENDS: readonly Backend[] = ['node', 'epoll', 'pump'];
+export const BACKENDS: readonly Backend[] = ['node', 'epoll', 'pump', 'pump-poll'];
 
 /** The class each backend name stands for, as the tables print it. */
-export const POLLER_CLASS: Record<Backend, string> = { node: 'NodePoller', epoll: 'EpollPoller', pump: 'PumpPoller' };
+export const POLLER_CLASS: Record<Backend, string> = {
+  node: 'NodePoller',
+  epoll: 'EpollPoller',
+  pump: 'PumpPoller',
+  'pump-poll': 'PumpPoller (poll)',
+};
 
 export function isBackend(name: string): name is Backend {
   return (BACKENDS as readonly string[]).includes(name);
@@ -45,9 +50,11 @@ export async function startPoller(backend: Backend): Promise<RunningPoller> {
       const poller = new EpollPoller();
       return { poller, stop: () => poller.close() };
     }
-    case 'pump': {
+    case 'pump':
+    case 'pump-poll': {
+      // The pump waits in epoll by default; 'pump-poll' is its poll(2) mode, for the fd-count curve.
       const { PumpPoller, pumpOnNodeLoop } = await import('@pollux/poll-pump');
-      const poller = new PumpPoller();
+      const poller = new PumpPoller({ wait: backend === 'pump' ? 'epoll' : 'poll' });
       const stopPumping = pumpOnNodeLoop(poller, PUMP_TIMEOUT_MS);
       return {
         poller,

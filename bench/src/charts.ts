@@ -156,7 +156,8 @@ function curveSpec(title: string, list: readonly Row[], axis: NonNullable<Return
       { orient: 'bottom', scale: 'x', title: axis.title },
       { orient: 'left', scale: 'y', title: first?.unit ?? '', grid: true },
     ],
-    legends: [{ stroke: 'colour', fill: 'colour', orient: 'top-left', symbolType: 'stroke' }],
+    // Vega cuts legend labels at 160 px by default, which hides what tells two pollers apart.
+    legends: [{ stroke: 'colour', fill: 'colour', orient: 'top-left', symbolType: 'stroke', labelLimit: 320 }],
     marks: [
       {
         type: 'group',

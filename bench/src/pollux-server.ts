@@ -1,7 +1,7 @@
 /**
  * The pollux server, run as its own process: the bench's echo service (pollux-service.ts) on the
  * poller backend named by the second argument (default: node, i.e. what `createServer()` uses).
- * Usage: pollux-server.ts <socket path> [node|epoll|pump]. Prints "ready" once listening; exits
+ * Usage: pollux-server.ts <socket path> [node|epoll|pump|pump-poll]. Prints "ready" once listening; exits
  * on SIGTERM or when its parent closes stdin.
  */
 import { createServer } from 'pollux';
@@ -12,7 +12,7 @@ import { FD_COUNT_MOST_IDLE } from './workloads.js';
 
 const [address, backend = 'node'] = process.argv.slice(2);
 if (address === undefined || !isBackend(backend))
-  throw new Error('usage: pollux-server.ts <socket path> [node|epoll|pump]');
+  throw new Error('usage: pollux-server.ts <socket path> [node|epoll|pump|pump-poll]');
 
 const running = await startPoller(backend);
 // Room for the fd-count workload's idle connections and its busy one: the default cap (4,096)

@@ -6,7 +6,7 @@ import type { PumpPoller } from './pump-poller.js';
  * `setImmediate`. For a process whose only job is IPC, or tests; a host with a loop of its own
  * calls {@link PumpPoller.pump} from that loop instead.
  *
- * Each turn blocks in `poll(2)` for at most `timeoutMs` when nothing is ready (less when a
+ * Each turn blocks in its wait for at most `timeoutMs` when nothing is ready (less when a
  * pollux timer is due sooner: those run inside the pump), so Node's own timers, promises and
  * other I/O run between pumps, at most that late. pollux needs that: the client hands on frames
  * that came with the handshake through `setImmediate`, and its promises settle on Node's loop.

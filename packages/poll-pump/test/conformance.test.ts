@@ -1,11 +1,20 @@
 import { describePollerConformance } from '@pollux/core/testing';
 import { fileURLToPath } from 'node:url';
-import { createPoller, drivePoller, fds } from './drive.js';
+import * as epollMode from './drive.js';
+import * as pollMode from './drive-poll.js';
 
 describePollerConformance({
-  name: 'PumpPoller',
-  create: createPoller,
-  fds,
-  drive: drivePoller,
+  name: 'PumpPoller (epoll)',
+  create: epollMode.createPoller,
+  fds: epollMode.fds,
+  drive: epollMode.drivePoller,
   exitModule: fileURLToPath(new URL('./drive.ts', import.meta.url)),
+});
+
+describePollerConformance({
+  name: 'PumpPoller (poll)',
+  create: pollMode.createPoller,
+  fds: pollMode.fds,
+  drive: pollMode.drivePoller,
+  exitModule: fileURLToPath(new URL('./drive-poll.ts', import.meta.url)),
 });

@@ -6,6 +6,7 @@ import { PumpPoller, pumpOnNodeLoop } from '../src/index.js';
 
 export const fds = sys;
 
+/** A pump in its default mode, epoll. */
 export function createPoller(): PumpPoller {
   return new PumpPoller();
 }

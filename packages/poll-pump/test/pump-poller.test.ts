@@ -1,10 +1,12 @@
-import { rmSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { IpcClient, IpcServer, Ready } from '@pollux/core';
 import * as sys from '@pollux/sys';
 import { SocketTransport } from '@pollux/transport-socket';
 import { describe, expect, it } from 'vitest';
+import { openFdCount } from '../../../test/support/fds.js';
 import { useSocketPairs } from '../../../test/support/socket-pairs.js';
 import { PumpPoller } from '../src/index.js';
 
@@ -28,9 +30,13 @@ function pumpOnce(poller: PumpPoller): { count: number; seen: Map<number, number
   return { count: poller.pump(0), seen };
 }
 
-describe('PumpPoller', () => {
+it('refuses a wait mode it does not have with EINVAL', () => {
+  expect(() => new PumpPoller({ wait: 'select' as 'poll' })).toThrowError(expect.objectContaining({ code: 'EINVAL' }));
+});
+
+describe.each(['epoll', 'poll'] as const)('PumpPoller (%s)', (wait) => {
   it('reports readable, writable and hang-up, level-triggered', () => {
-    const poller = new PumpPoller();
+    const poller = new PumpPoller({ wait });
     const [a, b] = pair();
     watch(poller, a, Ready.Readable | Ready.Writable);
     let { count, seen } = pumpOnce(poller);
@@ -53,7 +59,7 @@ describe('PumpPoller', () => {
   });
 
   it('asks for peer hang-up only while reading', () => {
-    const poller = new PumpPoller();
+    const poller = new PumpPoller({ wait });
     const [a, b] = pair();
     sys.shutdown(b, 'write');
     watch(poller, a, 0);
@@ -63,8 +69,8 @@ describe('PumpPoller', () => {
     poller.remove(a);
   });
 
-  it('reports an error with the wanted I/O, a closed-but-watched fd (POLLNVAL) too', () => {
-    const poller = new PumpPoller();
+  it('reports an error with the wanted I/O', () => {
+    const poller = new PumpPoller({ wait });
     const [a, b] = pair();
     sys.writev(a, ONE_BYTE, 1);
     closeFd(b); // b dies with unread data: a gets ECONNRESET
@@ -73,9 +79,12 @@ describe('PumpPoller', () => {
     expect(seen.get(a)! & Ready.Readable).toBeTruthy();
     expect(sys.read(a, Buffer.alloc(8), 0, 8)).toBeLessThan(0);
     poller.remove(a);
+  });
 
+  it.runIf(wait === 'poll')('reports a closed-but-watched fd (POLLNVAL) as an error with the wanted I/O', () => {
     // The caller's bug: closing an fd without removing it first. poll(2) says POLLNVAL, an error
     // like any other: the write it wakes fails with EBADF.
+    const poller = new PumpPoller({ wait });
     const [c] = pair();
     watch(poller, c, Ready.Writable);
     closeFd(c);
@@ -83,8 +92,40 @@ describe('PumpPoller', () => {
     poller.remove(c);
   });
 
+  it.runIf(wait === 'epoll')('refuses to watch an fd that is not open (EBADF) or a regular file (EPERM)', () => {
+    const poller = new PumpPoller({ wait });
+    const file = openSync(fileURLToPath(import.meta.url), 'r');
+    try {
+      expect(() => poller.add(1 << 20, Ready.Readable, () => {})).toThrowError(
+        expect.objectContaining({ code: 'EBADF' }),
+      );
+      expect(() => poller.add(file, Ready.Readable, () => {})).toThrowError(expect.objectContaining({ code: 'EPERM' }));
+      expect(poller.size).toBe(0);
+    } finally {
+      closeSync(file);
+    }
+  });
+
+  it.runIf(wait === 'epoll')('holds its epoll fd only while it watches an fd', () => {
+    const poller = new PumpPoller({ wait });
+    const [a, b] = pair();
+    const before = openFdCount();
+    poller.add(a, Ready.Readable, () => {});
+    poller.add(b, Ready.Readable, () => {});
+    expect(openFdCount()).toBe(before + 1);
+    poller.remove(a);
+    expect(openFdCount()).toBe(before + 1);
+    poller.remove(b);
+    expect(openFdCount()).toBe(before);
+    expect(poller.pump(1)).toBe(0); // sleeps with nothing watched
+    poller.add(a, Ready.Writable, () => {});
+    expect(poller.pump(0)).toBe(1);
+    poller.close();
+    expect(openFdCount()).toBe(before);
+  });
+
   it('follows modify, and an empty interest watches nothing', () => {
-    const poller = new PumpPoller();
+    const poller = new PumpPoller({ wait });
     const [a, b] = pair();
     watch(poller, a, Ready.Readable);
     expect(pumpOnce(poller).count).toBe(0);
@@ -100,7 +141,7 @@ describe('PumpPoller', () => {
   });
 
   it('filters readiness already fetched by an interest changed in the same pump', () => {
-    const poller = new PumpPoller();
+    const poller = new PumpPoller({ wait });
     const [a] = pair();
     const [c] = pair();
     const calls: number[] = [];
@@ -116,7 +157,7 @@ describe('PumpPoller', () => {
   });
 
   it('never dispatches an fd removed by its own callback or by another fd of the same batch', () => {
-    const poller = new PumpPoller();
+    const poller = new PumpPoller({ wait });
     const pairs = [pair(), pair(), pair(), pair()];
     const calls: number[] = [];
     for (const [a, b] of pairs) {
@@ -133,8 +174,8 @@ describe('PumpPoller', () => {
     for (let turn = 0; turn < 3; turn++) expect(pumpOnce(poller).count).toBe(0);
   });
 
-  it('removes from the middle by swapping in the last slot, without losing the moved fd', () => {
-    const poller = new PumpPoller();
+  it('removes fds from the middle without losing the others, past the initial capacity', () => {
+    const poller = new PumpPoller({ wait });
     const ends = Array.from({ length: 40 }, () => pair()); // grows past the initial capacity of 16
     for (const [a, b] of ends) {
       sys.writev(b, ONE_BYTE, 1);
@@ -151,8 +192,20 @@ describe('PumpPoller', () => {
     expect(pumpOnce(poller).count).toBe(0);
   });
 
+  it('serves every ready fd within a few pumps when more are ready than one wait hands out', () => {
+    const poller = new PumpPoller({ wait });
+    const ends = Array.from({ length: 300 }, () => pair());
+    const dispatched = new Set<number>();
+    for (const [a] of ends) poller.add(a, Ready.Writable, (fd) => dispatched.add(fd));
+    // epoll hands out 64, then 128, then 256 (level-triggered fds rejoin the back of its ready
+    // list); poll(2) all at once.
+    for (let turn = 0; turn < 3; turn++) poller.pump(0);
+    expect(dispatched.size).toBe(ends.length);
+    poller.close();
+  });
+
   it("gives an fd removed and re-added during a pump only its new registration's events", () => {
-    const poller = new PumpPoller();
+    const poller = new PumpPoller({ wait });
     const [a, b] = pair();
     const [c, d] = pair();
     sys.writev(b, ONE_BYTE, 1);
@@ -179,7 +232,7 @@ describe('PumpPoller', () => {
   });
 
   it('rejects a second add with EEXIST, ignores removing an unknown fd, and refuses to pump re-entrantly', () => {
-    const poller = new PumpPoller();
+    const poller = new PumpPoller({ wait });
     const [a] = pair();
     poller.add(a, Ready.Writable, () => {
       expect(() => poller.pump(0)).toThrowError(expect.objectContaining({ code: 'EBUSY' }));
@@ -193,7 +246,7 @@ describe('PumpPoller', () => {
   });
 
   it('returns 0 at once with timeout 0, and after at most the timeout when nothing is ready', () => {
-    const poller = new PumpPoller();
+    const poller = new PumpPoller({ wait });
     const [a] = pair();
     expect(poller.pump(0)).toBe(0); // no fds
     expect(poller.pump(5)).toBe(0); // no fds: just sleeps
@@ -205,7 +258,7 @@ describe('PumpPoller', () => {
   });
 
   it('runs jobs in order inside pump: queued ones first, those a callback queues in the same pump', () => {
-    const poller = new PumpPoller();
+    const poller = new PumpPoller({ wait });
     const [a, b] = pair();
     const log: string[] = [];
     poller.job(() => log.push('queued before'));
@@ -227,8 +280,39 @@ describe('PumpPoller', () => {
     expect(log.at(-1)).toBe('queued by a job');
   });
 
+  it('runs a job queued by a continuation of a dispatch before the next pump, as soon as the microtasks have run', async () => {
+    // The round trip of a client: a reply settles a promise during a pump, its continuation sends
+    // the next request (a job that writes). The write must not wait for the next pump.
+    const poller = new PumpPoller({ wait });
+    const [a, b] = pair();
+    sys.writev(b, ONE_BYTE, 1);
+    const replied = new Promise<void>((resolve) => {
+      watch(poller, a, Ready.Readable, () => {
+        poller.remove(a);
+        resolve();
+      });
+    });
+    const requested = (async () => {
+      await replied;
+      poller.job(() => sys.writev(a, ONE_BYTE, 1));
+    })();
+    expect(poller.pump(0)).toBe(1);
+    await requested;
+    await new Promise<void>((resolve) => setImmediate(resolve)); // a turn of Node's loop, no pump
+    expect(sys.read(b, Buffer.alloc(8), 0, 8)).toBe(1);
+  });
+
+  it('runs a job queued outside any pump before a pump called in the same task', () => {
+    const poller = new PumpPoller({ wait });
+    const log: string[] = [];
+    poller.job(() => log.push('job'));
+    expect(log).toEqual([]);
+    poller.pump(0);
+    expect(log).toEqual(['job']);
+  });
+
   it('does not block while a job queued by a job is waiting', () => {
-    const poller = new PumpPoller();
+    const poller = new PumpPoller({ wait });
     let runs = 0;
     const again = (): void => {
       if (++runs < 5) poller.job(again);
@@ -239,7 +323,7 @@ describe('PumpPoller', () => {
   });
 
   it('never sleeps past the nearest timer: a long or endless pump with no fd ready returns having run it', () => {
-    const poller = new PumpPoller();
+    const poller = new PumpPoller({ wait });
     for (const timeout of [60_000, -1]) {
       let ranAt = -1;
       const start = poller.now();
@@ -258,7 +342,7 @@ describe('PumpPoller', () => {
   });
 
   it('does not block while a timer is due, and runs due timers after the dispatches of the pump', () => {
-    const poller = new PumpPoller();
+    const poller = new PumpPoller({ wait });
     const [a] = pair();
     const log: string[] = [];
     poller.timer(0, () => log.push('timer made before the pump'));
@@ -288,8 +372,8 @@ describe('PumpPoller', () => {
     expect(log).toEqual(['first', 'made by a timer']);
   });
 
-  it('waits on a timer of the longest delay without asking poll(2) for more than it can take', () => {
-    const poller = new PumpPoller();
+  it('waits on a timer of the longest delay without asking the kernel for more than it can take', () => {
+    const poller = new PumpPoller({ wait });
     const [a] = pair();
     const far = poller.timer(2 ** 40, () => {});
     poller.add(a, Ready.Writable, () => {});
@@ -300,7 +384,7 @@ describe('PumpPoller', () => {
   });
 
   it('lets a throwing callback escape pump, and reports the rest on the next pump', () => {
-    const poller = new PumpPoller();
+    const poller = new PumpPoller({ wait });
     const [a] = pair();
     const [c] = pair();
     const seen: number[] = [];
@@ -321,7 +405,7 @@ describe('PumpPoller', () => {
   });
 
   it('serves an IpcServer and an IpcClient on one pump: 10,000 pipelined echo requests', async () => {
-    const poller = new PumpPoller();
+    const poller = new PumpPoller({ wait });
     let driving = true;
     const drive = (): void => {
       if (!driving) return;
