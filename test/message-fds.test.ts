@@ -364,11 +364,23 @@ describe.each(backendMatrix)('fds with messages, server on $server, client on $c
   });
 });
 
-/** Waits for the server's answer to a raw client's hello. */
-async function untilWelcomed(raw: number): Promise<void> {
-  const reply = Buffer.alloc(256);
-  await until(() => sys.read(raw, reply, 0, reply.length) > 0);
-  expect(reply[4]).toBe(2);
+/**
+ * A raw client of the server at `address` that sent `greeting` and got its welcome: fds are read
+ * from the handshake on (before, the server reads none, and the kernel drops them).
+ */
+async function welcomedRawClient(address: string, greeting = hello(1)): Promise<number> {
+  const raw = sys.socketUnix();
+  try {
+    expect(sys.connectUnix(raw, address, false)).toBe(0);
+    expect(sys.writev(raw, [greeting], 1)).toBe(greeting.length);
+    const reply = Buffer.alloc(256);
+    await until(() => sys.read(raw, reply, 0, reply.length) > 0);
+    expect(reply[4]).toBe(2);
+    return raw;
+  } catch (error) {
+    sys.close(raw);
+    throw error;
+  }
 }
 
 describe.each(serverBackendMatrix)('a raw client lying about fds, server on $server', (backends) => {
@@ -380,25 +392,25 @@ describe.each(serverBackendMatrix)('a raw client lying about fds, server on $ser
     running = undefined;
   });
 
+  /** Starts a server whose `fds` service takes up to `maxFds` fds per request and answers 'ran'. */
+  async function serveRan(maxFds: number): Promise<TestServer> {
+    return startServerOn(
+      (server) => server.addService({ id: 1, name: 'fds', commands: { 1: () => Buffer.from('ran') } }),
+      { maxFdsPerMessage: maxFds },
+    );
+  }
+
   /**
    * Sends a hello, then a request whose header says `claimed` fds while `sent` travel with it,
    * and checks the server ends the connection as a protocol error and keeps none of them.
    */
   async function lie(claimed: number, sent: number, cap = 4): Promise<void> {
-    running = await startServerOn(
-      (server) => server.addService({ id: 1, name: 'fds', commands: { 1: () => Buffer.from('ran') } }),
-      { maxFdsPerMessage: cap },
-    );
+    running = await serveRan(cap);
     const { server } = running;
     const baseline = openFdCount();
     const end = pair();
-    const raw = sys.socketUnix();
+    const raw = await welcomedRawClient(running.address);
     try {
-      expect(sys.connectUnix(raw, running.address, false)).toBe(0);
-      const greeting = hello(1);
-      expect(sys.writev(raw, [greeting], 1)).toBe(greeting.length);
-      // Fds are read from the handshake on: before, the server reads none, and the kernel drops them.
-      await untilWelcomed(raw);
       const request = frame(4, 1, 1, Buffer.from('x'), 1, claimed);
       const fds = Array.from({ length: sent }, () => end.far);
       expect(sent > 0 ? sys.sendmsg(raw, [request], 1, fds) : sys.writev(raw, [request], 1)).toBe(request.length);
@@ -431,24 +443,16 @@ describe.each(serverBackendMatrix)('a raw client lying about fds, server on $ser
   });
 
   it('fds sent in the middle of a frame: the connection ends before they pile up', async () => {
-    running = await startServerOn(
-      (server) => server.addService({ id: 1, name: 'fds', commands: { 1: () => Buffer.from('ran') } }),
-      { maxFdsPerMessage: 1 },
-    );
+    running = await serveRan(1);
     const { server } = running;
     const baseline = openFdCount();
     const end = pair();
-    const raw = sys.socketUnix();
+    const raw = await welcomedRawClient(running.address);
     try {
-      expect(sys.connectUnix(raw, running.address, false)).toBe(0);
-      const greeting = hello(1);
-      expect(sys.writev(raw, [greeting], 1)).toBe(greeting.length);
-      await untilWelcomed(raw);
       // A request that says 100,000 bytes and one fd, then its payload a byte at a time, each with fds.
       const header = frame(4, 1, 1, Buffer.alloc(0), 100_000, 1);
       expect(sys.sendmsg(raw, [header], 1, [end.far])).toBe(header.length);
-      let sent = 0;
-      for (; sent < 200; sent++) {
+      for (let sends = 0; sends < 200; sends++) {
         if (sys.sendmsg(raw, [Buffer.from([0])], 1, [end.far, end.far, end.far]) < 0) break;
         if (server.stats().protocolErrors === 1) break;
       }
@@ -475,12 +479,10 @@ describe.each(serverBackendMatrix)('a raw client lying about fds, server on $ser
     const { server } = running;
     const end = pair();
     const baseline = openFdCount();
-    const raw = sys.socketUnix();
+    // The client takes fds, so the server answers with them.
+    const raw = await welcomedRawClient(running.address, hello(1, 1, '', 1 << 20, 253));
     try {
-      expect(sys.connectUnix(raw, running.address, false)).toBe(0);
-      const greeting = hello(1, 1, '', 1 << 20, 253);
       const requests = Buffer.concat(Array.from({ length: 3000 }, (_, id) => frame(4, 1, id)));
-      expect(sys.writev(raw, [greeting], 1)).toBe(greeting.length);
       let written = 0;
       while (written < requests.length) {
         const n = sys.writev(raw, [requests.subarray(written)], 1);

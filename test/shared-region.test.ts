@@ -27,6 +27,20 @@ afterEach(() => {
   expect(openFdCount(), 'fds leaked by this test').toBe(fdBaseline);
 });
 
+/** What each way a reader tries to write a sealed region gets (the region-reader fixture's `attack`). */
+const WRITES_REFUSED = {
+  mmapWritable: 'EPERM',
+  write: 'EPERM',
+  truncate: 'EPERM',
+  grow: 'EPERM',
+  addSeal: 'EPERM',
+  // A memfd's inode is mode 0777: anyone holding the fd reopens it read-write...
+  reopenReadWrite: 'ok',
+  // ... and the seals still refuse every write through it.
+  reopenedWrite: 'EPERM',
+  reopenedMmapWritable: 'EPERM',
+};
+
 /** Counter changes each reader must see before the writer is killed: proof they raced it. */
 const UPDATES = 2000;
 
@@ -104,18 +118,7 @@ describe('read-only shared regions across processes', () => {
 
     const { uid, attacks } = await reader.next('attacks');
     expect(uid).toBe(user.uid ?? process.getuid!());
-    expect(attacks).toEqual({
-      mmapWritable: 'EPERM',
-      write: 'EPERM',
-      truncate: 'EPERM',
-      grow: 'EPERM',
-      addSeal: 'EPERM',
-      // A memfd's inode is mode 0777: anyone holding the fd reopens it read-write...
-      reopenReadWrite: 'ok',
-      // ... and the seals still refuse every write through it.
-      reopenedWrite: 'EPERM',
-      reopenedMmapWritable: 'EPERM',
-    });
+    expect(attacks).toEqual(WRITES_REFUSED);
     expect(await reader.next('snapshot')).toMatchObject({ counter: 42, version: 1 });
     expect(await reader.exited).toEqual({ code: 0, signal: null });
 
@@ -194,16 +197,7 @@ describe('regions handed over by name on a pollux connection', () => {
       });
       const { uid, attacks } = await reader.next('attacks');
       expect(uid).toBe(65534);
-      expect(attacks).toEqual({
-        mmapWritable: 'EPERM',
-        write: 'EPERM',
-        truncate: 'EPERM',
-        grow: 'EPERM',
-        addSeal: 'EPERM',
-        reopenReadWrite: 'ok',
-        reopenedWrite: 'EPERM',
-        reopenedMmapWritable: 'EPERM',
-      });
+      expect(attacks).toEqual(WRITES_REFUSED);
       expect(await reader.next('snapshot')).toMatchObject({ counter: 42, version: 1 });
       expect(await reader.exited).toEqual({ code: 0, signal: null });
     } finally {

@@ -107,8 +107,6 @@ export class ClientSession implements LinkOwner {
   private readonly highWater: number;
   /** The most fds a message from the server may carry: what the hello offered, as the channel allows. */
   private readonly maxFds: number;
-  /** The most fds a request may carry, once the welcome said. */
-  peerMaxFds = 0;
   /** Requests sent on this connection, modulo 2^32: the last one's {@link ClientRequest.sequence}. */
   private requestsSent = 0;
   /** From the server's goodbye: how many of this connection's requests it read. */
@@ -152,6 +150,11 @@ export class ClientSession implements LinkOwner {
 
   get isOpen(): boolean {
     return this.sessionState === SessionState.Open;
+  }
+
+  /** The most fds a request may carry, once the welcome said. */
+  get peerMaxFds(): number {
+    return this.link.peerMaxFds;
   }
 
   get pendingCount(): number {
@@ -304,8 +307,7 @@ export class ClientSession implements LinkOwner {
       this.serviceName = welcome.serviceName;
       this.maxMessage = welcome.maxMessage;
       this.link.maxMessage = welcome.maxMessage;
-      this.peerMaxFds = Math.min(welcome.maxFds, MAX_FDS_PER_MESSAGE);
-      this.link.peerMaxFds = this.peerMaxFds;
+      this.link.peerMaxFds = Math.min(welcome.maxFds, MAX_FDS_PER_MESSAGE);
       this.link.acceptFds(this.maxFds);
       this.sessionState = SessionState.Open;
       // Frames after the welcome (events from the service's created hook) wait until the caller

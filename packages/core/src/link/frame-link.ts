@@ -201,7 +201,11 @@ export class FrameLink {
     this.fdArrivals = maxFds > 0 ? [] : undefined;
   }
 
-  /** Sets the most fds a message to the peer may carry, once the handshake said. */
+  /** The most fds a message to the peer may carry, once the handshake said; 0 until then. */
+  get peerMaxFds(): number {
+    return this.peerFds;
+  }
+
   set peerMaxFds(count: number) {
     this.peerFds = count;
   }
@@ -217,7 +221,7 @@ export class FrameLink {
    */
   duplicateFds(fds: readonly number[]): number[] {
     const channel = this.channel;
-    if ((channel.maxFdsPerWrite ?? 0) === 0 || channel.duplicateFd === undefined) {
+    if (fdLimit(channel, MAX_FDS_PER_MESSAGE) === 0) {
       throw new IpcError(
         'ENOTSUP',
         'this connection cannot pass fds: its transport does not carry them (use the socket transport)',
@@ -234,7 +238,7 @@ export class FrameLink {
     }
     const copies: number[] = [];
     for (const fd of fds) {
-      const copy = Number.isInteger(fd) && fd >= 0 ? channel.duplicateFd(fd) : -1;
+      const copy = Number.isInteger(fd) && fd >= 0 ? channel.duplicateFd!(fd) : -1;
       if (copy < 0) {
         closeAll(copies, this.closeFdFn);
         if (copy === -1) throw new IpcError('EINVAL', `fds must be fd numbers, got ${String(fd)}`);

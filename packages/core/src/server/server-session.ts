@@ -483,6 +483,7 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     this.maxMessage = Math.min(hello.maxMessage, this.settings.maxMessageSize);
     this.service = service;
     this.connection = new Connection(this.id, credentials, this.maxMessage, context, this);
+    const maxFds = fdLimit(this.channel, this.settings.maxFds);
     this.sessionState = SessionState.Open;
     this.link.send(
       FrameKind.Welcome,
@@ -491,7 +492,7 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
       encodeWelcome({
         version: PROTOCOL_VERSION,
         maxMessage: this.maxMessage,
-        maxFds: fdLimit(this.channel, this.settings.maxFds),
+        maxFds,
         serviceId: definition.id,
         serviceName: definition.name,
       }),
@@ -499,7 +500,7 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     // Requests the client wrote with its hello were sized before it knew the agreed maximum.
     this.link.maxMessage = Math.max(this.maxMessage, EARLY_REQUEST_MAX);
     this.link.peerMaxFds = Math.min(hello.maxFds, MAX_FDS_PER_MESSAGE);
-    this.link.acceptFds(fdLimit(this.channel, this.settings.maxFds));
+    this.link.acceptFds(maxFds);
     service.opened(this.connection);
     // Before any hook or listener runs, so a connection they close is seen opening first.
     if (diagnostics.connectionOpen.hasSubscribers) {
