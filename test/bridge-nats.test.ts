@@ -1,5 +1,5 @@
 // pollux services over NATS: a real nats-server, real pollux servers and bridges in other processes.
-import { NatsBridge, RemoteClient } from '@pollux/bridge-nats';
+import { BRIDGE_PROTOCOL_VERSION, NatsBridge, RemoteClient } from '@pollux/bridge-nats';
 import { connect as connectNats, type NatsConnection } from 'nats';
 import { connect, contractClient, defineContract, IpcError, jsonCodec, utf8Codec, type IpcClient } from 'pollux';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -108,6 +108,9 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       const answers = await Promise.all(payloads.map((payload) => remote.request(BridgedCommand.Echo, payload)));
       expect(answers.map(String)).toEqual(payloads.map(String));
       expect(bridge.stats).toMatchObject({ requests: 200, errors: 0, inFlight: 0 });
+      // Any NATS client reaches command 1 on pollux.demo.1: the payload is the pollux payload.
+      const raw = await connections[1]!.request(`pollux.demo.${BridgedCommand.Echo}`, Buffer.from('raw'));
+      expect(Buffer.from(raw.data).toString()).toBe('raw');
 
       const refused = await remote.request(BridgedCommand.Refuse).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(IpcError);
@@ -119,7 +122,18 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       });
     });
 
-    it('publishes the allowed events, and never another', async () => {
+    it('publishes the allowed events on pollux.<service>.events.<id>, and never another', async () => {
+      const observer = await natsConnection();
+      const published: [string, string][] = [];
+      const observed = new Promise<void>((resolve) =>
+        observer.subscribe('pollux.>', {
+          callback: (_error, msg) => {
+            published.push([msg.subject, Buffer.from(msg.data).toString()]);
+            if (msg.subject.includes('.events.')) resolve();
+          },
+        }),
+      );
+      await observer.flush();
       const seen: [number, string][] = [];
       const got = new Promise<void>((resolve) =>
         remote.on('event', (event, payload) => {
@@ -133,6 +147,12 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       // bridge published it, it would be here already.
       expect(seen).toEqual([[BridgedEvent.Public, 'hello']]);
       expect(bridge.stats.events).toBe(1);
+      // What any NATS subscriber sees: the request on the command's subject, then the event.
+      await observed;
+      expect(published).toEqual([
+        [`pollux.demo.${BridgedCommand.Emit}`, 'hello'],
+        [`pollux.demo.events.${BridgedEvent.Public}`, 'hello'],
+      ]);
     });
 
     it('leaves a command off the allow-list unreachable', async () => {
@@ -159,10 +179,11 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       socket.remove();
     });
 
-    async function startPollux(maxMessageSize?: number): Promise<void> {
+    async function startPollux(maxMessageSize?: number, env: Record<string, string> = {}): Promise<void> {
       server = spawnPeer(
         'bridged-server',
         maxMessageSize === undefined ? [socket.address] : [socket.address, String(maxMessageSize)],
+        { env },
       );
       await server.next('listening');
     }
@@ -177,9 +198,14 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       await remote.request(BridgedCommand.Echo, Buffer.from('counted'));
       await expect(remote.request(BridgedCommand.Refuse)).rejects.toMatchObject({ code: 'EACCES' });
 
+      const pings = [];
+      for await (const ping of await observer.services.client().ping('pollux-demo')) pings.push(ping);
+      expect(pings).toEqual([expect.objectContaining({ name: 'pollux-demo', version: BRIDGE_PROTOCOL_VERSION })]);
+
       const infos = [];
       for await (const info of await observer.services.client().info('pollux-demo')) infos.push(info);
       expect(infos).toHaveLength(1);
+      expect(infos[0]!.id).toBe(pings[0]!.id);
       expect(infos[0]!.metadata).toMatchObject({ 'pollux.service_id': '7', 'pollux.service_name': 'demo' });
       expect(infos[0]!.endpoints.map((endpoint) => endpoint.subject).sort()).toEqual(
         ALLOWED_COMMANDS.map((command) => `pollux.demo.${command}`).sort(),
@@ -361,6 +387,22 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       await remote.close();
     });
 
+    it('ends with ENOTCONN when its NATS connection closes, failing what was in flight', async () => {
+      nats = await startNats();
+      await startPollux();
+      await spawnBridge().next('bridging');
+      const callerNats = await natsConnection();
+      const remote = await RemoteClient.connect(callerNats, { service: 'demo' });
+      const closed = new Promise<IpcError>((resolve) => remote.once('close', resolve));
+      const held = remote.request(BridgedCommand.Stall);
+      await server.next('stalled');
+      await callerNats.close();
+      await expect(held).rejects.toMatchObject({ code: 'ENOTCONN' });
+      expect(await closed).toMatchObject({ code: 'ENOTCONN' });
+      await expect(remote.request(BridgedCommand.Echo)).rejects.toMatchObject({ code: 'ENOTCONN' });
+      expect(remote.isOpen).toBe(false);
+    });
+
     it('gives typed calls through contractClient, as over a local client', async () => {
       nats = await startNats();
       await startPollux();
@@ -402,6 +444,31 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       await expect(RemoteClient.connect(await natsConnection(), { service: 'demo' })).rejects.toMatchObject({
         code: 'ENOENT',
       });
+    });
+
+    it("lets the service's accept hook judge each bridge by its own credentials", async () => {
+      nats = await startNats();
+      // The hook admits this test's process and nobody else: not the bridge processes.
+      await startPollux(undefined, { BRIDGED_ADMIT_PID: String(process.pid) });
+      const refused = spawnBridge();
+      expect(await refused.next('refused')).toMatchObject({ code: 'EACCES' });
+      await refused.exited;
+      // So nothing of the service is on NATS: a caller finds no bridge and reaches no command.
+      const callerNats = await natsConnection();
+      await expect(RemoteClient.connect(callerNats, { service: 'demo' })).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(callerNats.request(`pollux.demo.${BridgedCommand.Echo}`)).rejects.toMatchObject({ code: '503' });
+
+      // A bridge in the admitted process serves, and the service sees that process behind each call.
+      const client = await spawnlessClient();
+      const bridge = await NatsBridge.start({
+        nats: await natsConnection(),
+        services: [{ client, commands: ALLOWED_COMMANDS }],
+      });
+      const remote = await RemoteClient.connect(callerNats, { service: 'demo' });
+      expect(Number(await remote.request(BridgedCommand.WhoAsks))).toBe(process.pid);
+      await remote.close();
+      await bridge.close();
+      await client.close();
     });
 
     it('refuses a caller without the right NATS credentials, and serves one with them', async () => {

@@ -1,9 +1,9 @@
 // NatsBridge: serves chosen commands and events of pollux services on NATS, as a pollux client.
 import { IpcError, type IpcClient } from '@pollux/core';
 import { EventEmitter } from 'eventemitter3';
-import { ErrorCode, type NatsConnection, type Service, type ServiceMsg } from 'nats';
+import type { NatsConnection, Service, ServiceMsg } from 'nats';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, ServiceSubjects, subjectPrefix, subjectToken } from './subjects.js';
-import { errorHeaders } from './wire-errors.js';
+import { errorHeaders, natsRefusal } from './wire-errors.js';
 import { BRIDGE_PROTOCOL_VERSION, SERVICE_METADATA } from './service-metadata.js';
 import { idList, timeoutOption } from './options.js';
 
@@ -357,16 +357,4 @@ function respondError(msg: ServiceMsg, error: IpcError): void {
   } catch {
     // Only a closed NATS connection refuses an empty reply; the caller times out.
   }
-}
-
-/** What NATS's refusal to publish `what` means to a pollux user. */
-function natsRefusal(cause: unknown, what: string, nats: NatsConnection): IpcError {
-  if ((cause as { code?: unknown }).code === ErrorCode.MaxPayloadExceeded) {
-    return new IpcError(
-      'EMSGSIZE',
-      `${what} exceeds the NATS server's max_payload of ${nats.info?.max_payload ?? '?'} bytes: raise max_payload in the NATS server's configuration, or send less`,
-      { cause },
-    );
-  }
-  return new IpcError('EIO', `NATS refused ${what}: ${(cause as Error).message}`, { cause });
 }

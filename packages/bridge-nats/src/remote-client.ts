@@ -5,7 +5,7 @@ import { createInbox, type Msg, type NatsConnection, type Status, type Subscript
 import { timeoutOption } from './options.js';
 import { BRIDGE_PROTOCOL_VERSION, SERVICE_METADATA } from './service-metadata.js';
 import { DEFAULT_PREFIX, ServiceSubjects, subjectPrefix, subjectToken } from './subjects.js';
-import { replyError } from './wire-errors.js';
+import { lookupError, natsRefusal, noBridge, publishDenied, replyError } from './wire-errors.js';
 
 /** Options of {@link RemoteClient.connect}. */
 export interface RemoteClientOptions {
@@ -136,12 +136,8 @@ export class RemoteClient extends EventEmitter<RemoteClientEvents> {
     const timeout = timeoutOption('timeout', options.timeout ?? DEFAULT_TIMEOUT);
     if (options.signal?.aborted) throw new IpcError('ECANCELED', 'connect was cancelled');
     if (nats.isClosed()) throw new IpcError('ENOTCONN', 'the NATS connection is closed: connect again');
-    const lookup = nats.request(subjects.info, undefined, { timeout }).catch((error: unknown) => {
-      const code = (error as { code?: unknown }).code;
-      if (code === '503') throw noBridge(subjects, `no bridge serves service "${subjects.token}"`);
-      if (code === 'TIMEOUT')
-        throw new IpcError('ETIMEDOUT', `no bridge of service "${subjects.token}" answered within ${timeout} ms`);
-      throw IpcError.from(error, 'EIO');
+    const lookup = nats.request(subjects.info, undefined, { timeout }).catch((cause: unknown) => {
+      throw lookupError(cause, subjects, timeout, nats);
     });
     const reply = await abortable(lookup, options.signal);
     let info: ServiceInfoReply;
@@ -231,11 +227,7 @@ export class RemoteClient extends EventEmitter<RemoteClientEvents> {
       try {
         this.#nats.publish(subject, payload, { reply: `${this.#inbox}.${id}` });
       } catch (cause) {
-        const refused =
-          (cause as { code?: unknown }).code === 'MAX_PAYLOAD_EXCEEDED'
-            ? this.#oversize(payload)
-            : IpcError.from(cause, 'ENOTCONN');
-        this.#settle(id)?.reject(refused);
+        this.#settle(id)?.reject(natsRefusal(cause, `the request of ${payload.length} bytes`, this.#nats));
         return;
       }
       this.#stats.requests++;
@@ -336,12 +328,7 @@ export class RemoteClient extends EventEmitter<RemoteClientEvents> {
       if (denied?.operation !== 'publish') continue;
       for (const [id, pending] of this.#pending) {
         if (pending.subject !== denied.subject) continue;
-        this.#settle(id)?.reject(
-          new IpcError(
-            'EACCES',
-            `the NATS server refused this client's request to ${denied.subject}: its NATS user lacks the permission to publish there`,
-          ),
-        );
+        this.#settle(id)?.reject(publishDenied(denied.subject));
       }
     }
   }
@@ -359,14 +346,6 @@ export class RemoteClient extends EventEmitter<RemoteClientEvents> {
     }
     this.emit('close', reason);
   }
-}
-
-/** `ENOENT`, as for a local service nobody listens for: the subject has no subscriber on NATS. */
-function noBridge(subjects: ServiceSubjects, what: string): IpcError {
-  return new IpcError(
-    'ENOENT',
-    `${what} under "${subjects.root}" on NATS (no responders): start a bridge that allows it, or check the prefix and service`,
-  );
 }
 
 /** The bytes of a message as a Buffer, without a copy. */

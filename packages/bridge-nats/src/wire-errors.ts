@@ -1,6 +1,16 @@
-// How an IpcError crosses NATS: a NATS service error whose pollux code travels in a header.
+// Every mapping between NATS's failures and IpcError, both ways: an IpcError crosses NATS as a
+// NATS service error whose pollux code travels in a header; NATS's own refusals become IpcErrors.
 import { IpcError, isErrnoCode, type IpcErrorCode } from '@pollux/core';
-import { ErrorCode, ServiceErrorCodeHeader, ServiceErrorHeader, headers, type Msg, type MsgHdrs } from 'nats';
+import {
+  ErrorCode,
+  ServiceErrorCodeHeader,
+  ServiceErrorHeader,
+  headers,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+} from 'nats';
+import type { ServiceSubjects } from './subjects.js';
 
 /** The header that carries an error's errno-style pollux code (`ENOSYS`, `ETIMEDOUT`, …). */
 export const POLLUX_ERROR_HEADER = 'Pollux-Error';
@@ -64,4 +74,66 @@ export function replyError(reply: Msg, noResponder: () => IpcError): IpcError | 
     'EREMOTEIO',
     `the responder failed with NATS service error ${status || '(no status)'}: ${description || '(no description)'}`,
   );
+}
+
+/** `ENOENT`, as for a local service nobody listens for: the subject has no subscriber on NATS. */
+export function noBridge(subjects: ServiceSubjects, what: string): IpcError {
+  return new IpcError(
+    'ENOENT',
+    `${what} under "${subjects.root}" on NATS (no responders): start a bridge that allows it, or check the prefix and service`,
+  );
+}
+
+/** `EACCES`: the NATS server refused a publish to `subject` by its permissions. */
+export function publishDenied(subject: string): IpcError {
+  return new IpcError(
+    'EACCES',
+    `the NATS server refused this client's request to ${subject}: its NATS user lacks the permission to publish there`,
+  );
+}
+
+/** The `code` of an error the `nats` package threw (its `ErrorCode`), if it has one. */
+function natsCode(cause: unknown): unknown {
+  return (cause as { code?: unknown } | undefined)?.code;
+}
+
+/**
+ * What NATS's refusal to send `what` (a request, a response, an event) means to a pollux user:
+ * `EMSGSIZE` beyond the NATS server's `max_payload`, `ENOTCONN` on a closed connection, `EIO`
+ * for anything else.
+ */
+export function natsRefusal(cause: unknown, what: string, nats: NatsConnection): IpcError {
+  switch (natsCode(cause)) {
+    case ErrorCode.MaxPayloadExceeded:
+      return new IpcError(
+        'EMSGSIZE',
+        `${what} exceeds the NATS server's max_payload of ${nats.info?.max_payload ?? '?'} bytes: raise max_payload in the NATS server's configuration, or send less`,
+        { cause },
+      );
+    case ErrorCode.ConnectionClosed:
+      return new IpcError('ENOTCONN', `NATS refused ${what}: the NATS connection is closed, connect again`, {
+        cause,
+      });
+    default:
+      return new IpcError('EIO', `NATS refused ${what}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** What the failure of a look-up in the NATS services API (a NATS request to `$SRV.INFO.…`) means. */
+export function lookupError(
+  cause: unknown,
+  subjects: ServiceSubjects,
+  timeout: number,
+  nats: NatsConnection,
+): IpcError {
+  switch (natsCode(cause)) {
+    case ErrorCode.NoResponders:
+      return noBridge(subjects, `no bridge serves service "${subjects.token}"`);
+    case ErrorCode.Timeout:
+      return new IpcError('ETIMEDOUT', `no bridge of service "${subjects.token}" answered within ${timeout} ms`, {
+        cause,
+      });
+    default:
+      return natsRefusal(cause, `the look-up of service "${subjects.token}"`, nats);
+  }
 }
