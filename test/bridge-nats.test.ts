@@ -1,5 +1,11 @@
 // pollux services over NATS: a real nats-server, real pollux servers and bridges in other processes.
-import { BRIDGE_PROTOCOL_VERSION, NatsBridge, RemoteClient } from '@pollux/bridge-nats';
+import {
+  BRIDGE_PROTOCOL_VERSION,
+  NatsBridge,
+  RemoteClient,
+  type NatsBridgeOptions,
+  type RemoteClientOptions,
+} from '@pollux/bridge-nats';
 import { connect as connectNats, type NatsConnection } from 'nats';
 import { connect, contractClient, defineContract, IpcError, jsonCodec, utf8Codec, type IpcClient } from 'pollux';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -173,7 +179,11 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       socket = scratchSocket();
     });
 
+    /** What a test opened in this process, ended after it however it went, newest first. */
+    const opened: { destroy(): void }[] = [];
+
     afterEach(async () => {
+      for (const thing of opened.splice(0).reverse()) thing.destroy();
       await stopPeer(server);
       await nats.stop();
       socket.remove();
@@ -194,7 +204,7 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       const bridge = spawnBridge();
       await bridge.next('bridging');
       const observer = await natsConnection();
-      const remote = await RemoteClient.connect(observer, { service: 'demo' });
+      const remote = await connectRemote(observer, { service: 'demo' });
       await remote.request(BridgedCommand.Echo, Buffer.from('counted'));
       await expect(remote.request(BridgedCommand.Refuse)).rejects.toMatchObject({ code: 'EACCES' });
 
@@ -231,11 +241,11 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       await startPollux(4 * maxPayload);
       const fdsBefore = openFdCount();
       const client = await spawnlessClient();
-      const bridge = await NatsBridge.start({
+      const bridge = await startBridge({
         nats: await natsConnection(),
         services: [{ client, commands: ALLOWED_COMMANDS, events: ALLOWED_EVENTS }],
       });
-      const remote = await RemoteClient.connect(await natsConnection(), { service: 'demo' });
+      const remote = await connectRemote(await natsConnection(), { service: 'demo' });
       expect(remote.maxMessageSize).toBe(maxPayload);
 
       const largest = Buffer.alloc(maxPayload, 0x5a);
@@ -273,7 +283,7 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       await startPollux();
       const first = spawnBridge();
       await first.next('bridging');
-      const remote = await RemoteClient.connect(await natsConnection(), { service: 'demo' });
+      const remote = await connectRemote(await natsConnection(), { service: 'demo' });
 
       const held = remote.request(BridgedCommand.Stall, Buffer.alloc(0), { timeout: 3000 });
       await server.next('stalled');
@@ -297,7 +307,7 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       const bridges = [spawnBridge(), spawnBridge()];
       await Promise.all(bridges.map((bridge) => bridge.next('bridging')));
       const observer = await natsConnection();
-      const remote = await RemoteClient.connect(observer, { service: 'demo' });
+      const remote = await connectRemote(observer, { service: 'demo' });
 
       const answers = await Promise.all(Array.from({ length: 200 }, () => remote.request(BridgedCommand.WhoAsks)));
       const perBridge = new Map<number, number>();
@@ -321,12 +331,12 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       const fdsBefore = openFdCount();
       const client = await spawnlessClient();
       const bridgeNats = await natsConnection();
-      const bridge = await NatsBridge.start({
+      const bridge = await startBridge({
         nats: bridgeNats,
         services: [{ client, commands: [BridgedCommand.Echo] }],
       });
       const callerNats = await natsConnection();
-      const remote = await RemoteClient.connect(callerNats, { service: 'demo' });
+      const remote = await connectRemote(callerNats, { service: 'demo' });
       expect(String(await remote.request(BridgedCommand.Echo, Buffer.from('before')))).toBe('before');
 
       const reconnected = Promise.all([nextStatus(bridgeNats, 'reconnect'), nextStatus(callerNats, 'reconnect')]);
@@ -350,11 +360,11 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       nats = await startNats();
       await startPollux();
       const client = await spawnlessClient();
-      const bridge = await NatsBridge.start({
+      const bridge = await startBridge({
         nats: await natsConnection(),
         services: [{ client, commands: [BridgedCommand.Echo] }],
       });
-      const remote = await RemoteClient.connect(await natsConnection(), { service: 'demo' });
+      const remote = await connectRemote(await natsConnection(), { service: 'demo' });
       const stopped = new Promise<[string, IpcError]>((resolve) =>
         bridge.once('serviceStopped', (subject, reason) => resolve([subject, reason])),
       );
@@ -372,7 +382,7 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       nats = await startNats();
       await startPollux();
       await spawnBridge().next('bridging');
-      const remote = await RemoteClient.connect(await natsConnection(), { service: 'demo' });
+      const remote = await connectRemote(await natsConnection(), { service: 'demo' });
       const controller = new AbortController();
       const held = remote.request(BridgedCommand.Stall, Buffer.alloc(0), { signal: controller.signal });
       await server.next('stalled');
@@ -392,7 +402,7 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       await startPollux();
       await spawnBridge().next('bridging');
       const callerNats = await natsConnection();
-      const remote = await RemoteClient.connect(callerNats, { service: 'demo' });
+      const remote = await connectRemote(callerNats, { service: 'demo' });
       const closed = new Promise<IpcError>((resolve) => remote.once('close', resolve));
       const held = remote.request(BridgedCommand.Stall);
       await server.next('stalled');
@@ -414,7 +424,7 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
         },
         events: { public: { id: BridgedEvent.Public, payload: utf8Codec } },
       });
-      const remote = await RemoteClient.connect(await natsConnection(), { service: 'demo' });
+      const remote = await connectRemote(await natsConnection(), { service: 'demo' });
       const typed = contractClient(remote, contract);
       expect(await typed.call.echo({ n: 42 })).toEqual({ n: 42 });
       expect(typed.client).toBe(remote);
@@ -460,11 +470,11 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
 
       // A bridge in the admitted process serves, and the service sees that process behind each call.
       const client = await spawnlessClient();
-      const bridge = await NatsBridge.start({
+      const bridge = await startBridge({
         nats: await natsConnection(),
         services: [{ client, commands: ALLOWED_COMMANDS }],
       });
-      const remote = await RemoteClient.connect(callerNats, { service: 'demo' });
+      const remote = await connectRemote(callerNats, { service: 'demo' });
       expect(Number(await remote.request(BridgedCommand.WhoAsks))).toBe(process.pid);
       await remote.close();
       await bridge.close();
@@ -486,14 +496,14 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
       const client = await spawnlessClient();
       const bridgeNats = await connectNats({ servers: nats.url, user: 'bridge', pass: 'bridge-secret' });
       connections.push(bridgeNats);
-      const bridge = await NatsBridge.start({ nats: bridgeNats, services: [{ client, commands: ALLOWED_COMMANDS }] });
+      const bridge = await startBridge({ nats: bridgeNats, services: [{ client, commands: ALLOWED_COMMANDS }] });
 
       await expect(connectNats({ servers: nats.url, user: 'caller', pass: 'wrong' })).rejects.toMatchObject({
         code: 'AUTHORIZATION_VIOLATION',
       });
       const callerNats = await connectNats({ servers: nats.url, user: 'caller', pass: 'caller-secret' });
       connections.push(callerNats);
-      const remote = await RemoteClient.connect(callerNats, { service: 'demo' });
+      const remote = await connectRemote(callerNats, { service: 'demo' });
       expect(String(await remote.request(BridgedCommand.Echo, Buffer.from('allowed')))).toBe('allowed');
       // The caller may not publish to another command's subject: the NATS server refuses it, so
       // the request never reaches a bridge, and the caller hears why.
@@ -505,8 +515,24 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
     });
 
     /** A pollux client of the bridged service in this process. */
-    function spawnlessClient(): Promise<IpcClient> {
-      return connect(socket.address, BRIDGED_SERVICE.name);
+    async function spawnlessClient(): Promise<IpcClient> {
+      const client = await connect(socket.address, BRIDGED_SERVICE.name);
+      opened.push(client);
+      return client;
+    }
+
+    /** A bridge in this process. */
+    async function startBridge(options: NatsBridgeOptions): Promise<NatsBridge> {
+      const bridge = await NatsBridge.start(options);
+      opened.push(bridge);
+      return bridge;
+    }
+
+    /** A remote client in this process. */
+    async function connectRemote(nats: NatsConnection, options: RemoteClientOptions): Promise<RemoteClient> {
+      const remote = await RemoteClient.connect(nats, options);
+      opened.push(remote);
+      return remote;
     }
   });
 });

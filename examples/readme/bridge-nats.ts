@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -10,7 +10,8 @@ import { connect, createServer } from 'pollux';
 // A NATS server with two users. In production it runs as a service (with TLS: see below); the
 // example starts one on a free loopback port. The bridge may serve pollux subjects and answer
 // the services API; the caller may call command 0 of "kv", look the service up, and read replies.
-const config = join(mkdtempSync(join(tmpdir(), 'nats-example-')), 'nats.conf');
+const configDir = mkdtempSync(join(tmpdir(), 'nats-example-'));
+const config = join(configDir, 'nats.conf');
 writeFileSync(
   config,
   `authorization { users = [
@@ -22,6 +23,11 @@ writeFileSync(
 );
 const natsServer = spawn('nats-server', ['-c', config, '-a', '127.0.0.1', '-p', '-1'], {
   stdio: ['ignore', 'ignore', 'pipe'],
+});
+// However the program ends, a failure halfway included, the NATS server ends with it.
+process.on('exit', () => {
+  natsServer.kill();
+  rmSync(configDir, { recursive: true, force: true });
 });
 let port = '';
 for await (const line of createInterface({ input: natsServer.stderr })) {
@@ -60,4 +66,4 @@ await kv.close();
 await bridge.close();
 await Promise.all([callerNats.close(), bridgeNats.close(), bridgeClient.close(), local.close()]);
 await server.close();
-natsServer.kill();
+natsServer.kill(); // a running child would keep this program alive

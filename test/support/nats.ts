@@ -78,9 +78,21 @@ export async function startNats(config = ''): Promise<NatsServer> {
   };
 }
 
+/**
+ * The nats-servers of this process that still run. Tests stop theirs in their hooks; these are
+ * killed when the process exits, for a test that ended before its hook could (a server that never
+ * became ready, a hook that timed out).
+ */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** Starts nats-server with `args`, resolving with its client port once it logs that it is ready. */
 function launch(args: string[], started: (child: ChildProcess) => void): Promise<number> {
   const child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   started(child);
   return new Promise((resolve, reject) => {
     let port: number | undefined;
