@@ -1,5 +1,5 @@
 // NatsBridge: serves chosen commands and events of pollux services on NATS, as a pollux client.
-import { IpcError, type IpcClient } from '@pollux/core';
+import { IpcError, type IpcClient, type RequestOptions } from '@pollux/core';
 import { EventEmitter } from 'eventemitter3';
 import type { NatsConnection, Service, ServiceMsg } from 'nats';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, ServiceSubjects, subjectPrefix, subjectToken } from './subjects.js';
@@ -115,7 +115,8 @@ export class NatsBridge extends EventEmitter<NatsBridgeEvents> {
   readonly #nats: NatsConnection;
   readonly #served: Served[];
   readonly #queue: string;
-  readonly #requestTimeout: number;
+  /** The options of every pollux request: one object for all, not one per request. */
+  readonly #requestOptions: RequestOptions;
   readonly #counters = new Map<string, EndpointCounters>();
   readonly #stats: NatsBridgeStats = { requests: 0, errors: 0, inFlight: 0, events: 0, eventsDropped: 0 };
   /** False once closing: new requests are left to the other bridges. */
@@ -130,7 +131,9 @@ export class NatsBridge extends EventEmitter<NatsBridgeEvents> {
     super();
     this.#nats = options.nats;
     this.#queue = subjectToken('queue', options.queue ?? DEFAULT_QUEUE);
-    this.#requestTimeout = timeoutOption('requestTimeout', options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT);
+    this.#requestOptions = {
+      timeout: timeoutOption('requestTimeout', options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT),
+    };
     const prefix = subjectPrefix(options.prefix ?? DEFAULT_PREFIX);
     if (!Array.isArray(options.services) || options.services.length === 0)
       throw new IpcError('EINVAL', 'services must list at least one service to serve: nothing is served by default');
@@ -283,7 +286,7 @@ export class NatsBridge extends EventEmitter<NatsBridgeEvents> {
     this.#stats.requests++;
     this.#stats.inFlight++;
     counters.in_flight++;
-    client.request(command, msg.data, { timeout: this.#requestTimeout }).then(
+    client.request(command, msg.data, this.#requestOptions).then(
       (answer) => this.#reply(msg, counters, answer, undefined),
       (error: unknown) => this.#reply(msg, counters, undefined, IpcError.from(error, 'EIO')),
     );
