@@ -106,6 +106,13 @@ function metrics(workload: Workload): Metric[] {
           better: 'lower',
           pick: (r) => (r.kind === 'idle' ? r.kibPerConnection : Number.NaN),
         },
+        {
+          // Listening, before any client: what loading the stack costs a server process.
+          name: 'server base RSS',
+          unit: 'MiB',
+          better: 'lower',
+          pick: (r) => (r.kind === 'idle' ? r.rssBeforeKiB / 1024 : Number.NaN),
+        },
       ];
   }
 }

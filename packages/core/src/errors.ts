@@ -168,6 +168,21 @@ export class IpcError extends Error {
 Object.defineProperty(IpcError.prototype, brand, { value: true });
 
 /**
+ * An {@link IpcError} for how a connection ended in the ordinary way (a goodbye, a close): no
+ * stack trace, which is most of an error's cost (~8 of ~9 µs here) and would only point into the
+ * engine, so that a short-lived connection does not pay for one on every close.
+ */
+export function endingReason(code: IpcErrorCode, message: string): IpcError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new IpcError(code, message);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/**
  * Name of an errno value (`-104` → `ECONNRESET`).
  *
  * @param errno - negative or positive errno value

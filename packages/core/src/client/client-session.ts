@@ -2,7 +2,7 @@
 import { makeRequest, type ClientRequest, type OutgoingFds } from './client-request.js';
 import { PendingTable } from './pending-table.js';
 import { Deadline } from './deadline.js';
-import { IpcError } from '../errors.js';
+import { endingReason, IpcError } from '../errors.js';
 import { fdLimit, FrameLink, LinkState, type LinkOwner } from '../link/frame-link.js';
 import type { ReceivedFds } from '../link/received-fds.js';
 import { FrameKind, EMPTY_PAYLOAD, MAX_FDS_PER_MESSAGE } from '../protocol/frame.js';
@@ -286,7 +286,7 @@ export class ClientSession implements LinkOwner {
       if (kind === FrameKind.Event) return this.deliverEvent(code, payload, fds);
       if (kind === FrameKind.Goodbye) {
         this.requestsReadByServer = decodeGoodbye(payload);
-        return this.link.destroy(new IpcError('ESHUTDOWN', `server at ${this.address} closed the connection`));
+        return this.link.destroy(endingReason('ESHUTDOWN', `server at ${this.address} closed the connection`));
       }
     } else if (kind === FrameKind.Welcome) {
       const welcome = decodeWelcome(payload);
@@ -491,7 +491,7 @@ export class ClientSession implements LinkOwner {
   /** The end of a graceful close: the goodbye, then the link drains and ends. */
   private sayGoodbye(): void {
     this.sessionState = SessionState.Closing;
-    const reason = this.localReason ?? new IpcError('ECONNABORTED', 'client closed the connection');
+    const reason = this.localReason ?? endingReason('ECONNABORTED', 'client closed the connection');
     this.localReason ??= reason;
     this.link.close(reason, EMPTY_PAYLOAD);
   }

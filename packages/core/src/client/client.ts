@@ -154,6 +154,11 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
       },
       helloQueued: (session) => {
         if (!this.#pipelines) return;
+        // Destroyed while the transport connected, with no controller to stop the attempt.
+        if (this.#done) {
+          session.destroy(new IpcError('ECANCELED', 'connect was cancelled'));
+          return;
+        }
         this.#opening = session;
         this.#sendQueued(session);
       },
@@ -205,12 +210,17 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     const settings = clientSettings(options);
     checkPoller(options.poller);
     const client = new IpcClient(address, options, settings, true);
-    const stop = new AbortController();
-    client.#stopConnecting = stop;
     const signal = options.signal;
-    if (signal?.aborted) stop.abort();
-    else signal?.addEventListener('abort', () => stop.abort(), { once: true, signal: stop.signal });
-    client.#ready = client.#openFirst(stop.signal);
+    // A controller only where something waits on it (the caller's signal, pauses between retries):
+    // without, destroy() reaches the connection as soon as its hello is queued (see helloQueued).
+    let stop: AbortController | undefined;
+    if (signal !== undefined || settings.retry !== undefined) {
+      stop = new AbortController();
+      client.#stopConnecting = stop;
+      if (signal?.aborted) stop.abort();
+      else signal?.addEventListener('abort', () => stop?.abort(), { once: true, signal: stop.signal });
+    }
+    client.#ready = client.#openFirst(stop?.signal);
     // Its failure is also every request's and the `close` event's: awaiting it is optional.
     client.#ready.catch(() => undefined);
     return client;
@@ -612,17 +622,19 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   /** The live connection ended: reconnect, or the client is done. */
   #lost(reason: IpcError): void {
     this.#session = undefined;
-    const unsent = new IpcError(
-      'ENOTCONN',
-      `connection to ${this.address} ended before the request was sent (${reason.code}): it was not sent`,
-      { cause: reason },
-    );
+    // Made only for requests that wait: a client closing with none must not pay for an error.
+    const unsent = (): IpcError =>
+      new IpcError(
+        'ENOTCONN',
+        `connection to ${this.address} ended before the request was sent (${reason.code}): it was not sent`,
+        { cause: reason },
+      );
     if (this.#ending || this.#settings.reconnect === undefined) {
       this.#finish(reason, unsent);
       return;
     }
     // Requests that waited out flow control only carry over when the caller asked for queueing.
-    if (!this.#settings.queueWhileDisconnected) this.#queue.rejectAll(unsent);
+    if (!this.#settings.queueWhileDisconnected && this.#queue.length > 0) this.#queue.rejectAll(unsent());
     this.#notify('disconnect', reason);
     void this.#reconnect();
   }
@@ -660,13 +672,13 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     session.releaseFrames();
   }
 
-  /** The client is done: queued requests reject with `queuedError`, then `close` is emitted. */
-  #finish(reason: IpcError, queuedError: IpcError): void {
+  /** The client is done: queued requests reject with `queuedError` (or what it makes), then `close` is emitted. */
+  #finish(reason: IpcError, queuedError: IpcError | (() => IpcError)): void {
     if (this.#done) return;
     this.#done = true;
     this.#session = undefined;
     this.#closeTimer?.cancel();
-    this.#queue.rejectAll(queuedError);
+    if (this.#queue.length > 0) this.#queue.rejectAll(typeof queuedError === 'function' ? queuedError() : queuedError);
     this.#markClosed();
     this.#notify('close', reason);
   }

@@ -51,16 +51,15 @@ function encodeControl(
   name: string,
   magic: boolean,
 ): Buffer {
-  const nameBytes = Buffer.from(name, 'utf8');
   const head = magic ? 16 : 12;
-  const out = Buffer.allocUnsafe(head + nameBytes.length);
+  const out = Buffer.allocUnsafe(head + Buffer.byteLength(name, 'utf8'));
   let at = 0;
   if (magic) at = out.writeUInt32LE(MAGIC, at);
   at = out.writeUInt16LE(version, at);
   at = out.writeUInt16LE(maxFds, at);
   at = out.writeUInt32LE(maxMessage, at);
   at = out.writeUInt32LE(serviceId, at);
-  nameBytes.copy(out, at);
+  out.write(name, at, 'utf8');
   return out;
 }
 
@@ -71,15 +70,31 @@ export function encodeHello(hello: Hello): Buffer {
 
 /** The hello that asks for `service`, by id or by name, taking up to `maxFds` fds per message. */
 export function helloFor(service: number | string, maxMessage: number, maxFds: number): Buffer {
+  const last = lastHello;
+  if (last.service === service && last.maxMessage === maxMessage && last.maxFds === maxFds) return last.hello;
   const byName = typeof service === 'string';
-  return encodeHello({
+  const hello = encodeHello({
     version: PROTOCOL_VERSION,
     maxMessage,
     maxFds,
     serviceId: byName ? SERVICE_BY_NAME : service,
     serviceName: byName ? service : '',
   });
+  lastHello = { service, maxMessage, maxFds, hello };
+  return hello;
 }
+
+/**
+ * The last hello {@link helloFor} encoded: a process's clients mostly ask the same, and a
+ * short-lived client should not pay for encoding it again. Shared because nothing writes to a
+ * hello once encoded (the send queue copies or writes it as it is).
+ */
+let lastHello: { service: number | string; maxMessage: number; maxFds: number; hello: Buffer } = {
+  service: -1,
+  maxMessage: 0,
+  maxFds: 0,
+  hello: Buffer.alloc(0),
+};
 
 /** Encodes the server's welcome. */
 export function encodeWelcome(welcome: Welcome): Buffer {

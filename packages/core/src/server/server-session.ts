@@ -1,6 +1,6 @@
 // ServerSession: one accepted connection, from handshake to close (server layer).
 import { Connection, type ConnectionSession } from './connection.js';
-import { IpcError } from '../errors.js';
+import { endingReason, IpcError } from '../errors.js';
 import { fdLimit, FrameLink, LinkState, QUEUED_FDS_HIGH_WATER, type LinkOwner } from '../link/frame-link.js';
 import type { ReceivedFds } from '../link/received-fds.js';
 import { FrameKind, EMPTY_PAYLOAD, MAX_FDS_PER_MESSAGE } from '../protocol/frame.js';
@@ -283,7 +283,7 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
       if (!this.link.peerGone) this.handleRequest(code, id, payload, fds);
       else fds.closeUntaken();
     } else if (kind === FrameKind.Goodbye && !handshaking) {
-      this.destroy(new IpcError('ESHUTDOWN', 'client closed the connection'));
+      this.destroy(endingReason('ESHUTDOWN', 'client closed the connection'));
     } else if (kind === FrameKind.Hello && handshaking) {
       this.handleHello(payload);
     } else {
@@ -721,5 +721,5 @@ function answerDropped(): IpcError {
 }
 
 function closedByServer(): IpcError {
-  return new IpcError('ECONNABORTED', 'connection closed by the server');
+  return endingReason('ECONNABORTED', 'connection closed by the server');
 }
