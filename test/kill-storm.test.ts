@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { IpcError } from 'pollux';
-import { openFdCount } from './support/fds.js';
+import { memfdMappingCount, openFdCount } from './support/fds.js';
 import type { Peer } from './support/peer.js';
 import { until } from './support/server.js';
 import { heavyTransportMatrix, useBackends } from './support/backends.js';
@@ -83,6 +83,7 @@ describe.each(heavyTransportMatrix)('server on $server, clients on $client, over
         }),
       );
       const fdsListening = openFdCount();
+      const mappingsListening = memfdMappingCount();
       const acked: number[] = [];
 
       async function runVictim(tag: number): Promise<void> {
@@ -127,6 +128,8 @@ describe.each(heavyTransportMatrix)('server on $server, clients on $client, over
       }
       expect({ lost, duplicated }, `seed ${seed}`).toEqual({ lost: 0, duplicated: 0 });
       expect(openFdCount()).toBe(fdsListening);
+      // Over shared memory, every dead victim's rings are unmapped too.
+      expect(memfdMappingCount()).toBe(mappingsListening);
       await running.stop();
       expect(openFdCount()).toBe(fdsBefore);
       const totalAcked = acked.reduce((sum, n) => sum + n, 0);

@@ -66,6 +66,8 @@ export interface Backends {
   address(path: string): string;
   /** Fds a server holds per connection: the socket, and for shared memory its epoll set and eventfd. */
   readonly fdsPerConnection: number;
+  /** Memory-file mappings each end holds per connection: its own ring and the peer's over shared memory. */
+  readonly memfdMappingsPerConnection: number;
   /** Environment for fixture processes: their clients use the client backend. */
   readonly clientEnv: Record<string, string>;
   /** Environment for a fixture server process: it uses the server backend. */
@@ -110,6 +112,7 @@ export function useBackends(pair: BackendPair): Backends {
     clientPoller: () => get(pair.client),
     address: (path) => prefix + path,
     fdsPerConnection: pair.transport === 'shm' ? 3 : 1,
+    memfdMappingsPerConnection: pair.transport === 'shm' ? 2 : 0,
     clientEnv,
     serverEnv,
     connectTo: (address, service, options = {}) => connect(address, service, { poller: get(pair.client), ...options }),
