@@ -77,7 +77,8 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
             name: 'echo',
             commands: {
               1: (payload, connection) => {
-                if (hasEvent(payload.length)) connection.sendEvent(7, patternPayload(2, payload.length, payload.length));
+                if (hasEvent(payload.length))
+                  connection.sendEvent(7, patternPayload(2, payload.length, payload.length));
                 return payload;
               },
             },

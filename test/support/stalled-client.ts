@@ -1,0 +1,34 @@
+import type { Connection, IpcServer } from 'pollux';
+import type { Backends } from './backends.js';
+import { isStopped, type Peer } from './peer.js';
+import { until } from './server.js';
+
+/**
+ * A pollux client in a process of its own, stopped with SIGSTOP once connected: it reads nothing,
+ * over any transport (a raw socket cannot play it over shared memory, whose data bypasses the
+ * socket), until {@link StalledClient.resume}. It reports `closed` with the `code` and the number
+ * of `events` it read once the server ends its connection.
+ */
+export interface StalledClient {
+  readonly peer: Peer;
+  /** Its connection on the server. */
+  readonly connection: Connection<unknown>;
+  /** Lets it run (SIGCONT): it reads what waits for it. */
+  resume(): void;
+}
+
+/** Starts a {@link StalledClient} of `service` at `address`, served by `server`. */
+export async function stalledClient(
+  backends: Backends,
+  server: IpcServer,
+  address: string,
+  service: string,
+): Promise<StalledClient> {
+  const opened = new Promise<Connection<unknown>>((resolve) => server.once('connection', resolve));
+  const peer = backends.spawnFixture('client', ['listen', address, service]);
+  await peer.next('connected');
+  const connection = await opened;
+  peer.child.kill('SIGSTOP');
+  await until(() => isStopped(peer.pid));
+  return { peer, connection, resume: () => peer.child.kill('SIGCONT') };
+}
