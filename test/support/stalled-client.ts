@@ -17,6 +17,14 @@ export interface StalledClient {
   resume(): void;
 }
 
+/**
+ * What a stalled client sees when the server drops it without a goodbye: `ECONNRESET`, or
+ * `EPROTO` when the stream was cut inside a frame. Over shared memory a ring takes any number of
+ * bytes, so the cut may fall anywhere in the last event; a socket takes each write whole while
+ * it is below half its buffer, so the cut falls between frames there.
+ */
+export const DROPPED_CODES: readonly string[] = ['ECONNRESET', 'EPROTO'];
+
 /** Starts a {@link StalledClient} of `service` at `address`, served by `server`. */
 export async function stalledClient(
   backends: Backends,
