@@ -46,6 +46,15 @@ export const transportMatrix: readonly BackendPair[] = [
 ];
 
 /**
+ * {@link serverBackendMatrix} over each transport: for tests whose client is a stopped process,
+ * where its backend plays no part.
+ */
+export const serverTransportMatrix: readonly BackendPair[] = [
+  ...serverBackendMatrix.map((pair) => ({ ...pair, transport: 'socket' as const })),
+  ...serverBackendMatrix.map((pair) => ({ ...pair, transport: 'shm' as const })),
+];
+
+/**
  * {@link backendMatrix} over sockets, and each backend on both ends over shared memory: for tests
  * that take minutes per pair (kill storm, model), where the mixed pairs add little the socket
  * runs and the single-backend shm runs do not already cover, since the transport sits below

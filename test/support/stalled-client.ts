@@ -25,6 +25,15 @@ export interface StalledClient {
  */
 export const DROPPED_CODES: readonly string[] = ['ECONNRESET', 'EPROTO'];
 
+/** The process of a {@link StalledClient} of `service` at `address`, for a server in another process. */
+export async function stoppedClientProcess(backends: Backends, address: string, service: string): Promise<Peer> {
+  const peer = backends.spawnFixture('client', ['listen', address, service]);
+  await peer.next('connected');
+  peer.child.kill('SIGSTOP');
+  await until(() => isStopped(peer.pid));
+  return peer;
+}
+
 /** Starts a {@link StalledClient} of `service` at `address`, served by `server`. */
 export async function stalledClient(
   backends: Backends,
@@ -33,10 +42,6 @@ export async function stalledClient(
   service: string,
 ): Promise<StalledClient> {
   const opened = new Promise<Connection<unknown>>((resolve) => server.once('connection', resolve));
-  const peer = backends.spawnFixture('client', ['listen', address, service]);
-  await peer.next('connected');
-  const connection = await opened;
-  peer.child.kill('SIGSTOP');
-  await until(() => isStopped(peer.pid));
-  return { peer, connection, resume: () => peer.child.kill('SIGCONT') };
+  const peer = await stoppedClientProcess(backends, address, service);
+  return { peer, connection: await opened, resume: () => peer.child.kill('SIGCONT') };
 }
