@@ -1,16 +1,15 @@
-import { createConnection } from 'node:net';
-import type { Connection, IpcClient, IpcError } from 'pollux';
+import type { IpcClient, IpcError } from 'pollux';
 import { describe, expect, it } from 'vitest';
-import { backendMatrix, useBackends } from './support/backends.js';
+import { transportMatrix, useBackends } from './support/backends.js';
 import { openFdCount } from './support/fds.js';
-import { hello } from './support/frames.js';
 import { deferred, until, type TestServer } from './support/server.js';
+import { DROPPED_CODES, stalledClient } from './support/stalled-client.js';
 
 const NEWS = 1;
 const OTHER = 2;
 const HEADLINE = 5;
 
-describe.each(backendMatrix)('broadcast, server on $server, clients on $client', (pair) => {
+describe.each(transportMatrix)('broadcast, server on $server, clients on $client, over $transport', (pair) => {
   const backends = useBackends(pair);
 
   /** Counts each client's events of `id` and keeps the last payload. */
@@ -110,14 +109,8 @@ describe.each(backendMatrix)('broadcast, server on $server, clients on $client',
     );
     const readers = await Promise.all([0, 1].map(() => backends.connectTo(test.address, 'news')));
     const seen = readers.map(watch);
-    // A client that completes its handshake, then never reads.
-    const opened = new Promise<Connection<unknown>>((resolve) => test.server.once('connection', resolve));
-    const stalled = createConnection(test.address);
-    stalled.on('error', () => undefined);
-    const stalledClosed = new Promise<void>((resolve) => stalled.on('close', () => resolve()));
-    stalled.pause();
-    stalled.write(hello(NEWS));
-    const stalledConnection = await opened;
+    const stalled = await stalledClient(backends, test.server, test.address, 'news');
+    const stalledConnection = stalled.connection;
 
     const event = Buffer.alloc(16 * 1024, 7);
     let result = news.broadcast(HEADLINE, event);
@@ -137,12 +130,16 @@ describe.each(backendMatrix)('broadcast, server on $server, clients on $client',
       stalled.resume();
       await drained.promise;
       expect(news.broadcast(HEADLINE, event)).toEqual({ sent: 3, refused: [] });
+      stalledConnection.close();
+      // Every round but the refused one, and the one after the drain: refused, never lost.
+      expect(await stalled.peer.next('closed')).toMatchObject({ code: 'ESHUTDOWN', events: rounds });
     } else {
       expect((await slow.promise).code).toBe('ENOBUFS');
       expect(news.connectionCount).toBe(2);
+      stalled.resume();
+      expect(DROPPED_CODES).toContain((await stalled.peer.next('closed'))['code']);
     }
-    stalled.destroy();
-    await stalledClosed;
+    await stalled.peer.exited;
     await Promise.all(readers.map((reader) => reader.close()));
     await test.stop();
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServer, IpcError, type Connection } from 'pollux';
-import { openFdCount } from './support/fds.js';
+import { memfdMappingCount, openFdCount } from './support/fds.js';
 import { deferred, type TestServer } from './support/server.js';
 import { transportMatrix, useBackends } from './support/backends.js';
 
@@ -51,11 +51,13 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
         }),
       );
       const fdsListening = openFdCount();
+      const mappingsListening = memfdMappingCount();
       const peer = spawnFixture('client', ['hold', running.address, '25']);
       await peer.next('sent');
       expect(held.length).toBe(25);
       // The connection, and the pipe the fixture reports on.
       expect(openFdCount()).toBe(fdsListening + backends.fdsPerConnection + 1);
+      expect(memfdMappingCount()).toBe(mappingsListening + backends.memfdMappingsPerConnection);
       peer.child.kill('SIGKILL');
       const reason = await closed.promise;
       expect(reason).toBeInstanceOf(IpcError);
@@ -69,6 +71,7 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
       expect(hooks).toEqual(['created', `closed ${peer.pid}`, 'destroyed']);
       await peer.exited;
       expect(openFdCount()).toBe(fdsListening);
+      expect(memfdMappingCount()).toBe(mappingsListening);
       const stats = running.server.stats();
       expect(stats.connections).toBe(0);
       expect(stats.services[0]).toMatchObject({ accepted: 1, closed: 1, connections: 0 });
@@ -76,7 +79,8 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
   });
 
   describe('a server that dies', () => {
-    it('rejects every pending request of every client with a connection error', async () => {
+    it('rejects every pending request of every client with a connection error, and frees their fds and rings', async () => {
+      const mappingsBefore = memfdMappingCount();
       const dir = mkdtempSync(join(tmpdir(), 'pollux-test-'));
       const address = backends.address(join(dir, 'server.sock'));
       try {
@@ -94,6 +98,7 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
         );
         await Promise.all(clients.map((client) => client.request(1)));
         expect(clients.map((client) => client.pendingRequests)).toEqual([40, 40, 40]);
+        expect(memfdMappingCount()).toBe(mappingsBefore + 3 * backends.memfdMappingsPerConnection);
         serverPeer.child.kill('SIGKILL');
         const outcomes = await Promise.all(pending);
         for (const outcome of outcomes) {
@@ -106,6 +111,8 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
           await expect(client.request(1)).rejects.toMatchObject({ code: 'ENOTCONN' });
         }
         await serverPeer.exited;
+        expect(openFdCount()).toBe(fdsBefore);
+        expect(memfdMappingCount()).toBe(mappingsBefore);
         // The dead server's socket file is stale: a new server takes the address over.
         const restarted = await startServerAt(address);
         await restarted.close();

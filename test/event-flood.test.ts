@@ -2,11 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hello } from './support/frames.js';
 import type { PeerMessage } from './support/peer.js';
 import { procStatusBytes } from './support/proc-status.js';
-import { rawSocket } from './support/raw-socket.js';
-import { serverBackendMatrix, useBackends } from './support/backends.js';
+import { stoppedClientProcess } from './support/stalled-client.js';
+import { serverTransportMatrix, useBackends } from './support/backends.js';
 
 const PUSH_BYTES = 100 * 1024 * 1024;
 const EVENT_SIZE = 64 * 1024;
@@ -52,33 +51,32 @@ const policies: {
   },
 ];
 
-describe.each(serverBackendMatrix)('server on $server', (pair) => {
-  const { spawnFixture } = useBackends(pair);
+describe.each(serverTransportMatrix)('server on $server, over $transport', (pair) => {
+  const backends = useBackends(pair);
+  const { spawnFixture } = backends;
 
   it.each(policies)(
     'keeps its memory bounded while pushing 100 MiB at a client that never reads: $name',
     async (policy) => {
       const dir = mkdtempSync(join(tmpdir(), 'pollux-test-'));
-      const address = join(dir, 'server.sock');
+      const address = backends.address(join(dir, 'server.sock'));
       try {
-        const server = spawnFixture('event-server', [
-          address,
-          String(PUSH_BYTES),
-          String(EVENT_SIZE),
-          JSON.stringify(policy.serverOptions),
-        ]);
+        const server = spawnFixture(
+          'event-server',
+          [address, String(PUSH_BYTES), String(EVENT_SIZE), JSON.stringify(policy.serverOptions)],
+          { stdin: true },
+        );
         await server.next('listening');
         const rssBefore = procStatusBytes(server.pid, 'VmRSS');
-        // The client completes the handshake, then never reads again.
-        const client = rawSocket(address);
-        client.socket.write(hello(1));
-        client.socket.once('data', () => client.socket.pause());
+        // The client completes the handshake, then never reads again: it is stopped before the push.
+        const client = await stoppedClientProcess(backends, address, 'events');
+        server.child.stdin!.write('push\n');
         const pushed: PeerMessage = await server.next('pushed');
         const peakGrowth = procStatusBytes(server.pid, 'VmHWM') - rssBefore;
         policy.check(pushed['outcomes'] as Record<string, number>, pushed['offered'] as number);
         expect(peakGrowth, `peak RSS grew by ${peakGrowth} bytes`).toBeLessThan(RSS_GROWTH_LIMIT);
-        client.socket.destroy();
-        const [, closed] = await Promise.all([client.closed, server.next('closed')]);
+        client.child.kill('SIGKILL');
+        const [, closed] = await Promise.all([client.exited, server.next('closed')]);
         expect(closed['reason']).toBe(policy.closedBy);
         expect((await server.exited).code).toBe(0);
       } finally {

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TestServer } from './support/server.js';
-import { backendMatrix, useBackends } from './support/backends.js';
+import { transportMatrix, useBackends } from './support/backends.js';
 
-describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
+describe.each(transportMatrix)('server on $server, clients on $client, over $transport', (pair) => {
   const { connectTo, startServerOn, spawnFixture } = useBackends(pair);
 
   let running: TestServer | undefined;

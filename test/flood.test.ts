@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { openFdCount } from './support/fds.js';
-import { backendMatrix, useBackends } from './support/backends.js';
+import { transportMatrix, useBackends } from './support/backends.js';
 
 const QUIET_ROUND_TRIPS = 300;
 /** The flooder keeps this many requests in flight, forever: far more than the quiet client's one. */
 const FLOOD_IN_FLIGHT = 512;
 
-describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
+describe.each(transportMatrix)('server on $server, clients on $client, over $transport', (pair) => {
   const { connectTo, startServerOn, spawnFixture } = useBackends(pair);
 
   it(`completes ${QUIET_ROUND_TRIPS} round trips of a quiet client while another floods without end`, async () => {

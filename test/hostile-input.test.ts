@@ -5,9 +5,12 @@ import { openFdCount } from './support/fds.js';
 import { frame, hello } from './support/frames.js';
 import { rawSocket } from './support/raw-socket.js';
 import { deferred, type TestServer } from './support/server.js';
-import { backendMatrix, useBackends } from './support/backends.js';
+import { transportMatrix, useBackends } from './support/backends.js';
 
-describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
+// Raw clients never hand over a memfd, so over shared memory their connections stay on the socket
+// inside the shared-memory channel: these test its socket stage (the hello, the fallback) on every
+// poller. Hostile bytes in the rings are the fuzzer's, in transport-shm.test.ts.
+describe.each(transportMatrix)('server on $server, clients on $client, over $transport', (pair) => {
   const { connectTo, startServerOn } = useBackends(pair);
 
   let fdsBefore: number;
@@ -40,28 +43,28 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
 
   describe('hostile input', () => {
     it('closes a connection that sends garbage instead of a hello, and counts it', async () => {
-      const raw = rawSocket(running.address);
+      const raw = rawSocket(running.path);
       raw.socket.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
       await raw.closed;
       expect(running.server.stats().protocolErrors).toBe(1);
     });
 
     it('closes a connection whose handshake is cut off by end of stream', async () => {
-      const raw = rawSocket(running.address);
+      const raw = rawSocket(running.path);
       raw.socket.end(hello(1).subarray(0, 17));
       await raw.closed;
       expect(running.server.stats()).toMatchObject({ protocolErrors: 1, accepted: 0 });
     });
 
     it('drops a client that starts a handshake and goes silent', async () => {
-      const raw = rawSocket(running.address);
+      const raw = rawSocket(running.path);
       raw.socket.write(hello(1).subarray(0, 10));
       await raw.closed;
       expect(running.server.stats()).toMatchObject({ connections: 0, accepted: 0 });
     });
 
     it('refuses an unknown protocol version with EPROTONOSUPPORT', async () => {
-      const raw = rawSocket(running.address);
+      const raw = rawSocket(running.path);
       raw.socket.write(hello(1, 2));
       await raw.closed;
       const reply = Buffer.concat(raw.received);
@@ -70,7 +73,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     });
 
     it('closes an established connection on a frame with an oversize length, running closed', async () => {
-      const raw = rawSocket(running.address);
+      const raw = rawSocket(running.path);
       raw.socket.write(Buffer.concat([hello(1), frame(4, 1, 1, Buffer.alloc(0), 0xffffffff)]));
       await raw.closed;
       expect(ended).toEqual(['EMSGSIZE']);
@@ -78,16 +81,16 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     });
 
     it('closes on a frame kind a client may not send, and on a peer dying mid-frame', async () => {
-      const wrongKind = rawSocket(running.address);
+      const wrongKind = rawSocket(running.path);
       wrongKind.socket.write(Buffer.concat([hello(1), frame(5, 0, 1, Buffer.from('a response?'))]));
-      const midFrame = rawSocket(running.address);
+      const midFrame = rawSocket(running.path);
       midFrame.socket.end(Buffer.concat([hello(1), frame(4, 1, 1, Buffer.alloc(100)).subarray(0, 50)]));
       await Promise.all([wrongKind.closed, midFrame.closed]);
       expect(ended.sort()).toEqual(['EPROTO', 'EPROTO']);
     });
 
     it('answers well-formed requests that arrive in the same read as the hello', async () => {
-      const raw = rawSocket(running.address);
+      const raw = rawSocket(running.path);
       const answered = deferred<void>();
       raw.socket.on('data', () => {
         if (Buffer.concat(raw.received).includes('pipelined')) answered.resolve();
@@ -100,7 +103,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
 
     it('stops reading a client that sends but never reads, serves others, and delivers everything once it reads', async () => {
       const requests = 3000;
-      const raw = rawSocket(running.address);
+      const raw = rawSocket(running.path);
       raw.socket.pause();
       const frames = [hello(1)];
       for (let i = 0; i < requests; i++) frames.push(frame(4, 1, i + 1, Buffer.alloc(1024, i & 0xff)));
@@ -143,7 +146,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     });
 
     it('refuses events with EAGAIN to a client that does not read them, instead of queueing without bound', async () => {
-      const raw = rawSocket(running.address);
+      const raw = rawSocket(running.path);
       raw.socket.pause();
       const opened = new Promise<Connection<unknown>>((resolve) => running.server.once('connection', resolve));
       raw.socket.write(hello(1));
@@ -182,7 +185,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       );
       await fc.assert(
         fc.asyncProperty(streamArb, async (bytes) => {
-          const raw = rawSocket(running.address);
+          const raw = rawSocket(running.path);
           await raw.connected;
           raw.socket.end(bytes);
           await raw.closed;

@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { IpcError } from 'pollux';
-import { openFdCount } from './support/fds.js';
+import { memfdMappingCount, openFdCount } from './support/fds.js';
 import type { Peer } from './support/peer.js';
 import { until } from './support/server.js';
-import { backendMatrix, useBackends } from './support/backends.js';
+import { heavyTransportMatrix, useBackends } from './support/backends.js';
 
 /**
- * Kills per backend pair: 200, 1,000 processes over the matrix (~2 minutes on two cores, nearly
+ * Kills per backend pair: 200, 1,600 processes over the matrix (~3 minutes on two cores, nearly
  * all of it Node's start-up). POLLUX_KILLS sets another count, e.g. fewer while iterating.
  */
 const VICTIMS = Number(process.env['POLLUX_KILLS'] ?? 200);
@@ -41,7 +41,7 @@ async function lastAcknowledged(peer: Peer, seen: number): Promise<number> {
   }
 }
 
-describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
+describe.each(heavyTransportMatrix)('server on $server, clients on $client, over $transport', (pair) => {
   const { startServerOn, spawnFixture } = useBackends(pair);
 
   it(
@@ -83,6 +83,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
         }),
       );
       const fdsListening = openFdCount();
+      const mappingsListening = memfdMappingCount();
       const acked: number[] = [];
 
       async function runVictim(tag: number): Promise<void> {
@@ -127,11 +128,13 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       }
       expect({ lost, duplicated }, `seed ${seed}`).toEqual({ lost: 0, duplicated: 0 });
       expect(openFdCount()).toBe(fdsListening);
+      // Over shared memory, every dead victim's rings are unmapped too.
+      expect(memfdMappingCount()).toBe(mappingsListening);
       await running.stop();
       expect(openFdCount()).toBe(fdsBefore);
       const totalAcked = acked.reduce((sum, n) => sum + n, 0);
       console.info(
-        `kill storm ${pair.server}/${pair.client}: ${VICTIMS} kills, ${hooks.created} connections, ${totalAcked} acknowledged, closed reasons ${JSON.stringify(Object.fromEntries(reasons))}, seed ${seed}`,
+        `kill storm ${pair.server}/${pair.client} over ${pair.transport}: ${VICTIMS} kills, ${hooks.created} connections, ${totalAcked} acknowledged, closed reasons ${JSON.stringify(Object.fromEntries(reasons))}, seed ${seed}`,
       );
       // A guard against a hung run, not a deadline: a victim takes a fraction of this on a loaded machine.
     },

@@ -9,7 +9,7 @@ import {
   type ServiceDefinition,
 } from 'pollux';
 import { afterEach, describe, expect, it } from 'vitest';
-import { backendMatrix, serverBackendMatrix, useBackends } from './support/backends.js';
+import { backendMatrix, serverBackendMatrix, shmBackendMatrix, useBackends } from './support/backends.js';
 import { openFdCount } from './support/fds.js';
 import { frame, hello } from './support/frames.js';
 import { deferred, until, type TestServer } from './support/server.js';
@@ -361,6 +361,53 @@ describe.each(backendMatrix)('fds with messages, server on $server, client on $c
     await until(() => farClosed(end.near));
     sys.close(end.near);
     expect(openFdCount()).toBe(baseline);
+  });
+});
+
+// Shared memory carries bytes only: every way to send fds says so, and the connection goes on.
+describe.each(shmBackendMatrix)('fds over shared memory, server on $server, client on $client', (backends) => {
+  const { startServerOn, connectTo } = useBackends(backends);
+
+  it('refuses fds with requests, responses and events with ENOTSUP, sends nothing, and leaks none', async () => {
+    const fdsBefore = openFdCount();
+    const end = pair();
+    const running = await startServerOn(
+      (server) =>
+        server.addService({
+          id: 1,
+          name: 'fds',
+          commands: {
+            1: (payload) => payload,
+            // A thrown IpcError reaches the caller.
+            2: (payload, connection) => connection.withFds(payload, [end.far]),
+            3: (_payload, connection) => {
+              try {
+                connection.sendEvent(7, Buffer.from('event'), [end.far]);
+                return Buffer.from('sent');
+              } catch (error) {
+                return Buffer.from((error as IpcError).code);
+              }
+            },
+          },
+        }),
+      { maxFdsPerMessage: 4 },
+    );
+    const client = await connectTo(running.address, 'fds');
+    const bytesOut = client.stats.bytesOut;
+    const refused = await rejection(client.request(1, Buffer.from('x'), { fds: [end.far] }));
+    expect(refused.code).toBe('ENOTSUP');
+    expect(refused.message).toMatch(/cannot pass fds/);
+    expect(client.stats.bytesOut).toBe(bytesOut);
+    expect((await rejection(client.request(2, Buffer.from('y')))).code).toBe('ENOTSUP');
+    expect((await client.request(3)).toString()).toBe('ENOTSUP');
+    expect(client.stats.events).toBe(0);
+    expect((await client.request(1, Buffer.from('still here'))).toString()).toBe('still here');
+    await client.close();
+    await running.stop();
+    sys.close(end.far);
+    expect(farClosed(end.near)).toBe(true);
+    sys.close(end.near);
+    expect(openFdCount()).toBe(fdsBefore);
   });
 });
 

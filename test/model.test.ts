@@ -4,7 +4,7 @@ import { IpcError, type Connection } from 'pollux';
 import { openFdCount } from './support/fds.js';
 import type { Peer } from './support/peer.js';
 import { until } from './support/server.js';
-import { backendMatrix, useBackends } from './support/backends.js';
+import { heavyTransportMatrix, useBackends } from './support/backends.js';
 
 /** Commands of the service under test. */
 const REGISTER = 0;
@@ -59,7 +59,7 @@ interface ModelRequest {
   released: boolean;
 }
 
-describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
+describe.each(heavyTransportMatrix)('server on $server, clients on $client, over $transport', (pair) => {
   const { startServerOn, spawnFixture } = useBackends(pair);
 
   it('keeps every promise of the model through random connects, requests, cancels, events, kills and closes', async () => {

@@ -1,12 +1,12 @@
-// A client made by openClient: requests written with the hello, over real sockets on every poller pair.
+// A client made by openClient: requests written with the hello, over each transport on every poller pair.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IpcError, openClient, type IpcClient } from 'pollux';
 import { openFdCount } from './support/fds.js';
 import { scratchSocket, type TestServer } from './support/server.js';
-import { backendMatrix, useBackends } from './support/backends.js';
+import { transportMatrix, useBackends } from './support/backends.js';
 
-describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
-  const { clientPoller, startServerOn, spawnFixture } = useBackends(pair);
+describe.each(transportMatrix)('server on $server, clients on $client, over $transport', (pair) => {
+  const { address, clientPoller, startServerOn, spawnFixture } = useBackends(pair);
 
   let fdsBefore: number;
   let running: TestServer | undefined;
@@ -107,10 +107,10 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
 
   it('fails every request made before the welcome with ECONNRESET when the server is killed in the handshake', async () => {
     const socket = scratchSocket();
-    const server = spawnFixture('server', [socket.address]);
+    const server = spawnFixture('server', [address(socket.address)]);
     try {
       await server.next('listening');
-      const client = open(socket.address, 'stall');
+      const client = open(address(socket.address), 'stall');
       const requests = [1, 2, 3].map(() => client.request(1, Buffer.from('early')));
       await server.next('accepting');
       server.child.kill('SIGKILL');
@@ -127,7 +127,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   it('fails the requests with the connect error when nothing listens', async () => {
     const socket = scratchSocket();
     try {
-      const client = open(socket.address, 'echo');
+      const client = open(address(socket.address), 'echo');
       const requests = [client.request(1, Buffer.from('early')), client.ready];
       expect(await codes(requests)).toEqual(['ENOENT', 'ENOENT']);
     } finally {

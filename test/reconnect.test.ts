@@ -1,13 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   IpcError,
-  SocketTransport,
+  AddressTransport,
   type IpcClient,
   type IpcServer,
   type ServiceDefinition,
   type Transport,
 } from 'pollux';
-import { backendMatrix, useBackends } from './support/backends.js';
+import { transportMatrix, useBackends } from './support/backends.js';
 import { nextEvent } from './support/client-events.js';
 import { openFdCount } from './support/fds.js';
 import { deferred, scratchSocket, until, type ScratchSocket } from './support/server.js';
@@ -17,9 +17,9 @@ const quickly = { initialDelay: 5, maxDelay: 20 };
 
 const echo: ServiceDefinition = { id: 1, name: 'echo', commands: { 1: (payload) => payload } };
 
-/** A Unix socket transport that counts its connection attempts. */
+/** The default transport (sockets, or shared memory for `shm:` addresses), counting its connection attempts. */
 function countingTransport(): Transport & { attempts: number } {
-  const inner = new SocketTransport();
+  const inner = new AddressTransport();
   const transport = {
     attempts: 0,
     listen: (address: string) => inner.listen(address),
@@ -31,17 +31,21 @@ function countingTransport(): Transport & { attempts: number } {
   return transport;
 }
 
-describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
-  const { connectTo, listenOn, spawnFixture } = useBackends(pair);
+describe.each(transportMatrix)('server on $server, clients on $client, over $transport', (pair) => {
+  const backends = useBackends(pair);
+  const { connectTo, listenOn, spawnFixture } = backends;
 
   let fdsBefore: number;
   let socket: ScratchSocket;
+  /** The socket's path as an address of the transport under test. */
+  let address: string;
   let servers: IpcServer[];
   let clients: IpcClient[];
 
   beforeEach(() => {
     fdsBefore = openFdCount();
     socket = scratchSocket();
+    address = backends.address(socket.address);
     servers = [];
     clients = [];
   });
@@ -54,7 +58,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   });
 
   async function serve(...services: ServiceDefinition[]): Promise<IpcServer> {
-    const server = await listenOn(socket.address, (s) => {
+    const server = await listenOn(address, (s) => {
       for (const service of services) s.addService(service);
     });
     servers.push(server);
@@ -62,7 +66,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   }
 
   async function client(options: Parameters<typeof connectTo>[2] = {}): Promise<IpcClient> {
-    const c = await connectTo(socket.address, 'echo', options);
+    const c = await connectTo(address, 'echo', options);
     clients.push(c);
     return c;
   }
@@ -74,7 +78,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
 
   describe('a server that goes away and comes back', () => {
     it('SIGKILL: rejects every pending request within a second, and all 50 clients serve again within two seconds of the restart', async () => {
-      const first = spawnFixture('server', [socket.address]);
+      const first = spawnFixture('server', [address]);
       await first.next('listening');
       const fleet = await Promise.all(Array.from({ length: 50 }, () => client({ reconnect: true })));
       const disconnects = fleet.map((c) => nextEvent(c, 'disconnect'));
@@ -100,7 +104,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       await first.exited;
 
       const reconnects = fleet.map((c) => nextEvent(c, 'reconnect'));
-      const second = spawnFixture('server', [socket.address]);
+      const second = spawnFixture('server', [address]);
       const restarted = await second.next('listening');
       const listeningAt = performance.now();
       await Promise.all(
@@ -121,8 +125,8 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
 
     it('lets a process that dropped its reconnecting client exit, and keeps one with a queued request alive until it is answered', async () => {
       await serve(echo);
-      const dropped = spawnFixture('reconnecting-client', ['drop', socket.address]);
-      const waiting = spawnFixture('reconnecting-client', ['queue', socket.address]);
+      const dropped = spawnFixture('reconnecting-client', ['drop', address]);
+      const waiting = spawnFixture('reconnecting-client', ['queue', address]);
       await Promise.all([dropped.next('connected'), waiting.next('connected')]);
       await stopServer();
       await Promise.all([dropped.next('disconnected'), waiting.next('queued')]);
@@ -135,9 +139,9 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
 
   describe('connecting before the server is up', () => {
     it('waits for the server with retry, where a plain connect fails at once', async () => {
-      await expect(connectTo(socket.address, 'echo')).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(connectTo(address, 'echo')).rejects.toMatchObject({ code: 'ENOENT' });
       const transport = countingTransport();
-      const connecting = connectTo(socket.address, 'echo', { transport, retry: quickly });
+      const connecting = connectTo(address, 'echo', { transport, retry: quickly });
       await until(() => transport.attempts >= 3);
       await serve(echo);
       const c = await connecting;
@@ -146,7 +150,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     });
 
     it('gives up at the deadline with ETIMEDOUT and the last error as cause, and on abort with ECANCELED', async () => {
-      const late = await connectTo(socket.address, 'echo', { retry: { ...quickly, deadline: 100 } }).catch(
+      const late = await connectTo(address, 'echo', { retry: { ...quickly, deadline: 100 } }).catch(
         (error: unknown) => error,
       );
       expect(late).toMatchObject({ code: 'ETIMEDOUT', cause: { code: 'ENOENT' } });
@@ -154,7 +158,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
 
       const transport = countingTransport();
       const abort = new AbortController();
-      const connecting = connectTo(socket.address, 'echo', { transport, retry: quickly, signal: abort.signal });
+      const connecting = connectTo(address, 'echo', { transport, retry: quickly, signal: abort.signal });
       await until(() => transport.attempts >= 2);
       abort.abort();
       await expect(connecting).rejects.toMatchObject({ code: 'ECANCELED' });
@@ -164,7 +168,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
       await serve(echo);
       const transport = countingTransport();
       await expect(
-        connectTo(socket.address, 'nope', { transport, retry: { ...quickly, deadline: Infinity } }),
+        connectTo(address, 'nope', { transport, retry: { ...quickly, deadline: Infinity } }),
       ).rejects.toMatchObject({ code: 'ENXIO' });
       expect(transport.attempts).toBe(1);
     });
@@ -172,13 +176,13 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
     it('waits for a service the server has not registered yet with waitForService, until its deadline', async () => {
       const server = await serve();
       await expect(
-        connectTo(socket.address, 'echo', { retry: { ...quickly, deadline: 50, waitForService: true } }),
+        connectTo(address, 'echo', { retry: { ...quickly, deadline: 50, waitForService: true } }),
       ).rejects.toMatchObject({
         code: 'ETIMEDOUT',
         cause: { code: 'ENXIO' },
       });
       const transport = countingTransport();
-      const connecting = connectTo(socket.address, 'echo', { transport, retry: { ...quickly, waitForService: true } });
+      const connecting = connectTo(address, 'echo', { transport, retry: { ...quickly, waitForService: true } });
       await until(() => transport.attempts >= 3);
       server.addService(echo);
       const c = await connecting;

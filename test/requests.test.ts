@@ -1,6 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { IpcError, type Connection, type HandlerFailure, type IpcClient, type IpcServer } from 'pollux';
+import {
+  AddressTransport,
+  IpcError,
+  type Connection,
+  type HandlerFailure,
+  type IpcClient,
+  type IpcServer,
+} from 'pollux';
 import { openFdCount } from './support/fds.js';
+import { patternPayload } from './support/payload.js';
 import { deferred, type TestServer } from './support/server.js';
 import { transportMatrix, useBackends } from './support/backends.js';
 
@@ -53,6 +61,58 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
       expect(echo.requests).toBe(4 * 400);
       expect(echo.responses).toBe(4 * 400);
       expect(echo.accepted).toBe(4);
+    });
+
+    it('echoes pipelined requests of every size up to the maximum byte for byte, with events between them, through rings smaller than a message', async () => {
+      // The smallest ring: messages three times its size stream through it, and as consecutive
+      // sizes move the stream's position on, messages start, end and wrap at every offset.
+      const ringBytes = 4096;
+      const largest = 3 * ringBytes + 100;
+      /** Every third request has the server send an event of the same size before answering. */
+      const hasEvent = (size: number): boolean => size % 3 === 0;
+      running = await startServerOn(
+        (s) =>
+          s.addService({
+            id: 1,
+            name: 'echo',
+            commands: {
+              1: (payload, connection) => {
+                if (hasEvent(payload.length))
+                  connection.sendEvent(7, patternPayload(2, payload.length, payload.length));
+                return payload;
+              },
+            },
+          }),
+        { maxMessageSize: largest, shm: { ringBytes } },
+      );
+      const c = await connectTo(running.address, 'echo', { transport: new AddressTransport({}, { ringBytes }) });
+      clients.push(c);
+      const eventSizes: number[] = [];
+      const eventSeen = new Set<number>();
+      let eventsMismatched = 0;
+      // An event's payload may be a view into the ring: compare it before the listener returns.
+      c.on('event', (_id, payload) => {
+        eventSizes.push(payload.length);
+        eventSeen.add(payload.length);
+        if (!payload.equals(patternPayload(2, payload.length, payload.length))) eventsMismatched++;
+      });
+      const sizes = Array.from({ length: largest + 1 }, (_, size) => size);
+      /** Per size: whether the event it caused had arrived when its response did. */
+      const eventFirst: boolean[] = [];
+      const mismatched = (
+        await Promise.all(
+          sizes.map((size) =>
+            c.request(1, patternPayload(1, size, size)).then((reply) => {
+              eventFirst[size] = !hasEvent(size) || eventSeen.has(size);
+              return reply.equals(patternPayload(1, size, size)) ? [] : [size];
+            }),
+          ),
+        )
+      ).flat();
+      expect(mismatched).toEqual([]);
+      expect(eventsMismatched).toBe(0);
+      expect(eventSizes).toEqual(sizes.filter(hasEvent));
+      expect(eventFirst.every(Boolean)).toBe(true);
     });
 
     it('connects by service id or by name', async () => {

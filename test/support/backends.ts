@@ -31,12 +31,6 @@ export const backendMatrix: readonly BackendPair[] = [
 /** {@link backendMatrix} over shared memory. */
 export const shmBackendMatrix: readonly BackendPair[] = backendMatrix.map((pair) => ({ ...pair, transport: 'shm' }));
 
-/** {@link backendMatrix} over each transport: for end-to-end tests of what every transport must do. */
-export const transportMatrix: readonly BackendPair[] = [
-  ...backendMatrix.map((pair) => ({ ...pair, transport: 'socket' as const })),
-  ...shmBackendMatrix,
-];
-
 /**
  * One pair per server backend, for tests whose clients are raw sockets rather than pollux
  * clients: pairs that differ only in the client backend would run the same test.
@@ -44,6 +38,32 @@ export const transportMatrix: readonly BackendPair[] = [
 export const serverBackendMatrix: readonly BackendPair[] = backendMatrix.filter(
   (pair, at) => backendMatrix.findIndex((other) => other.server === pair.server) === at,
 );
+
+/** {@link backendMatrix} over each transport: for end-to-end tests of what every transport must do. */
+export const transportMatrix: readonly BackendPair[] = [
+  ...backendMatrix.map((pair) => ({ ...pair, transport: 'socket' as const })),
+  ...shmBackendMatrix,
+];
+
+/**
+ * {@link serverBackendMatrix} over each transport: for tests whose client is a stopped process,
+ * where its backend plays no part.
+ */
+export const serverTransportMatrix: readonly BackendPair[] = [
+  ...serverBackendMatrix.map((pair) => ({ ...pair, transport: 'socket' as const })),
+  ...serverBackendMatrix.map((pair) => ({ ...pair, transport: 'shm' as const })),
+];
+
+/**
+ * {@link backendMatrix} over sockets, and each backend on both ends over shared memory: for tests
+ * that take minutes per pair (kill storm, model), where the mixed pairs add little the socket
+ * runs and the single-backend shm runs do not already cover, since the transport sits below
+ * the poller.
+ */
+export const heavyTransportMatrix: readonly BackendPair[] = [
+  ...backendMatrix.map((pair) => ({ ...pair, transport: 'socket' as const })),
+  ...serverBackendMatrix.map((pair) => ({ ...pair, transport: 'shm' as const })),
+];
 
 /** The pollers of one suite in the matrix, started on first use and stopped after the suite. */
 export interface Backends {
@@ -55,6 +75,8 @@ export interface Backends {
   address(path: string): string;
   /** Fds a server holds per connection: the socket, and for shared memory its epoll set and eventfd. */
   readonly fdsPerConnection: number;
+  /** Memory-file mappings each end holds per connection: its own ring and the peer's over shared memory. */
+  readonly memfdMappingsPerConnection: number;
   /** Environment for fixture processes: their clients use the client backend. */
   readonly clientEnv: Record<string, string>;
   /** Environment for a fixture server process: it uses the server backend. */
@@ -99,6 +121,7 @@ export function useBackends(pair: BackendPair): Backends {
     clientPoller: () => get(pair.client),
     address: (path) => prefix + path,
     fdsPerConnection: pair.transport === 'shm' ? 3 : 1,
+    memfdMappingsPerConnection: pair.transport === 'shm' ? 2 : 0,
     clientEnv,
     serverEnv,
     connectTo: (address, service, options = {}) => connect(address, service, { poller: get(pair.client), ...options }),

@@ -7,6 +7,8 @@ import { createServer, type CreateServerOptions, type IpcServer } from 'pollux';
 export interface TestServer {
   readonly server: IpcServer;
   readonly address: string;
+  /** The socket's path, {@link TestServer.address} without its scheme: where a raw socket client connects. */
+  readonly path: string;
   /** Closes the server and removes its directory. */
   stop(): Promise<void>;
 }
@@ -50,6 +52,7 @@ export async function startServer(
   return {
     server,
     address,
+    path: socket.address,
     async stop() {
       await server.close();
       socket.remove();
