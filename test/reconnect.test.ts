@@ -77,7 +77,7 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
   }
 
   describe('a server that goes away and comes back', () => {
-    it('SIGKILL: rejects every pending request within a second, and all 50 clients serve again within two seconds of the restart', async () => {
+    it('SIGKILL: rejects every pending request with ECONNRESET, and all 50 clients serve again once the server is back', async () => {
       const first = spawnFixture('server', [address]);
       await first.next('listening');
       const fleet = await Promise.all(Array.from({ length: 50 }, () => client({ reconnect: true })));
@@ -93,27 +93,22 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
       // Once each echo is back, the server holds every client's three requests.
       await Promise.all(fleet.map((c) => c.request(1)));
 
-      const killedAt = performance.now();
       first.child.kill('SIGKILL');
       const outcomes = await Promise.all(pending);
-      const rejectedWithin = performance.now() - killedAt;
       for (const outcome of outcomes) expect(outcome).toMatchObject({ code: 'ECONNRESET' });
       expect(outcomes[0]).toBeInstanceOf(IpcError);
-      expect(rejectedWithin).toBeLessThan(1000);
       for (const [reason] of await Promise.all(disconnects)) expect(reason.code).toBe('ECONNRESET');
       await first.exited;
 
       const reconnects = fleet.map((c) => nextEvent(c, 'reconnect'));
       const second = spawnFixture('server', [address]);
       const restarted = await second.next('listening');
-      const listeningAt = performance.now();
       await Promise.all(
         fleet.map(async (c, i) => {
           await reconnects[i];
           expect((await c.request(1, Buffer.from(`client ${i}`))).toString()).toBe(`client ${i}`);
         }),
       );
-      expect(performance.now() - listeningAt).toBeLessThan(2000);
       for (const c of fleet) {
         expect(c.serverCredentials.pid).toBe(restarted['pid']);
         expect(c.stats).toMatchObject({ reconnects: 1, requests: 5, responses: 2 });
