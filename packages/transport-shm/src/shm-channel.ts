@@ -203,21 +203,10 @@ export class ShmChannel implements Channel {
   }
 
   readiness(reported: ReadyMask): ReadyMask {
-    // Rung by us, our bell keeps the fd ready while data we will read waits (see the end), so a
-    // busy reader neither rings nor clears it: no system call per batch. The doorbells on the
-    // socket, and its end, wait until it stops ringing.
-    const busy = this.ownBellRung;
-    // Rung again below if anything rings while this looks (armRead and armWrite may).
-    this.ownBellRung = false;
-    const ready = this.readyFor(reported, busy);
-    if (busy) {
-      if (this.ownBellRung || ready & Ready.Readable) this.ownBellRung = true;
-      else sys.eventfdRead(this.ownBell);
+    if (this.ownBellRung) {
+      this.ownBellRung = false;
+      sys.eventfdRead(this.ownBell);
     }
-    return ready;
-  }
-
-  private readyFor(reported: ReadyMask, busy: boolean): ReadyMask {
     if (!(reported & (Ready.Readable | Ready.HangUp | Ready.Error))) return 0;
     const interest = this.interest;
     let ready = 0;
@@ -232,7 +221,7 @@ export class ShmChannel implements Channel {
       }
     }
     if (this.peer !== undefined) {
-      if (!busy) this.drainBells();
+      this.drainBells();
       if (this.peerClosed) ready |= Ready.HangUp | (interest & Ready.Readable);
       if (this.socketFailure !== 0) ready |= Ready.Error | interest;
     }
@@ -404,7 +393,6 @@ export class ShmChannel implements Channel {
       this.ringOwnBell();
       return;
     }
-    this.silenceOwnBell();
     const words = this.own!.words;
     this.generation = nextGeneration(this.generation);
     Atomics.store(words, Word.WantsData, this.generation);
@@ -450,12 +438,6 @@ export class ShmChannel implements Channel {
     if (this.ownBellRung) return;
     this.ownBellRung = true;
     sys.eventfdWrite(this.ownBell);
-  }
-
-  private silenceOwnBell(): void {
-    if (!this.ownBellRung) return;
-    this.ownBellRung = false;
-    sys.eventfdRead(this.ownBell);
   }
 
   /** Reads the doorbells waiting on the socket, learning whether it ended or failed. */
