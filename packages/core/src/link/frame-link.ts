@@ -483,7 +483,8 @@ export class FrameLink {
       while (this.stops === 0 && this.linkState !== LinkState.Ended) {
         const size = decoder.nextLent(span, used);
         if (size === 0) {
-          cut = true;
+          // A lend that ends at a frame's end (the ring's, say) leaves nothing to copy.
+          cut = used < span.length;
           break;
         }
         if (!owner.admitsNext()) break;
