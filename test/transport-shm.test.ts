@@ -101,7 +101,7 @@ describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $c
   });
 
   it('serves pipelined requests and events with a spin before sleeping on both sides', async () => {
-    let connection: Connection | undefined;
+    let connection: Connection<unknown> | undefined;
     running = await startServerOn(
       (server) =>
         server.addService({

@@ -32,10 +32,10 @@ describe.each(shmBackendMatrix)('zero-copy receive, server on $server, clients o
 
   /** A server and a client over shared memory with `RING_BYTES` rings, view checks as asked. */
   async function connectPair(
-    commands: Record<number, (payload: Buffer, connection: Connection) => unknown>,
+    commands: Record<number, (payload: Buffer, connection: Connection<unknown>) => unknown>,
     checkLentViews: boolean,
-  ): Promise<{ client: IpcClient; connection: () => Connection }> {
-    let connection: Connection | undefined;
+  ): Promise<{ client: IpcClient; connection: () => Connection<unknown> }> {
+    let connection: Connection<unknown> | undefined;
     running = await startServerOn(
       (server) =>
         server.addService({
