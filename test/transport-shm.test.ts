@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ShmTransport, type IpcClient } from 'pollux';
+import { ShmTransport, type Connection, type IpcClient } from 'pollux';
 import { memfdMappingCount, openFdCount } from './support/fds.js';
 import { deferred, until, type TestServer } from './support/server.js';
 import { shmBackendMatrix, useBackends } from './support/backends.js';
@@ -100,6 +100,36 @@ describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $c
     expect(openFdCount()).toBe(fdsListening);
   });
 
+  it('serves pipelined requests and events with a spin before sleeping on both sides', async () => {
+    let connection: Connection<unknown> | undefined;
+    running = await startServerOn(
+      (server) =>
+        server.addService({
+          id: 1,
+          name: 'echo',
+          created: (c) => {
+            connection = c;
+          },
+          commands: { 1: (payload) => payload },
+        }),
+      { shm: { spinMicros: 50 } },
+    );
+    const client = await connectTo(running.address.slice('shm:'.length), 'echo', {
+      transport: new ShmTransport({ spinMicros: 50 }),
+    });
+    const events: string[] = [];
+    client.on('event', (_event, payload) => events.push(payload.toString()));
+    for (let round = 0; round < 3; round++) {
+      const payloads = Array.from({ length: 100 }, (_, i) => randomBytes(i * 37));
+      const answers = await Promise.all(payloads.map((payload) => client.request(1, payload)));
+      expect(answers.map((answer, i) => answer.equals(payloads[i]!))).not.toContain(false);
+      connection!.sendEvent(2, Buffer.from(`round ${round}`));
+    }
+    await until(() => events.length === 3);
+    expect(events).toEqual(['round 0', 'round 1', 'round 2']);
+    await client.close();
+  });
+
   it('holds a fast writer back while a slow reader catches up, losing nothing', async () => {
     const release = deferred<void>();
     let running_ = 0;
@@ -111,11 +141,13 @@ describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $c
           name: 'sink',
           commands: {
             // Nothing is answered until released: the server stops reading at its budget and the ring fills.
+            // A payload is a view of the client's ring only until the handler returns: copy what is kept.
             1: async (payload) => {
+              const head = Buffer.from(payload.subarray(0, 8));
               mostRunning = Math.max(mostRunning, ++running_);
               await release.promise;
               running_--;
-              return payload.subarray(0, 8);
+              return head;
             },
           },
         }),

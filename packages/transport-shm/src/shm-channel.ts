@@ -25,6 +25,16 @@ const SWITCH = Uint8Array.of(SWITCH_BYTE);
 /** A doorbell: any byte on the socket once the sender's ring is in use. */
 const BELL = Uint8Array.of(0);
 
+/** How a {@link ShmChannel} behaves: {@link ShmTransport}'s options, checked. */
+export interface ShmChannelSettings {
+  /** The size of our ring. */
+  readonly ringBytes: number;
+  /** How long a reader polls the peer's ring before it says it sleeps, in microseconds; 0: not at all. */
+  readonly spinMicros: number;
+  /** Lend private copies, detached at release, so a view kept too long reads as empty. */
+  readonly checkLentViews: boolean;
+}
+
 const SOCKET_BITS = {
   readable: sys.EPOLLIN,
   hangUp: sys.EPOLLRDHUP,
@@ -55,7 +65,7 @@ export class ShmChannel implements Channel {
   readonly credentials: Credentials;
   private readonly socket: Channel;
   private readonly isClient: boolean;
-  private readonly ringBytes: number;
+  private readonly settings: ShmChannelSettings;
   /** The eventfd in our epoll set that only we ring. */
   private readonly ownBell: number;
   private ownBellRung = false;
@@ -84,6 +94,10 @@ export class ShmChannel implements Channel {
   /** How the peer broke the rules of the shared memory, once it did: the connection must end. */
   private fault: IpcError | undefined;
   private readonly scratch = new Uint8Array(256);
+  /** Unread bytes when the current lend began: what a release leaves of them. */
+  private lentUnread = 0;
+  /** The private copy lent instead of the ring, with {@link ShmChannelSettings.checkLentViews}. */
+  private lentCopy: ArrayBuffer | undefined;
   private readonly readyFds = new Int32Array(2);
   private readonly readyEvents = new Int32Array(2);
   private open = true;
@@ -91,15 +105,15 @@ export class ShmChannel implements Channel {
   /**
    * @param socket - the connected socket channel; the new channel owns it
    * @param isClient - whether this is the side that connected
-   * @param ringBytes - the size of our ring
+   * @param settings - ring size, spin, checks
    * @throws {@link IpcError} when the epoll set or eventfd cannot be made (`EMFILE`, `ENFILE`, `ENOMEM`);
    * the socket is then left to the caller
    */
-  constructor(socket: Channel, isClient: boolean, ringBytes: number) {
+  constructor(socket: Channel, isClient: boolean, settings: ShmChannelSettings) {
     this.socket = socket;
     this.credentials = socket.credentials;
     this.isClient = isClient;
-    this.ringBytes = ringBytes;
+    this.settings = settings;
     const epoll = sys.epollCreate();
     if (epoll < 0) throw IpcError.fromErrno(epoll, 'creating the epoll set of a shared-memory channel');
     const bell = sys.eventfdCreate();
@@ -123,6 +137,37 @@ export class ShmChannel implements Channel {
     if (this.fault !== undefined) throw this.fault;
     if (this.peer === undefined) return this.readSocket(buffer, offset, length);
     return this.readRing(buffer, offset, length);
+  }
+
+  /**
+   * Lends the unread bytes of the peer's ring up to its end, in place: the peer may rewrite them
+   * at any moment, which the engine's decoder allows for (it copies each header before checking it).
+   */
+  lend(limit: number): Uint8Array | undefined {
+    const peer = this.peer;
+    if (peer === undefined || this.fault !== undefined) return undefined;
+    const unread = this.unread();
+    if (unread <= 0) return undefined;
+    const start = this.consumed & (peer.capacity - 1);
+    const length = Math.min(unread, peer.capacity - start, limit);
+    this.lentUnread = unread;
+    const span = peer.data.subarray(start, start + length);
+    if (!this.settings.checkLentViews) return span;
+    const copy = new Uint8Array(length);
+    copy.set(span);
+    this.lentCopy = copy.buffer;
+    return copy;
+  }
+
+  release(bytes: number): void {
+    const copy = this.lentCopy;
+    if (copy !== undefined) {
+      this.lentCopy = undefined;
+      // Transferring detaches: every view of the copy a receiver kept now has length 0.
+      structuredClone(copy, { transfer: [copy] });
+    }
+    if (!this.open || this.peer === undefined) return;
+    this.consume(bytes, this.lentUnread);
   }
 
   writev(chunks: readonly Uint8Array[], count: number): number {
@@ -239,11 +284,9 @@ export class ShmChannel implements Channel {
     // What we wrote before we could see the peer's flags may have found it asleep already.
     this.rangForData = this.ringIfAsleep(Word.WantsData, this.rangForData);
     // The kernel ends a read at the bytes that carry fds: the switch byte is the last one here.
-    if (n > 1) {
-      this.armRead();
-      return n - 1;
-    }
-    return this.readRing(buffer, offset, length);
+    // What the peer wrote into its ring since waits for the next readiness, to be lent in place.
+    this.armRead();
+    return n > 1 ? n - 1 : EAGAIN;
   }
 
   private takePeerMemory(fds: readonly number[], last: number): void {
@@ -262,7 +305,7 @@ export class ShmChannel implements Channel {
    * @throws {@link IpcError} when the memory cannot be made (`EMFILE`, `ENOMEM`, …)
    */
   private startSending(): number {
-    const made = createRingMemory(this.ringBytes);
+    const made = createRingMemory(this.settings.ringBytes);
     if (typeof made === 'number') throw IpcError.fromErrno(made, 'making the shared-memory ring of a connection');
     this.own = made.memory;
     this.ownFd = made.fd;
@@ -299,13 +342,20 @@ export class ShmChannel implements Channel {
     }
     const n = Math.min(unread, length);
     copyOut(peer.data, peer.capacity, this.consumed, buffer, offset, n);
-    this.consumed = (this.consumed + n) >>> 0;
-    Atomics.store(this.own!.words, Word.Consumed, this.consumed | 0);
-    this.rangForRoom = this.ringIfAsleep(Word.WantsRoom, this.rangForRoom);
-    // Level-triggered: what this read left must keep the fd ready, or the peer must ring when it writes.
-    if (n < unread) this.ringOwnBell();
-    else this.armRead();
+    this.consume(n, unread);
     return n;
+  }
+
+  /** Moves our read index past `bytes` of the `unread` there were, and wakes who must know. */
+  private consume(bytes: number, unread: number): void {
+    if (bytes > 0) {
+      this.consumed = (this.consumed + bytes) >>> 0;
+      Atomics.store(this.own!.words, Word.Consumed, this.consumed | 0);
+      this.rangForRoom = this.ringIfAsleep(Word.WantsRoom, this.rangForRoom);
+    }
+    // Level-triggered: what this left must keep the fd ready, or the peer must ring when it writes.
+    if (bytes < unread) this.ringOwnBell();
+    else this.armRead();
   }
 
   /**
@@ -333,8 +383,16 @@ export class ShmChannel implements Channel {
     return own.capacity - used;
   }
 
-  /** Going to sleep until the peer writes: say so, then look once more, since it may have just written. */
+  /**
+   * Going to sleep until the peer writes: say so, then look once more, since it may have just
+   * written. With a spin, first poll the ring for that long: data found keeps us ready, and the
+   * peer never needs to ring.
+   */
   private armRead(): void {
+    if (this.settings.spinMicros > 0 && this.spinForData()) {
+      this.ringOwnBell();
+      return;
+    }
     const words = this.own!.words;
     this.generation = nextGeneration(this.generation);
     Atomics.store(words, Word.WantsData, this.generation);
@@ -353,6 +411,16 @@ export class ShmChannel implements Channel {
       Atomics.store(words, Word.WantsRoom, 0);
       this.ringOwnBell();
     }
+  }
+
+  /** Polls the peer's ring for {@link ShmChannelSettings.spinMicros} at most; whether data (or its end) came. */
+  private spinForData(): boolean {
+    const peer = this.peer!;
+    const until = performance.now() + this.settings.spinMicros / 1000;
+    do {
+      if (this.unread() !== 0 || Atomics.load(peer.words, Word.Closed) !== 0) return true;
+    } while (performance.now() < until);
+    return false;
   }
 
   /** Rings the peer's doorbell if it sleeps on `flag` in a sleep we have not rung for yet; the generation rung for. */

@@ -3,7 +3,7 @@ import { constants } from 'node:os';
 import { IpcError, type Channel, type Listener, type Transport } from '@pollux/core';
 import { SocketTransport, type SocketTransportOptions } from '@pollux/transport-socket';
 import { isRingSize, MAX_RING_BYTES, MIN_RING_BYTES } from './ring.js';
-import { ShmChannel } from './shm-channel.js';
+import { ShmChannel, type ShmChannelSettings } from './shm-channel.js';
 
 /** Options of {@link ShmTransport}. */
 export interface ShmTransportOptions extends SocketTransportOptions {
@@ -13,7 +13,25 @@ export interface ShmTransportOptions extends SocketTransportOptions {
    * transfers. Each connection maps one ring of each side. Default 256 KiB.
    */
   readonly ringBytes?: number;
+  /**
+   * Microseconds a reader that found its ring empty keeps polling it before it tells the peer it
+   * sleeps (and the peer must ring its doorbell, a system call and a wake-up on each side). Trades
+   * CPU for latency: worth it when the answer comes within that time and each side has a CPU of
+   * its own. The poller's loop is held for at most this long each time. An integer from 0 to
+   * 10,000; default 0, no spin.
+   */
+  readonly spinMicros?: number;
+  /**
+   * Checks that receivers keep no zero-copy view past its lend (a debug aid): each lend is a
+   * private copy of the ring, detached once released, so a payload a handler or event listener
+   * kept reads as empty (length 0) afterwards, and a response made of it goes out empty. Costs a
+   * copy per lend. Default: on when the environment variable `POLLUX_CHECK_VIEWS` is `1`.
+   */
+  readonly checkLentViews?: boolean;
 }
+
+/** The longest spin accepted: 10 ms holds a loop long enough. */
+const MAX_SPIN_MICROS = 10_000;
 
 const DEFAULT_RING_BYTES = 256 * 1024;
 
@@ -28,23 +46,40 @@ const DEFAULT_RING_BYTES = 256 * 1024;
  */
 export class ShmTransport implements Transport {
   private readonly sockets: SocketTransport;
-  private readonly ringBytes: number;
+  private readonly settings: ShmChannelSettings;
 
   /**
-   * @param options - ring size, and the listening socket's options
+   * @param options - ring size, spin, view checks, and the listening socket's options
    * @throws {@link @pollux/core!index.IpcError} `EINVAL` for a `ringBytes` that is no power of two in
-   * 4 KiB–16 MiB, and as {@link SocketTransport}'s constructor.
+   * 4 KiB–16 MiB, a `spinMicros` that is no integer in 0–10,000, and as {@link SocketTransport}'s
+   * constructor.
    */
   constructor(options: ShmTransportOptions = {}) {
-    const { ringBytes = DEFAULT_RING_BYTES, ...socketOptions } = options;
+    const {
+      ringBytes = DEFAULT_RING_BYTES,
+      spinMicros = 0,
+      checkLentViews = process.env['POLLUX_CHECK_VIEWS'] === '1',
+      ...socketOptions
+    } = options;
     if (!isRingSize(ringBytes)) {
       throw new IpcError(
         'EINVAL',
         `ringBytes must be a power of two from ${MIN_RING_BYTES} to ${MAX_RING_BYTES}, not ${String(ringBytes)}`,
       );
     }
-    this.ringBytes = ringBytes;
+    if (!Number.isInteger(spinMicros) || spinMicros < 0 || spinMicros > MAX_SPIN_MICROS) {
+      throw new IpcError(
+        'EINVAL',
+        `spinMicros must be an integer from 0 to ${MAX_SPIN_MICROS} microseconds, not ${String(spinMicros)}`,
+      );
+    }
+    this.settings = { ringBytes, spinMicros, checkLentViews: checkLentViews === true };
     this.sockets = new SocketTransport(socketOptions);
+  }
+
+  /** How long a reader polls its ring before it sleeps, in microseconds (0: no spin). */
+  get spinMicros(): number {
+    return this.settings.spinMicros;
   }
 
   /**
@@ -54,7 +89,7 @@ export class ShmTransport implements Transport {
    * @throws {@link @pollux/core!index.IpcError} as {@link SocketTransport.listen}.
    */
   listen(address: string): Listener {
-    return new ShmListener(this.sockets.listen(address), this.ringBytes);
+    return new ShmListener(this.sockets.listen(address), this.settings);
   }
 
   /**
@@ -66,7 +101,7 @@ export class ShmTransport implements Transport {
   async connect(address: string): Promise<Channel> {
     const socket = this.sockets.connectSync(address);
     try {
-      return new ShmChannel(socket, true, this.ringBytes);
+      return new ShmChannel(socket, true, this.settings);
     } catch (error) {
       socket.close();
       throw error;
@@ -79,20 +114,20 @@ class ShmListener implements Listener {
   readonly fd: number;
   readonly address: string;
   private readonly sockets: Listener;
-  private readonly ringBytes: number;
+  private readonly settings: ShmChannelSettings;
 
-  constructor(sockets: Listener, ringBytes: number) {
+  constructor(sockets: Listener, settings: ShmChannelSettings) {
     this.sockets = sockets;
     this.fd = sockets.fd;
     this.address = sockets.address;
-    this.ringBytes = ringBytes;
+    this.settings = settings;
   }
 
   accept(): Channel | number {
     const socket = this.sockets.accept();
     if (typeof socket === 'number') return socket;
     try {
-      return new ShmChannel(socket, false, this.ringBytes);
+      return new ShmChannel(socket, false, this.settings);
     } catch (error) {
       socket.close();
       // Out of fds or memory: the server pauses accepting, as for a failed accept(2).

@@ -32,6 +32,8 @@ export class ClientRequest {
   outgoingFds: OutgoingFds | undefined = undefined;
   /** Whether the caller takes the fds of the response (`requestWithFds`); else they are closed. */
   wantsFds = false;
+  /** Where the response goes (`requestInto`): it resolves with a view of the bytes copied there. */
+  into: Uint8Array | undefined = undefined;
   /** The fds of the response, once resolved, for a caller that takes them. */
   receivedFds: number[] | undefined = undefined;
   constructor(readonly command: number) {}

@@ -473,7 +473,23 @@ export class ClientSession implements LinkOwner {
     // Only a caller that asked for fds gets them; a plain request() leaves none open.
     if (request.wantsFds) request.receivedFds = fds.takeAll();
     else fds.closeUntaken();
-    request.resolve(payload);
+    const into = request.into;
+    if (into !== undefined) {
+      if (payload.length > into.length) {
+        request.reject(
+          new IpcError(
+            'EMSGSIZE',
+            `response of ${payload.length} bytes does not fit the ${into.length}-byte buffer given to requestInto: it was dropped; pass a buffer of maxMessageSize bytes`,
+          ),
+        );
+        return;
+      }
+      into.set(payload);
+      request.resolve(Buffer.from(into.buffer, into.byteOffset, payload.length));
+      return;
+    }
+    // A lent payload is valid only until this returns; the caller's continuation runs later.
+    request.resolve(this.link.payloadLent ? Buffer.from(payload) : payload);
   }
 
   private fail(id: number, error: IpcError): void {

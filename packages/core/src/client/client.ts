@@ -23,8 +23,11 @@ import type { Poller, Timer } from '../contracts/poller.js';
 /** Events of {@link IpcClient}. */
 export interface IpcClientEvents {
   /**
-   * The server sent an event. `payload` stays valid for as long as it is referenced. `fds` are the
-   * fds that came with it: take those you keep before the listener returns, and pollux closes the rest.
+   * The server sent an event. `payload` stays valid for as long as it is referenced, except over a
+   * zero-copy transport (shared memory): there it is a view of the ring, valid only until the
+   * listener returns, and the server may change its bytes meanwhile, so copy it
+   * (`Buffer.from(payload)`) before checking or keeping it. `fds` are the fds that came with it:
+   * take those you keep before the listener returns, and pollux closes the rest.
    */
   event: [event: number, payload: Buffer, fds: ReceivedFds];
   /**
@@ -395,6 +398,36 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
     return request.promise.then((response) => ({ payload: response, fds: request.receivedFds ?? [] }));
   }
 
+  /**
+   * {@link IpcClient.request}, with the response copied into `buffer` (coroipc's
+   * `msg_send_reply_receive_in_buf`): no allocation for it, and, over shared memory, one copy
+   * straight from the ring. Resolves with the response's length; its bytes are
+   * `buffer.subarray(0, length)`. Fds the response carries are closed. `buffer` must not be used
+   * until the promise settles.
+   *
+   * @param buffer - where the response goes; {@link IpcClient.maxMessageSize} bytes hold any
+   * @throws {@link IpcError} (as a rejection) the codes of {@link IpcClient.request}; `EINVAL` when
+   * `buffer` is not a Uint8Array; `EMSGSIZE` when the response is longer than `buffer`: the
+   * response is dropped (nothing of it stays queued) and `buffer` is left as it was.
+   */
+  requestInto(command: number, payload: Uint8Array, buffer: Uint8Array, options?: RequestOptions): Promise<number> {
+    try {
+      this.#check(command, payload, options);
+      if (!(buffer instanceof Uint8Array)) {
+        throw new IpcError(
+          'EINVAL',
+          `buffer must be a Uint8Array or Buffer, got ${describeValue(buffer)}: pass Buffer.alloc(client.maxMessageSize)`,
+        );
+      }
+    } catch (error) {
+      return Promise.reject(error as IpcError);
+    }
+    const request = makeRequest(command);
+    request.into = buffer;
+    this.#submit(request, payload, options);
+    return request.promise.then(byteLength);
+  }
+
   /** Sends a checked request now, or queues it, with the fds it carries duplicated first. */
   #submit(request: ClientRequest, payload: Uint8Array, options: RequestOptions | undefined): void {
     const session = this.#session;
@@ -703,4 +736,9 @@ function oversize(payload: Uint8Array, maxMessage: number): IpcError {
     'EMSGSIZE',
     `request of ${payload.length} bytes exceeds the server's maximum of ${maxMessage} bytes: split it`,
   );
+}
+
+/** The length of a response copied into a caller's buffer. */
+function byteLength(response: Buffer): number {
+  return response.length;
 }

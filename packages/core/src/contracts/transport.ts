@@ -84,6 +84,28 @@ export interface Channel {
    * channel's.
    */
   readiness?(ready: ReadyMask): ReadyMask;
+  /**
+   * Zero-copy input, for a channel whose bytes already sit in memory this process maps (a
+   * shared-memory ring): lends a view of the next unread bytes in place, at most `limit` of them,
+   * instead of copying them as {@link Channel.read} would. Nothing is consumed until
+   * {@link Channel.release}, which ends the lend; the view must not be used after it. The engine
+   * parses frames in it and hands receivers payloads that are views of it, valid only until the
+   * receiver returns.
+   *
+   * The memory may belong to the peer, which can change it at any moment: read each byte that
+   * decides anything once, into memory of your own, before checking it.
+   *
+   * Only a channel that passes no fds lends. Absent, or `undefined` (nothing unread, nothing in
+   * lendable memory yet, a wrapped or failed channel): the engine reads with {@link Channel.read},
+   * which reports the end of the stream and errors.
+   */
+  lend?(limit: number): Uint8Array | undefined;
+  /**
+   * Ends the lend {@link Channel.lend} began: its first `bytes` are consumed (the writer may reuse
+   * their memory), the rest stays unread for the next lend or read. Keeps readiness level-triggered,
+   * as a read does. A no-op once the channel is closed.
+   */
+  release?(bytes: number): void;
   /** Closes the channel and its fd. Idempotent. Only call after the fd left the poller. */
   close(): void;
 }

@@ -68,9 +68,11 @@ export interface TrafficCounters {
 /** What a {@link FrameLink} reports to the session that owns it. */
 export interface LinkOwner {
   /**
-   * A frame arrived; the payload is a view that stays valid for as long as it is kept. Its `fds`
-   * are the owner's to close (`closeUntaken`) once it is done with them, unless this throws. An
-   * error thrown here ends the link with it (a protocol error).
+   * A frame arrived; the payload is a view that stays valid for as long as it is kept, unless
+   * {@link FrameLink.payloadLent}: then it is a view of memory the channel lent, valid only until
+   * this returns (copy what must outlive it). Its `fds` are the owner's to close (`closeUntaken`)
+   * once it is done with them, unless this throws. An error thrown here ends the link with it (a
+   * protocol error).
    */
   frame(kind: number, code: number, id: number, payload: Buffer, fds: ReceivedFds): void;
   /**
@@ -127,6 +129,11 @@ export class FrameLink {
   /** The most fds a message to the peer may carry, once the handshake said. */
   private peerFds = 0;
   private readonly closeFdFn: FdCloser = (fd) => this.channel.closeFd!(fd);
+  /**
+   * The memory behind the last view the channel lent: a payload from it that is queued to be sent
+   * (an echo) is copied, since the lend ends before the queue is written.
+   */
+  private lentMemory: ArrayBufferLike | undefined;
   private inDispatch = false;
   private flushScheduled = false;
   private readonly dispatchFn = (_fd: number, ready: ReadyMask): void => this.dispatch(ready);
@@ -169,6 +176,14 @@ export class FrameLink {
   /** Bytes waiting to be written. */
   get queuedBytes(): number {
     return this.sendQueue.bytes;
+  }
+
+  /**
+   * Whether the payload of the frame being handed over is a view of memory the channel lent
+   * ({@link Channel.lend}): valid only until the owner's `frame` returns.
+   */
+  get payloadLent(): boolean {
+    return this.decoder.lent;
   }
 
   /** Bytes read from the peer and not yet handed over as frames. */
@@ -271,7 +286,7 @@ export class FrameLink {
       return false;
     }
     const queue = this.sendQueue;
-    queue.push(kind, code, id, payload, fds);
+    queue.push(kind, code, id, payload, fds, payload.buffer === this.lentMemory);
     if ((queue.bytes > this.outputHighWater || queue.fds > QUEUED_FDS_HIGH_WATER) && !(this.stops & Stop.Output)) {
       this.stop(Stop.Output, true);
       this.owner.outputBlocked();
@@ -422,8 +437,10 @@ export class FrameLink {
       // Frames held back by a pause come first: a full chunk would leave no room, and a
       // zero-byte read looks like end of file.
       if (!this.deliverBuffered() || !this.owner.admitsNext()) return;
+      const limit = this.owner.readLimit();
+      if (decoder.pending === 0 && this.fdArrivals === undefined && this.deliverLent(limit)) return;
       decoder.reserve();
-      const n = this.readChannel(Math.min(decoder.space, this.owner.readLimit()));
+      const n = this.readChannel(Math.min(decoder.space, limit));
       if (n > 0) {
         decoder.commit(n);
         this.traffic.bytesIn += n;
@@ -444,6 +461,42 @@ export class FrameLink {
     } catch (error) {
       this.destroy(IpcError.from(error, 'EPROTO'));
     }
+  }
+
+  /**
+   * Hands over the whole frames of what the channel lends, payloads as views of its memory, and
+   * releases them once handed over: no copy at all. A frame the lend holds only part of (cut by
+   * the end of a ring, or not all written yet) is left for {@link FrameLink.readChannel} to copy.
+   *
+   * @returns false when the caller should read: nothing was lent, or a frame is cut short there
+   */
+  private deliverLent(limit: number): boolean {
+    const channel = this.channel;
+    const span = channel.lend === undefined ? undefined : channel.lend(limit);
+    if (span === undefined) return false;
+    this.lentMemory = span.buffer;
+    const decoder = this.decoder;
+    const owner = this.owner;
+    let used = 0;
+    let cut = false;
+    try {
+      while (this.stops === 0 && this.linkState !== LinkState.Ended) {
+        const size = decoder.nextLent(span, used);
+        if (size === 0) {
+          // A lend that ends at a frame's end (the ring's, say) leaves nothing to copy.
+          cut = used < span.length;
+          break;
+        }
+        if (!owner.admitsNext()) break;
+        used += size;
+        owner.frame(decoder.kind, decoder.code, decoder.id, decoder.payload, NO_FDS);
+      }
+    } finally {
+      channel.release!(used);
+      this.streamOffset += used;
+      this.traffic.bytesIn += used;
+    }
+    return !cut || !this.reading;
   }
 
   /** One read into the decoder; fds that came with it are filed under the bytes it returned. */

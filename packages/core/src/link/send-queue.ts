@@ -46,9 +46,10 @@ export class SendQueue {
 
   /**
    * Queues one frame; `fds`, if any, become the queue's (they travel with the frame's first
-   * byte, and are closed once sent or discarded).
+   * byte, and are closed once sent or discarded). A `lent` payload is memory that may change once
+   * the caller returns: it is copied rather than queued by reference.
    */
-  push(kind: number, code: number, id: number, payload: Uint8Array, fds?: number[]): void {
+  push(kind: number, code: number, id: number, payload: Uint8Array, fds?: number[], lent = false): void {
     const length = payload.length;
     let fdCount = 0;
     if (fds !== undefined && fds.length > 0) {
@@ -68,7 +69,7 @@ export class SendQueue {
       writeHeader(this.slab, this.slabEnd, length, kind, code, id, fdCount);
       this.slabEnd += HEADER_SIZE;
       this.closeRegion();
-      this.chunks.push(payload);
+      this.chunks.push(lent ? Buffer.from(payload) : payload);
     }
     this.bytes += HEADER_SIZE + length;
   }

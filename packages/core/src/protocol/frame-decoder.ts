@@ -32,8 +32,13 @@ export class FrameDecoder {
   id = 0;
   /** How many fds travel with the last frame. */
   fdCount = 0;
-  /** Payload of the last frame, a view that stays valid for as long as the receiver keeps it. */
+  /**
+   * Payload of the last frame: a view that stays valid for as long as the receiver keeps it, or,
+   * when {@link FrameDecoder.lent}, a view of lent memory valid only until the receiver returns.
+   */
   payload: Buffer = EMPTY;
+  /** Whether the last frame came from {@link FrameDecoder.nextLent}: its payload is lent memory. */
+  lent = false;
   /** Largest request, response or event payload accepted; changed once the handshake agrees one. */
   maxMessage: number;
   /** The most fds a request, response or event may say it carries: what this side takes. */
@@ -44,6 +49,8 @@ export class FrameDecoder {
   /** Where the next read lands in {@link FrameDecoder.buffer}. */
   end = 0;
   private start = 0;
+  /** The header of a frame in lent memory, copied out so it is read once and checked where nobody else writes. */
+  private readonly header = Buffer.alloc(HEADER_SIZE);
   private handedOut = false;
   private chunkSize = FIRST_CHUNK;
   /** Size of the last whole frame: the best guess of the next one's. */
@@ -75,7 +82,7 @@ export class FrameDecoder {
       this.start = this.end = 0;
       return;
     }
-    const needed = pending >= HEADER_SIZE ? HEADER_SIZE + this.checkHeader(this.start) : HEADER_SIZE;
+    const needed = pending >= HEADER_SIZE ? HEADER_SIZE + this.checkHeader(this.buffer, this.start) : HEADER_SIZE;
     const room = this.buffer.length - this.start;
     // Stay when the frame fits. With its length unknown, stay only if a frame like the last one
     // still fits too: reading the start of one into a chunk's tail would mean copying it later.
@@ -120,7 +127,7 @@ export class FrameDecoder {
    */
   hasFrame(): boolean {
     const available = this.end - this.start;
-    return available >= HEADER_SIZE && available >= HEADER_SIZE + this.checkHeader(this.start);
+    return available >= HEADER_SIZE && available >= HEADER_SIZE + this.checkHeader(this.buffer, this.start);
   }
 
   /**
@@ -133,14 +140,11 @@ export class FrameDecoder {
     const start = this.start;
     const available = this.end - start;
     if (available < HEADER_SIZE) return false;
-    const length = this.checkHeader(start);
+    const b = this.buffer;
+    const length = this.checkHeader(b, start);
     const total = HEADER_SIZE + length;
     if (available < total) return false;
-    const b = this.buffer;
-    this.kind = b[start + 4]!;
-    this.code = b[start + 6]! | (b[start + 7]! << 8);
-    this.id = (b[start + 8]! | (b[start + 9]! << 8) | (b[start + 10]! << 16) | (b[start + 11]! << 24)) >>> 0;
-    this.fdCount = b[start + 5]!;
+    this.takeHeader(b, start);
     if (length === 0) {
       this.payload = EMPTY;
     } else {
@@ -148,14 +152,46 @@ export class FrameDecoder {
       this.payload = Buffer.from(b.buffer, b.byteOffset + start + HEADER_SIZE, length);
       this.handedOut = true;
     }
+    this.lent = false;
     this.start = start + total;
     this.lastFrame = total;
     return true;
   }
 
+  /**
+   * Decodes the frame at `span[at …]`, memory a channel lends (its `lend`) whose writer
+   * may change it at any moment: the header is copied out once, and only the copy is checked and
+   * used. The payload is a view of `span` ({@link FrameDecoder.lent}); nothing is buffered here,
+   * so call this only while {@link FrameDecoder.pending} is 0.
+   *
+   * @returns the frame's size, header included, or 0 when `span` does not hold all of it
+   * @throws {@link IpcError} `EPROTO` for a malformed header, `EMSGSIZE` for an oversize length.
+   */
+  nextLent(span: Uint8Array, at: number): number {
+    const available = span.length - at;
+    if (available < HEADER_SIZE) return 0;
+    const header = this.header;
+    for (let i = 0; i < HEADER_SIZE; i++) header[i] = span[at + i]!;
+    const length = this.checkHeader(header, 0);
+    const total = HEADER_SIZE + length;
+    if (available < total) return 0;
+    this.takeHeader(header, 0);
+    this.payload = length === 0 ? EMPTY : Buffer.from(span.buffer, span.byteOffset + at + HEADER_SIZE, length);
+    this.lent = true;
+    this.lastFrame = total;
+    return total;
+  }
+
+  /** Sets the fields of the frame whose checked header is at `b[at]`. */
+  private takeHeader(b: Uint8Array, at: number): void {
+    this.kind = b[at + 4]!;
+    this.code = b[at + 6]! | (b[at + 7]! << 8);
+    this.id = (b[at + 8]! | (b[at + 9]! << 8) | (b[at + 10]! << 16) | (b[at + 11]! << 24)) >>> 0;
+    this.fdCount = b[at + 5]!;
+  }
+
   /** Validates the header at `at` and returns its payload length. */
-  private checkHeader(at: number): number {
-    const b = this.buffer;
+  private checkHeader(b: Uint8Array, at: number): number {
     const length = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
     const kind = b[at + 4]!;
     if (kind < FrameKind.Hello || kind > FrameKind.Goodbye) {

@@ -1,0 +1,135 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ShmTransport, type Connection, type IpcClient } from 'pollux';
+import { memfdMappingCount, openFdCount } from './support/fds.js';
+import { deferred, type TestServer } from './support/server.js';
+import { shmBackendMatrix, useBackends } from './support/backends.js';
+
+/** A ring's mapping: a 4 KiB header of control words, then the ring. */
+const HEADER_BYTES = 4096;
+const RING_BYTES = 64 * 1024;
+
+/** Zero-copy receive over shared memory: payloads as views of the peer's ring, and what that asks of receivers. */
+describe.each(shmBackendMatrix)('zero-copy receive, server on $server, clients on $client', (pair) => {
+  const { connectTo, startServerOn } = useBackends(pair);
+
+  let fdsBefore: number;
+  let mappingsBefore: number;
+  let running: TestServer | undefined;
+  const clients: IpcClient[] = [];
+
+  beforeEach(() => {
+    fdsBefore = openFdCount();
+    mappingsBefore = memfdMappingCount();
+  });
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.destroy();
+    await running?.stop();
+    running = undefined;
+    expect(openFdCount()).toBe(fdsBefore);
+    expect(memfdMappingCount()).toBe(mappingsBefore);
+  });
+
+  /** A server and a client over shared memory with `RING_BYTES` rings, view checks as asked. */
+  async function connectPair(
+    commands: Record<number, (payload: Buffer, connection: Connection<unknown>) => unknown>,
+    checkLentViews: boolean,
+  ): Promise<{ client: IpcClient; connection: () => Connection<unknown> }> {
+    let connection: Connection<unknown> | undefined;
+    running = await startServerOn(
+      (server) =>
+        server.addService({
+          id: 1,
+          name: 'views',
+          created: (c) => {
+            connection = c;
+          },
+          commands: commands as never,
+        }),
+      { shm: { ringBytes: RING_BYTES, checkLentViews } },
+    );
+    const client = await connectTo(running.address.slice('shm:'.length), 'views', {
+      transport: new ShmTransport({ ringBytes: RING_BYTES, checkLentViews }),
+    });
+    clients.push(client);
+    return { client, connection: () => connection! };
+  }
+
+  it('hands handlers and event listeners views of the ring, and request() an owned copy', async () => {
+    const seen: { mapping: number; text: string }[] = [];
+    const { client, connection } = await connectPair(
+      {
+        1: (payload) => {
+          seen.push({ mapping: payload.buffer.byteLength, text: payload.toString() });
+          return Buffer.from(`re:${payload.toString()}`);
+        },
+      },
+      false,
+    );
+    const events: { mapping: number; text: string }[] = [];
+    client.on('event', (_event, payload) =>
+      events.push({ mapping: payload.buffer.byteLength, text: payload.toString() }),
+    );
+
+    const first = await client.request(1, Buffer.from('one'));
+    // Kept past its callback, a response stays what it was while later ones pass through the ring.
+    const later = await Promise.all(Array.from({ length: 200 }, (_, i) => client.request(1, Buffer.from(`n${i}`))));
+    expect(first.toString()).toBe('re:one');
+    expect(later.map(String)).toEqual(Array.from({ length: 200 }, (_, i) => `re:n${i}`));
+    expect(first.buffer.byteLength).not.toBe(HEADER_BYTES + RING_BYTES);
+
+    connection().sendEvent(7, Buffer.from('event'));
+    await client.request(1, Buffer.from('after the event'));
+    expect(seen.length).toBe(202);
+    // Every payload the handler got lay in the client's mapped ring: no copy was made.
+    expect(new Set(seen.map((s) => s.mapping))).toEqual(new Set([HEADER_BYTES + RING_BYTES]));
+    expect(events).toEqual([{ mapping: HEADER_BYTES + RING_BYTES, text: 'event' }]);
+  });
+
+  it('with checkLentViews, empties every view kept past its callback, and sends a late answer made of one empty', async () => {
+    const kept: Buffer[] = [];
+    const late = deferred<void>();
+    const { client, connection } = await connectPair(
+      {
+        1: (payload) => {
+          kept.push(payload);
+          return Buffer.from(payload.toString().toUpperCase());
+        },
+        // An async handler that answers with its payload after returning: the bug checks catch.
+        2: async (payload) => {
+          await late.promise;
+          return payload;
+        },
+      },
+      true,
+    );
+    let keptEvent: Buffer | undefined;
+    client.on('event', (_event, payload) => {
+      expect(payload.toString()).toBe('tick');
+      keptEvent = payload;
+    });
+
+    // While the handler ran, the view held the request; once it returned, the view is empty.
+    expect((await client.request(1, Buffer.from('abc'))).toString()).toBe('ABC');
+    expect(kept).toHaveLength(1);
+    expect(kept[0]!.length).toBe(0);
+
+    connection().sendEvent(3, Buffer.from('tick'));
+    await client.request(1, Buffer.from('x'));
+    expect(keptEvent!.length).toBe(0);
+
+    const answer = client.request(2, Buffer.from('gone by the time it is answered'));
+    await client.request(1, Buffer.from('y'));
+    late.resolve();
+    expect((await answer).length).toBe(0);
+  });
+
+  it('sends an echoed payload intact although its lend ended before the queue was written', async () => {
+    // Checked views: a payload queued by reference would go out empty once its lend ended.
+    const { client } = await connectPair({ 1: (payload) => payload }, true);
+    const sizes = [0, 1, 1000, 1025, 5000, 20_000, RING_BYTES - 12, RING_BYTES, 3 * RING_BYTES + 7];
+    const payloads = sizes.map((size, n) => Buffer.alloc(size, n + 1).fill(n + 7, 0, Math.min(size, 3)));
+    const answers = await Promise.all(payloads.concat(payloads).map((payload) => client.request(1, payload)));
+    expect(answers.map((answer, i) => answer.equals(payloads[i % payloads.length]!))).not.toContain(false);
+  });
+});
