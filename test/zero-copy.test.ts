@@ -132,4 +132,34 @@ describe.each(shmBackendMatrix)('zero-copy receive, server on $server, clients o
     const answers = await Promise.all(payloads.concat(payloads).map((payload) => client.request(1, payload)));
     expect(answers.map((answer, i) => answer.equals(payloads[i % payloads.length]!))).not.toContain(false);
   });
+
+  it('sends a payload one connection lent as an event on another intact (a broadcast)', async () => {
+    // Checked views: a payload queued by reference on the other connection would go out empty.
+    const listening: Connection<unknown>[] = [];
+    const { client } = await connectPair(
+      {
+        1: (_payload, connection) => void listening.push(connection),
+        2: (payload) => {
+          for (const connection of listening) connection.sendEvent(1, payload);
+        },
+      },
+      true,
+    );
+    const listener = await connectTo(running!.address.slice('shm:'.length), 'views', {
+      transport: new ShmTransport({ ringBytes: RING_BYTES, checkLentViews: true }),
+    });
+    clients.push(listener);
+    await listener.request(1);
+    // Larger than the listener's ring, some of each event waits in the server's queue.
+    const payloads = [1025, 20_000, RING_BYTES, 3 * RING_BYTES + 7].map((size, n) => Buffer.alloc(size, n + 1));
+    const received: Buffer[] = [];
+    const all = deferred<void>();
+    listener.on('event', (_event, payload) => {
+      received.push(Buffer.from(payload));
+      if (received.length === payloads.length) all.resolve();
+    });
+    await Promise.all(payloads.map((payload) => client.request(2, payload)));
+    await all.promise;
+    expect(received.map((payload, i) => payload.equals(payloads[i]!))).not.toContain(false);
+  });
 });

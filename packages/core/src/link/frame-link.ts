@@ -4,7 +4,7 @@ import { FrameDecoder } from '../protocol/frame-decoder.js';
 import { FrameKind, MAX_FDS_PER_MESSAGE } from '../protocol/frame.js';
 import { Ready, type Poller, type ReadyMask, type Timer } from '../contracts/poller.js';
 import { closeAll, NO_FDS, ReceivedFds, type FdCloser } from './received-fds.js';
-import { SendQueue } from './send-queue.js';
+import { markLent, SendQueue } from './send-queue.js';
 import type { Channel } from '../contracts/transport.js';
 
 /*
@@ -129,11 +129,6 @@ export class FrameLink {
   /** The most fds a message to the peer may carry, once the handshake said. */
   private peerFds = 0;
   private readonly closeFdFn: FdCloser = (fd) => this.channel.closeFd!(fd);
-  /**
-   * The memory behind the last view the channel lent: a payload from it that is queued to be sent
-   * (an echo) is copied, since the lend ends before the queue is written.
-   */
-  private lentMemory: ArrayBufferLike | undefined;
   private inDispatch = false;
   private flushScheduled = false;
   private readonly dispatchFn = (_fd: number, ready: ReadyMask): void => this.dispatch(ready);
@@ -286,7 +281,7 @@ export class FrameLink {
       return false;
     }
     const queue = this.sendQueue;
-    queue.push(kind, code, id, payload, fds, payload.buffer === this.lentMemory);
+    queue.push(kind, code, id, payload, fds);
     if ((queue.bytes > this.outputHighWater || queue.fds > QUEUED_FDS_HIGH_WATER) && !(this.stops & Stop.Output)) {
       this.stop(Stop.Output, true);
       this.owner.outputBlocked();
@@ -474,7 +469,7 @@ export class FrameLink {
     const channel = this.channel;
     const span = channel.lend === undefined ? undefined : channel.lend(limit);
     if (span === undefined) return false;
-    this.lentMemory = span.buffer;
+    markLent(span.buffer);
     const decoder = this.decoder;
     const owner = this.owner;
     let used = 0;

@@ -17,6 +17,18 @@ const WRITE_BATCH = 256;
 const NO_SLAB = Buffer.alloc(0);
 
 /**
+ * Memory channels lend (see `Channel.lend`): a view of it may change once the handler that got
+ * it returns, so a large payload from it is copied rather than queued by reference. Shared by
+ * every link, since a handler may send what one connection lent on another (a broadcast).
+ */
+const lentMemories = new WeakSet<ArrayBufferLike>();
+
+/** Marks `memory` as lent: payloads viewing it are copied when queued. */
+export function markLent(memory: ArrayBufferLike): void {
+  lentMemories.add(memory);
+}
+
+/**
  * Outgoing frames waiting for the kernel. Headers and small payloads are written into a slab, so
  * a burst of small frames leaves in one system call from one contiguous chunk; a large payload is
  * queued by reference and never copied in user space. A queue written out lets go of its slab
@@ -46,10 +58,10 @@ export class SendQueue {
 
   /**
    * Queues one frame; `fds`, if any, become the queue's (they travel with the frame's first
-   * byte, and are closed once sent or discarded). A `lent` payload is memory that may change once
-   * the caller returns: it is copied rather than queued by reference.
+   * byte, and are closed once sent or discarded). A payload in lent memory (see {@link markLent})
+   * is copied rather than queued by reference.
    */
-  push(kind: number, code: number, id: number, payload: Uint8Array, fds?: number[], lent = false): void {
+  push(kind: number, code: number, id: number, payload: Uint8Array, fds?: number[]): void {
     const length = payload.length;
     let fdCount = 0;
     if (fds !== undefined && fds.length > 0) {
@@ -69,7 +81,7 @@ export class SendQueue {
       writeHeader(this.slab, this.slabEnd, length, kind, code, id, fdCount);
       this.slabEnd += HEADER_SIZE;
       this.closeRegion();
-      this.chunks.push(lent ? Buffer.from(payload) : payload);
+      this.chunks.push(lentMemories.has(payload.buffer) ? Buffer.from(payload) : payload);
     }
     this.bytes += HEADER_SIZE + length;
   }
