@@ -317,7 +317,9 @@ export class NatsBridge extends EventEmitter<NatsBridgeEvents> {
     const subject = served.events.get(event);
     if (subject === undefined || !this.#accepting) return;
     try {
-      this.#nats.publish(subject, payload);
+      // NATS queues the bytes by reference until it flushes, after this listener returns; over
+      // shared memory the payload is a view of the ring, valid only until then.
+      this.#nats.publish(subject, Buffer.from(payload));
       this.#stats.events++;
     } catch (cause) {
       this.#stats.eventsDropped++;
