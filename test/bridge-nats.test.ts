@@ -100,12 +100,12 @@ describe.skipIf(skipWithoutNats)('bridge-nats', () => {
 
     beforeEach(async () => {
       fdsBefore = openFdCount();
-      // Over shared memory, events reach the bridge as views of the ring; checked, a view used
+      // Over shared memory with lent views, events reach the bridge as views of the ring; checked, a view used
       // after its listener returned is empty.
       client = await connectTo(
         socket.address,
         BRIDGED_SERVICE.name,
-        pair.transport === 'shm' ? { transport: new ShmTransport({ checkLentViews: true }) } : {},
+        pair.transport === 'shm' ? { transport: new ShmTransport({ lendViews: true, checkLentViews: true }) } : {},
       );
       bridge = await NatsBridge.start({
         nats: await natsConnection(),

@@ -100,7 +100,7 @@ describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $c
     expect(openFdCount()).toBe(fdsListening);
   });
 
-  it('serves pipelined requests and events with a spin before sleeping on both sides', async () => {
+  it('serves pipelined requests and events with views lent on both sides', async () => {
     let connection: Connection<unknown> | undefined;
     running = await startServerOn(
       (server) =>
@@ -112,10 +112,10 @@ describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $c
           },
           commands: { 1: (payload) => payload },
         }),
-      { shm: { spinMicros: 50 } },
+      { shm: { lendViews: true } },
     );
     const client = await connectTo(running.address.slice('shm:'.length), 'echo', {
-      transport: new ShmTransport({ spinMicros: 50 }),
+      transport: new ShmTransport({ lendViews: true }),
     });
     const events: string[] = [];
     client.on('event', (_event, payload) => events.push(payload.toString()));

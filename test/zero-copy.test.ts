@@ -30,10 +30,11 @@ describe.each(shmBackendMatrix)('zero-copy receive, server on $server, clients o
     expect(memfdMappingCount()).toBe(mappingsBefore);
   });
 
-  /** A server and a client over shared memory with `RING_BYTES` rings, view checks as asked. */
+  /** A server and a client over shared memory with `RING_BYTES` rings: views lent unless `views` says otherwise, checked as asked. */
   async function connectPair(
     commands: Record<number, (payload: Buffer, connection: Connection<unknown>) => unknown>,
     checkLentViews: boolean,
+    views: { lendViews?: boolean } = { lendViews: true },
   ): Promise<{ client: IpcClient; connection: () => Connection<unknown> }> {
     let connection: Connection<unknown> | undefined;
     running = await startServerOn(
@@ -46,16 +47,30 @@ describe.each(shmBackendMatrix)('zero-copy receive, server on $server, clients o
           },
           commands: commands as never,
         }),
-      { shm: { ringBytes: RING_BYTES, checkLentViews } },
+      { shm: { ringBytes: RING_BYTES, ...views, checkLentViews } },
     );
     const client = await connectTo(running.address.slice('shm:'.length), 'views', {
-      transport: new ShmTransport({ ringBytes: RING_BYTES, checkLentViews }),
+      transport: new ShmTransport({ ringBytes: RING_BYTES, ...views, checkLentViews }),
     });
     clients.push(client);
     return { client, connection: () => connection! };
   }
 
-  it('hands handlers and event listeners views of the ring, and request() an owned copy', async () => {
+  it('by default hands handlers and listeners copies they may write into, as over sockets', async () => {
+    // A view lies in memory mapped read-only: writing into one would kill this process.
+    const { client, connection } = await connectPair({ 1: (payload) => payload.swap16() }, false, {});
+    const events: string[] = [];
+    client.on('event', (_event, payload) => events.push(payload.reverse().toString()));
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => client.request(1, Buffer.from(`ab${i % 10}${i % 10}`))),
+    );
+    expect(answers.map(String)).toEqual(Array.from({ length: 200 }, (_, i) => `ba${i % 10}${i % 10}`));
+    connection().sendEvent(7, Buffer.from('event'));
+    await client.request(1, Buffer.from('done'));
+    expect(events).toEqual(['tneve']);
+  });
+
+  it('with lendViews, hands handlers and event listeners views of the ring, and request() an owned copy', async () => {
     const seen: { mapping: number; text: string }[] = [];
     const { client, connection } = await connectPair(
       {
@@ -146,7 +161,7 @@ describe.each(shmBackendMatrix)('zero-copy receive, server on $server, clients o
       true,
     );
     const listener = await connectTo(running!.address.slice('shm:'.length), 'views', {
-      transport: new ShmTransport({ ringBytes: RING_BYTES, checkLentViews: true }),
+      transport: new ShmTransport({ ringBytes: RING_BYTES, lendViews: true, checkLentViews: true }),
     });
     clients.push(listener);
     await listener.request(1);

@@ -1,8 +1,9 @@
 import { connect, createServer } from 'pollux';
 
-// A handler's payload is a view of the client's ring: read it before returning, copy what you keep.
+// With lendViews, a handler's payload is a view of the client's ring: read it before returning,
+// copy what you keep, never write into it.
 const log: Buffer[] = [];
-const server = createServer();
+const server = createServer({ shm: { lendViews: true } });
 server.addService({
   id: 1,
   name: 'store',

@@ -29,8 +29,8 @@ const BELL = Uint8Array.of(0);
 export interface ShmChannelSettings {
   /** The size of our ring. */
   readonly ringBytes: number;
-  /** How long a reader polls the peer's ring before it says it sleeps, in microseconds; 0: not at all. */
-  readonly spinMicros: number;
+  /** Whether to lend received bytes in place: `ShmTransport`'s `lendViews`. */
+  readonly lendViews: boolean;
   /** Lend private copies, detached at release, so a view kept too long reads as empty. */
   readonly checkLentViews: boolean;
 }
@@ -105,7 +105,7 @@ export class ShmChannel implements Channel {
   /**
    * @param socket - the connected socket channel; the new channel owns it
    * @param isClient - whether this is the side that connected
-   * @param settings - ring size, spin, checks
+   * @param settings - ring size, views, checks
    * @throws {@link IpcError} when the epoll set or eventfd cannot be made (`EMFILE`, `ENFILE`, `ENOMEM`);
    * the socket is then left to the caller
    */
@@ -145,7 +145,7 @@ export class ShmChannel implements Channel {
    */
   lend(limit: number): Uint8Array | undefined {
     const peer = this.peer;
-    if (peer === undefined || this.fault !== undefined) return undefined;
+    if (peer === undefined || this.fault !== undefined || !this.settings.lendViews) return undefined;
     const unread = this.unread();
     if (unread <= 0) return undefined;
     const start = this.consumed & (peer.capacity - 1);
@@ -385,14 +385,9 @@ export class ShmChannel implements Channel {
 
   /**
    * Going to sleep until the peer writes: say so, then look once more, since it may have just
-   * written. With a spin, first poll the ring for that long: data found keeps us ready, and the
-   * peer never needs to ring.
+   * written.
    */
   private armRead(): void {
-    if (this.settings.spinMicros > 0 && this.spinForData()) {
-      this.ringOwnBell();
-      return;
-    }
     const words = this.own!.words;
     this.generation = nextGeneration(this.generation);
     Atomics.store(words, Word.WantsData, this.generation);
@@ -411,16 +406,6 @@ export class ShmChannel implements Channel {
       Atomics.store(words, Word.WantsRoom, 0);
       this.ringOwnBell();
     }
-  }
-
-  /** Polls the peer's ring for {@link ShmChannelSettings.spinMicros} at most; whether data (or its end) came. */
-  private spinForData(): boolean {
-    const peer = this.peer!;
-    const until = performance.now() + this.settings.spinMicros / 1000;
-    do {
-      if (this.unread() !== 0 || Atomics.load(peer.words, Word.Closed) !== 0) return true;
-    } while (performance.now() < until);
-    return false;
   }
 
   /** Rings the peer's doorbell if it sleeps on `flag` in a sleep we have not rung for yet; the generation rung for. */

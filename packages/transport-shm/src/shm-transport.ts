@@ -14,24 +14,22 @@ export interface ShmTransportOptions extends SocketTransportOptions {
    */
   readonly ringBytes?: number;
   /**
-   * Microseconds a reader that found its ring empty keeps polling it before it tells the peer it
-   * sleeps (and the peer must ring its doorbell, a system call and a wake-up on each side). Trades
-   * CPU for latency: worth it when the answer comes within that time and each side has a CPU of
-   * its own. The poller's loop is held for at most this long each time. An integer from 0 to
-   * 10,000; default 0, no spin.
+   * Lends received bytes in place (zero-copy receive): a handler's request payload and an
+   * `'event'` listener's payload are then views of the peer's ring, valid only until the callback
+   * returns, that the peer may rewrite at any moment, and that live in memory mapped read-only:
+   * **writing into one kills the process with SIGSEGV**. Copy what you keep, validate only a copy,
+   * never write in place. `request()` still resolves with a copy. Default false: payloads are
+   * copies out of the ring, as over sockets.
    */
-  readonly spinMicros?: number;
+  readonly lendViews?: boolean;
   /**
-   * Checks that receivers keep no zero-copy view past its lend (a debug aid): each lend is a
+   * With {@link ShmTransportOptions.lendViews}, checks that receivers keep no view past its lend (a debug aid): each lend is a
    * private copy of the ring, detached once released, so a payload a handler or event listener
    * kept reads as empty (length 0) afterwards, and a response made of it goes out empty. Costs a
    * copy per lend. Default: on when the environment variable `POLLUX_CHECK_VIEWS` is `1`.
    */
   readonly checkLentViews?: boolean;
 }
-
-/** The longest spin accepted: 10 ms holds a loop long enough. */
-const MAX_SPIN_MICROS = 10_000;
 
 const DEFAULT_RING_BYTES = 256 * 1024;
 
@@ -49,15 +47,14 @@ export class ShmTransport implements Transport {
   private readonly settings: ShmChannelSettings;
 
   /**
-   * @param options - ring size, spin, view checks, and the listening socket's options
+   * @param options - ring size, views, view checks, and the listening socket's options
    * @throws {@link @pollux/core!index.IpcError} `EINVAL` for a `ringBytes` that is no power of two in
-   * 4 KiB–16 MiB, a `spinMicros` that is no integer in 0–10,000, and as {@link SocketTransport}'s
-   * constructor.
+   * 4 KiB–16 MiB, and as {@link SocketTransport}'s constructor.
    */
   constructor(options: ShmTransportOptions = {}) {
     const {
       ringBytes = DEFAULT_RING_BYTES,
-      spinMicros = 0,
+      lendViews = false,
       checkLentViews = process.env['POLLUX_CHECK_VIEWS'] === '1',
       ...socketOptions
     } = options;
@@ -67,19 +64,8 @@ export class ShmTransport implements Transport {
         `ringBytes must be a power of two from ${MIN_RING_BYTES} to ${MAX_RING_BYTES}, not ${String(ringBytes)}`,
       );
     }
-    if (!Number.isInteger(spinMicros) || spinMicros < 0 || spinMicros > MAX_SPIN_MICROS) {
-      throw new IpcError(
-        'EINVAL',
-        `spinMicros must be an integer from 0 to ${MAX_SPIN_MICROS} microseconds, not ${String(spinMicros)}`,
-      );
-    }
-    this.settings = { ringBytes, spinMicros, checkLentViews: checkLentViews === true };
+    this.settings = { ringBytes, lendViews: lendViews === true, checkLentViews: checkLentViews === true };
     this.sockets = new SocketTransport(socketOptions);
-  }
-
-  /** How long a reader polls its ring before it sleeps, in microseconds (0: no spin). */
-  get spinMicros(): number {
-    return this.settings.spinMicros;
   }
 
   /**

@@ -20,9 +20,9 @@ function readable(fd: number): boolean {
 }
 
 /** A client and a server channel past the switch: both directions in their rings. */
-async function connectedPair(ringBytes: number, spinMicros = 0): Promise<{ client: Channel; server: Channel }> {
+async function connectedPair(ringBytes: number): Promise<{ client: Channel; server: Channel }> {
   fdsBefore = openFdCount();
-  const transport = new ShmTransport({ ringBytes, spinMicros });
+  const transport = new ShmTransport({ ringBytes });
   const listener = transport.listen(`@pollux-shm-channel-${process.pid}`);
   opened.push(listener);
   const client = await transport.connect(listener.address);
@@ -71,20 +71,4 @@ it('wakes a sleeping reader once per sleep, and not a busy one', async () => {
   expect(server.read(buffer, 0, 4096)).toBe(6);
   expect(Buffer.from(buffer.subarray(0, 6)).toString()).toBe('onetwo');
   expect(readable(server.fd)).toBe(false);
-});
-
-it('spins before sleeping only when asked, for a bounded time, then sleeps and is woken', async () => {
-  expect(new ShmTransport().spinMicros).toBe(0);
-  for (const spinMicros of [-1, 1.5, 10_001, Number.NaN]) {
-    expect(() => new ShmTransport({ spinMicros })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
-  }
-  const { client, server } = await connectedPair(4096, 2000);
-  const buffer = new Uint8Array(64);
-  // Nobody writes during the spin (one thread): the read ends, and the reader says it sleeps.
-  expect(server.read(buffer, 0, 64)).toBe(EAGAIN);
-  expect(readable(server.fd)).toBe(false);
-  expect(client.writev([Buffer.from('wake')], 1)).toBe(4);
-  expect(readable(server.fd)).toBe(true);
-  expect(server.readiness!(Ready.Readable)).toBe(Ready.Readable);
-  expect(server.read(buffer, 0, 64)).toBe(4);
 });
