@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ShmTransport, type Connection, type IpcClient } from 'pollux';
+import { openClient, ShmTransport, type Connection, type IpcClient } from 'pollux';
 import { memfdMappingCount, openFdCount } from './support/fds.js';
-import { deferred, type TestServer } from './support/server.js';
+import { deferred, startServer, type TestServer } from './support/server.js';
 import { shmBackendMatrix, useBackends } from './support/backends.js';
 
 /** A ring's mapping: a 4 KiB header of control words, then the ring. */
@@ -10,7 +10,7 @@ const RING_BYTES = 64 * 1024;
 
 /** Zero-copy receive over shared memory: payloads as views of the peer's ring, and what that asks of receivers. */
 describe.each(shmBackendMatrix)('zero-copy receive, server on $server, clients on $client', (pair) => {
-  const { connectTo, startServerOn } = useBackends(pair);
+  const { clientPoller, connectTo, serverPoller, startServerOn } = useBackends(pair);
 
   let fdsBefore: number;
   let mappingsBefore: number;
@@ -176,5 +176,55 @@ describe.each(shmBackendMatrix)('zero-copy receive, server on $server, clients o
     await Promise.all(payloads.map((payload) => client.request(2, payload)));
     await all.promise;
     expect(received.map((payload, i) => payload.equals(payloads[i]!))).not.toContain(false);
+  });
+
+  it('copies a lent payload that a handler passes to a client still connecting', async () => {
+    // Checked views: a request queued with the view would go out empty.
+    const downstream = await startServer(
+      (server) => server.addService({ id: 1, name: 'echo', commands: { 1: (payload) => payload } }),
+      { poller: serverPoller() },
+    );
+    try {
+      const forwarders: IpcClient[] = [];
+      const { client } = await connectPair(
+        {
+          1: (payload) => {
+            const forwarder = openClient(downstream.address, 'echo', { poller: clientPoller() });
+            forwarders.push(forwarder);
+            // Larger than what leaves with the hello: it waits for the welcome in the client's queue.
+            return forwarder.request(1, payload);
+          },
+        },
+        true,
+      );
+      const payloads = [2000, 20_000].map((size, n) => Buffer.alloc(size, n + 1));
+      const answers = await Promise.all(payloads.map((payload) => client.request(1, payload)));
+      expect(answers.map((answer, i) => answer.equals(payloads[i]!))).not.toContain(false);
+      await Promise.all(forwarders.map((forwarder) => forwarder.close()));
+    } finally {
+      await downstream.stop();
+    }
+  });
+
+  it('hands each event over once when the client closes in a listener as the server closes', async () => {
+    const { client } = await connectPair(
+      {
+        1: (_payload, connection) => {
+          for (const text of ['a', 'b', 'c']) connection.sendEvent(1, Buffer.from(text));
+          connection.close();
+        },
+      },
+      false,
+    );
+    const received: string[] = [];
+    const closed = deferred<void>();
+    client.on('event', (_event, payload) => {
+      received.push(payload.toString());
+      if (received.length === 1) void client.close().finally(() => closed.resolve());
+    });
+    client.request(1).catch(() => undefined);
+    await closed.promise;
+    expect(received[0]).toBe('a');
+    expect(new Set(received).size, `events handed over: ${received.join(', ')}`).toBe(received.length);
   });
 });

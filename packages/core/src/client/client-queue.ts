@@ -3,6 +3,7 @@ import type { ClientRequest } from './client-request.js';
 import { IpcError } from '../errors.js';
 import type { Poller } from '../contracts/poller.js';
 import { Deadline } from './deadline.js';
+import { isLent } from '../link/lent-memory.js';
 
 /**
  * Requests accepted but not yet handed to a connection, in the order they were made: they wait
@@ -28,7 +29,8 @@ export class RequestQueue {
   /** Queues a request; its promise settles once it has been sent and answered, or gave up. */
   add(request: ClientRequest, payload: Uint8Array, timeout: number | undefined, signal: AbortSignal | undefined): void {
     const command = request.command;
-    request.payload = payload;
+    // A view a handler or listener was lent changes once it returns; this one waits longer.
+    request.payload = isLent(payload) ? Buffer.from(payload) : payload;
     if (timeout !== undefined) request.expires = this.poller.now() + timeout;
     if (timeout !== undefined || signal !== undefined) {
       request.signal = signal;

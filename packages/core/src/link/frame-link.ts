@@ -4,7 +4,8 @@ import { FrameDecoder } from '../protocol/frame-decoder.js';
 import { FrameKind, MAX_FDS_PER_MESSAGE } from '../protocol/frame.js';
 import { Ready, type Poller, type ReadyMask, type Timer } from '../contracts/poller.js';
 import { closeAll, NO_FDS, ReceivedFds, type FdCloser } from './received-fds.js';
-import { markLent, SendQueue } from './send-queue.js';
+import { SendQueue } from './send-queue.js';
+import { markLent } from './lent-memory.js';
 import type { Channel } from '../contracts/transport.js';
 
 /*
@@ -130,6 +131,8 @@ export class FrameLink {
   private peerFds = 0;
   private readonly closeFdFn: FdCloser = (fd) => this.channel.closeFd!(fd);
   private inDispatch = false;
+  /** Whether frames of a lend are being handed over: the channel has not moved past them yet. */
+  private lending = false;
   private flushScheduled = false;
   private readonly dispatchFn = (_fd: number, ready: ReadyMask): void => this.dispatch(ready);
   private readonly drainJob = (): void => this.drainBuffered();
@@ -474,6 +477,7 @@ export class FrameLink {
     const owner = this.owner;
     let used = 0;
     let cut = false;
+    this.lending = true;
     try {
       while (this.stops === 0 && this.linkState !== LinkState.Ended) {
         const size = decoder.nextLent(span, used);
@@ -487,6 +491,7 @@ export class FrameLink {
         owner.frame(decoder.kind, decoder.code, decoder.id, decoder.payload, NO_FDS);
       }
     } finally {
+      this.lending = false;
       channel.release!(used);
       this.streamOffset += used;
       this.traffic.bytesIn += used;
@@ -570,7 +575,9 @@ export class FrameLink {
   private peerWentAway(): void {
     if (this.linkState === LinkState.Ended) return;
     this.gone = true;
-    this.readLastWords();
+    // Within a lend, what the channel has unread starts with the lend's own frames, the one being
+    // handled among them: reading them again would hand them over twice.
+    if (!this.lending) this.readLastWords();
     this.destroy(peerGone());
   }
 

@@ -2,6 +2,7 @@
 import { EAGAIN } from '../errors.js';
 import { HEADER_SIZE, writeHeader } from '../protocol/frame.js';
 import { closeAll } from './received-fds.js';
+import { isLent } from './lent-memory.js';
 import type { Channel } from '../contracts/transport.js';
 
 /**
@@ -15,18 +16,6 @@ const COPY_MAX = 1024;
 /** Chunks offered to one `writev`; the kernel's IOV_MAX is far above, this keeps the call cheap. */
 const WRITE_BATCH = 256;
 const NO_SLAB = Buffer.alloc(0);
-
-/**
- * Memory channels lend (see `Channel.lend`): a view of it may change once the handler that got
- * it returns, so a large payload from it is copied rather than queued by reference. Shared by
- * every link, since a handler may send what one connection lent on another (a broadcast).
- */
-const lentMemories = new WeakSet<ArrayBufferLike>();
-
-/** Marks `memory` as lent: payloads viewing it are copied when queued. */
-export function markLent(memory: ArrayBufferLike): void {
-  lentMemories.add(memory);
-}
 
 /**
  * Outgoing frames waiting for the kernel. Headers and small payloads are written into a slab, so
@@ -58,7 +47,7 @@ export class SendQueue {
 
   /**
    * Queues one frame; `fds`, if any, become the queue's (they travel with the frame's first
-   * byte, and are closed once sent or discarded). A payload in lent memory (see {@link markLent})
+   * byte, and are closed once sent or discarded). A payload in lent memory (see lent-memory.ts)
    * is copied rather than queued by reference.
    */
   push(kind: number, code: number, id: number, payload: Uint8Array, fds?: number[]): void {
@@ -81,7 +70,7 @@ export class SendQueue {
       writeHeader(this.slab, this.slabEnd, length, kind, code, id, fdCount);
       this.slabEnd += HEADER_SIZE;
       this.closeRegion();
-      this.chunks.push(lentMemories.has(payload.buffer) ? Buffer.from(payload) : payload);
+      this.chunks.push(isLent(payload) ? Buffer.from(payload) : payload);
     }
     this.bytes += HEADER_SIZE + length;
   }
