@@ -284,9 +284,13 @@ export class ShmChannel implements Channel {
     // What we wrote before we could see the peer's flags may have found it asleep already.
     this.rangForData = this.ringIfAsleep(Word.WantsData, this.rangForData);
     // The kernel ends a read at the bytes that carry fds: the switch byte is the last one here.
-    // What the peer wrote into its ring since waits for the next readiness, to be lent in place.
-    this.armRead();
-    return n > 1 ? n - 1 : EAGAIN;
+    // With nothing before it, read on from the ring: a reader that ends at EAGAIN here (the last
+    // words of a peer that is gone) would miss what the peer wrote there.
+    if (n > 1) {
+      this.armRead();
+      return n - 1;
+    }
+    return this.readRing(buffer, offset, length);
   }
 
   private takePeerMemory(fds: readonly number[], last: number): void {
