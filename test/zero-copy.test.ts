@@ -208,6 +208,36 @@ describe.each(shmBackendMatrix)('zero-copy receive, server on $server, clients o
     }
   });
 
+  it('keeps a view readable after the handler that got it closes its connection', async () => {
+    let readInHandler = '';
+    const { client } = await connectPair(
+      {
+        1: (payload, connection) => {
+          connection.close();
+          readInHandler = payload.toString();
+        },
+      },
+      false,
+    );
+    // A request in flight when the server closes is not answered, goodbye or not.
+    await expect(client.request(1, Buffer.from('read after close'))).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect(readInHandler).toBe('read after close');
+  });
+
+  it('keeps a view readable after the event listener that got it destroys its client', async () => {
+    const { client, connection } = await connectPair({}, false);
+    let readInListener = '';
+    const got = deferred<void>();
+    client.on('event', (_event, payload) => {
+      client.destroy();
+      readInListener = payload.toString();
+      got.resolve();
+    });
+    connection().sendEvent(2, Buffer.from('last event'));
+    await got.promise;
+    expect(readInListener).toBe('last event');
+  });
+
   it('hands each event over once when the client closes in a listener as the server closes', async () => {
     const { client } = await connectPair(
       {

@@ -98,6 +98,12 @@ export class ShmChannel implements Channel {
   private lentUnread = 0;
   /** The private copy lent instead of the ring, with {@link ShmChannelSettings.checkLentViews}. */
   private lentCopy: ArrayBuffer | undefined;
+  /**
+   * Whether part of the peer's ring is lent now. A close meanwhile (a handler closing its own
+   * connection) leaves the peer's mapping to {@link ShmChannel.release}: unmapping detaches it,
+   * which would empty the payload the handler is still reading.
+   */
+  private lendOut = false;
   private readonly readyFds = new Int32Array(2);
   private readonly readyEvents = new Int32Array(2);
   private open = true;
@@ -151,6 +157,7 @@ export class ShmChannel implements Channel {
     const start = this.consumed & (peer.capacity - 1);
     const length = Math.min(unread, peer.capacity - start, limit);
     this.lentUnread = unread;
+    this.lendOut = true;
     const span = peer.data.subarray(start, start + length);
     if (!this.settings.checkLentViews) return span;
     const copy = new Uint8Array(length);
@@ -160,12 +167,15 @@ export class ShmChannel implements Channel {
   }
 
   release(bytes: number): void {
+    const closedDuringLend = this.lendOut && !this.open;
+    this.lendOut = false;
     const copy = this.lentCopy;
     if (copy !== undefined) {
       this.lentCopy = undefined;
       // Transferring detaches: every view of the copy a receiver kept now has length 0.
       structuredClone(copy, { transfer: [copy] });
     }
+    if (closedDuringLend) sys.unmap(this.peer!.mapping);
     if (!this.open || this.peer === undefined) return;
     this.consume(bytes, this.lentUnread);
   }
@@ -248,7 +258,7 @@ export class ShmChannel implements Channel {
     sys.close(this.ownBell);
     if (this.ownFd >= 0) sys.close(this.ownFd);
     if (this.own !== undefined) sys.unmap(this.own.mapping);
-    if (this.peer !== undefined) sys.unmap(this.peer.mapping);
+    if (this.peer !== undefined && !this.lendOut) sys.unmap(this.peer.mapping);
     this.socket.close();
   }
 

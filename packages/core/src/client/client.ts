@@ -23,10 +23,10 @@ import type { Poller, Timer } from '../contracts/poller.js';
 /** Events of {@link IpcClient}. */
 export interface IpcClientEvents {
   /**
-   * The server sent an event. `payload` stays valid for as long as it is referenced, except over a
-   * zero-copy transport (shared memory): there it is a view of the ring, valid only until the
-   * listener returns, and the server may change its bytes meanwhile, so copy it
-   * (`Buffer.from(payload)`) before checking or keeping it. `fds` are the fds that came with it:
+   * The server sent an event. `payload` is the listener's to keep and to write into, except over
+   * a transport that lends its memory (`ShmTransport` with `lendViews`): there it is a read-only
+   * view of the ring, valid only until the listener returns, and the server may change its bytes
+   * meanwhile, so copy it (`Buffer.from(payload)`) before checking or keeping it. `fds` are the fds that came with it:
    * take those you keep before the listener returns, and pollux closes the rest.
    */
   event: [event: number, payload: Buffer, fds: ReceivedFds];

@@ -12,8 +12,10 @@ export interface Codec<T> {
   /** Turns a value into payload bytes. */
   encode(value: T): Uint8Array;
   /**
-   * Turns payload bytes back into a value. The bytes are a view that stays valid as long as it
-   * is referenced; copy them to keep them beyond that only if they are retained as-is.
+   * Turns payload bytes back into a value, before the handler or listener that receives it runs.
+   * The bytes may be a read-only view that is valid only until that callback returns (a transport
+   * that lends its memory, `ShmTransport` with `lendViews`): a value that keeps them as they are
+   * (not a parsed copy) must copy them.
    *
    * @throws {@link IpcError} `EBADMSG` when the bytes are not a `T`.
    */
