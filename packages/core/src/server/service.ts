@@ -21,8 +21,9 @@ import type { Credentials } from '../contracts/transport.js';
  * reuses. One exception: a transport that lends its memory (`ShmTransport` with `lendViews`)
  * hands over a read-only view that is valid only until the handler returns, not until its promise
  * settles, and the client may change its bytes meanwhile: copy it (`Buffer.from(payload)`) before
- * checking it or using it after an `await`. A payload passed on to
- * `sendEvent` or a client's `request` is copied by the engine where needed.
+ * checking it or using it after an `await`. A payload passed on to `sendEvent` or a client's
+ * `request` is copied by the engine where needed.
+ *
  * The fds the request carried (none unless the server's `maxFdsPerMessage` allows them) are the
  * server's until the handler takes them: those not taken are closed once the handler has returned
  * or its promise settled. To answer with fds, return `connection.withFds(payload, fds)`.
