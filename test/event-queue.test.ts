@@ -1,34 +1,20 @@
 // The server's event queue bound against a client that never reads, over each transport: a full
 // ring is backpressure like a full socket, refused (EAGAIN) or dropped (ENOBUFS) by policy, never loss.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Connection, CreateServerOptions, IpcError, IpcServer } from 'pollux';
-import { memfdMappingCount, openFdCount } from './support/fds.js';
 import { deferred, until, type TestServer } from './support/server.js';
 import { DROPPED_CODES, stalledClient } from './support/stalled-client.js';
 import { transportMatrix, useBackends } from './support/backends.js';
+import { useTestResources } from './support/test-resources.js';
 
 describe.each(transportMatrix)('server on $server, clients on $client, over $transport', (pair) => {
   const backends = useBackends(pair);
 
-  let fdsBefore: number;
-  let mappingsBefore: number;
-  let running: TestServer | undefined;
-
-  beforeEach(() => {
-    fdsBefore = openFdCount();
-    mappingsBefore = memfdMappingCount();
-  });
-
-  afterEach(async () => {
-    await running?.stop();
-    running = undefined;
-    expect(openFdCount()).toBe(fdsBefore);
-    expect(memfdMappingCount()).toBe(mappingsBefore);
-  });
+  const resources = useTestResources();
 
   async function serve(options: CreateServerOptions, configure: (server: IpcServer) => void): Promise<TestServer> {
-    running = await backends.startServerOn(configure, { sendQueueHighWater: 64 * 1024, ...options });
-    return running;
+    resources.running = await backends.startServerOn(configure, { sendQueueHighWater: 64 * 1024, ...options });
+    return resources.running;
   }
 
   const event = Buffer.alloc(4096, 7);

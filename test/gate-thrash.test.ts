@@ -1,9 +1,8 @@
 import type { DispatchFn, Poller, ReadyMask, Timer } from '@pollux/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { IpcClient } from 'pollux';
+import { describe, expect, it } from 'vitest';
 import { backendMatrix, useBackends } from './support/backends.js';
-import { openFdCount } from './support/fds.js';
-import { startServer, type TestServer } from './support/server.js';
+import { useTestResources } from './support/test-resources.js';
+import { startServer } from './support/server.js';
 
 /** A poller that passes everything on and counts the interest changes it was asked for. */
 class ModifyCountingPoller implements Poller {
@@ -36,26 +35,14 @@ const MODIFIES_PER_REQUEST = 4;
 
 describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
   const { serverPoller, connectTo } = useBackends(pair);
-  let fdsBefore: number;
-  let running: TestServer | undefined;
-  const clients: IpcClient[] = [];
-
-  beforeEach(() => {
-    fdsBefore = openFdCount();
-  });
-
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.destroy();
-    await running?.stop();
-    running = undefined;
-    expect(openFdCount()).toBe(fdsBefore);
-  });
+  const resources = useTestResources();
+  const { clients } = resources;
 
   it.each([50, 200])(
     'pauses only the connections that meet the maxInFlight gate: %i connections',
     async (connections) => {
       const poller = new ModifyCountingPoller(serverPoller());
-      running = await startServer(
+      resources.running = await startServer(
         (server) =>
           server.addService({
             id: 1,
@@ -65,14 +52,14 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
           }),
         { poller, maxInFlight: 8 },
       );
-      for (let i = 0; i < connections; i++) clients.push(await connectTo(running.address, 'slow'));
+      for (let i = 0; i < connections; i++) clients.push(await connectTo(resources.running.address, 'slow'));
       poller.modifies = 0;
       const replies = clients.flatMap((client) =>
         Array.from({ length: REQUESTS_PER_CLIENT }, (_, i) => client.request(1, Buffer.from([i]))),
       );
       await Promise.all(replies);
       const requests = connections * REQUESTS_PER_CLIENT;
-      expect(running.server.stats().services[0]!.requests).toBe(requests);
+      expect(resources.running.server.stats().services[0]!.requests).toBe(requests);
       expect(poller.modifies / requests).toBeLessThanOrEqual(MODIFIES_PER_REQUEST);
     },
   );

@@ -1,27 +1,15 @@
 // A client made by openClient: requests written with the hello, over each transport on every poller pair.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { IpcError, openClient, type IpcClient } from 'pollux';
-import { openFdCount } from './support/fds.js';
-import { scratchSocket, type TestServer } from './support/server.js';
+import { scratchSocket } from './support/server.js';
 import { transportMatrix, useBackends } from './support/backends.js';
+import { useTestResources } from './support/test-resources.js';
 
 describe.each(transportMatrix)('server on $server, clients on $client, over $transport', (pair) => {
   const { address, clientPoller, startServerOn, spawnFixture } = useBackends(pair);
 
-  let fdsBefore: number;
-  let running: TestServer | undefined;
-  const clients: IpcClient[] = [];
-
-  beforeEach(() => {
-    fdsBefore = openFdCount();
-  });
-
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.destroy();
-    await running?.stop();
-    running = undefined;
-    expect(openFdCount()).toBe(fdsBefore);
-  });
+  const resources = useTestResources();
+  const { clients } = resources;
 
   function open(address: string, service: string | number): IpcClient {
     const client = openClient(address, service, { poller: clientPoller() });
@@ -43,7 +31,7 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
 
   it('answers requests made before the welcome in order, with the event the created hook sent first', async () => {
     const ran: string[] = [];
-    running = await startServerOn((server) =>
+    resources.running = await startServerOn((server) =>
       server.addService({
         id: 4,
         name: 'echo',
@@ -56,7 +44,7 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
         },
       }),
     );
-    const client = open(running.address, 'echo');
+    const client = open(resources.running.address, 'echo');
     const seen: string[] = [];
     client.on('event', (event, payload) => seen.push(`event ${event} ${payload.toString()}`));
     expect(client.isOpen).toBe(false);
@@ -78,7 +66,7 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
     expect(seen).toEqual(['event 9 hi', 'reply a', 'reply b', 'reply c']);
     expect(ran).toEqual(['a', 'b', 'c', 'x'.repeat(2048), 'd']);
     await client.close();
-    expect(running.server.stats().services[0]).toMatchObject({ accepted: 1, requests: 5, responses: 5 });
+    expect(resources.running.server.stats().services[0]).toMatchObject({ accepted: 1, requests: 5, responses: 5 });
   });
 
   it.each([
@@ -88,11 +76,11 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
   ])('fails every request made before the welcome when refused for %s, running none', async (_what, name, code) => {
     let handled = 0;
     const command = { 1: () => void handled++ };
-    running = await startServerOn((server) => {
+    resources.running = await startServerOn((server) => {
       server.addService({ id: 1, name: 'guarded', accept: () => false, commands: command });
       server.addService({ id: 2, name: 'picky', accept: () => 'EPERM', commands: command });
     });
-    const client = open(running.address, name);
+    const client = open(resources.running.address, name);
     const closed = new Promise<IpcError>((resolve) => client.once('close', resolve));
     const requests = [1, 2, 3].map(() => client.request(1, Buffer.from('early')));
     // One that waits for the welcome, over 1 KiB: refused too, never written.
@@ -102,7 +90,7 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
     expect((await closed).code).toBe(code);
     expect(await codes([client.request(1)])).toEqual(['ENOTCONN']);
     expect(handled).toBe(0);
-    expect(running.server.stats()).toMatchObject({ connections: 0, refused: 1 });
+    expect(resources.running.server.stats()).toMatchObject({ connections: 0, refused: 1 });
   });
 
   it('fails every request made before the welcome with ECONNRESET when the server is killed in the handshake', async () => {
@@ -136,10 +124,10 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
   });
 
   it('closes after the requests made before the welcome were answered, when closed at once', async () => {
-    running = await startServerOn((server) =>
+    resources.running = await startServerOn((server) =>
       server.addService({ id: 1, name: 'echo', commands: { 1: (payload) => payload } }),
     );
-    const client = open(running.address, 'echo');
+    const client = open(resources.running.address, 'echo');
     const reply = client.request(1, Buffer.from('early'));
     await client.close();
     expect((await reply).toString()).toBe('early');
@@ -147,10 +135,10 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
   });
 
   it('rejects the requests made before the welcome with the reason when destroyed while connecting', async () => {
-    running = await startServerOn((server) =>
+    resources.running = await startServerOn((server) =>
       server.addService({ id: 1, name: 'echo', commands: { 1: (payload) => payload } }),
     );
-    const client = open(running.address, 'echo');
+    const client = open(resources.running.address, 'echo');
     const reply = client.request(1, Buffer.from('early'));
     const reason = new IpcError('ECANCELED', 'the test gave up');
     client.destroy(reason);

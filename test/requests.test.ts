@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   AddressTransport,
   IpcError,
@@ -7,34 +7,22 @@ import {
   type IpcClient,
   type IpcServer,
 } from 'pollux';
-import { openFdCount } from './support/fds.js';
 import { patternPayload } from './support/payload.js';
 import { deferred, type TestServer } from './support/server.js';
 import { transportMatrix, useBackends } from './support/backends.js';
+import { useTestResources } from './support/test-resources.js';
 
 describe.each(transportMatrix)('server on $server, clients on $client, over $transport', (pair) => {
   const { connectTo, startServerOn, spawnFixture } = useBackends(pair);
 
   const MAX = 256 * 1024;
 
-  let fdsBefore: number;
-  let running: TestServer | undefined;
-  const clients: IpcClient[] = [];
-
-  beforeEach(() => {
-    fdsBefore = openFdCount();
-  });
-
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.destroy();
-    await running?.stop();
-    running = undefined;
-    expect(openFdCount()).toBe(fdsBefore);
-  });
+  const resources = useTestResources();
+  const { clients } = resources;
 
   async function serve(configure: (server: IpcServer) => void, maxMessageSize = MAX): Promise<TestServer> {
-    running = await startServerOn(configure, { maxMessageSize });
-    return running;
+    resources.running = await startServerOn(configure, { maxMessageSize });
+    return resources.running;
   }
 
   async function client(address: string, service: string | number): Promise<IpcClient> {
@@ -70,7 +58,7 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
       const largest = 3 * ringBytes + 100;
       /** Every third request has the server send an event of the same size before answering. */
       const hasEvent = (size: number): boolean => size % 3 === 0;
-      running = await startServerOn(
+      resources.running = await startServerOn(
         (s) =>
           s.addService({
             id: 1,
@@ -85,7 +73,9 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
           }),
         { maxMessageSize: largest, shm: { ringBytes } },
       );
-      const c = await connectTo(running.address, 'echo', { transport: new AddressTransport({}, { ringBytes }) });
+      const c = await connectTo(resources.running.address, 'echo', {
+        transport: new AddressTransport({}, { ringBytes }),
+      });
       clients.push(c);
       const eventSizes: number[] = [];
       const eventSeen = new Set<number>();
@@ -152,7 +142,7 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
           return reply.toString();
         });
       });
-      // Requests are dispatched in order, so once this echo is back all 50 handlers are running.
+      // Requests are dispatched in order, so once this echo is back all 50 handlers are resources.running.
       await c.request(1);
       expect(gates.size).toBe(50);
       for (let i = 49; i >= 0; i--) gates.get(i)!(Buffer.from(`answer ${i}`));
@@ -623,8 +613,8 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
       expect(c.stats.lateResponses).toBe(0);
       await expect(connectTo(address, 'async-accept')).rejects.toMatchObject({ code: 'EACCES' });
       await c.close();
-      await running!.stop();
-      running = undefined;
+      await resources.running!.stop();
+      resources.running = undefined;
       expect(hooks).toEqual(['created', 'destroyed']);
       expect(errors.some((message) => message.includes('listener bug'))).toBe(true);
       expect(errors.some((message) => message.includes('synchronously'))).toBe(true);

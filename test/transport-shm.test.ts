@@ -1,34 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ShmTransport, type Connection, type IpcClient } from 'pollux';
 import { memfdMappingCount, openFdCount } from './support/fds.js';
-import { deferred, until, type TestServer } from './support/server.js';
+import { deferred, until } from './support/server.js';
 import { shmBackendMatrix, useBackends } from './support/backends.js';
+import { useTestResources } from './support/test-resources.js';
 
 /** What only shared memory has: who maps what when, and what a hostile client can do to it. */
 describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $client', (pair) => {
   const backends = useBackends(pair);
   const { connectTo, startServerOn, spawnFixture } = backends;
 
-  let fdsBefore: number;
-  let mappingsBefore: number;
-  let running: TestServer | undefined;
-
-  beforeEach(() => {
-    fdsBefore = openFdCount();
-    mappingsBefore = memfdMappingCount();
-  });
-
-  afterEach(async () => {
-    await running?.stop();
-    running = undefined;
-    expect(openFdCount()).toBe(fdsBefore);
-    expect(memfdMappingCount()).toBe(mappingsBefore);
-  });
+  const resources = useTestResources();
 
   it('lets the accept hook refuse a client of another uid before any memory is made or mapped for it', async () => {
+    const mappingsBefore = memfdMappingCount();
     const mapped: number[] = [];
-    running = await startServerOn(
+    resources.running = await startServerOn(
       (server) =>
         server.addService({
           id: 1,
@@ -41,22 +29,25 @@ describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $c
         }),
       { socket: { mode: 0o777 } },
     );
-    const refused = spawnFixture('client', ['connect', running.address, 'root-only'], { uid: 65534, gid: 65534 });
+    const refused = spawnFixture('client', ['connect', resources.running.address, 'root-only'], {
+      uid: 65534,
+      gid: 65534,
+    });
     expect(await refused.next('refused')).toMatchObject({ code: 'EACCES', isIpcError: true });
     await refused.exited;
     // Nothing was mapped when the hook ran, and nothing since: the refusal went over the socket.
     expect(mapped).toEqual([mappingsBefore]);
     expect(memfdMappingCount()).toBe(mappingsBefore);
-    expect(running.server.stats()).toMatchObject({ refused: 1, accepted: 0 });
+    expect(resources.running.server.stats()).toMatchObject({ refused: 1, accepted: 0 });
   });
 
   it('survives a hostile client scribbling over its own memory while serving a good one, and counts it', async () => {
-    running = await startServerOn((server) =>
+    resources.running = await startServerOn((server) =>
       server.addService({ id: 1, name: 'echo', commands: { 1: (payload) => payload } }),
     );
     const fdsListening = openFdCount();
-    const good: IpcClient = await connectTo(running.address, 'echo');
-    const path = running.address.slice('shm:'.length);
+    const good: IpcClient = await connectTo(resources.running.address, 'echo');
+    const path = resources.running.address.slice('shm:'.length);
     const hostile = spawnFixture('shm-hostile-client', [path, '12', String(Date.now() & 0xffff)]);
     const finished = deferred<void>();
     let served = 0;
@@ -90,19 +81,19 @@ describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $c
         steps: expect.any(Number),
       });
     }
-    expect(running.server.stats().protocolErrors).toBe(12);
+    expect(resources.running.server.stats().protocolErrors).toBe(12);
     expect(served).toBeGreaterThan(0);
     // The good client was served all along and still is.
     expect((await good.request(1, Buffer.from('still here'))).toString()).toBe('still here');
     await good.close();
-    const server = running.server;
+    const server = resources.running.server;
     await until(() => server.stats().connections === 0);
     expect(openFdCount()).toBe(fdsListening);
   });
 
   it('serves pipelined requests and events with views lent on both sides', async () => {
     let connection: Connection<unknown> | undefined;
-    running = await startServerOn(
+    resources.running = await startServerOn(
       (server) =>
         server.addService({
           id: 1,
@@ -114,7 +105,7 @@ describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $c
         }),
       { shm: { lendViews: true } },
     );
-    const client = await connectTo(running.address.slice('shm:'.length), 'echo', {
+    const client = await connectTo(resources.running.address.slice('shm:'.length), 'echo', {
       transport: new ShmTransport({ lendViews: true }),
     });
     const events: string[] = [];
@@ -134,7 +125,7 @@ describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $c
     const release = deferred<void>();
     let running_ = 0;
     let mostRunning = 0;
-    running = await startServerOn(
+    resources.running = await startServerOn(
       (server) =>
         server.addService({
           id: 1,
@@ -153,7 +144,7 @@ describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $c
         }),
       { maxMessageSize: 16 * 1024, maxBufferedBytesPerConnection: 64 * 1024, shm: { ringBytes: 4096 } },
     );
-    const path = running.address.slice('shm:'.length);
+    const path = resources.running.address.slice('shm:'.length);
     const client = await connectTo(path, 'sink', {
       transport: new ShmTransport({ ringBytes: 4096 }),
       sendQueueHighWater: 32 * 1024,

@@ -1,8 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openClient, ShmTransport, type Connection, type IpcClient } from 'pollux';
-import { memfdMappingCount, openFdCount } from './support/fds.js';
-import { deferred, startServer, type TestServer } from './support/server.js';
+import { deferred, startServer } from './support/server.js';
 import { shmBackendMatrix, useBackends } from './support/backends.js';
+import { useTestResources } from './support/test-resources.js';
 
 /** A ring's mapping: a 4 KiB header of control words, then the ring. */
 const HEADER_BYTES = 4096;
@@ -12,23 +12,8 @@ const RING_BYTES = 64 * 1024;
 describe.each(shmBackendMatrix)('zero-copy receive, server on $server, clients on $client', (pair) => {
   const { clientPoller, connectTo, serverPoller, startServerOn } = useBackends(pair);
 
-  let fdsBefore: number;
-  let mappingsBefore: number;
-  let running: TestServer | undefined;
-  const clients: IpcClient[] = [];
-
-  beforeEach(() => {
-    fdsBefore = openFdCount();
-    mappingsBefore = memfdMappingCount();
-  });
-
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.destroy();
-    await running?.stop();
-    running = undefined;
-    expect(openFdCount()).toBe(fdsBefore);
-    expect(memfdMappingCount()).toBe(mappingsBefore);
-  });
+  const resources = useTestResources();
+  const { clients } = resources;
 
   /** A server and a client over shared memory with `RING_BYTES` rings: views lent unless `views` says otherwise, checked as asked. */
   async function connectPair(
@@ -37,7 +22,7 @@ describe.each(shmBackendMatrix)('zero-copy receive, server on $server, clients o
     views: { lendViews?: boolean } = { lendViews: true },
   ): Promise<{ client: IpcClient; connection: () => Connection<unknown> }> {
     let connection: Connection<unknown> | undefined;
-    running = await startServerOn(
+    resources.running = await startServerOn(
       (server) =>
         server.addService({
           id: 1,
@@ -49,7 +34,7 @@ describe.each(shmBackendMatrix)('zero-copy receive, server on $server, clients o
         }),
       { shm: { ringBytes: RING_BYTES, ...views, checkLentViews } },
     );
-    const client = await connectTo(running.address.slice('shm:'.length), 'views', {
+    const client = await connectTo(resources.running.address.slice('shm:'.length), 'views', {
       transport: new ShmTransport({ ringBytes: RING_BYTES, ...views, checkLentViews }),
     });
     clients.push(client);
@@ -162,7 +147,7 @@ describe.each(shmBackendMatrix)('zero-copy receive, server on $server, clients o
       },
       true,
     );
-    const listener = await connectTo(running!.address.slice('shm:'.length), 'views', {
+    const listener = await connectTo(resources.running!.address.slice('shm:'.length), 'views', {
       transport: new ShmTransport({ ringBytes: RING_BYTES, lendViews: true, checkLentViews: true }),
     });
     clients.push(listener);
