@@ -2,9 +2,9 @@
  * The pollux benchmark: pollux on each poller backend and the IPC stacks a user would pick
  * instead (hand-framed node:net, a C echo server, node-ipc, vscode-jsonrpc, zeromq, grpc-js) or
  * that pollux measures itself against (libqb over shm and over sockets), each as a server process
- * and a client process pinned to separate CPUs. Usage
+ * and a client process pinned to separate CPUs (to the same one with --one-cpu). Usage
  * (from the repository root): tsx bench/src/main.ts [--quick] [--repeats N] [--only c1,c2]
- * [--workload k1,k2] [--cpu-prof dir]. See bench/README.md.
+ * [--workload k1,k2] [--cpu-prof dir] [--one-cpu]. See bench/README.md.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +26,7 @@ import {
   runOne,
   runWorkloads,
   SERVER_CPU,
+  shareServerCpu,
   startServer,
   type ClientOutcome,
   type ServerProcess,
@@ -50,6 +51,7 @@ const { values: options } = parseArgs({
     only: { type: 'string' },
     workload: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'one-cpu': { type: 'boolean', default: false },
   },
 });
 const quick = options.quick;
@@ -58,6 +60,7 @@ const only = options.only?.split(',').map(parseContender);
 /** Workload kinds (`throughput`) or single workloads by chart name (`pipelined-64-b-x64`). */
 const kinds = options.workload?.split(',');
 if (options['cpu-prof'] !== undefined) profileInto(options['cpu-prof']);
+if (options['one-cpu']) shareServerCpu();
 
 let runNumber = 0;
 function socketPath(): string {

@@ -14,7 +14,17 @@ import type { HoldSpec, TimedWorkload, WorkloadResult } from './workloads.js';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export const SERVER_CPU = 0;
-export const CLIENT_CPU = 1;
+/** The CPU clients run on: 1, or the server's own with `--one-cpu` (see {@link shareServerCpu}). */
+export let CLIENT_CPU = 1;
+
+/**
+ * Pins clients to the server's CPU from now on (`--one-cpu`): a round trip then costs the software
+ * on both sides and a same-CPU context switch, without the cross-CPU wake-up that dominates it
+ * otherwise.
+ */
+export function shareServerCpu(): void {
+  CLIENT_CPU = SERVER_CPU;
+}
 
 /**
  * Whether `taskset` exists and may set affinity here (containers can forbid it), checked once.
@@ -60,21 +70,16 @@ class Child {
 
   constructor(
     program: Program,
-    cpu: number,
+    role: 'server' | 'client',
     readonly what: string,
   ) {
     // --expose-gc lets a Node server collect garbage before its memory is read (settle()).
-    const node = [
-      process.execPath,
-      '--expose-gc',
-      ...profileFlags(cpu === SERVER_CPU ? 'server' : 'client'),
-      '--import',
-      'tsx',
-    ];
+    const node = [process.execPath, '--expose-gc', ...profileFlags(role), '--import', 'tsx'];
     const command =
       'script' in program ? [...node, program.script, ...program.args] : [program.binary, ...program.args];
     // taskset execs the program, so the child's pid is the program's own: kill() reaches it
     // directly and /proc/<pid> is its memory.
+    const cpu = role === 'server' ? SERVER_CPU : CLIENT_CPU;
     const [file, ...rest] = canPin ? ['taskset', '-c', String(cpu), ...command] : command;
     this.process = spawn(file as string, rest, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     this.process.stdout?.on('data', (chunk: Buffer) => {
@@ -152,7 +157,7 @@ const SERVER_TIMEOUT_MS = 20_000;
 
 /** Starts a server and resolves once it printed "ready", i.e. it is listening. */
 export async function startServer(program: Program): Promise<ServerProcess> {
-  const child = new Child(program, SERVER_CPU, `server ${JSON.stringify(program)}`);
+  const child = new Child(program, 'server', `server ${JSON.stringify(program)}`);
   const expectLine = async (wanted: string): Promise<void> => {
     const line = await child.expect(SERVER_TIMEOUT_MS);
     if (line !== wanted) throw new Error(`${child.what} printed ${JSON.stringify(line)} instead of "${wanted}"`);
@@ -188,7 +193,7 @@ export async function startHolder(
   const spec: HoldSpec = { kind: 'hold', connections };
   const child = new Child(
     { script: scriptPath('client-main.ts'), args: [contender, address, JSON.stringify(spec)] },
-    CLIENT_CPU,
+    'client',
     `${contender} holder`,
   );
   try {
@@ -220,7 +225,7 @@ export async function runWorkloads(
     ? libqbClient(address, list)
     : { script: scriptPath('client-main.ts'), args: [contender, address, JSON.stringify(list)] };
   // Named by contender only: the workload list would drown the error.
-  const child = new Child(program, CLIENT_CPU, `${contender} client`);
+  const child = new Child(program, 'client', `${contender} client`);
   child.process.stdin?.end();
   let index = 0;
   for (let line = await child.next(CLIENT_TIMEOUT_MS); line !== undefined; line = await child.next(CLIENT_TIMEOUT_MS))

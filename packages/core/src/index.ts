@@ -17,7 +17,7 @@ export {
   type ReadyMask,
   type Timer,
 } from './contracts/poller.js';
-export { JobQueue } from './contracts/job-queue.js';
+export { JobQueue, runAsMicrotask } from './contracts/job-queue.js';
 export { TimerQueue } from './contracts/timer-queue.js';
 export { nodeTimer } from './contracts/node-timer.js';
 export { interestEvents, type EventBits } from './contracts/interest-events.js';

@@ -5,6 +5,7 @@ import {
   JobQueue,
   nodeTimer,
   readinessFrom,
+  runAsMicrotask,
   type DispatchFn,
   type Poller,
   type ReadinessBits,
@@ -208,7 +209,7 @@ export class EpollPoller implements Poller {
 
   /** Runs `fn` as a microtask, after the current dispatch; jobs run in the order queued. */
   job(fn: () => void): void {
-    if (this.jobs.push(fn)) queueMicrotask(this.runJobs);
+    if (this.jobs.push(fn)) runAsMicrotask(this.runJobs);
   }
 
   /**

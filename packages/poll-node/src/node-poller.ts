@@ -6,6 +6,7 @@ import {
   nodeTimer,
   Ready,
   readinessFrom,
+  runAsMicrotask,
   type DispatchFn,
   type Poller,
   type ReadinessBits,
@@ -137,7 +138,7 @@ export class NodePoller implements Poller {
 
   /** Runs `fn` as a microtask, after the current callback; jobs run in the order queued. */
   job(fn: () => void): void {
-    if (this.jobs.push(fn)) queueMicrotask(this.runJobs);
+    if (this.jobs.push(fn)) runAsMicrotask(this.runJobs);
   }
 
   /**

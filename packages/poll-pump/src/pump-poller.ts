@@ -3,6 +3,7 @@ import {
   IpcError,
   JobQueue,
   readinessFrom,
+  runAsMicrotask,
   TimerQueue,
   type DispatchFn,
   type Poller,
@@ -153,7 +154,7 @@ export class PumpPoller implements Poller {
     // A reply settles a promise inside a pump, and its continuation (which sends the next request
     // through a job) runs only after the pump has returned: waiting for the next pump would cost
     // every round trip a turn of the host's loop and one more wait.
-    if (this.jobs.push(fn) && !this.pumping) queueMicrotask(this.runJobsOutsidePump);
+    if (this.jobs.push(fn) && !this.pumping) runAsMicrotask(this.runJobsOutsidePump);
   }
 
   /**

@@ -11,8 +11,9 @@ import type { Poller } from './poller.js';
  * ```ts
  * class MyPoller implements Poller {
  *   private readonly jobs = new JobQueue();
+ *   private readonly runJobs = (): void => this.jobs.run();
  *   job(fn: () => void): void {
- *     if (this.jobs.push(fn)) scheduleSoon(() => this.jobs.run());
+ *     if (this.jobs.push(fn)) runAsMicrotask(this.runJobs);
  *   }
  *   // add, modify, remove …
  * }
@@ -20,6 +21,11 @@ import type { Poller } from './poller.js';
  */
 export class JobQueue {
   private pending: (() => void)[] = [];
+  /**
+   * The array of the last batch, emptied, to queue the next one in: a client queues a job per
+   * request, and a fresh array would allocate its backing store each time.
+   */
+  private spare: (() => void)[] | undefined = [];
 
   /** Jobs waiting to run. */
   get size(): number {
@@ -39,7 +45,10 @@ export class JobQueue {
   run(): void {
     const batch = this.pending;
     if (batch.length === 0) return;
-    this.pending = [];
+    // A job may run a batch of its own (a host pumping from inside one): that batch takes the
+    // spare, and this one queues into a new array.
+    this.pending = this.spare ?? [];
+    this.spare = undefined;
     for (const fn of batch) {
       try {
         fn();
@@ -49,5 +58,22 @@ export class JobQueue {
         });
       }
     }
+    batch.length = 0;
+    this.spare = batch;
   }
+}
+
+const settled = Promise.resolve();
+
+/**
+ * Runs `fn` as a microtask: after the code running now and the microtasks queued before it, as
+ * `queueMicrotask(fn)` would, for a poller's `job`. Node's `queueMicrotask` makes an async resource
+ * and a bound function per call, and a client queues a job per request; a reaction on a settled
+ * promise is the least a microtask costs.
+ *
+ * `fn` must not throw: its error would surface as an unhandled rejection rather than an uncaught
+ * exception. {@link JobQueue.run} never throws (it reports each job's error as uncaught itself).
+ */
+export function runAsMicrotask(fn: () => void): void {
+  void settled.then(fn);
 }

@@ -201,6 +201,25 @@ export function describePollerConformance(options: PollerConformanceOptions): vo
       expect(calls.length).toBe(1);
     });
 
+    it("follows a modify made by another fd's callback in the same turn", async () => {
+      // The engine pauses one connection from another's callback (a server-wide read stop):
+      // readiness a poller fetched for it before that must not read it anyway.
+      const [a, b] = pair();
+      const [c, d] = pair();
+      fds.writev(b, ONE_BYTE, 1);
+      fds.writev(d, ONE_BYTE, 1);
+      const calls: number[] = [];
+      const pauseOther = (fd: number): void => {
+        calls.push(fd);
+        poller.modify(fd === a ? c : a, 0);
+        poller.remove(fd);
+      };
+      poller.add(a, Ready.Readable, pauseOther);
+      poller.add(c, Ready.Readable, pauseOther);
+      await turns(3);
+      expect(calls.length).toBe(1);
+    });
+
     it("gives a re-added fd only its new registration's events", async () => {
       const [a, b] = pair();
       fds.writev(b, ONE_BYTE, 1);
