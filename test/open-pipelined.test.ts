@@ -2,11 +2,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IpcError, openClient, type IpcClient } from 'pollux';
 import { openFdCount } from './support/fds.js';
-import { scratchSocket, type TestServer } from './support/server.js';
+import { CountingPoller } from './support/counting-poller.js';
+import { scratchSocket, startServer, type TestServer } from './support/server.js';
 import { transportMatrix, useBackends } from './support/backends.js';
 
 describe.each(transportMatrix)('server on $server, clients on $client, over $transport', (pair) => {
-  const { address, clientPoller, startServerOn, spawnFixture } = useBackends(pair);
+  const { address, clientPoller, serverPoller, startServerOn, spawnFixture } = useBackends(pair);
 
   let fdsBefore: number;
   let running: TestServer | undefined;
@@ -79,6 +80,42 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
     expect(ran).toEqual(['a', 'b', 'c', 'x'.repeat(2048), 'd']);
     await client.close();
     expect(running.server.stats().services[0]).toMatchObject({ accepted: 1, requests: 5, responses: 5 });
+  });
+
+  it('serves a hello and requests that came before the accept in the turn that accepts it, the accept hook first', async () => {
+    const poller = new CountingPoller(serverPoller());
+    const order: string[] = [];
+    /** Fds the poller had reported to the server when the request ran. */
+    let reportedAtRequest: number[] = [];
+    running = await startServer(
+      (server) =>
+        server.addService({
+          id: 1,
+          name: 'echo',
+          accept: () => {
+            order.push('accept hook');
+            return true;
+          },
+          commands: {
+            1: (payload) => {
+              order.push(`request ${payload.toString()}`);
+              reportedAtRequest = [...poller.reported];
+              return payload;
+            },
+          },
+        }),
+      { poller },
+      address(''),
+    );
+    // The hello and the request are written before this turn ends, so before the server accepts.
+    const client = open(running.address, 'echo');
+    const reply = client.request(1, Buffer.from('early'));
+    expect((await reply).toString()).toBe('early');
+    expect(order).toEqual(['accept hook', 'request early']);
+    // Only the listening socket was reported: the connection was read as it was accepted.
+    const [listener] = poller.added;
+    expect(reportedAtRequest).toEqual([listener]);
+    await client.close();
   });
 
   it.each([
