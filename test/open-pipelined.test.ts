@@ -118,6 +118,32 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
     await client.close();
   });
 
+  it('stops accepting, with no error, once a handler run at an accept closed the server', async () => {
+    const errors: unknown[] = [];
+    let closing: Promise<void> | undefined;
+    running = await startServerOn((server) => {
+      server.on('error', (error) => errors.push(error));
+      server.addService({
+        id: 1,
+        name: 'echo',
+        commands: {
+          1: (payload) => {
+            closing ??= server.close();
+            return payload;
+          },
+        },
+      });
+    });
+    // Both connect before the server's turn: the second waits in the backlog behind the first.
+    const requests = [open(running.address, 'echo'), open(running.address, 'echo')].map((client) =>
+      client.request(1, Buffer.from('early')),
+    );
+    await codes(requests);
+    await closing;
+    expect(errors).toEqual([]);
+    expect(running.server.stats()).toMatchObject({ accepted: 1, connections: 0 });
+  });
+
   it.each([
     ['an unknown service', 'nothing', 'ENXIO'],
     ['a service whose accept hook says no', 'guarded', 'EACCES'],
