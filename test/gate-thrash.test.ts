@@ -1,33 +1,8 @@
-import type { DispatchFn, Poller, ReadyMask, Timer } from '@pollux/core';
 import { describe, expect, it } from 'vitest';
 import { backendMatrix, useBackends } from './support/backends.js';
-import { useTestResources } from './support/test-resources.js';
+import { CountingPoller } from './support/counting-poller.js';
 import { startServer } from './support/server.js';
-
-/** A poller that passes everything on and counts the interest changes it was asked for. */
-class ModifyCountingPoller implements Poller {
-  modifies = 0;
-  constructor(private readonly inner: Poller) {}
-  add(fd: number, interest: ReadyMask, dispatch: DispatchFn): void {
-    this.inner.add(fd, interest, dispatch);
-  }
-  modify(fd: number, interest: ReadyMask): void {
-    this.modifies++;
-    this.inner.modify(fd, interest);
-  }
-  remove(fd: number): void {
-    this.inner.remove(fd);
-  }
-  job(fn: () => void): void {
-    this.inner.job(fn);
-  }
-  timer(ms: number, fn: () => void, keepAlive?: boolean): Timer {
-    return this.inner.timer(ms, fn, keepAlive);
-  }
-  now(): number {
-    return this.inner.now();
-  }
-}
+import { useTestResources } from './support/test-resources.js';
 
 const REQUESTS_PER_CLIENT = 10;
 /** Interest changes one request may cost: a pause and a wake at the gate, a write that waits and drains. */
@@ -41,7 +16,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   it.each([50, 200])(
     'pauses only the connections that meet the maxInFlight gate: %i connections',
     async (connections) => {
-      const poller = new ModifyCountingPoller(serverPoller());
+      const poller = new CountingPoller(serverPoller());
       resources.running = await startServer(
         (server) =>
           server.addService({

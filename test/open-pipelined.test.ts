@@ -1,12 +1,13 @@
 // A client made by openClient: requests written with the hello, over each transport on every poller pair.
 import { describe, expect, it } from 'vitest';
 import { IpcError, openClient, type IpcClient } from 'pollux';
-import { scratchSocket } from './support/server.js';
+import { CountingPoller } from './support/counting-poller.js';
+import { scratchSocket, startServer } from './support/server.js';
 import { transportMatrix, useBackends } from './support/backends.js';
 import { useTestResources } from './support/test-resources.js';
 
 describe.each(transportMatrix)('server on $server, clients on $client, over $transport', (pair) => {
-  const { address, clientPoller, startServerOn, spawnFixture } = useBackends(pair);
+  const { address, clientPoller, serverPoller, startServerOn, spawnFixture } = useBackends(pair);
 
   const resources = useTestResources();
   const { clients } = resources;
@@ -67,6 +68,68 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
     expect(ran).toEqual(['a', 'b', 'c', 'x'.repeat(2048), 'd']);
     await client.close();
     expect(resources.running.server.stats().services[0]).toMatchObject({ accepted: 1, requests: 5, responses: 5 });
+  });
+
+  it('serves a hello and requests that came before the accept in the turn that accepts it, the accept hook first', async () => {
+    const poller = new CountingPoller(serverPoller());
+    const order: string[] = [];
+    /** Fds the poller had reported to the server when the request ran. */
+    let reportedAtRequest: number[] = [];
+    resources.running = await startServer(
+      (server) =>
+        server.addService({
+          id: 1,
+          name: 'echo',
+          accept: () => {
+            order.push('accept hook');
+            return true;
+          },
+          commands: {
+            1: (payload) => {
+              order.push(`request ${payload.toString()}`);
+              reportedAtRequest = [...poller.reported];
+              return payload;
+            },
+          },
+        }),
+      { poller },
+      address(''),
+    );
+    // The hello and the request are written before this turn ends, so before the server accepts.
+    const client = open(resources.running.address, 'echo');
+    const reply = client.request(1, Buffer.from('early'));
+    expect((await reply).toString()).toBe('early');
+    expect(order).toEqual(['accept hook', 'request early']);
+    // Only the listening socket was reported: the connection was read as it was accepted.
+    const [listener] = poller.added;
+    expect(reportedAtRequest).toEqual([listener]);
+    await client.close();
+  });
+
+  it('stops accepting, with no error, once a handler run at an accept closed the server', async () => {
+    const errors: unknown[] = [];
+    let closing: Promise<void> | undefined;
+    resources.running = await startServerOn((server) => {
+      server.on('error', (error) => errors.push(error));
+      server.addService({
+        id: 1,
+        name: 'echo',
+        commands: {
+          1: (payload) => {
+            closing ??= server.close();
+            return payload;
+          },
+        },
+      });
+    });
+    // Both connect before the server's turn: the second waits in the backlog behind the first.
+    const requests = [open(resources.running.address, 'echo'), open(resources.running.address, 'echo')].map((client) =>
+      client.request(1, Buffer.from('early')),
+    );
+    await codes(requests);
+    await closing;
+    expect(errors).toEqual([]);
+    expect(resources.running.server.stats()).toMatchObject({ accepted: 1, connections: 0 });
   });
 
   it.each([

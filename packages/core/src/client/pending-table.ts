@@ -13,7 +13,11 @@ export class PendingTable<T> {
   private mask: number;
   private lastId = 0;
 
-  constructor(capacity = 64) {
+  /**
+   * @param capacity - the first table's size, a power of two: small, since most clients have few
+   * requests in flight and a client made per connection should cost little (it doubles as needed)
+   */
+  constructor(capacity = 8) {
     this.values = new Array<T | undefined>(capacity).fill(undefined);
     this.ids = new Uint32Array(capacity);
     this.mask = capacity - 1;

@@ -9,6 +9,11 @@ const MIN_CHUNK = 16 * 1024;
 const MAX_CHUNK = 256 * 1024;
 /** The first chunk holds a handshake (control frames are at most 1 KiB): idle connections stay small. */
 const FIRST_CHUNK = 1024 + HEADER_SIZE;
+/**
+ * Where the header of a frame in lent memory is copied out, so it is read once and checked where
+ * nobody else writes: one for every decoder, as it is used only within one call.
+ */
+const LENT_HEADER = Buffer.alloc(HEADER_SIZE);
 
 /**
  * Splits a byte stream into frames. Bytes are read straight from the kernel into the decoder's
@@ -49,8 +54,6 @@ export class FrameDecoder {
   /** Where the next read lands in {@link FrameDecoder.buffer}. */
   end = 0;
   private start = 0;
-  /** The header of a frame in lent memory, copied out so it is read once and checked where nobody else writes. */
-  private readonly header = Buffer.alloc(HEADER_SIZE);
   private handedOut = false;
   private chunkSize = FIRST_CHUNK;
   /** Size of the last whole frame: the best guess of the next one's. */
@@ -170,7 +173,7 @@ export class FrameDecoder {
   nextLent(span: Uint8Array, at: number): number {
     const available = span.length - at;
     if (available < HEADER_SIZE) return 0;
-    const header = this.header;
+    const header = LENT_HEADER;
     for (let i = 0; i < HEADER_SIZE; i++) header[i] = span[at + i]!;
     const length = this.checkHeader(header, 0);
     const total = HEADER_SIZE + length;

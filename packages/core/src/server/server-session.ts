@@ -172,6 +172,11 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     }
   }
 
+  /** Reads what the client sent before its connection was accepted: see {@link FrameLink.readNow}. */
+  readNow(): void {
+    this.link.readNow();
+  }
+
   get state(): SessionState {
     return this.sessionState;
   }

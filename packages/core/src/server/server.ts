@@ -453,8 +453,9 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
   }
 
   private acceptClients(listener: Listener, ready: number): void {
-    if (!(ready & Ready.Readable) || this.closing) return;
-    for (let i = 0; i < ACCEPTS_PER_CALLBACK; i++) {
+    if (!(ready & Ready.Readable)) return;
+    // A hook or handler run for a connection served here may close the server, and its listeners.
+    for (let i = 0; i < ACCEPTS_PER_CALLBACK && !this.closing; i++) {
       const channel = listener.accept();
       if (typeof channel === 'number') {
         if (channel === EAGAIN) return;
@@ -462,7 +463,8 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
         this.pauseAccepting(listener, IpcError.fromErrno(channel, `accept on ${listener.address}`));
         return;
       }
-      this.admit(channel);
+      // Its hello, and often its first requests, came with the connect: served in this turn.
+      this.admit(channel)?.readNow();
     }
   }
 
@@ -484,14 +486,18 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     this.admit(channel);
   }
 
-  /** Starts a session for a new connection, or turns it away when the server is full. */
-  private admit(channel: Channel): void {
+  /**
+   * Starts a session for a new connection, or turns it away when the server is full.
+   *
+   * @returns the session, or undefined when the connection was turned away at once
+   */
+  private admit(channel: Channel): ServerSession | undefined {
     const refusal = this.refusalFor(channel);
     if (refusal !== undefined) {
       this.refusedOverCapacity++;
       if (this.refusing >= REFUSING_MAX) {
         this.refuseAtOnce(channel, refusal);
-        return;
+        return undefined;
       }
     }
     try {
@@ -507,9 +513,11 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
       this.cancelIdle();
       if (refusal !== undefined) this.refusing++;
       else this.takeSlot(session);
+      return session;
     } catch (error) {
       channel.close();
       this.reportError(IpcError.from(error, 'EIO'), 'setting up a client connection failed');
+      return undefined;
     }
   }
 
