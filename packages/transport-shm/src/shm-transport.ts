@@ -32,13 +32,13 @@ export interface ShmTransportOptions extends SocketTransportOptions {
   /**
    * Microseconds to poll for the peer's answer after sending, before going to sleep: an answer
    * that comes within that time costs neither side a system call or a wake-up (a cross-CPU
-   * wake-up costs about 20 µs), so round trips get several times faster when each side has a
-   * CPU of its own. The price is CPU: a side waiting for an answer burns its CPU for up to this
-   * long after each write, and holds its poller meanwhile, so a server's other connections wait
-   * up to this long for each spin (a spin runs only after writing, while reading). At most
-   * 32 answers in a row are read this way before the connection goes back to the poller, so timers and
-   * other fds are never starved. On one shared CPU a spin only delays the peer. Pays off on both
-   * sides. A number from 0 to 1,000; default 0, no spin.
+   * wake-up costs about 20 µs here), which pays when each side has a CPU of its own. Set it on
+   * both sides. The price is CPU: a side burns its CPU for up to this
+   * long after each write whose answer is late or never comes, and holds its poller meanwhile, so
+   * a server's other connections wait up to this long per spin (a spin runs only after writing,
+   * while reading). A connection reads at most 32 answers in a row this way before it goes back
+   * to the poller, so timers and other fds are never starved. On one shared CPU a spin only
+   * delays the peer. A number from 0 to 1,000; default 0, no spin.
    */
   readonly spinMicros?: number;
 }
