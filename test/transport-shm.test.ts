@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ShmTransport, type Connection, type IpcClient } from 'pollux';
 import { memfdMappingCount, openFdCount } from './support/fds.js';
@@ -164,5 +167,92 @@ describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $c
       payloads.map((payload) => payload.subarray(0, 8).toString('hex')),
     );
     await client.close();
+  });
+
+  describe('with spinMicros on both sides', () => {
+    /** The longest spin: an answer nearly always comes within it, so reads follow one another without a wake-up. */
+    const SPIN = { spinMicros: 1000 };
+
+    it('hands every request and event over once and in order, and timers fire while a client chains requests', async () => {
+      // A server in a process of its own, so that answers can come while this one spins.
+      const dir = mkdtempSync(join(tmpdir(), 'pollux-test-'));
+      const address = backends.address(join(dir, 'server.sock'));
+      const serverPeer = spawnFixture('server', [address, String(SPIN.spinMicros)]);
+      try {
+        await serverPeer.next('listening');
+        const client = await connectTo(address.slice('shm:'.length), 'echo', { transport: new ShmTransport(SPIN) });
+        const events: number[] = [];
+        client.on('event', (_event, payload) => events.push(payload.readUInt32LE(0)));
+        let next = 0;
+        const request = async (): Promise<void> => {
+          const seq = next++;
+          const payload = randomBytes(4 + (seq % 300));
+          payload.writeUInt32LE(seq, 0);
+          expect((await client.request(3, payload)).equals(payload)).toBe(true);
+        };
+        // Pipelined: each answer's continuation sends the next request, 16 in flight.
+        await Promise.all(
+          Array.from({ length: 16 }, async () => {
+            while (next < 2000) await request();
+          }),
+        );
+        // One at a time: a client that read each answer in the flush of its request would never
+        // return to the loop, and the timer would fire only after the last answer.
+        const chained = 3000;
+        let answeredWhenFired = -1;
+        backends.clientPoller().timer(0, () => {
+          answeredWhenFired = next - 2000;
+        });
+        while (next < 2000 + chained) await request();
+        expect(answeredWhenFired).toBeGreaterThanOrEqual(0);
+        expect(answeredWhenFired).toBeLessThan(chained);
+        await until(() => events.length === next / 10);
+        expect(events).toEqual(Array.from({ length: next / 10 }, (_, i) => i * 10));
+        // A server that dies while the client waits for its answer: the request fails, once.
+        const closes: unknown[] = [];
+        client.on('close', (reason) => closes.push(reason));
+        const stranded = client.request(2).catch((error: unknown) => error);
+        await client.request(3, Buffer.from(Uint32Array.of(next++).buffer));
+        serverPeer.child.kill('SIGKILL');
+        expect(await stranded).toMatchObject({ code: 'ECONNRESET' });
+        await until(() => closes.length > 0);
+        expect(closes).toHaveLength(1);
+        expect(client.isOpen).toBe(false);
+      } finally {
+        serverPeer.child.kill('SIGKILL');
+        await serverPeer.exited;
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('notices a client killed while the server spins: closed runs once, nothing leaks', async () => {
+      let closed = 0;
+      resources.running = await startServerOn(
+        (server) =>
+          server.addService({
+            id: 1,
+            name: 'echo',
+            closed: () => closed++,
+            commands: { 1: (payload) => payload },
+          }),
+        { shm: SPIN },
+      );
+      const fdsListening = openFdCount();
+      const server = resources.running.server;
+      for (let round = 0; round < 3; round++) {
+        const pipeline = spawnFixture('pipeline', [
+          resources.running.address,
+          String(1 + round * 31),
+          '200',
+          String(round),
+        ]);
+        await pipeline.next('acked');
+        pipeline.child.kill('SIGKILL');
+        await pipeline.exited;
+        await until(() => server.stats().connections === 0);
+        expect(closed).toBe(round + 1);
+      }
+      expect(openFdCount()).toBe(fdsListening);
+    });
   });
 });

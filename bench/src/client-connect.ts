@@ -4,7 +4,7 @@
  * measure.
  */
 import { pathToFileURL } from 'node:url';
-import { backendOf, BROADCAST, polluxAddress, type Contender } from './contenders.js';
+import { backendOf, BROADCAST, polluxAddress, spinMicrosOf, type Contender } from './contenders.js';
 import type { Connect } from './echo-client.js';
 import { peerScript } from './peers.js';
 
@@ -21,7 +21,8 @@ export async function connectorOf(contender: Contender): Promise<Connect> {
   if (backend !== undefined) {
     const { PolluxEchoClient } = await import('./pollux-client.js');
     const push = contender === BROADCAST ? 'broadcast' : 'per-connection';
-    return (address) => PolluxEchoClient.connect(polluxAddress(contender, address), backend, push);
+    const spinMicros = spinMicrosOf(contender);
+    return (address) => PolluxEchoClient.connect(polluxAddress(contender, address), backend, push, spinMicros);
   }
   switch (contender) {
     // The C server speaks the node:net framing, so the node:net client drives it.

@@ -5,7 +5,7 @@
  * table, whose ratios divide by libqb over shared memory, the C stack pollux measures itself against.
  */
 import { BACKENDS } from './backends.js';
-import { BROADCAST, CONTENDERS, PEERS, polluxOn, polluxShmOn, REMOTE, type Contender } from './contenders.js';
+import { BROADCAST, CONTENDERS, PEERS, polluxOn, polluxShmOn, REMOTE, SHM_SPIN, type Contender } from './contenders.js';
 import { libqbRuns } from './libqb.js';
 import { curveAxis, type Workload } from './workloads.js';
 
@@ -58,8 +58,8 @@ export const COMPARISONS: readonly Comparison[] = [
   },
   {
     id: 'transports',
-    title: 'pollux over Unix sockets and over shared memory (on each poller backend)',
-    columns: [polluxOn('node'), ...BACKENDS.map(polluxShmOn), FLOOR],
+    title: 'pollux over Unix sockets and over shared memory (on each poller backend, and with a spin)',
+    columns: [polluxOn('node'), ...BACKENDS.map(polluxShmOn), SHM_SPIN, FLOOR],
     covers: (workload) => ['latency', 'throughput', 'events'].includes(workload.kind) && oneFigure(workload),
   },
   {
@@ -71,7 +71,7 @@ export const COMPARISONS: readonly Comparison[] = [
   {
     id: 'libqb',
     title: 'pollux beside libqb over shared memory and over sockets (ratios to libqb shm, not node:net)',
-    columns: [polluxOn('node'), 'libqb-shm', 'libqb-socket', FLOOR],
+    columns: [polluxOn('node'), polluxShmOn('node'), SHM_SPIN, 'libqb-shm', 'libqb-socket', FLOOR],
     reference: 'libqb-shm',
     covers: libqbRuns,
   },

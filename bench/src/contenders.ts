@@ -20,11 +20,27 @@ export const BROADCAST = 'pollux-broadcast';
 export const REMOTE = ['pollux-nats', 'nats'] as const;
 export type Remote = (typeof REMOTE)[number];
 
-export type Contender = Peer | `pollux-${Backend}` | `pollux-shm-${Backend}` | typeof BROADCAST | Libqb | Remote;
+/**
+ * pollux over shared memory on NodePoller with {@link SPIN_MICROS} of spin before sleeping, on
+ * both sides (`ShmTransport`'s `spinMicros`): CPU traded for round-trip time.
+ */
+export const SHM_SPIN = 'pollux-shm-node-spin';
+/** The spin of {@link SHM_SPIN}: about two cross-CPU wake-ups here. */
+export const SPIN_MICROS = 50;
+
+export type Contender =
+  | Peer
+  | `pollux-${Backend}`
+  | `pollux-shm-${Backend}`
+  | typeof SHM_SPIN
+  | typeof BROADCAST
+  | Libqb
+  | Remote;
 
 export const CONTENDERS: readonly Contender[] = [
   ...BACKENDS.map(polluxOn),
   ...BACKENDS.map(polluxShmOn),
+  SHM_SPIN,
   BROADCAST,
   ...PEERS,
   ...LIBQB,
@@ -41,6 +57,7 @@ export const LABEL: Record<Contender, string> = {
   'pollux-shm-epoll': `pollux shm ${POLLER_CLASS.epoll}`,
   'pollux-shm-pump': `pollux shm ${POLLER_CLASS.pump}`,
   'pollux-shm-pump-poll': `pollux shm ${POLLER_CLASS['pump-poll']}`,
+  [SHM_SPIN]: `pollux shm, ${SPIN_MICROS} µs spin`,
   [BROADCAST]: 'pollux broadcast',
   net: 'node:net',
   c: 'C echo',
@@ -70,9 +87,14 @@ export function polluxAddress(contender: Contender, path: string): string {
   return contender.startsWith(SHM) ? `shm:${path}` : path;
 }
 
+/** How long a pollux contender's server and clients spin before sleeping, in microseconds (`spinMicros`). */
+export function spinMicrosOf(contender: Contender): number {
+  return contender === SHM_SPIN ? SPIN_MICROS : 0;
+}
+
 /** The backend of a pollux contender; undefined for the other stacks, which have no pluggable poller. */
 export function backendOf(contender: Contender): Backend | undefined {
-  if (contender === BROADCAST) return 'node';
+  if (contender === BROADCAST || contender === SHM_SPIN) return 'node';
   if ((REMOTE as readonly string[]).includes(contender)) return undefined;
   if (contender.startsWith(SHM)) return contender.slice(SHM.length) as Backend;
   return contender.startsWith('pollux-') ? (contender.slice('pollux-'.length) as Backend) : undefined;
@@ -81,6 +103,7 @@ export function backendOf(contender: Contender): Backend | undefined {
 export function parseContender(name: string): Contender {
   if ((PEERS as readonly string[]).includes(name)) return name as Peer;
   if (name === BROADCAST) return BROADCAST;
+  if (name === SHM_SPIN) return SHM_SPIN;
   if (isLibqb(name)) return name;
   if ((REMOTE as readonly string[]).includes(name)) return name as Remote;
   if (name.startsWith(SHM) && isBackend(name.slice(SHM.length))) return polluxShmOn(name.slice(SHM.length) as Backend);

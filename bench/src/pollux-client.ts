@@ -2,7 +2,7 @@
  * The pollux side of {@link EchoClient}: command 0 of the "echo" service, command 1 to ask for
  * events, on the given poller backend.
  */
-import { openClient, type IpcClient } from 'pollux';
+import { AddressTransport, openClient, type IpcClient } from 'pollux';
 import { startPoller, type Backend, type RunningPoller } from './backends.js';
 import { encodePushRequest, type EchoClient } from './echo-client.js';
 import { BROADCAST_COMMAND, ECHO_COMMAND, PUSH_COMMAND } from './pollux-service.js';
@@ -21,16 +21,21 @@ export class PolluxEchoClient implements EchoClient {
     private readonly pushCommand: number,
   ) {}
 
-  /** @param push - how the server is asked to push events: a `sendEvent` per connection, or `broadcast` */
+  /**
+   * @param push - how the server is asked to push events: a `sendEvent` per connection, or `broadcast`
+   * @param spinMicros - the spin of a `shm:` address (`ShmTransport`'s `spinMicros`)
+   */
   static async connect(
     address: string,
     backend: Backend,
     push: 'per-connection' | 'broadcast' = 'per-connection',
+    spinMicros = 0,
   ): Promise<PolluxEchoClient> {
     const { poller } = await (shared ??= startPoller(backend));
+    const transport = spinMicros > 0 ? { transport: new AddressTransport({}, { spinMicros }) } : {};
     // Not waiting for the handshake: the first request goes with the hello, and proves it.
     return new PolluxEchoClient(
-      openClient(address, 'echo', { poller }),
+      openClient(address, 'echo', { poller, ...transport }),
       push === 'broadcast' ? BROADCAST_COMMAND : PUSH_COMMAND,
     );
   }

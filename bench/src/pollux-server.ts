@@ -1,7 +1,7 @@
 /**
  * The pollux server, run as its own process: the bench's echo service (pollux-service.ts) on the
  * poller backend named by the second argument (default: node, i.e. what `createServer()` uses).
- * Usage: pollux-server.ts <socket path> [node|epoll|pump|pump-poll]. Prints "ready" once listening; exits
+ * Usage: pollux-server.ts <socket path> [node|epoll|pump|pump-poll] [spin µs over shm]. Prints "ready" once listening; exits
  * on SIGTERM or when its parent closes stdin.
  */
 import { createServer } from 'pollux';
@@ -10,14 +10,18 @@ import { addEchoService } from './pollux-service.js';
 import { exitWithParent } from './server-lifecycle.js';
 import { FD_COUNT_MOST_IDLE } from './workloads.js';
 
-const [address, backend = 'node'] = process.argv.slice(2);
+const [address, backend = 'node', spinMicros = '0'] = process.argv.slice(2);
 if (address === undefined || !isBackend(backend))
-  throw new Error('usage: pollux-server.ts <socket path> [node|epoll|pump|pump-poll]');
+  throw new Error('usage: pollux-server.ts <socket path> [node|epoll|pump|pump-poll] [spin µs over shm]');
 
 const running = await startPoller(backend);
 // Room for the fd-count workload's idle connections and its busy one: the default cap (4,096)
 // would refuse the busy connection beside 4,096 idle ones.
-const server = createServer({ poller: running.poller, maxConnections: FD_COUNT_MOST_IDLE + 1 });
+const server = createServer({
+  poller: running.poller,
+  maxConnections: FD_COUNT_MOST_IDLE + 1,
+  shm: { spinMicros: Number(spinMicros) },
+});
 addEchoService(server);
 await server.listen(address);
 process.stdout.write('ready\n');

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { backendOf, polluxAddress, type Contender } from './contenders.js';
+import { backendOf, polluxAddress, spinMicrosOf, type Contender } from './contenders.js';
 import { isLibqb, LIBQB, LIBQB_BINARY, LIBQB_SOURCE, libqbFlags, libqbServer, type Libqb } from './libqb.js';
 import { peerScript, PEERS_DIR } from './peers.js';
 import { REPO_ROOT, scriptPath, type Program } from './processes.js';
@@ -28,7 +28,10 @@ const SERVER_SCRIPT: Record<Exclude<Contender, `pollux-${string}` | 'c' | Libqb 
 export function serverProgram(contender: Contender, address: string): Program {
   const backend = backendOf(contender);
   if (backend !== undefined) {
-    return { script: scriptPath('pollux-server.ts'), args: [polluxAddress(contender, address), backend] };
+    return {
+      script: scriptPath('pollux-server.ts'),
+      args: [polluxAddress(contender, address), backend, String(spinMicrosOf(contender))],
+    };
   }
   if (contender === 'c') return { binary: C_BINARY, args: [address] };
   if (isLibqb(contender)) return libqbServer(contender, address);

@@ -31,6 +31,8 @@ export interface ShmChannelSettings {
   readonly ringBytes: number;
   /** Whether to lend received bytes in place: `ShmTransport`'s `lendViews`. */
   readonly lendViews: boolean;
+  /** How long to poll the peer's ring for an answer before sleeping, in microseconds; 0: never. */
+  readonly spinMicros: number;
   /** Lend private copies, detached at release, so a view kept too long reads as empty. */
   readonly checkLentViews: boolean;
 }
@@ -201,6 +203,27 @@ export class ShmChannel implements Channel {
     // without a new interest to arm us, so sleep for room now.
     if (written === room && written < byteLength(chunks, count)) this.armWrite();
     return written;
+  }
+
+  /**
+   * Polls the peer's ring for up to {@link ShmChannelSettings.spinMicros} with our "wants data"
+   * flag cleared, so the peer rings no doorbell for what it writes meanwhile; if nothing came,
+   * says again that we sleep (and looks once more).
+   */
+  awaitReadable(): boolean {
+    const spinMicros = this.settings.spinMicros;
+    const peer = this.peer;
+    if (spinMicros === 0 || peer === undefined || !this.sending || !this.open || !(this.interest & Ready.Readable)) {
+      return false;
+    }
+    Atomics.store(this.own!.words, Word.WantsData, 0);
+    const until = performance.now() + spinMicros / 1000;
+    do {
+      // A faulty index (-1) or the peer's close is for the read to report.
+      if (this.unread() !== 0 || Atomics.load(peer.words, Word.Closed) !== 0) return true;
+    } while (performance.now() < until);
+    this.armRead();
+    return false;
   }
 
   watchFor(interest: ReadyMask): ReadyMask {

@@ -20,9 +20,9 @@ function readable(fd: number): boolean {
 }
 
 /** A client and a server channel past the switch: both directions in their rings. */
-async function connectedPair(ringBytes: number): Promise<{ client: Channel; server: Channel }> {
+async function connectedPair(ringBytes: number, spinMicros = 0): Promise<{ client: Channel; server: Channel }> {
   fdsBefore = openFdCount();
-  const transport = new ShmTransport({ ringBytes });
+  const transport = new ShmTransport({ ringBytes, spinMicros });
   const listener = transport.listen(`@pollux-shm-channel-${process.pid}`);
   opened.push(listener);
   const client = await transport.connect(listener.address);
@@ -71,4 +71,41 @@ it('wakes a sleeping reader once per sleep, and not a busy one', async () => {
   expect(server.read(buffer, 0, 4096)).toBe(6);
   expect(Buffer.from(buffer.subarray(0, 6)).toString()).toBe('onetwo');
   expect(readable(server.fd)).toBe(false);
+});
+
+it('refuses a spinMicros that is negative, not finite, above 1,000 µs or not a number, with EINVAL', () => {
+  for (const spinMicros of [-1, Number.NaN, Number.POSITIVE_INFINITY, 1000.5, '50' as unknown as number]) {
+    expect(() => new ShmTransport({ spinMicros })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  }
+  expect(() => new ShmTransport({ spinMicros: 1000 })).not.toThrow();
+});
+
+it('waits for an answer only with spinMicros, and sleeps again when none came: the next write rings', async () => {
+  const unspun = await connectedPair(4096);
+  unspun.client.writev([Buffer.from('now')], 1);
+  // Without a spin the engine is told at once to sleep; the write rang as it would anyway.
+  expect(unspun.server.awaitReadable!()).toBe(false);
+  for (const endpoint of opened.splice(0)) endpoint.close();
+
+  const { client, server } = await connectedPair(4096, 100);
+  const buffer = new Uint8Array(64);
+  // The doorbell the client rang when it saw the server's memory is read first.
+  expect(server.readiness!(Ready.Readable)).toBe(0);
+  // Nothing comes within the spin: the server says it sleeps again, so the client's write rings.
+  expect(server.awaitReadable!()).toBe(false);
+  expect(readable(server.fd)).toBe(false);
+  expect(client.writev([Buffer.from('one')], 1)).toBe(3);
+  expect(readable(server.fd)).toBe(true);
+  expect(server.readiness!(Ready.Readable)).toBe(Ready.Readable);
+  expect(server.read(buffer, 0, 64)).toBe(3);
+  // What is there when the wait begins is found at once, and read once.
+  expect(client.writev([Buffer.from('two')], 1)).toBe(3);
+  expect(server.awaitReadable!()).toBe(true);
+  expect(server.read(buffer, 0, 64)).toBe(3);
+  expect(Buffer.from(buffer.subarray(0, 3)).toString()).toBe('two');
+  expect(server.read(buffer, 0, 64)).toBe(EAGAIN);
+  // A peer that closes while we wait ends the wait, and the stream.
+  client.close();
+  expect(server.awaitReadable!()).toBe(true);
+  expect(server.read(buffer, 0, 64)).toBe(0);
 });

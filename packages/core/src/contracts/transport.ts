@@ -106,6 +106,20 @@ export interface Channel {
    * as a read does. A no-op once the channel is closed.
    */
   release?(bytes: number): void;
+  /**
+   * Waits a moment for the peer's answer instead of going to sleep. The engine calls it right
+   * after a write that sent something, before it returns to the poller, and only while it reads;
+   * a true answer makes it read at once, without waiting for readiness. A channel that sees the
+   * peer's writes without a system call (shared memory) may poll for them for a bounded time,
+   * telling the peer meanwhile that it is awake, so an answer within that time costs neither side
+   * a wake-up. The engine bounds how many such reads follow one another before it returns to the
+   * poller, so timers and other fds get their turn.
+   *
+   * @returns true when bytes, the stream's end or an error are there to read now; false when
+   * nothing came: the channel sleeps again as {@link Channel.watchFor} last asked. Absent: the
+   * engine never waits.
+   */
+  awaitReadable?(): boolean;
   /** Closes the channel and its fd. Idempotent. Only call after the fd left the poller. */
   close(): void;
 }

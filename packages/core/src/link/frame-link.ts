@@ -39,6 +39,13 @@ export const QUEUED_FDS_HIGH_WATER = 1024;
 const CLOSE_DRAIN_MS = 2000;
 /** Reads spent on what a departed peer left in the kernel: its socket buffer, a few chunks. */
 const LAST_WORDS_READS = 16;
+/**
+ * The most reads of answers the channel waited for ({@link Channel.awaitReadable}) one after the
+ * other before the link goes back to the poller. A peer that always answers in time would
+ * otherwise keep this side in one chain of write, wait, read and handle (a client's next request
+ * sent from a promise continuation, which never returns to the loop), starving timers and other fds.
+ */
+const MAX_AWAITED_READS = 32;
 
 /** Why reading is stopped; reading runs while none is set. Each has one owner, so one never lifts another. */
 const Stop = {
@@ -134,11 +141,13 @@ export class FrameLink {
   /** Whether frames of a lend are being handed over: the channel has not moved past them yet. */
   private lending = false;
   private flushScheduled = false;
+  /** Reads of awaited answers since the poller last called: bounded by {@link MAX_AWAITED_READS}. */
+  private awaitedReads = 0;
   private readonly dispatchFn = (_fd: number, ready: ReadyMask): void => this.dispatch(ready);
   private readonly drainJob = (): void => this.drainBuffered();
   private readonly flushJob = (): void => {
     this.flushScheduled = false;
-    this.flush();
+    this.flushAndAwait();
   };
 
   /**
@@ -358,21 +367,26 @@ export class FrameLink {
     this.owner.ended(reason);
   }
 
-  /** Writes what is queued now; holds write interest while the kernel is full. */
-  private flush(): void {
-    if (this.linkState === LinkState.Ended) return;
+  /**
+   * Writes what is queued now; holds write interest while the kernel is full.
+   *
+   * @returns whether bytes went out and the link is still open
+   */
+  private flush(): boolean {
+    if (this.linkState === LinkState.Ended) return false;
     const queue = this.sendQueue;
-    if (queue.bytes === 0) return;
+    if (queue.bytes === 0) return false;
     const before = queue.bytes;
     const status = queue.flush(this.channel);
-    this.traffic.bytesOut += before - queue.bytes;
+    const written = before - queue.bytes;
+    this.traffic.bytesOut += written;
     if (status < 0) {
       this.failed(status, 'write to peer');
-      return;
+      return false;
     }
     if (queue.bytes === 0 && this.closeReason !== undefined) {
       this.destroy(this.closeReason);
-      return;
+      return false;
     }
     if (this.stops & Stop.Output && queue.bytes <= this.outputHighWater / 2 && queue.fds <= QUEUED_FDS_HIGH_WATER / 2) {
       this.stop(Stop.Output, false);
@@ -380,6 +394,40 @@ export class FrameLink {
       this.updateInterest();
     }
     this.owner.flushed(queue.bytes);
+    return written > 0 && this.state !== LinkState.Ended;
+  }
+
+  /**
+   * Writes what is queued; when that sent something, lets the channel wait a moment for the
+   * answer ({@link Channel.awaitReadable}) and reads and hands over what came at once, answers to
+   * it included, up to {@link MAX_AWAITED_READS} times since the poller last called. A loop, not
+   * a recursion: each round's answers go out with the next flush.
+   */
+  private flushAndAwait(): void {
+    while (this.flush() && this.mayAwait() && this.channel.awaitReadable!()) {
+      this.awaitedReads++;
+      this.inDispatch = true;
+      try {
+        this.readOnce();
+      } finally {
+        this.inDispatch = false;
+      }
+    }
+  }
+
+  /**
+   * Whether the link may wait for an answer now: the channel can, reading runs, and no frame is
+   * being handed over (a flush job run from inside a handler or a lend reads nothing).
+   */
+  private mayAwait(): boolean {
+    return (
+      this.channel.awaitReadable !== undefined &&
+      this.stops === 0 &&
+      this.linkState === LinkState.Open &&
+      !this.inDispatch &&
+      !this.lending &&
+      this.awaitedReads < MAX_AWAITED_READS
+    );
   }
 
   private stop(reason: number, on: boolean): void {
@@ -408,6 +456,8 @@ export class FrameLink {
     if (this.linkState === LinkState.Ended) return;
     const channel = this.channel;
     const ready = channel.readiness === undefined ? reported : channel.readiness(reported);
+    // The poller called: the loop has turned since the last awaited answer.
+    this.awaitedReads = 0;
     this.inDispatch = true;
     try {
       if (ready & Ready.Writable) this.flush();
@@ -422,7 +472,7 @@ export class FrameLink {
     } finally {
       this.inDispatch = false;
     }
-    this.flush();
+    this.flushAndAwait();
   }
 
   /** Hands buffered frames over while reading runs; false when reading stopped or the link ended. */

@@ -1,0 +1,150 @@
+// FrameLink and a channel that can wait for the peer's answer (Channel.awaitReadable, shared memory's spin).
+import { describe, expect, it } from 'vitest';
+import { IpcError, Ready, type Channel, type ReadyMask } from '@pollux/core';
+import { ManualPoller, type ReadinessSource } from '@pollux/core/testing';
+import { FrameLink, type LinkOwner } from '../../src/link/frame-link.js';
+import { EAGAIN } from '../../src/errors.js';
+import { FrameKind } from '../../src/protocol/frame.js';
+import { frame, frames } from './memory-bed.js';
+
+const FD = 7;
+
+/**
+ * A peer that answers every write within the wait, for as long as the test lets it: each awaited
+ * read finds one request there, numbered on. Readable to the poller while a request waits.
+ */
+class AnsweringChannel implements Channel {
+  readonly fd = FD;
+  readonly credentials = { pid: 1, uid: 0, gid: 0 };
+  readonly written: Buffer[] = [];
+  /** The requests the peer still has in it: each wait that finds one returns true. */
+  answersLeft: number;
+  awaited = 0;
+  private waiting: Buffer | undefined;
+  private sent = 0;
+
+  constructor(answers: number) {
+    this.answersLeft = answers;
+    this.arrive();
+  }
+
+  /** What the poller sees of it. */
+  readonly source: ReadinessSource = {
+    readiness: (fd: number, interest: ReadyMask): ReadyMask | undefined => {
+      if (fd !== FD) return undefined;
+      return this.waiting !== undefined ? interest & Ready.Readable : 0;
+    },
+    version: 0,
+  };
+
+  read(buffer: Uint8Array, offset: number, length: number): number {
+    const waiting = this.waiting;
+    if (waiting === undefined) return EAGAIN;
+    const n = Math.min(length, waiting.length);
+    buffer.set(waiting.subarray(0, n), offset);
+    this.waiting = n === waiting.length ? undefined : waiting.subarray(n);
+    return n;
+  }
+
+  writev(chunks: readonly Uint8Array[], count: number): number {
+    let bytes = 0;
+    for (let i = 0; i < count; i++) {
+      this.written.push(Buffer.from(chunks[i]!));
+      bytes += chunks[i]!.length;
+    }
+    return bytes;
+  }
+
+  awaitReadable(): boolean {
+    this.awaited++;
+    if (this.waiting === undefined && this.answersLeft > 0) {
+      this.answersLeft--;
+      this.arrive();
+    }
+    return this.waiting !== undefined;
+  }
+
+  close(): void {}
+
+  /** The peer writes its next request. */
+  arrive(): void {
+    this.waiting = frame(FrameKind.Request, 1, this.sent++, Buffer.from('ping'));
+  }
+}
+
+/** An owner that answers each request at once, and counts what it handled. */
+function answeringOwner(link: () => FrameLink, handled: number[]): LinkOwner {
+  return {
+    frame: (_kind, _code, id, payload) => {
+      handled.push(id);
+      link().send(FrameKind.Response, 0, id, Buffer.from(payload));
+    },
+    admitsNext: () => true,
+    readLimit: () => Number.POSITIVE_INFINITY,
+    flushed: () => undefined,
+    outputBlocked: () => undefined,
+    ended: () => undefined,
+  };
+}
+
+describe('reads of answers a channel waited for', () => {
+  it('go back to the poller after a bounded run, however fast the peer answers, and hand each frame over once', () => {
+    const channel = new AnsweringChannel(1000);
+    const poller = new ManualPoller(channel.source);
+    const handled: number[] = [];
+    const link: FrameLink = new FrameLink(
+      channel,
+      poller,
+      answeringOwner(() => link, handled),
+      { bytesIn: 0, bytesOut: 0 },
+      1 << 20,
+      Number.POSITIVE_INFINITY,
+    );
+    link.start();
+    // One readiness: the request that was there, then awaited answers up to the bound, then the
+    // turn ends although the peer would answer on; nothing read is left unanswered.
+    poller.turn();
+    const firstTurn = handled.length;
+    expect(firstTurn).toBeGreaterThan(1);
+    expect(firstTurn).toBeLessThan(100);
+    expect(frames(Buffer.concat(channel.written)).map((f) => f.id)).toEqual(handled);
+    // Asleep, it is woken by the peer's next request: another bounded run.
+    expect(poller.turn()).toBe(false);
+    channel.arrive();
+    poller.turn();
+    expect(handled.length).toBe(2 * firstTurn);
+    expect(handled).toEqual(Array.from({ length: handled.length }, (_, i) => i));
+    link.destroy(new IpcError('ECONNRESET', 'test over'));
+  });
+
+  it('are not waited for while reading is paused, or once the link is closing', () => {
+    const channel = new AnsweringChannel(1000);
+    const poller = new ManualPoller(channel.source);
+    const handled: number[] = [];
+    const owner = answeringOwner(() => link, handled);
+    const link: FrameLink = new FrameLink(
+      channel,
+      poller,
+      {
+        ...owner,
+        frame: (kind, code, id, payload, fds) => {
+          owner.frame(kind, code, id, payload, fds);
+          link.pause(true);
+        },
+      },
+      { bytesIn: 0, bytesOut: 0 },
+      1 << 20,
+      Number.POSITIVE_INFINITY,
+    );
+    link.start();
+    poller.turn();
+    // The answer went out; the paused link did not wait for the next request.
+    expect(handled).toEqual([0]);
+    expect(channel.awaited).toBe(0);
+    expect(frames(Buffer.concat(channel.written)).map((f) => f.id)).toEqual([0]);
+    link.send(FrameKind.Event, 1, 0, Buffer.from('news'));
+    link.close(new IpcError('ESHUTDOWN', 'test over'), undefined);
+    expect(channel.awaited).toBe(0);
+    expect(frames(Buffer.concat(channel.written)).map((f) => f.kind)).toEqual([FrameKind.Response, FrameKind.Event]);
+  });
+});
