@@ -9,6 +9,11 @@ const MIN_CHUNK = 16 * 1024;
 const MAX_CHUNK = 256 * 1024;
 /** The first chunk holds a handshake (control frames are at most 1 KiB): idle connections stay small. */
 const FIRST_CHUNK = 1024 + HEADER_SIZE;
+/**
+ * A frame at least this big gets a chunk of exactly its size: read straight into place, its payload
+ * is the whole chunk but the header, and no part of it is ever copied in user space.
+ */
+const LARGE_FRAME = MIN_CHUNK;
 
 /**
  * Splits a byte stream into frames. Bytes are read straight from the kernel into the decoder's
@@ -17,7 +22,9 @@ const FIRST_CHUNK = 1024 + HEADER_SIZE;
  *
  * A chunk whose bytes were handed out is never written again (the receiver may keep the
  * payload); the decoder moves on to a fresh chunk instead, carrying over only the unparsed tail.
- * A frame larger than a chunk gets a chunk of its own size as soon as its header is known.
+ * A large frame gets a chunk of exactly its own size: as soon as its header is known, or before,
+ * when the frame before it was as large (bulk traffic repeats its sizes), so its bytes land in
+ * place and the tail of one chunk is not copied into the next.
  *
  * Chunks start small, so an idle connection holds little, and double while reads fill them, so
  * bulk traffic moves in few system calls; they shrink again when reads bring little. A chunk
@@ -90,13 +97,26 @@ export class FrameDecoder {
     if (!this.handedOut && needed <= this.buffer.length) {
       this.buffer.copyWithin(0, this.start, this.end);
     } else {
-      const next = Buffer.allocUnsafe(Math.max(this.chunkSize, needed));
+      const next = Buffer.allocUnsafe(this.nextChunkSize(pending >= HEADER_SIZE ? needed : 0));
       this.buffer.copy(next, 0, this.start, this.end);
       this.buffer = next;
       this.handedOut = false;
     }
     this.start = 0;
     this.end = pending;
+  }
+
+  /**
+   * The size of a new chunk for a frame of `needed` bytes (0 while its header is incomplete): a
+   * large frame's own size, so the read that fills it ends where the frame does; else the
+   * adaptive size, or the last frame's size again while frames are large. That guess stays within
+   * the largest adaptive chunk: one small payload kept from a chunk guessed too big keeps the
+   * whole chunk alive.
+   */
+  private nextChunkSize(needed: number): number {
+    if (needed >= LARGE_FRAME) return needed;
+    if (needed === 0 && this.lastFrame >= LARGE_FRAME) return Math.min(this.lastFrame, MAX_CHUNK);
+    return Math.max(this.chunkSize, needed);
   }
 
   /**
