@@ -255,6 +255,38 @@ describe('frame codec', () => {
     );
   });
 
+  it('keeps the payloads of decoders reading side by side intact: large frames share memory between connections but never a byte', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(2), fc.integer({ min: 0, max: 300_000 })), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 1, max: 100_000 }),
+        (arrivals, readSize) => {
+          // Three connections; each arrival is a frame of one of them, read in reads of readSize.
+          const decoders = [0, 1, 2].map(() => new FrameDecoder(1 << 20));
+          const kept: { payload: Buffer; want: Buffer }[] = [];
+          arrivals.forEach(([connection, size], i) => {
+            // A fill of its own per frame (at most 40 of them): a byte of another frame shows.
+            const want = Buffer.alloc(size, i + 1);
+            const bytes = encode([{ kind: FrameKind.Response, code: 0, id: i, payload: want }], () => 1 << 20);
+            const decoder = decoders[connection]!;
+            for (let at = 0; at < bytes.length; ) {
+              decoder.reserve();
+              const n = Math.min(decoder.space, readSize, bytes.length - at);
+              decoder.buffer.set(bytes.subarray(at, at + n), decoder.end);
+              decoder.commit(n);
+              at += n;
+              while (decoder.next()) kept.push({ payload: decoder.payload, want });
+              decoder.releaseDrained();
+            }
+          });
+          expect(kept.length).toBe(arrivals.length);
+          for (const { payload, want } of kept) expect(payload.equals(want)).toBe(true);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
   it('lets go of a drained chunk whose payloads were handed out, and of no other', () => {
     const decoder = new FrameDecoder(1 << 20);
     decoder.reserve();
