@@ -10,8 +10,8 @@ const MAX_CHUNK = 256 * 1024;
 /** The first chunk holds a handshake (control frames are at most 1 KiB): idle connections stay small. */
 const FIRST_CHUNK = 1024 + HEADER_SIZE;
 /**
- * A frame at least this big gets a chunk of exactly its size: read straight into place, its payload
- * is the whole chunk but the header, and no part of it is ever copied in user space.
+ * A frame at least this big gets a chunk of exactly its size: the reads that fill it end where the
+ * frame does, so no part of the next frame lands there to be moved into another chunk later.
  */
 const LARGE_FRAME = MIN_CHUNK;
 /**
