@@ -105,6 +105,40 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
       expect(eventFirst.every(Boolean)).toBe(true);
     });
 
+    it('hands out payloads that stay intact while more traffic follows: kept requests, responses and events are never reused memory', async () => {
+      const kept: Buffer[] = [];
+      const { address } = await serve((s) =>
+        s.addService({
+          id: 1,
+          name: 'echo',
+          commands: {
+            1: (payload, connection) => {
+              kept.push(payload);
+              connection.sendEvent(payload.length & 0xffff, payload);
+              return payload;
+            },
+          },
+        }),
+      );
+      const c = await client(address, 'echo');
+      const events: Buffer[] = [];
+      c.on('event', (_id, payload) => events.push(payload));
+      // Small, socket-buffer-sized and large frames mixed, so payloads come from shared chunks,
+      // from chunks of their own, and from frames cut across reads.
+      const sizes = Array.from({ length: 240 }, (_, i) => [1, 700, 4096, 16 * 1024, 65_536, 100_003, MAX][i % 7]!);
+      const round = (seed: number): Promise<Buffer[]> =>
+        Promise.all(sizes.map((size, i) => c.request(1, patternPayload(seed, i, size))));
+      const responses = await round(1);
+      // More traffic through the same connection, with other bytes, before anything is checked.
+      await round(2);
+      const stale = (payloads: readonly Buffer[], seed: number): number[] =>
+        payloads.flatMap((payload, i) => (payload.equals(patternPayload(seed, i, sizes[i]!)) ? [] : [i]));
+      expect(stale(responses, 1)).toEqual([]);
+      expect(stale(kept.slice(0, sizes.length), 1)).toEqual([]);
+      expect(stale(events.slice(0, sizes.length), 1)).toEqual([]);
+      expect(stale(kept.slice(sizes.length), 2)).toEqual([]);
+    });
+
     it('connects by service id or by name', async () => {
       const { address } = await serve((s) =>
         s.addService({ id: 9, name: 'nine', commands: { 0: () => Buffer.from('ok') } }),

@@ -64,18 +64,26 @@ function encode(frames: readonly Frame[], accept: () => number): Buffer {
   return Buffer.concat(sink.written);
 }
 
-/** Feeds `bytes` to a decoder in reads of the given sizes; returns the frames and the bytes left over. */
+/**
+ * Feeds `bytes` to a decoder in reads of the given sizes; returns the frames, the bytes left over,
+ * and per frame the bytes the decoder copied from one place of its own to another since the frame before.
+ */
 function decodeAll(
   bytes: Buffer,
   readSizes: readonly number[],
   maxMessage = MAX,
-): { frames: Frame[]; pending: number } {
+): { frames: Frame[]; pending: number; copied: number[] } {
   const decoder = new FrameDecoder(maxMessage);
   const out: Frame[] = [];
+  const copied: number[] = [];
+  let copiedSince = 0;
   let at = 0;
   let i = 0;
   while (at < bytes.length) {
+    const { buffer, end, pending } = decoder;
     decoder.reserve();
+    // Unparsed bytes that moved (to a new chunk, or to the start of this one) were copied.
+    if (decoder.buffer !== buffer || decoder.end !== end) copiedSince += pending;
     const want = Math.min(
       decoder.space,
       readSizes.length > 0 ? readSizes[i++ % readSizes.length]! : decoder.space,
@@ -86,9 +94,18 @@ function decodeAll(
     at += want;
     while (decoder.next()) {
       out.push({ kind: decoder.kind, code: decoder.code, id: decoder.id, payload: decoder.payload });
+      copied.push(copiedSince);
+      copiedSince = 0;
     }
   }
-  return { frames: out, pending: decoder.pending };
+  return { frames: out, pending: decoder.pending, copied };
+}
+
+/** Writes a request header saying `length` payload bytes follow, at `b[at]`. */
+function writeFrameHeader(b: Buffer, at: number, length: number): void {
+  b.fill(0, at, at + HEADER_SIZE);
+  b.writeUInt32LE(length, at);
+  b[at + 4] = FrameKind.Request;
 }
 
 /** Decodes a stream that must consist of whole frames only. */
@@ -140,7 +157,7 @@ describe('frame codec', () => {
     });
   });
 
-  it('starts with a small chunk and grows it while reads fill it', () => {
+  it('starts with a small chunk and grows it while reads of small frames fill it', () => {
     const decoder = new FrameDecoder(1 << 20);
     decoder.reserve();
     // Big enough for a handshake, the largest control frame, and no more.
@@ -149,14 +166,125 @@ describe('frame codec', () => {
     for (let i = 0; i < 12; i++) {
       decoder.reserve();
       sizes.push(decoder.buffer.length);
-      const header = Buffer.alloc(HEADER_SIZE);
-      header.writeUInt32LE(decoder.space - HEADER_SIZE, 0);
-      header[4] = FrameKind.Request;
-      header.copy(decoder.buffer, decoder.end);
+      // Frames of 1,000 bytes fill the chunk; the last one takes what is left over.
+      let left = decoder.space;
+      while (left > 0) {
+        const size = left < 2000 ? left : 1000;
+        writeFrameHeader(decoder.buffer, decoder.end + decoder.space - left, size - HEADER_SIZE);
+        left -= size;
+      }
       decoder.commit(decoder.space);
-      expect(decoder.next()).toBe(true);
+      while (decoder.next());
+      expect(decoder.pending).toBe(0);
     }
     expect(Math.max(...sizes)).toBe(256 * 1024);
+  });
+
+  it('reads large frames of a repeating size up to 256 KiB into place, copying none of their bytes in user space', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 16 * 1024, max: 256 * 1024 - HEADER_SIZE }), { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 3, max: 20 }),
+        (sizes, repeats) => {
+          // Bulk traffic repeats its sizes: each size comes `repeats` times in a row.
+          const frames = sizes.flatMap((size, at) =>
+            Array.from({ length: repeats }, (_, i) => ({
+              kind: FrameKind.Response,
+              code: at,
+              id: i,
+              payload: Buffer.alloc(size, (at * 31 + i) & 0xff),
+            })),
+          );
+          const {
+            frames: decoded,
+            pending,
+            copied,
+          } = decodeAll(
+            encode(frames, () => 1 << 20),
+            [],
+            1 << 20,
+          );
+          expect(pending).toBe(0);
+          decoded.forEach((got, i) => {
+            expect(Buffer.compare(got.payload, frames[i]!.payload)).toBe(0);
+          });
+          // Where the size changes, one frame of the new size may start in a chunk sized for the
+          // ones before and be moved (a part smaller than it); the others are read into place,
+          // nothing copied but a header a read left behind.
+          sizes.forEach((_, run) => {
+            const moved = copied.slice(run * repeats, (run + 1) * repeats).filter((bytes) => bytes > HEADER_SIZE);
+            expect(moved.length).toBeLessThanOrEqual(1);
+          });
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('keeps every handed-out payload intact while later frames of any size arrive in reads of any size', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            { weight: 4, arbitrary: fc.integer({ min: 0, max: 20_000 }) },
+            { weight: 1, arbitrary: fc.integer({ min: 20_000, max: 300_000 }) },
+          ),
+          { minLength: 1, maxLength: 40 },
+        ),
+        fc.array(fc.integer({ min: 1, max: 300_000 }), { maxLength: 8 }),
+        (sizes, readSizes) => {
+          const frames = sizes.map((size, i) => ({
+            kind: FrameKind.Event,
+            code: 0,
+            id: i,
+            payload: Buffer.alloc(size, i & 0xff),
+          }));
+          // Every payload is kept until all frames are decoded, then compared.
+          const { frames: decoded, pending } = decodeAll(
+            encode(frames, () => 1 << 20),
+            readSizes,
+            1 << 20,
+          );
+          expect(pending).toBe(0);
+          decoded.forEach((got, i) => {
+            expect(Buffer.compare(got.payload, frames[i]!.payload)).toBe(0);
+          });
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('keeps the payloads of decoders reading side by side intact: large frames share memory between connections but never a byte', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(2), fc.integer({ min: 0, max: 300_000 })), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 1, max: 100_000 }),
+        (arrivals, readSize) => {
+          // Three connections; each arrival is a frame of one of them, read in reads of readSize.
+          const decoders = [0, 1, 2].map(() => new FrameDecoder(1 << 20));
+          const kept: { payload: Buffer; want: Buffer }[] = [];
+          arrivals.forEach(([connection, size], i) => {
+            // A fill of its own per frame (at most 40 of them): a byte of another frame shows.
+            const want = Buffer.alloc(size, i + 1);
+            const bytes = encode([{ kind: FrameKind.Response, code: 0, id: i, payload: want }], () => 1 << 20);
+            const decoder = decoders[connection]!;
+            for (let at = 0; at < bytes.length; ) {
+              decoder.reserve();
+              const n = Math.min(decoder.space, readSize, bytes.length - at);
+              decoder.buffer.set(bytes.subarray(at, at + n), decoder.end);
+              decoder.commit(n);
+              at += n;
+              while (decoder.next()) kept.push({ payload: decoder.payload, want });
+              decoder.releaseDrained();
+            }
+          });
+          expect(kept.length).toBe(arrivals.length);
+          for (const { payload, want } of kept) expect(payload.equals(want)).toBe(true);
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 
   it('lets go of a drained chunk whose payloads were handed out, and of no other', () => {

@@ -14,6 +14,32 @@ const FIRST_CHUNK = 1024 + HEADER_SIZE;
  * nobody else writes: one for every decoder, as it is used only within one call.
  */
 const LENT_HEADER = Buffer.alloc(HEADER_SIZE);
+/**
+ * A frame at least this big gets a chunk of exactly its size: the reads that fill it end where the
+ * frame does, so no part of the next frame lands there to be moved into another chunk later.
+ */
+const LARGE_FRAME = MIN_CHUNK;
+/**
+ * Chunks of large frames up to a quarter of this are carved one after another out of a slab every
+ * decoder of the process shares, as Node's own Buffer pool does for small buffers: allocating
+ * each on its own cost 10-20x the copy of its bytes here (malloc, page faults, the collector
+ * tracking one more external buffer), one slab for many frames a fraction of that. Carved memory
+ * is never handed out twice; a payload kept keeps its slab alive, as it keeps its chunk.
+ */
+const SLAB_BYTES = 1024 * 1024;
+let slab: Buffer = EMPTY;
+let slabUsed = 0;
+
+/** A new chunk of `size` bytes: carved from the shared slab when it is a large frame's. */
+function newChunk(size: number): Buffer {
+  if (size < LARGE_FRAME || size > SLAB_BYTES / 4) return Buffer.allocUnsafe(size);
+  if (slab.length - slabUsed < size) {
+    slab = Buffer.allocUnsafe(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  slabUsed += size;
+  return slab.subarray(slabUsed - size, slabUsed);
+}
 
 /**
  * Splits a byte stream into frames. Bytes are read straight from the kernel into the decoder's
@@ -22,7 +48,9 @@ const LENT_HEADER = Buffer.alloc(HEADER_SIZE);
  *
  * A chunk whose bytes were handed out is never written again (the receiver may keep the
  * payload); the decoder moves on to a fresh chunk instead, carrying over only the unparsed tail.
- * A frame larger than a chunk gets a chunk of its own size as soon as its header is known.
+ * A large frame gets a chunk of exactly its own size: as soon as its header is known, or before,
+ * when the frame before it was as large (bulk traffic repeats its sizes), so its bytes land in
+ * place and the tail of one chunk is not copied into the next.
  *
  * Chunks start small, so an idle connection holds little, and double while reads fill them, so
  * bulk traffic moves in few system calls; they shrink again when reads bring little. A chunk
@@ -93,13 +121,26 @@ export class FrameDecoder {
     if (!this.handedOut && needed <= this.buffer.length) {
       this.buffer.copyWithin(0, this.start, this.end);
     } else {
-      const next = Buffer.allocUnsafe(Math.max(this.chunkSize, needed));
+      const next = newChunk(this.nextChunkSize(pending >= HEADER_SIZE ? needed : 0));
       this.buffer.copy(next, 0, this.start, this.end);
       this.buffer = next;
       this.handedOut = false;
     }
     this.start = 0;
     this.end = pending;
+  }
+
+  /**
+   * The size of a new chunk for a frame of `needed` bytes (0 while its header is incomplete): a
+   * large frame's own size, so the read that fills it ends where the frame does; else the
+   * adaptive size, or the last frame's size again while frames are large. That guess stays within
+   * the largest adaptive chunk: one small payload kept from a chunk guessed too big keeps the
+   * whole chunk alive.
+   */
+  private nextChunkSize(needed: number): number {
+    if (needed >= LARGE_FRAME) return needed;
+    if (needed === 0 && this.lastFrame >= LARGE_FRAME) return Math.min(this.lastFrame, MAX_CHUNK);
+    return Math.max(this.chunkSize, needed);
   }
 
   /**
