@@ -24,6 +24,12 @@ export const SWITCH_BYTE = 0x52;
 const SWITCH = Uint8Array.of(SWITCH_BYTE);
 /** A doorbell: any byte on the socket once the sender's ring is in use. */
 const BELL = Uint8Array.of(0);
+/**
+ * Spins per turn of the poller, in units of `spinMicros`: however fast the peer answers each
+ * spin, a connection holds its poller spinning at most this long before the poller runs again,
+ * so a peer that answers just in time each time cannot keep us spinning for it.
+ */
+const SPINS_PER_TURN = 4;
 
 /** How a {@link ShmChannel} behaves: {@link ShmTransport}'s options, checked. */
 export interface ShmChannelSettings {
@@ -106,6 +112,8 @@ export class ShmChannel implements Channel {
    * which would empty the payload the handler is still reading.
    */
   private lendOut = false;
+  /** Milliseconds this channel may still spin before the poller next reports it. */
+  private spinLeft = 0;
   private readonly readyFds = new Int32Array(2);
   private readonly readyEvents = new Int32Array(2);
   private open = true;
@@ -211,17 +219,24 @@ export class ShmChannel implements Channel {
    * says again that we sleep (and looks once more).
    */
   awaitReadable(): boolean {
-    const spinMicros = this.settings.spinMicros;
+    const spin = Math.min(this.settings.spinMicros / 1000, this.spinLeft);
     const peer = this.peer;
-    if (spinMicros === 0 || peer === undefined || !this.sending || !this.open || !(this.interest & Ready.Readable)) {
+    if (!(spin > 0) || peer === undefined || !this.sending || !this.open || !(this.interest & Ready.Readable)) {
       return false;
     }
     Atomics.store(this.own!.words, Word.WantsData, 0);
-    const until = performance.now() + spinMicros / 1000;
+    const start = performance.now();
+    const until = start + spin;
+    let now = start;
     do {
       // A faulty index (-1) or the peer's close is for the read to report.
-      if (this.unread() !== 0 || Atomics.load(peer.words, Word.Closed) !== 0) return true;
-    } while (performance.now() < until);
+      if (this.unread() !== 0 || Atomics.load(peer.words, Word.Closed) !== 0) {
+        this.spinLeft -= now - start;
+        return true;
+      }
+      now = performance.now();
+    } while (now < until);
+    this.spinLeft -= now - start;
     this.armRead();
     return false;
   }
@@ -236,6 +251,7 @@ export class ShmChannel implements Channel {
   }
 
   readiness(reported: ReadyMask): ReadyMask {
+    this.spinLeft = (SPINS_PER_TURN * this.settings.spinMicros) / 1000;
     if (this.ownBellRung) {
       this.ownBellRung = false;
       sys.eventfdRead(this.ownBell);

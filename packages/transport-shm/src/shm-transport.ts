@@ -33,12 +33,14 @@ export interface ShmTransportOptions extends SocketTransportOptions {
    * Microseconds to poll for the peer's answer after sending, before going to sleep: an answer
    * that comes within that time costs neither side a system call or a wake-up (a cross-CPU
    * wake-up costs about 20 µs here), which pays when each side has a CPU of its own. Set it on
-   * both sides. The price is CPU: a side burns its CPU for up to this
-   * long after each write whose answer is late or never comes, and holds its poller meanwhile, so
-   * a server's other connections wait up to this long per spin (a spin runs only after writing,
-   * while reading). A connection reads at most 32 answers in a row this way before it goes back
-   * to the poller, so timers and other fds are never starved. On one shared CPU a spin only
-   * delays the peer. A number from 0 to 1,000; default 0, no spin.
+   * both sides. A spin runs only after a write the peer is expected to answer: a client's
+   * requests, a server's responses (the client's next request tends to follow); never after
+   * events alone. The price is CPU: a side burns its CPU for up to this long after each such write
+   * whose answer is late or never comes, and holds its poller meanwhile. A connection spins at
+   * most four times this long in all, and reads at most 32 answers this way, before its poller
+   * runs again, so timers and a server's other fds wait at most about `4 × spinMicros` per busy
+   * connection, however the peer times its answers. On one shared CPU a spin only delays the
+   * peer. A number from 0 to 1,000; default 0, no spin.
    */
   readonly spinMicros?: number;
 }

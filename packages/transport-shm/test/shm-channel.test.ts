@@ -109,3 +109,22 @@ it('waits for an answer only with spinMicros, and sleeps again when none came: t
   expect(server.awaitReadable!()).toBe(true);
   expect(server.read(buffer, 0, 64)).toBe(0);
 });
+
+it('spins at most four spins long between two reports of readiness, however the spins end', async () => {
+  const { client, server } = await connectedPair(4096, 100);
+  /** The server's "sleeps until data" word as the client sees it: a new sleep generation per spin that ran out. */
+  const sleeps = (): number => Atomics.load((client as unknown as { peer: { words: Int32Array } }).peer.words, 48);
+  expect(server.readiness!(Ready.Readable)).toBe(0);
+  for (let spin = 0; spin < 4; spin++) {
+    const before = sleeps();
+    expect(server.awaitReadable!()).toBe(false);
+    expect(sleeps()).not.toBe(before);
+  }
+  // Spent: no spin until the poller reports the channel again, and the sleep stays as it was.
+  const asleep = sleeps();
+  expect(server.awaitReadable!()).toBe(false);
+  expect(sleeps()).toBe(asleep);
+  expect(server.readiness!(Ready.Readable)).toBe(0);
+  expect(server.awaitReadable!()).toBe(false);
+  expect(sleeps()).not.toBe(asleep);
+});

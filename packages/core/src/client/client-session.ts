@@ -336,6 +336,10 @@ export class ClientSession implements LinkOwner {
 
   outputBlocked(): void {}
 
+  expectsPeer(): boolean {
+    return this.pending.size > 0;
+  }
+
   flushed(queuedBytes: number): void {
     if (this.flowControlled && queuedBytes <= this.highWater) {
       this.flowControlled = false;

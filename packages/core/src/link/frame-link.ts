@@ -92,6 +92,13 @@ export interface LinkOwner {
   readLimit(): number;
   /** A write to the kernel left the link open with `queuedBytes` still waiting. */
   flushed(queuedBytes: number): void;
+  /**
+   * Whether the peer is likely to write soon after what was just written, so a channel that can
+   * wait for it cheaply ({@link Channel.awaitReadable}) should: a client with requests pending, a
+   * server that just answered (a client's next request tends to follow its answer). An event
+   * nobody answers is no reason to wait.
+   */
+  expectsPeer(): boolean;
   /** Output passed the high-water mark and reading stopped: the peer is not keeping up. */
   outputBlocked(): void;
   /** The link ended (out of the poller, fd closed); `error` says why. Called once. */
@@ -416,12 +423,15 @@ export class FrameLink {
   }
 
   /**
-   * Whether the link may wait for an answer now: the channel can, reading runs, and no frame is
-   * being handed over (a flush job run from inside a handler or a lend reads nothing).
+   * Whether the link may wait for an answer now: the channel can, reading runs, no frame is being
+   * handed over (a flush job run from inside a handler or a lend reads nothing), and the owner
+   * expects one.
    */
   private mayAwait(): boolean {
     return (
       this.channel.awaitReadable !== undefined &&
+      // Asked after every write, so what it says is about that write.
+      this.owner.expectsPeer() &&
       this.stops === 0 &&
       this.linkState === LinkState.Open &&
       !this.inDispatch &&

@@ -134,6 +134,8 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
   private throttleTimer: Timer | undefined;
   /** An event was refused with `EAGAIN`: tell the service once the queue has room again. */
   private owesDrained = false;
+  /** Whether an answer went out since {@link ServerSession.expectsPeer} last asked: its client may ask again soon. */
+  private answeredSinceAsked = false;
 
   /**
    * @param refusal - why the server turns this client away (`EAGAIN`, at its hello), or undefined.
@@ -338,6 +340,12 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     } catch (error) {
       this.host.hookFailed('drained', error);
     }
+  }
+
+  expectsPeer(): boolean {
+    const answered = this.answeredSinceAsked;
+    this.answeredSinceAsked = false;
+    return answered;
   }
 
   ended(error: IpcError): void {
@@ -661,6 +669,7 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
       this.sendError(id, command, error);
     } else {
       this.counters.responses++;
+      this.answeredSinceAsked = true;
       const queued = this.link.send(FrameKind.Response, 0, id, payload, fds);
       if (diagnostics.requestFinish.hasSubscribers) {
         const error = queued ? undefined : answerDropped();
@@ -701,6 +710,7 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     const failure = IpcError.from(error, 'EREMOTEIO');
     this.counters.errors++;
     if (failure.code === 'EBADMSG') this.counters.badMessages++;
+    this.answeredSinceAsked = true;
     const queued = this.link.send(FrameKind.ErrorResponse, 0, id, encodeError(failure.code, failure.message));
     if (diagnostics.requestFinish.hasSubscribers) {
       const error = queued ? failure : answerDropped();

@@ -616,7 +616,9 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     // A client waiting to be accepted is a client: the timer can fire in the same turn of the
     // loop as the readiness that would have announced it, and going idle would reset it.
     for (const listener of this.endpoints.values()) this.acceptClients(listener, Ready.Readable);
-    if (this.sessions.size > 0) return;
+    // Accepting ran hooks and handlers: one may have closed the server, or a connection served
+    // and ended there started the idle wait anew.
+    if (this.sessions.size > 0 || this.closing !== undefined || this.idleTimer !== undefined) return;
     try {
       this.emit('idle');
     } catch (error) {

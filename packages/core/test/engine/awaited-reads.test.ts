@@ -72,12 +72,19 @@ class AnsweringChannel implements Channel {
   }
 }
 
-/** An owner that answers each request at once, and counts what it handled. */
+/** An owner that answers each request at once, and counts what it handled; it expects a request after each answer. */
 function answeringOwner(link: () => FrameLink, handled: number[]): LinkOwner {
+  let answered = false;
   return {
     frame: (_kind, _code, id, payload) => {
       handled.push(id);
+      answered = true;
       link().send(FrameKind.Response, 0, id, Buffer.from(payload));
+    },
+    expectsPeer: () => {
+      const expects = answered;
+      answered = false;
+      return expects;
     },
     admitsNext: () => true,
     readLimit: () => Number.POSITIVE_INFINITY,
@@ -105,8 +112,8 @@ describe('reads of answers a channel waited for', () => {
     // turn ends although the peer would answer on; nothing read is left unanswered.
     poller.turn();
     const firstTurn = handled.length;
-    expect(firstTurn).toBeGreaterThan(1);
-    expect(firstTurn).toBeLessThan(100);
+    // The request the readiness found, and one per awaited read: MAX_AWAITED_READS of them.
+    expect(firstTurn).toBe(1 + 32);
     expect(frames(Buffer.concat(channel.written)).map((f) => f.id)).toEqual(handled);
     // Asleep, it is woken by the peer's next request: another bounded run.
     expect(poller.turn()).toBe(false);
@@ -114,6 +121,31 @@ describe('reads of answers a channel waited for', () => {
     poller.turn();
     expect(handled.length).toBe(2 * firstTurn);
     expect(handled).toEqual(Array.from({ length: handled.length }, (_, i) => i));
+    link.destroy(new IpcError('ECONNRESET', 'test over'));
+  });
+
+  it('are not waited for after a write the owner expects no answer to, such as an event', () => {
+    // A peer that sends one request and then nothing.
+    const channel = new AnsweringChannel(0);
+    const poller = new ManualPoller(channel.source);
+    const handled: number[] = [];
+    const link: FrameLink = new FrameLink(
+      channel,
+      poller,
+      answeringOwner(() => link, handled),
+      { bytesIn: 0, bytesOut: 0 },
+      1 << 20,
+      Number.POSITIVE_INFINITY,
+    );
+    link.start();
+    poller.turn();
+    // The answer was awaited, once: nothing came.
+    expect(handled).toEqual([0]);
+    expect(channel.awaited).toBe(1);
+    link.send(FrameKind.Event, 1, 0, Buffer.from('news'));
+    poller.turn();
+    expect(frames(Buffer.concat(channel.written)).map((f) => f.kind)).toEqual([FrameKind.Response, FrameKind.Event]);
+    expect(channel.awaited).toBe(1);
     link.destroy(new IpcError('ECONNRESET', 'test over'));
   });
 
