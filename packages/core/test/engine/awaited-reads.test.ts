@@ -94,20 +94,26 @@ function answeringOwner(link: () => FrameLink, handled: number[]): LinkOwner {
   };
 }
 
+/** A started link over `channel` whose owner answers each request at once, on a manual poller. */
+function startAnswering(channel: AnsweringChannel): { poller: ManualPoller; handled: number[]; link: FrameLink } {
+  const poller = new ManualPoller(channel.source);
+  const handled: number[] = [];
+  const link: FrameLink = new FrameLink(
+    channel,
+    poller,
+    answeringOwner(() => link, handled),
+    { bytesIn: 0, bytesOut: 0 },
+    1 << 20,
+    Number.POSITIVE_INFINITY,
+  );
+  link.start();
+  return { poller, handled, link };
+}
+
 describe('reads of answers a channel waited for', () => {
   it('go back to the poller after a bounded run, however fast the peer answers, and hand each frame over once', () => {
     const channel = new AnsweringChannel(1000);
-    const poller = new ManualPoller(channel.source);
-    const handled: number[] = [];
-    const link: FrameLink = new FrameLink(
-      channel,
-      poller,
-      answeringOwner(() => link, handled),
-      { bytesIn: 0, bytesOut: 0 },
-      1 << 20,
-      Number.POSITIVE_INFINITY,
-    );
-    link.start();
+    const { poller, handled, link } = startAnswering(channel);
     // One readiness: the request that was there, then awaited answers up to the bound, then the
     // turn ends although the peer would answer on; nothing read is left unanswered.
     poller.turn();
@@ -127,17 +133,7 @@ describe('reads of answers a channel waited for', () => {
   it('are not waited for after a write the owner expects no answer to, such as an event', () => {
     // A peer that sends one request and then nothing.
     const channel = new AnsweringChannel(0);
-    const poller = new ManualPoller(channel.source);
-    const handled: number[] = [];
-    const link: FrameLink = new FrameLink(
-      channel,
-      poller,
-      answeringOwner(() => link, handled),
-      { bytesIn: 0, bytesOut: 0 },
-      1 << 20,
-      Number.POSITIVE_INFINITY,
-    );
-    link.start();
+    const { poller, handled, link } = startAnswering(channel);
     poller.turn();
     // The answer was awaited, once: nothing came.
     expect(handled).toEqual([0]);
