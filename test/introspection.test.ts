@@ -1,9 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fetchConnections, INTROSPECTION_SERVICE_NAME, IntrospectionCommand, type IpcClient } from 'pollux';
 import { backendMatrix, useBackends } from './support/backends.js';
-import { ensureFdLimit, openFdCount } from './support/fds.js';
+import { ensureFdLimit } from './support/fds.js';
 import type { Peer } from './support/peer.js';
 import type { TestServer } from './support/server.js';
+import { useTestResources } from './support/test-resources.js';
 
 /** The server's default `maxConnections`. */
 const DEFAULT_MAX_CONNECTIONS = 4096;
@@ -12,35 +13,24 @@ ensureFdLimit(2 * DEFAULT_MAX_CONNECTIONS + 1024);
 
 describe.each(backendMatrix)('server on $server, clients on $client', (pair) => {
   const { connectTo, startServerOn, spawnFixture } = useBackends(pair);
-  let fdsBefore: number;
-  let running: TestServer | undefined;
   let crowd: Peer | undefined;
-  const clients: IpcClient[] = [];
-
-  beforeEach(() => {
-    fdsBefore = openFdCount();
-  });
-
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.destroy();
+  const resources = useTestResources(async () => {
     crowd?.child.stdin!.end();
     await crowd?.exited;
     crowd = undefined;
-    await running?.stop();
-    running = undefined;
-    expect(openFdCount()).toBe(fdsBefore);
   });
+  const { clients } = resources;
 
   async function serve(): Promise<TestServer> {
-    running = await startServerOn(
+    resources.running = await startServerOn(
       (server) => server.addService({ id: 1, name: 'echo', commands: { 1: (payload) => payload } }),
       { introspection: true },
     );
-    return running;
+    return resources.running;
   }
 
   async function inspector(options: { maxMessageSize?: number } = {}): Promise<IpcClient> {
-    const client = await connectTo(running!.address, INTROSPECTION_SERVICE_NAME, options);
+    const client = await connectTo(resources.running!.address, INTROSPECTION_SERVICE_NAME, options);
     clients.push(client);
     return client;
   }
@@ -48,27 +38,27 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   it('lists every connection at the default cap of 4096, in pages that fit a message', async () => {
     await serve();
     // The inspector is the last connection the cap admits.
-    crowd = spawnFixture('crowd', [running!.address, String(DEFAULT_MAX_CONNECTIONS - 1)], { stdin: true });
+    crowd = spawnFixture('crowd', [resources.running!.address, String(DEFAULT_MAX_CONNECTIONS - 1)], { stdin: true });
     expect(await crowd.next('connected')).toMatchObject({ count: DEFAULT_MAX_CONNECTIONS - 1 });
     const inspecting = await inspector();
     const listed = await fetchConnections(inspecting);
     expect(listed).toHaveLength(DEFAULT_MAX_CONNECTIONS);
     expect(new Set(listed.map((info) => info.id)).size).toBe(DEFAULT_MAX_CONNECTIONS);
     expect(listed.filter((info) => info.credentials.pid === crowd!.pid)).toHaveLength(DEFAULT_MAX_CONNECTIONS - 1);
-    expect(running!.server.stats().connections).toBe(DEFAULT_MAX_CONNECTIONS);
+    expect(resources.running!.server.stats().connections).toBe(DEFAULT_MAX_CONNECTIONS);
     // The whole list would not fit one message: it came in more than one page.
     expect(Buffer.byteLength(JSON.stringify(listed))).toBeGreaterThan(inspecting.maxMessageSize);
   });
 
   it('pages through a list by the message size the inspector agreed', async () => {
     await serve();
-    crowd = spawnFixture('crowd', [running!.address, '40'], { stdin: true });
+    crowd = spawnFixture('crowd', [resources.running!.address, '40'], { stdin: true });
     await crowd.next('connected');
     const small = await inspector({ maxMessageSize: 2048 });
     const listed = await fetchConnections(small);
     expect(listed.map((info) => info.id)).toEqual(
-      running!.server
-        .connections()
+      resources
+        .running!.server.connections()
         .map((info) => info.id)
         .sort((a, b) => a - b),
     );

@@ -1,30 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { IpcClient } from 'pollux';
-import { openFdCount } from './support/fds.js';
-import type { TestServer } from './support/server.js';
 import { transportMatrix, useBackends } from './support/backends.js';
+import { useTestResources } from './support/test-resources.js';
 
 describe.each(transportMatrix)('requestInto, server on $server, clients on $client, over $transport', (pair) => {
   const { connectTo, startServerOn } = useBackends(pair);
 
-  let fdsBefore: number;
-  let running: TestServer | undefined;
-  let client: IpcClient | undefined;
-
-  beforeEach(() => {
-    fdsBefore = openFdCount();
-  });
-
-  afterEach(async () => {
-    client?.destroy();
-    client = undefined;
-    await running?.stop();
-    running = undefined;
-    expect(openFdCount()).toBe(fdsBefore);
-  });
+  const resources = useTestResources();
 
   async function echoClient(): Promise<IpcClient> {
-    running = await startServerOn(
+    resources.running = await startServerOn(
       (server) =>
         server.addService({
           id: 1,
@@ -33,7 +18,8 @@ describe.each(transportMatrix)('requestInto, server on $server, clients on $clie
         }),
       { maxMessageSize: 1 << 20 },
     );
-    client = await connectTo(running.address, 'echo', { maxMessageSize: 1 << 20 });
+    const client = await connectTo(resources.running.address, 'echo', { maxMessageSize: 1 << 20 });
+    resources.clients.push(client);
     return client;
   }
 
