@@ -165,7 +165,10 @@ describe.each(heavyTransportMatrix)('server on $server, clients on $client, over
               );
               if (target === undefined) break;
               target.expected = { ok: false, code: 'ECANCELED' };
-              send(processes[connections[target.conn]!.process]!, { op: 'cancel', req: target.id });
+              const peer = processes[connections[target.conn]!.process]!;
+              send(peer, { op: 'cancel', req: target.id });
+              // A release that follows must not overtake the cancel on its way through stdin.
+              expect(await peer.next('cancelled')).toMatchObject({ req: target.id });
               break;
             }
             case 'release':
