@@ -63,7 +63,8 @@ export interface Channel {
    * Writes `chunks[0 .. count)` in order, as far as the kernel takes them, in one system call
    * where the transport can. `fds` (at most {@link Channel.maxFdsPerWrite}) travel with the first
    * byte: once any byte is written they are sent, and stay the caller's to close; on an error
-   * nothing was sent.
+   * nothing was sent. The channel keeps no reference to `chunks`: the caller reuses their memory
+   * as soon as the call returns.
    *
    * @returns bytes written (possibly fewer than offered), or a negative errno (`-EAGAIN` when the
    * channel is full; `-EBADF` when one of `fds` is not open).

@@ -147,6 +147,8 @@ export class FrameLink {
   private inDispatch = false;
   /** Whether frames of a lend are being handed over: the channel has not moved past them yet. */
   private lending = false;
+  /** A lend's answers were written before its end ({@link FrameLink.writeLent}): the flush after it may wait for the peer. */
+  private wroteDuringLend = false;
   private flushScheduled = false;
   /** Reads of awaited answers since the poller last called: bounded by {@link MAX_AWAITED_READS}. */
   private awaitedReads = 0;
@@ -411,7 +413,7 @@ export class FrameLink {
    * a recursion: each round's answers go out with the next flush.
    */
   private flushAndAwait(): void {
-    while (this.flush() && this.mayAwait() && this.channel.awaitReadable!()) {
+    while (this.flushedAny() && this.mayAwait() && this.channel.awaitReadable!()) {
       this.awaitedReads++;
       this.inDispatch = true;
       try {
@@ -420,6 +422,13 @@ export class FrameLink {
         this.inDispatch = false;
       }
     }
+  }
+
+  /** Writes what is queued: whether this or a lend's write since the last call sent bytes, the link still open. */
+  private flushedAny(): boolean {
+    const early = this.wroteDuringLend;
+    this.wroteDuringLend = false;
+    return this.flush() || (early && this.linkState !== LinkState.Ended);
   }
 
   /**
@@ -542,6 +551,7 @@ export class FrameLink {
     const span = channel.lend === undefined ? undefined : channel.lend(limit);
     if (span === undefined) return false;
     markLent(span.buffer);
+    this.sendQueue.lend(span.buffer);
     const decoder = this.decoder;
     const owner = this.owner;
     let used = 0;
@@ -561,11 +571,23 @@ export class FrameLink {
       }
     } finally {
       this.lending = false;
+      this.writeLent();
       channel.release!(used);
       this.streamOffset += used;
       this.traffic.bytesIn += used;
     }
     return !cut || !this.reading;
+  }
+
+  /**
+   * Before a lend ends: writes the answers that view the lent memory (an echo, say) straight from
+   * it, and has the queue copy what the channel did not take. A payload is copied once, into the
+   * channel, not first into memory of its own.
+   */
+  private writeLent(): void {
+    const queue = this.sendQueue;
+    if (queue.holdsLent && this.flush()) this.wroteDuringLend = true;
+    queue.keepLent();
   }
 
   /** One read into the decoder; fds that came with it are filed under the bytes it returned. */

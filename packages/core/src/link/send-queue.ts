@@ -24,6 +24,10 @@ const NO_SLAB = Buffer.alloc(0);
  * and takes a fresh one for its next burst: one allocation per write, not per frame, and an idle
  * connection holds no slab.
  *
+ * A large payload lent by the link's own channel ({@link SendQueue.lend}) is queued by reference
+ * too: the link writes it before the channel gets the memory back, and {@link SendQueue.keepLent}
+ * copies what could not be written. Lent memory of anything else is copied as it is queued.
+ *
  * A frame that carries fds starts a chunk of its own, and each write stops short of the next such
  * chunk, so the fds leave with their frame's first byte (see frame.ts). The queue owns those fds
  * (duplicates the caller made for it) and closes them once sent, or when it is discarded.
@@ -44,11 +48,15 @@ export class SendQueue {
   private chunksDropped = 0;
   /** Frames with fds waiting, oldest first: the number of the chunk each starts, and its fds. */
   private readonly fdFrames: { chunk: number; fds: number[] }[] = [];
+  /** The memory the link's channel lends now: payloads viewing it are queued by reference. */
+  private lent: ArrayBufferLike | undefined;
+  /** Chunks queued that view {@link SendQueue.lent}, written or not. */
+  private lentQueued = 0;
 
   /**
    * Queues one frame; `fds`, if any, become the queue's (they travel with the frame's first
    * byte, and are closed once sent or discarded). A payload in lent memory (see lent-memory.ts)
-   * is copied rather than queued by reference.
+   * is copied rather than queued by reference, unless it is the memory of the link's own lend.
    */
   push(kind: number, code: number, id: number, payload: Uint8Array, fds?: number[]): void {
     const length = payload.length;
@@ -70,9 +78,41 @@ export class SendQueue {
       writeHeader(this.slab, this.slabEnd, length, kind, code, id, fdCount);
       this.slabEnd += HEADER_SIZE;
       this.closeRegion();
-      this.chunks.push(isLent(payload) ? Buffer.from(payload) : payload);
+      if (!isLent(payload)) {
+        this.chunks.push(payload);
+      } else if (payload.buffer === this.lent) {
+        this.chunks.push(payload);
+        this.lentQueued++;
+      } else {
+        this.chunks.push(Buffer.from(payload));
+      }
     }
     this.bytes += HEADER_SIZE + length;
+  }
+
+  /**
+   * Starts a lend of `memory` by the link's channel: payloads viewing it are queued by reference
+   * until {@link SendQueue.keepLent}, which the link calls before the channel gets it back.
+   */
+  lend(memory: ArrayBufferLike): void {
+    this.lent = memory;
+  }
+
+  /** Whether payloads of the current lend wait in the queue by reference. */
+  get holdsLent(): boolean {
+    return this.lentQueued > 0 && this.bytes > 0;
+  }
+
+  /** Ends the lend: copies the payloads of lent memory that are still queued into memory of their own. */
+  keepLent(): void {
+    const lent = this.lent;
+    this.lent = undefined;
+    if (this.lentQueued === 0) return;
+    this.lentQueued = 0;
+    const chunks = this.chunks;
+    for (let i = 0; i < chunks.length; i++) {
+      if (chunks[i]!.buffer === lent) chunks[i] = Buffer.from(chunks[i]!);
+    }
   }
 
   /**

@@ -1,0 +1,179 @@
+// FrameLink over a channel that lends what it received in place (Channel.lend, shared memory's
+// rings): answers that view the lent memory, such as an echo, and what happens to them at release.
+import { describe, expect, it } from 'vitest';
+import { IpcError, Ready, type Channel, type ReadyMask } from '@pollux/core';
+import { ManualPoller, type ReadinessSource } from '@pollux/core/testing';
+import { FrameLink, type LinkOwner } from '../../src/link/frame-link.js';
+import { EAGAIN } from '../../src/errors.js';
+import { FrameKind } from '../../src/protocol/frame.js';
+import { frame, frames } from './memory-bed.js';
+
+const FD = 9;
+/** Over the send queue's copy limit: queued by reference, never copied next to its header. */
+const SIZE = 4000;
+
+/**
+ * A ring the peer wrote requests into: lent in place, and overwritten by the peer as soon as the
+ * engine releases it, as a peer reusing its ring would.
+ */
+class LendingChannel implements Channel {
+  readonly fd = FD;
+  readonly credentials = { pid: 1, uid: 0, gid: 0 };
+  readonly ring: Uint8Array;
+  /** What the writes carried, copied as they were taken. */
+  readonly written: Buffer[] = [];
+  /** Chunks taken straight from the ring, by reference. */
+  fromRing = 0;
+  /** While set, the channel takes no bytes (`EAGAIN`). */
+  full = false;
+  /** Waits for the peer's answer ({@link Channel.awaitReadable}); none ever comes. */
+  awaited = 0;
+  private unread: number;
+
+  constructor(bytes: Buffer) {
+    this.ring = new Uint8Array(new ArrayBuffer(bytes.length));
+    this.ring.set(bytes);
+    this.unread = bytes.length;
+  }
+
+  readonly source: ReadinessSource = {
+    readiness: (fd: number, interest: ReadyMask): ReadyMask | undefined => {
+      if (fd !== FD) return undefined;
+      return interest & ((this.unread > 0 ? Ready.Readable : 0) | (this.full ? 0 : Ready.Writable));
+    },
+    version: 0,
+  };
+
+  lend(limit: number): Uint8Array | undefined {
+    if (this.unread === 0) return undefined;
+    const start = this.ring.length - this.unread;
+    return this.ring.subarray(start, start + Math.min(limit, this.unread));
+  }
+
+  release(bytes: number): void {
+    const start = this.ring.length - this.unread;
+    this.unread -= bytes;
+    // The peer writes its next requests over what was consumed.
+    this.ring.fill(0xee, start, start + bytes);
+  }
+
+  read(): number {
+    return EAGAIN;
+  }
+
+  writev(chunks: readonly Uint8Array[], count: number): number {
+    if (this.full) return EAGAIN;
+    let bytes = 0;
+    for (let i = 0; i < count; i++) {
+      if (chunks[i]!.buffer === this.ring.buffer) this.fromRing++;
+      this.written.push(Buffer.from(chunks[i]!));
+      bytes += chunks[i]!.length;
+    }
+    return bytes;
+  }
+
+  awaitReadable(): boolean {
+    this.awaited++;
+    return false;
+  }
+
+  close(): void {}
+}
+
+/** An owner that echoes each request as its response, at once. */
+function echoingOwner(link: () => FrameLink): LinkOwner {
+  return {
+    frame: (_kind, _code, id, payload) => void link().send(FrameKind.Response, 0, id, payload),
+    // A server expects the next request after an answer.
+    expectsPeer: () => true,
+    admitsNext: () => true,
+    readLimit: () => Number.POSITIVE_INFINITY,
+    flushed: () => undefined,
+    outputBlocked: () => undefined,
+    ended: () => undefined,
+  };
+}
+
+function requests(count: number): Buffer[] {
+  return Array.from({ length: count }, (_, id) => Buffer.alloc(SIZE, id + 1));
+}
+
+/** The ring of a peer that wrote `payloads` as requests 0, 1, … */
+function ringOf(payloads: readonly Buffer[]): LendingChannel {
+  return new LendingChannel(Buffer.concat(payloads.map((payload, id) => frame(FrameKind.Request, 1, id, payload))));
+}
+
+/** A started link over `channel` on a manual poller, its owner made with the link to come. */
+function startLink(
+  channel: LendingChannel,
+  owner: (link: () => FrameLink) => LinkOwner,
+): { poller: ManualPoller; link: FrameLink } {
+  const poller = new ManualPoller(channel.source);
+  const link: FrameLink = new FrameLink(
+    channel,
+    poller,
+    owner(() => link),
+    { bytesIn: 0, bytesOut: 0 },
+    1 << 20,
+    Number.POSITIVE_INFINITY,
+  );
+  link.start();
+  return { poller, link };
+}
+
+function startEchoing(payloads: readonly Buffer[]): { channel: LendingChannel; poller: ManualPoller; link: FrameLink } {
+  const channel = ringOf(payloads);
+  return { channel, ...startLink(channel, echoingOwner) };
+}
+
+describe('answers that view memory a channel lent', () => {
+  it('are written straight from it before the lend ends: the payload is copied once, into the channel', () => {
+    const payloads = requests(3);
+    const { channel, poller, link } = startEchoing(payloads);
+    poller.turn();
+    expect(frames(Buffer.concat(channel.written)).map((f) => [f.kind, f.id, f.payload])).toEqual(
+      payloads.map((payload, id) => [FrameKind.Response, id, payload]),
+    );
+    expect(channel.fromRing).toBe(payloads.length);
+    // Written before the end of the dispatch, they are still answers the peer may follow at once.
+    expect(channel.awaited).toBe(1);
+    link.destroy(new IpcError('ECONNRESET', 'test over'));
+  });
+
+  it('are copied before the lend ends when the channel is full, and go out intact once it has room', () => {
+    const payloads = requests(3);
+    const { channel, poller, link } = startEchoing(payloads);
+    channel.full = true;
+    poller.turn();
+    // Released and overwritten by the peer meanwhile; nothing was written.
+    expect(channel.written).toEqual([]);
+    expect(channel.ring.every((byte) => byte === 0xee)).toBe(true);
+    channel.full = false;
+    poller.turn();
+    expect(frames(Buffer.concat(channel.written)).map((f) => [f.kind, f.id, f.payload])).toEqual(
+      payloads.map((payload, id) => [FrameKind.Response, id, payload]),
+    );
+    expect(channel.fromRing).toBe(0);
+    link.destroy(new IpcError('ECONNRESET', 'test over'));
+  });
+
+  it('are copied when sent on another link: only the lending link writes before it releases', () => {
+    const payloads = requests(2);
+    const other = new LendingChannel(Buffer.alloc(0));
+    const { poller: otherPoller, link: otherLink } = startLink(other, echoingOwner);
+    const channel = ringOf(payloads);
+    const { poller, link } = startLink(channel, (self) => ({
+      ...echoingOwner(self),
+      // Forwards each request to the other link as an event instead.
+      frame: (_kind, _code, id, payload) => void otherLink.send(FrameKind.Event, 2, id, payload),
+    }));
+    poller.turn();
+    expect(channel.ring.every((byte) => byte === 0xee)).toBe(true);
+    otherPoller.turn();
+    expect(frames(Buffer.concat(other.written)).map((f) => [f.kind, f.id, f.payload])).toEqual(
+      payloads.map((payload, id) => [FrameKind.Event, id, payload]),
+    );
+    link.destroy(new IpcError('ECONNRESET', 'test over'));
+    otherLink.destroy(new IpcError('ECONNRESET', 'test over'));
+  });
+});
