@@ -16,13 +16,15 @@ async function peerClient(file: string, exported: string): Promise<Connect> {
   return client.connect;
 }
 
-export async function connectorOf(contender: Contender): Promise<Connect> {
+/** How a client of `contender` connects; a pollux one over shm with rings of `shmRingBytes`. */
+export async function connectorOf(contender: Contender, shmRingBytes: number): Promise<Connect> {
   const backend = backendOf(contender);
   if (backend !== undefined) {
     const { PolluxEchoClient } = await import('./pollux-client.js');
     const push = contender === BROADCAST ? 'broadcast' : 'per-connection';
     const spinMicros = spinMicrosOf(contender);
-    return (address) => PolluxEchoClient.connect(polluxAddress(contender, address), backend, push, spinMicros);
+    return (address) =>
+      PolluxEchoClient.connect(polluxAddress(contender, address), backend, push, spinMicros, shmRingBytes);
   }
   switch (contender) {
     // The C server speaks the node:net framing, so the node:net client drives it.

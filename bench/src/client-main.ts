@@ -11,14 +11,15 @@
  */
 import { connectorOf } from './client-connect.js';
 import { parseContender } from './contenders.js';
-import { hold, run, type HoldSpec, type TimedWorkload } from './workloads.js';
+import { hold, run, shmRingBytes, type HoldSpec, type TimedWorkload } from './workloads.js';
 
 const [name, address, spec] = process.argv.slice(2);
 if (name === undefined || address === undefined || spec === undefined) {
   throw new Error('usage: client-main.ts <contender> <socket path> <workloads JSON array | hold spec>');
 }
-const connect = await connectorOf(parseContender(name));
 const parsed = JSON.parse(spec) as TimedWorkload[] | HoldSpec;
+// Rings sized as the server's were, for the same workloads (none for holders of idle connections).
+const connect = await connectorOf(parseContender(name), shmRingBytes(Array.isArray(parsed) ? parsed : []));
 
 if (!Array.isArray(parsed)) {
   const clients = await hold(connect, address, parsed);

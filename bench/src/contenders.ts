@@ -28,6 +28,11 @@ export const SHM_SPIN = 'pollux-shm-node-spin';
 /** The spin of {@link SHM_SPIN}: about two cross-CPU wake-ups here. */
 export const SPIN_MICROS = 50;
 
+/** Whether `contender` is pollux over shared memory. */
+export function isShm(contender: Contender): boolean {
+  return contender.startsWith(SHM);
+}
+
 export type Contender =
   | Peer
   | `pollux-${Backend}`
@@ -84,7 +89,7 @@ const SHM = 'pollux-shm-';
 
 /** What a pollux contender's server listens on and its clients connect to, given the bench's socket path. */
 export function polluxAddress(contender: Contender, path: string): string {
-  return contender.startsWith(SHM) ? `shm:${path}` : path;
+  return isShm(contender) ? `shm:${path}` : path;
 }
 
 /** How long a pollux contender's server and clients spin before sleeping, in microseconds (`spinMicros`). */

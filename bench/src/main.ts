@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chart } from './charts.js';
 import { contendersFor, FLOOR } from './comparisons.js';
-import { CONTENDERS, parseContender, type Contender } from './contenders.js';
+import { CONTENDERS, isShm, parseContender, type Contender } from './contenders.js';
 import { fdCount, idle, withinFdLimit } from './idle-connections.js';
 import { describeMachine } from './machine.js';
 import { markdownReport } from './markdown.js';
@@ -70,10 +70,11 @@ function socketPath(): string {
 /** With a server of `contender` listening at a fresh socket path, runs `use`, then tears down. */
 async function withServer<T>(
   contender: Contender,
+  workloads: readonly Workload[],
   use: (address: string, server: ServerProcess) => Promise<T>,
 ): Promise<T> {
   const address = socketPath();
-  const server = await startServer(serverProgram(contender, address));
+  const server = await startServer(serverProgram(contender, address, workloads));
   try {
     return await use(address, server);
   } finally {
@@ -207,31 +208,36 @@ for (let repeat = 1; repeat <= repeats; repeat++) {
     // One server per contender and repeat for the workloads that share one, run in one client
     // process; every other workload gets a fresh server (and clients) of its own: the warm-up
     // curve starts from fresh processes, and garbage of the timed runs is not in the idle memory.
-    const shared = pending.filter((entry) => sharesServer(entry.workload));
+    const sharing = (entry: WorkloadRuns): boolean => sharesServer(entry.workload, isShm(contender));
+    const shared = pending.filter(sharing);
     if (shared.length > 0) {
       try {
-        await withServer(contender, async (address) => {
-          progress.begin(label(repeat, shared[0]!.workload, contender));
-          await runWorkloads(
-            contender,
-            address,
-            shared.map((entry) => entry.workload as TimedWorkload),
-            (index, outcome) => {
-              record(repeat, shared[index]!, contender, outcome);
-              const next = shared[index + 1];
-              if (next !== undefined) progress.begin(label(repeat, next.workload, contender));
-            },
-          );
-        });
+        await withServer(
+          contender,
+          shared.map((entry) => entry.workload),
+          async (address) => {
+            progress.begin(label(repeat, shared[0]!.workload, contender));
+            await runWorkloads(
+              contender,
+              address,
+              shared.map((entry) => entry.workload as TimedWorkload),
+              (index, outcome) => {
+                record(repeat, shared[index]!, contender, outcome);
+                const next = shared[index + 1];
+                if (next !== undefined) progress.begin(label(repeat, next.workload, contender));
+              },
+            );
+          },
+        );
       } catch (error) {
         // The server did not start, or the client died or hung: what it had not reported is n/a.
         failUnrecorded(shared, error);
       }
     }
-    for (const entry of pending.filter((entry) => !sharesServer(entry.workload))) {
+    for (const entry of pending.filter((entry) => !sharing(entry))) {
       progress.begin(label(repeat, entry.workload, contender));
       try {
-        const result = await withServer(contender, (address, server) =>
+        const result = await withServer(contender, [entry.workload], (address, server) =>
           runAlone(contender, address, server, entry.workload),
         );
         record(repeat, entry, contender, { result });

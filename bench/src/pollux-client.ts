@@ -14,6 +14,7 @@ import { BROADCAST_COMMAND, ECHO_COMMAND, PUSH_COMMAND } from './pollux-service.
  * process.exit once its results are out.
  */
 let shared: Promise<RunningPoller> | undefined;
+let transport: AddressTransport | undefined;
 
 export class PolluxEchoClient implements EchoClient {
   private constructor(
@@ -24,18 +25,21 @@ export class PolluxEchoClient implements EchoClient {
   /**
    * @param push - how the server is asked to push events: a `sendEvent` per connection, or `broadcast`
    * @param spinMicros - the spin of a `shm:` address (`ShmTransport`'s `spinMicros`)
+   * @param ringBytes - the ring size of a `shm:` address (`ShmTransport`'s `ringBytes`)
    */
   static async connect(
     address: string,
     backend: Backend,
     push: 'per-connection' | 'broadcast' = 'per-connection',
-    spinMicros = 0,
+    spinMicros: number,
+    ringBytes: number,
   ): Promise<PolluxEchoClient> {
     const { poller } = await (shared ??= startPoller(backend));
-    const transport = spinMicros > 0 ? { transport: new AddressTransport({}, { spinMicros }) } : {};
+    // One for the process, as for the poller: a client process runs one contender.
+    transport ??= new AddressTransport({}, { spinMicros, ringBytes });
     // Not waiting for the handshake: the first request goes with the hello, and proves it.
     return new PolluxEchoClient(
-      openClient(address, 'echo', { poller, ...transport }),
+      openClient(address, 'echo', { poller, transport }),
       push === 'broadcast' ? BROADCAST_COMMAND : PUSH_COMMAND,
     );
   }

@@ -10,6 +10,7 @@ import { backendOf, polluxAddress, spinMicrosOf, type Contender } from './conten
 import { isLibqb, LIBQB, LIBQB_BINARY, LIBQB_SOURCE, libqbFlags, libqbServer, type Libqb } from './libqb.js';
 import { peerScript, PEERS_DIR } from './peers.js';
 import { REPO_ROOT, scriptPath, type Program } from './processes.js';
+import { shmRingBytes, type Workload } from './workloads.js';
 
 /** Where the C server is compiled: git-ignored, rebuilt by every bench run. */
 const C_BINARY = join(REPO_ROOT, 'bench', 'build', 'echo-server');
@@ -25,12 +26,18 @@ const SERVER_SCRIPT: Record<Exclude<Contender, `pollux-${string}` | 'c' | Libqb 
   grpc: peerScript('grpc-server.ts'),
 };
 
-export function serverProgram(contender: Contender, address: string): Program {
+/** The server of `contender` for `workloads` at `address`. */
+export function serverProgram(contender: Contender, address: string, workloads: readonly Workload[]): Program {
   const backend = backendOf(contender);
   if (backend !== undefined) {
     return {
       script: scriptPath('pollux-server.ts'),
-      args: [polluxAddress(contender, address), backend, String(spinMicrosOf(contender))],
+      args: [
+        polluxAddress(contender, address),
+        backend,
+        String(spinMicrosOf(contender)),
+        String(shmRingBytes(workloads)),
+      ],
     };
   }
   if (contender === 'c') return { binary: C_BINARY, args: [address] };

@@ -64,14 +64,32 @@ export type FdCountWorkload = Extract<Workload, { kind: 'fdcount' }>;
  * Whether a contender's client process runs `workload` after its other timed workloads, on the
  * same server; the others each get fresh processes (a warm-up curve must start cold, idle memory
  * must not hold the timed runs' garbage, holders of idle connections must not skew the others).
+ * Over shared memory a pipelined workload gets its own too, with rings sized for it
+ * ({@link shmRingBytes}).
  */
-export function sharesServer(workload: Workload): boolean {
+export function sharesServer(workload: Workload, overShm: boolean): boolean {
   return (
     workload.kind === 'latency' ||
-    workload.kind === 'throughput' ||
+    (workload.kind === 'throughput' && !overShm) ||
     workload.kind === 'events' ||
     workload.kind === 'connect'
   );
+}
+
+/**
+ * The ring size for pollux's shm server and clients running `workloads` (`ShmTransport`'s
+ * `ringBytes`), by libqb's rule for its own rings (libqb-echo.c's buffer_size): room for every
+ * request a workload keeps in flight, at least 64 KiB, 1 MiB for events. No larger: a ring bigger
+ * than the traffic needs streams small messages through more cache, and a smaller one (the default
+ * 256 KiB holds fewer than 64 requests of 4 KiB) measures a full ring's back-and-forth instead.
+ */
+export function shmRingBytes(workloads: readonly Workload[]): number {
+  let needed = 64 * 1024;
+  for (const workload of workloads) {
+    const inFlight = workload.kind === 'throughput' || workload.kind === 'warmup' ? workload.inFlight : 1;
+    needed = Math.max(needed, workload.kind === 'events' ? 1024 * 1024 : inFlight * (workload.size + 64));
+  }
+  return Math.min(2 ** Math.ceil(Math.log2(needed)), 16 * 1024 * 1024);
 }
 
 /** What a holder process of the idle workload does: open `connections`, keep them until stdin ends. */
