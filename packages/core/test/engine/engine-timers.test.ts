@@ -4,9 +4,9 @@
 // while it still uses Node's own timers and clock, they fail: the manual clock moves nothing.
 import { afterEach, describe, expect, it } from 'vitest';
 import { IpcClient, IpcError, type Connection } from '@pollux/core';
-import { MemoryTransport } from '@pollux/core/testing';
+import { MemoryTransport, type MemoryChannel } from '@pollux/core/testing';
 import { FrameKind } from '../../src/protocol/frame.js';
-import { frame, frames, hello, memoryBed, type MemoryBed } from './memory-bed.js';
+import { ADDRESS, frame, frames, hello, memoryBed, type MemoryBed } from './memory-bed.js';
 
 let bed: MemoryBed | undefined;
 
@@ -245,6 +245,65 @@ describe('idle servers', () => {
     expect(idle).toBe(0);
     await bed.poller.advance(1);
     expect(idle).toBe(1);
+  });
+
+  it('waits anew, without going idle, when a client that came as the wait ran out came and went at once', async () => {
+    let idle = 0;
+    bed = await memoryBed(serveEcho([]), { idleTimeout: 1000 });
+    bed.server.on('idle', () => idle++);
+    const { network, poller, server } = bed;
+    const comers: MemoryChannel[] = [];
+    // The idle wait restarts when its last client is gone: after this timer, due at the same moment.
+    poller.timer(1000, () => {
+      // A client that says hello and goodbye at once, still in the listener's queue as the wait runs out.
+      const transport = new MemoryTransport(network, {});
+      void transport.connect(ADDRESS);
+      const written = Buffer.concat([hello('echo'), frame(FrameKind.Goodbye, 0, 0)]);
+      expect(transport.connections[0]!.writev([written], 1)).toBe(written.length);
+      comers.push(transport.connections[0]!);
+    });
+    await poller.settled(bed.connect('echo').then((client) => client.close()));
+    await poller.advance(1000);
+    // Served and gone within the turn the wait ran out in: that started a wait of its own.
+    expect(server.stats().services[0]).toMatchObject({ accepted: 2, connections: 0 });
+    expect(idle).toBe(0);
+    await poller.advance(999);
+    expect(idle).toBe(0);
+    await poller.advance(1);
+    expect(idle).toBe(1);
+    for (const channel of comers) channel.close();
+  });
+
+  it('does not go idle once a client that came as the wait ran out had the server closed', async () => {
+    const events: string[] = [];
+    let closeAtNext = false;
+    bed = await memoryBed(
+      (server) =>
+        server.addService({
+          id: 1,
+          name: 'echo',
+          commands: {},
+          created: () => {
+            if (closeAtNext) void server.close();
+          },
+        }),
+      { idleTimeout: 1000 },
+    );
+    const { network, poller, server } = bed;
+    server.on('idle', () => events.push('idle'));
+    server.on('closing', () => events.push('closing'));
+    const comers: MemoryChannel[] = [];
+    poller.timer(1000, () => {
+      closeAtNext = true;
+      const transport = new MemoryTransport(network, {});
+      void transport.connect(ADDRESS);
+      expect(transport.connections[0]!.writev([hello('echo')], 1)).toBe(hello('echo').length);
+      comers.push(transport.connections[0]!);
+    });
+    await poller.settled(bed.connect('echo').then((client) => client.close()));
+    await poller.advance(2000);
+    expect(events).toEqual(['closing']);
+    for (const channel of comers) channel.close();
   });
 
   it('keeps a client whose hello comes just before handshakeTimeout, and answers the request sent with it', async () => {
