@@ -91,7 +91,8 @@ export interface Channel {
    * instead of copying them as {@link Channel.read} would. Nothing is consumed until
    * {@link Channel.release}, which ends the lend; the view must not be used after it. The engine
    * parses frames in it and hands receivers payloads that are views of it, valid only until the
-   * receiver returns.
+   * receiver returns. Before the release it may call {@link Channel.writev} with views of the lent
+   * span among the chunks (an echo of a lent payload); it reads nothing while the lend is out.
    *
    * The memory may belong to the peer, which can change it at any moment: read each byte that
    * decides anything once, into memory of your own, before checking it.

@@ -556,9 +556,10 @@ export class FrameLink {
     const owner = this.owner;
     let used = 0;
     let cut = false;
+    let handedOver = false;
     this.lending = true;
     try {
-      while (this.stops === 0 && this.linkState !== LinkState.Ended) {
+      while (this.stops === 0 && this.linkState !== LinkState.Ended && !this.gone) {
         const size = decoder.nextLent(span, used);
         if (size === 0) {
           // A lend that ends at a frame's end (the ring's, say) leaves nothing to copy.
@@ -569,24 +570,31 @@ export class FrameLink {
         used += size;
         owner.frame(decoder.kind, decoder.code, decoder.id, decoder.payload, NO_FDS);
       }
+      handedOver = true;
     } finally {
-      this.lending = false;
-      this.writeLent();
-      channel.release!(used);
-      this.streamOffset += used;
-      this.traffic.bytesIn += used;
+      try {
+        // Still lending: a write that finds the peer gone leaves its last words for after the release.
+        this.writeLent(handedOver);
+      } finally {
+        this.lending = false;
+        channel.release!(used);
+        this.streamOffset += used;
+        this.traffic.bytesIn += used;
+      }
     }
+    // The peer went away during the lend: what follows the frames handed over are its last words.
+    if (this.gone) this.peerWentAway();
     return !cut || !this.reading;
   }
 
   /**
    * Before a lend ends: writes the answers that view the lent memory (an echo, say) straight from
-   * it, and has the queue copy what the channel did not take. A payload is copied once, into the
-   * channel, not first into memory of its own.
+   * it, unless the lend ends with an exception, and has the queue copy what the channel did not
+   * take. A payload is copied once, into the channel, not first into memory of its own.
    */
-  private writeLent(): void {
+  private writeLent(write: boolean): void {
     const queue = this.sendQueue;
-    if (queue.holdsLent && this.flush()) this.wroteDuringLend = true;
+    if (write && !this.gone && queue.holdsLent && this.flush()) this.wroteDuringLend = true;
     queue.keepLent();
   }
 
@@ -667,8 +675,10 @@ export class FrameLink {
     if (this.linkState === LinkState.Ended) return;
     this.gone = true;
     // Within a lend, what the channel has unread starts with the lend's own frames, the one being
-    // handled among them: reading them again would hand them over twice.
-    if (!this.lending) this.readLastWords();
+    // handled among them: reading them now would hand them over twice. The lend stops handing
+    // over, and once it has released them, reads the rest and ends the link (deliverLent).
+    if (this.lending) return;
+    this.readLastWords();
     this.destroy(peerGone());
   }
 

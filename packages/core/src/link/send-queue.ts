@@ -50,7 +50,7 @@ export class SendQueue {
   private readonly fdFrames: { chunk: number; fds: number[] }[] = [];
   /** The memory the link's channel lends now: payloads viewing it are queued by reference. */
   private lent: ArrayBufferLike | undefined;
-  /** Chunks queued that view {@link SendQueue.lent}, written or not. */
+  /** Chunks queued that view {@link SendQueue.lent} since the queue was last written out. */
   private lentQueued = 0;
 
   /**
@@ -98,9 +98,9 @@ export class SendQueue {
     this.lent = memory;
   }
 
-  /** Whether payloads of the current lend wait in the queue by reference. */
+  /** Whether payloads of the current lend were queued by reference and may still wait to be written. */
   get holdsLent(): boolean {
-    return this.lentQueued > 0 && this.bytes > 0;
+    return this.lentQueued > 0;
   }
 
   /** Ends the lend: copies the payloads of lent memory that are still queued into memory of their own. */
@@ -152,6 +152,7 @@ export class SendQueue {
       if (this.bytes === 0) {
         this.chunksDropped += chunks.length;
         chunks.length = 0;
+        this.lentQueued = 0;
         // A burst that used little of a big slab is over: the next one starts smaller.
         if (this.slabEnd < this.slabSize >>> 2) this.slabSize = Math.max(SLAB_MIN, this.slabSize >>> 1);
         this.slab = NO_SLAB;

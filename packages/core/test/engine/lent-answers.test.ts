@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { IpcError, Ready, type Channel, type ReadyMask } from '@pollux/core';
 import { ManualPoller, type ReadinessSource } from '@pollux/core/testing';
-import { FrameLink, type LinkOwner } from '../../src/link/frame-link.js';
-import { EAGAIN } from '../../src/errors.js';
+import { FrameLink, LinkState, type LinkOwner } from '../../src/link/frame-link.js';
+import { EAGAIN, EPIPE } from '../../src/errors.js';
 import { FrameKind } from '../../src/protocol/frame.js';
 import { frame, frames } from './memory-bed.js';
 
@@ -26,6 +26,10 @@ class LendingChannel implements Channel {
   fromRing = 0;
   /** While set, the channel takes no bytes (`EAGAIN`). */
   full = false;
+  /** Once set, the peer is gone: writes fail with `EPIPE`, reads find what it left, then the end. */
+  gone = false;
+  /** The most bytes one lend covers: a frame it cuts short is read instead. */
+  lendMax = Number.POSITIVE_INFINITY;
   /** Waits for the peer's answer ({@link Channel.awaitReadable}); none ever comes. */
   awaited = 0;
   private unread: number;
@@ -47,7 +51,7 @@ class LendingChannel implements Channel {
   lend(limit: number): Uint8Array | undefined {
     if (this.unread === 0) return undefined;
     const start = this.ring.length - this.unread;
-    return this.ring.subarray(start, start + Math.min(limit, this.unread));
+    return this.ring.subarray(start, start + Math.min(limit, this.lendMax, this.unread));
   }
 
   release(bytes: number): void {
@@ -57,11 +61,17 @@ class LendingChannel implements Channel {
     this.ring.fill(0xee, start, start + bytes);
   }
 
-  read(): number {
-    return EAGAIN;
+  read(buffer: Uint8Array, offset: number, length: number): number {
+    if (this.unread === 0) return this.gone ? 0 : EAGAIN;
+    const start = this.ring.length - this.unread;
+    const n = Math.min(length, this.unread);
+    buffer.set(this.ring.subarray(start, start + n), offset);
+    this.release(n);
+    return n;
   }
 
   writev(chunks: readonly Uint8Array[], count: number): number {
+    if (this.gone) return EPIPE;
     if (this.full) return EAGAIN;
     let bytes = 0;
     for (let i = 0; i < count; i++) {
@@ -155,6 +165,29 @@ describe('answers that view memory a channel lent', () => {
     );
     expect(channel.fromRing).toBe(0);
     link.destroy(new IpcError('ECONNRESET', 'test over'));
+  });
+
+  it('hand each frame over once when their write finds the peer gone, the frames after the lend as its last words', () => {
+    const payloads = requests(3);
+    const channel = ringOf(payloads);
+    // The lend holds the first request and part of the second.
+    channel.lendMax = frame(FrameKind.Request, 1, 0, payloads[0]).length + 100;
+    channel.gone = true;
+    const handled: number[] = [];
+    const endings: string[] = [];
+    const { poller, link } = startLink(channel, (self) => ({
+      ...echoingOwner(self),
+      frame: (_kind, _code, id, payload) => {
+        handled.push(id);
+        self().send(FrameKind.Response, 0, id, payload);
+      },
+      ended: (reason) => endings.push(reason.code),
+    }));
+    poller.turn();
+    expect(handled).toEqual([0, 1, 2]);
+    expect(endings).toEqual(['ECONNRESET']);
+    expect(link.state).toBe(LinkState.Ended);
+    expect(channel.written).toEqual([]);
   });
 
   it('are copied when sent on another link: only the lending link writes before it releases', () => {
