@@ -30,7 +30,7 @@ export class PolluxEchoClient implements EchoClient {
   static async connect(
     address: string,
     backend: Backend,
-    push: 'per-connection' | 'broadcast' = 'per-connection',
+    push: 'per-connection' | 'broadcast',
     spinMicros: number,
     ringBytes: number,
   ): Promise<PolluxEchoClient> {

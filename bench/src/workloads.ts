@@ -64,15 +64,14 @@ export type FdCountWorkload = Extract<Workload, { kind: 'fdcount' }>;
  * Whether a contender's client process runs `workload` after its other timed workloads, on the
  * same server; the others each get fresh processes (a warm-up curve must start cold, idle memory
  * must not hold the timed runs' garbage, holders of idle connections must not skew the others).
- * Over shared memory a pipelined workload gets its own too, with rings sized for it
- * ({@link shmRingBytes}).
+ * Over shared memory a pipelined or events workload gets its own too, with rings sized for it
+ * ({@link shmRingBytes}), and the rest share rings of the smallest size.
  */
 export function sharesServer(workload: Workload, overShm: boolean): boolean {
   return (
     workload.kind === 'latency' ||
-    (workload.kind === 'throughput' && !overShm) ||
-    workload.kind === 'events' ||
-    workload.kind === 'connect'
+    workload.kind === 'connect' ||
+    ((workload.kind === 'throughput' || workload.kind === 'events') && !overShm)
   );
 }
 
