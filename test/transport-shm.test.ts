@@ -68,12 +68,16 @@ describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $c
     })();
     const report = (await hostile.next('done')) as unknown as {
       refusedSetUps: number;
-      scribbled: { closed: boolean; reopenRefused: boolean; writableMapRefused: boolean }[];
+      scribbled: { closed: boolean; reopenRefused: boolean; writableMapRefused: boolean; closedWordSet: boolean }[];
     };
     finished.resolve();
     await serving;
     await hostile.exited;
-    // Every broken set-up and every scribbled connection was closed by the server, and counted.
+    const server = resources.running.server;
+    // Every hostile connection ends on the server (a leak would hang here), the good one stays.
+    await until(() => server.stats().connections === 1);
+    // Every broken set-up and every scribbled connection was closed by the server, and counted as
+    // a protocol error unless its scribbles set its closed word: that reads as an honest close.
     expect(report.refusedSetUps).toBe(6);
     expect(report.scribbled).toHaveLength(6);
     for (const outcome of report.scribbled) {
@@ -81,15 +85,17 @@ describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $c
         closed: true,
         reopenRefused: true,
         writableMapRefused: true,
+        closedWordSet: expect.any(Boolean),
         steps: expect.any(Number),
       });
     }
-    expect(resources.running.server.stats().protocolErrors).toBe(12);
+    const honestCloses = report.scribbled.filter((outcome) => outcome.closedWordSet).length;
+    expect(server.stats().protocolErrors).toBeGreaterThanOrEqual(12 - honestCloses);
+    expect(server.stats().protocolErrors).toBeLessThanOrEqual(12);
     expect(served).toBeGreaterThan(0);
     // The good client was served all along and still is.
     expect((await good.request(1, Buffer.from('still here'))).toString()).toBe('still here');
     await good.close();
-    const server = resources.running.server;
     await until(() => server.stats().connections === 0);
     expect(openFdCount()).toBe(fdsListening);
   });
