@@ -443,6 +443,8 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
       const c = await client();
       const watcher = await client('watch');
       const ended = new Promise<IpcError>((resolve) => c.once('close', resolve));
+      // The watcher learns of the goodbye on its own poller's turn, after close() resolves.
+      const watcherEnded = new Promise<IpcError>((resolve) => watcher.once('close', resolve));
       const inFlight = c.request(HOLD, Buffer.from('finishes'));
       await until(() => held.length === 1);
       const closing = running!.server.close();
@@ -450,6 +452,7 @@ describe.each(transportMatrix)('server on $server, clients on $client, over $tra
       expect((await inFlight).toString()).toBe('finishes');
       expect((await ended).code).toBe('ESHUTDOWN');
       await closing;
+      expect((await watcherEnded).code).toBe('ESHUTDOWN');
       expect(watcher.isOpen).toBe(false);
       expect(closedHooks).toEqual(['ECONNABORTED']);
     });
