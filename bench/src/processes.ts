@@ -74,7 +74,18 @@ class Child {
     readonly what: string,
   ) {
     // --expose-gc lets a Node server collect garbage before its memory is read (settle()).
-    const node = [process.execPath, '--expose-gc', ...profileFlags(role), '--import', 'tsx'];
+    // The pollux-compiled condition loads pollux's packages from dist/, what tsc built and npm
+    // ships, not from src/ through tsx: tsx's transform names every function it creates
+    // (esbuild's keepNames), which costs each connection's closures time and memory a user of
+    // the package never pays. tsx still runs the bench's own scripts.
+    const node = [
+      process.execPath,
+      '--expose-gc',
+      '--conditions=pollux-compiled',
+      ...profileFlags(role),
+      '--import',
+      'tsx',
+    ];
     const command =
       'script' in program ? [...node, program.script, ...program.args] : [program.binary, ...program.args];
     // taskset execs the program, so the child's pid is the program's own: kill() reaches it
