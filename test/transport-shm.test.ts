@@ -12,7 +12,7 @@ import { useTestResources } from './support/test-resources.js';
 /** What only shared memory has: who maps what when, and what a hostile client can do to it. */
 describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $client', (pair) => {
   const backends = useBackends(pair);
-  const { connectTo, startServerOn, spawnFixture } = backends;
+  const { connectTo, startServerOn, spawnFixture, listenOn } = backends;
 
   const resources = useTestResources();
 
@@ -51,7 +51,8 @@ describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $c
     const fdsListening = openFdCount();
     const good: IpcClient = await connectTo(resources.running.address, 'echo');
     const path = resources.running.address.slice('shm:'.length);
-    const hostile = spawnFixture('shm-hostile-client', [path, '12', String(Date.now() & 0xffff)]);
+    // 14 rounds: each of the 7 kinds of broken set-up once, and 7 connections scribbled over.
+    const hostile = spawnFixture('shm-hostile-client', [path, '14', String(Date.now() & 0xffff)]);
     const finished = deferred<void>();
     let served = 0;
     const serving = (async () => {
@@ -78,8 +79,8 @@ describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $c
     await until(() => server.stats().connections === 1);
     // Every broken set-up and every scribbled connection was closed by the server, and counted as
     // a protocol error unless its scribbles set its closed word: that reads as an honest close.
-    expect(report.refusedSetUps).toBe(6);
-    expect(report.scribbled).toHaveLength(6);
+    expect(report.refusedSetUps).toBe(7);
+    expect(report.scribbled).toHaveLength(7);
     for (const outcome of report.scribbled) {
       expect(outcome).toEqual({
         closed: true,
@@ -90,14 +91,46 @@ describe.each(shmBackendMatrix)('shared memory, server on $server, clients on $c
       });
     }
     const honestCloses = report.scribbled.filter((outcome) => outcome.closedWordSet).length;
-    expect(server.stats().protocolErrors).toBeGreaterThanOrEqual(12 - honestCloses);
-    expect(server.stats().protocolErrors).toBeLessThanOrEqual(12);
+    expect(server.stats().protocolErrors).toBeGreaterThanOrEqual(14 - honestCloses);
+    expect(server.stats().protocolErrors).toBeLessThanOrEqual(14);
     expect(served).toBeGreaterThan(0);
     // The good client was served all along and still is.
     expect((await good.request(1, Buffer.from('still here'))).toString()).toBe('still here');
     await good.close();
     await until(() => server.stats().connections === 0);
     expect(openFdCount()).toBe(fdsListening);
+  });
+
+  it('refuses a shared-memory client of a server on plain sockets at once, and serves plain clients of a shared-memory one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pollux-test-'));
+    const fdsBefore = openFdCount();
+    const echo = { id: 1, name: 'echo', commands: { 1: (payload: Buffer) => payload } };
+    try {
+      const plain = await listenOn(join(dir, 'plain.sock'), (server) => server.addService(echo));
+      // Without the offer the server would read the client's switch byte as the start of a frame,
+      // and the client wait for ever for answers to requests written into its ring.
+      const refused = connectTo(`shm:${join(dir, 'plain.sock')}`, 'echo');
+      await expect(refused).rejects.toMatchObject({
+        code: 'ECONNRESET',
+        message: expect.stringContaining('a server on plain sockets'),
+      });
+      await until(() => plain.stats().connections === 0);
+      expect(plain.stats().protocolErrors).toBe(1);
+      const socketClient = await connectTo(join(dir, 'plain.sock'), 'echo');
+      expect((await socketClient.request(1, Buffer.alloc(4096, 1))).length).toBe(4096);
+      await socketClient.close();
+      await plain.close();
+
+      const shm = await listenOn(`shm:${join(dir, 'shm.sock')}`, (server) => server.addService(echo));
+      const stayingOnTheSocket = await connectTo(join(dir, 'shm.sock'), 'echo');
+      const big = randomBytes(64 * 1024);
+      expect((await stayingOnTheSocket.request(1, big)).equals(big)).toBe(true);
+      await stayingOnTheSocket.close();
+      await shm.close();
+      expect(openFdCount()).toBe(fdsBefore);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('serves pipelined requests and events with views lent on both sides', async () => {

@@ -19,6 +19,16 @@ const EPIPE = -constants.errno.EPIPE;
 /** A write to a peer that broke the rules: the engine ends the connection as a protocol error. */
 const PROTOCOL_ERROR = -constants.errno.EPROTO;
 
+/**
+ * What a client writes before its hello: "I switch to shared memory once you answer". No frame
+ * starts with these bytes (read as a frame's length they are 4 GiB and more), so a server on plain
+ * sockets ends the connection at its first read instead of waiting for the rest of a frame while
+ * the client's requests go into a ring it never reads; and a shared-memory server tells its
+ * clients that switch from those that stay on the socket.
+ */
+export const SHM_OFFER = Uint8Array.of(0x73, 0x68, 0x6d, 0xff);
+const ECONNRESET = -constants.errno.ECONNRESET;
+
 /** The byte that carries a side's memfd (`SCM_RIGHTS`): after it, that side writes only to its ring. */
 export const SWITCH_BYTE = 0x52;
 const SWITCH = Uint8Array.of(SWITCH_BYTE);
@@ -59,8 +69,10 @@ const SOCKET_BITS = {
  *
  * The socket the connection was made on stays open. Until a side sends its memfd (with
  * {@link SWITCH_BYTE}), its bytes travel on the socket: the client's hello goes there, so the
- * server's `accept` hook judges a client before any memory is mapped for it. The client switches
- * once the server answered; the server once it received the client's memfd. After the switch, a
+ * server's `accept` hook judges a client before any memory is mapped for it. The client writes
+ * {@link SHM_OFFER} before its hello and switches once the server answered; the server switches
+ * once it received the memfd of a client that made the offer. A client that made none stays on
+ * the socket, and so does the server then. After the switch, a
  * byte on the socket is a doorbell, and the socket's end is the peer's death.
  *
  * {@link ShmChannel.fd} is an epoll set of the socket and a private eventfd, one fd per connection
@@ -85,6 +97,15 @@ export class ShmChannel implements Channel {
   private sending = false;
   /** Whether the client tried to make its memory and send it. */
   private switchTried = false;
+  /**
+   * The client: whether {@link SHM_OFFER} is still to go before the first bytes. The server:
+   * whether its first read is still to say if the client made the offer.
+   */
+  private offerPending = true;
+  /** The server: whether the client made the offer, so may switch. */
+  private clientOffered = false;
+  /** The client: whether the server has said a word yet; the server: whether it answered the hello. */
+  private answered = false;
   /** The peer's memory, mapped read-only, once its switch byte arrived. */
   private peer: RingMemory | undefined;
   private written = 0;
@@ -191,8 +212,11 @@ export class ShmChannel implements Channel {
   }
 
   writev(chunks: readonly Uint8Array[], count: number): number {
+    if (this.isClient && this.offerPending) return this.writeOffer(chunks, count);
     if (!this.sending && (this.own === undefined || this.sendSwitch() !== 0)) {
-      return this.socket.writev(chunks, count);
+      const sent = this.socket.writev(chunks, count);
+      if (sent > 0) this.answered = true;
+      return sent;
     }
     const own = this.own!;
     if (this.peer !== undefined && Atomics.load(this.peer.words, Word.Closed) !== 0) return EPIPE;
@@ -301,12 +325,28 @@ export class ShmChannel implements Channel {
     this.socket.close();
   }
 
+  /** The client's first write: {@link SHM_OFFER}, then the hello, in one write. */
+  private writeOffer(chunks: readonly Uint8Array[], count: number): number {
+    const withOffer: Uint8Array[] = [SHM_OFFER];
+    for (let i = 0; i < count; i++) withOffer.push(chunks[i]!);
+    const sent = this.socket.writev(withOffer, withOffer.length);
+    if (sent < 0) return sent;
+    this.offerPending = false;
+    // A fresh socket takes a hello whole: fewer bytes than the offer is no socket we know.
+    return sent >= SHM_OFFER.length ? sent - SHM_OFFER.length : -constants.errno.EIO;
+  }
+
   /** A read while the peer's bytes still come on the socket, up to and including its switch byte. */
   private readSocket(buffer: Uint8Array, offset: number, length: number): number {
     const fds: number[] = [];
     const n = this.socket.read(buffer, offset, length, fds);
+    if (this.isClient) {
+      if (n > 0) this.answered = true;
+      else if ((n === 0 || n === ECONNRESET) && !this.answered) throw refusedOffer();
+    }
     if (n <= 0) return n;
     if (fds.length === 0) {
+      if (!this.isClient && this.offerPending) return this.takeOffer(buffer, offset, n);
       // The server answered the hello: the client's requests may go into its ring from now on. A
       // client that cannot make its memory stays on the socket, and so does the server then;
       // one whose switch byte cannot go out learns why from its next read or write.
@@ -342,7 +382,32 @@ export class ShmChannel implements Channel {
     return this.readRing(buffer, offset, length);
   }
 
+  /**
+   * The server's first read: strips the client's {@link SHM_OFFER} from the `n` bytes read, or
+   * notes that the client stays on the socket (it did not offer). An honest client writes the
+   * offer and its hello at once on a fresh socket, so the first read holds the offer whole; bytes
+   * that begin it only in part go to the engine, whose decoder refuses them as a frame.
+   *
+   * @returns the bytes left for the engine, or `-EAGAIN` when the offer was all there was
+   */
+  private takeOffer(buffer: Uint8Array, offset: number, n: number): number {
+    this.offerPending = false;
+    let i = 0;
+    while (i < SHM_OFFER.length && i < n && buffer[offset + i] === SHM_OFFER[i]) i++;
+    if (i < SHM_OFFER.length) return n;
+    this.clientOffered = true;
+    if (n === SHM_OFFER.length) return EAGAIN;
+    buffer.copyWithin(offset, offset + SHM_OFFER.length, offset + n);
+    return n - SHM_OFFER.length;
+  }
+
   private takePeerMemory(fds: readonly number[], last: number): void {
+    if (!this.isClient) {
+      if (!this.clientOffered) throw hostile('sent its memory without offering to switch first');
+      // Memory mapped for a client its service's accept hook has not judged yet is what a hostile
+      // one sending its switch glued to its hello would get.
+      if (!this.answered) throw hostile('sent its memory before its hello was answered');
+    }
     if (fds.length !== 1 || last !== SWITCH_BYTE) {
       throw hostile(`sent ${fds.length} fds with byte ${last} where one memfd and its switch byte belong`);
     }
@@ -503,6 +568,18 @@ function byteLength(chunks: readonly Uint8Array[], count: number): number {
   let bytes = 0;
   for (let i = 0; i < count; i++) bytes += chunks[i]!.length;
   return bytes;
+}
+
+/**
+ * A server that ended the connection without a word to the client's offer and hello: one on plain
+ * sockets does that, and so does one that died before it read them. A reset, as the latter is: a
+ * request written with the hello may have run, and `retry` tries again.
+ */
+function refusedOffer(): IpcError {
+  return new IpcError(
+    'ECONNRESET',
+    "no answer to the hello came before it; a server on plain sockets closes a shared-memory client's connection that way (make it listen on shm:<address>, or connect without shm:), as does a server that died",
+  );
 }
 
 /** A peer that broke the rules of the shared memory: the connection ends, counted as a protocol error. */

@@ -1,4 +1,5 @@
 import { Ready, type Channel } from '@pollux/core';
+import { ftruncateSync } from 'node:fs';
 import * as sys from '@pollux/sys';
 import { afterEach, expect, it } from 'vitest';
 import { openFdCount } from '../../../test/support/fds.js';
@@ -133,4 +134,67 @@ it('spins at most four spins long between two reports of readiness, however the 
   expect(server.readiness!(Ready.Readable)).toBe(0);
   expect(server.awaitReadable!()).toBe(false);
   expect(sleeps()).not.toBe(asleep);
+});
+
+/** A server channel and the raw socket of a client that speaks bytes of the test's choosing. */
+function rawClientOf(): { server: Channel; socket: number } {
+  fdsBefore = openFdCount();
+  const listener = new ShmTransport().listen(`@pollux-shm-raw-${process.pid}`);
+  opened.push(listener);
+  const socket = sys.socketUnix();
+  opened.push({ close: () => sys.close(socket) });
+  expect(sys.connectUnix(socket, listener.address.slice(1), true)).toBe(0);
+  const server = listener.accept();
+  if (typeof server === 'number') throw new Error(`accept: ${server}`);
+  opened.push(server);
+  server.watchFor!(Ready.Readable);
+  return { server, socket };
+}
+
+/** Memory as an honest client makes it: a 4 KiB header and a 4 KiB ring, sealed. */
+function sealedMemory(): number {
+  const fd = sys.memfdCreate('test');
+  ftruncateSync(fd, 8192);
+  sys.addSeals(fd, sys.F_SEAL_FUTURE_WRITE | sys.F_SEAL_SHRINK | sys.F_SEAL_GROW | sys.F_SEAL_SEAL);
+  return fd;
+}
+
+const OFFER = Uint8Array.of(0x73, 0x68, 0x6d, 0xff);
+const SWITCH = Uint8Array.of(0x52);
+
+it("hands the engine a client's bytes without its offer, and a plain client's bytes as they came", () => {
+  const buffer = new Uint8Array(64);
+  const offering = rawClientOf();
+  sys.writev(offering.socket, [OFFER, Buffer.from('hello')], 2);
+  expect(offering.server.read(buffer, 0, 64)).toBe(5);
+  expect(Buffer.from(buffer.subarray(0, 5)).toString()).toBe('hello');
+  for (const endpoint of opened.splice(0)) endpoint.close();
+
+  const plain = rawClientOf();
+  sys.writev(plain.socket, [Buffer.from('shm hello')], 1);
+  expect(plain.server.read(buffer, 0, 64)).toBe(9);
+  expect(Buffer.from(buffer.subarray(0, 9)).toString()).toBe('shm hello');
+});
+
+it('refuses the memory of a client that made no offer, or sent it before its hello was answered, and closes its fds', () => {
+  const buffer = new Uint8Array(64);
+  const cases: { before: Uint8Array[]; answer: boolean; refusal: string }[] = [
+    { before: [Buffer.from('hello')], answer: true, refusal: 'without offering to switch first' },
+    { before: [OFFER, Buffer.from('hello')], answer: false, refusal: 'before its hello was answered' },
+  ];
+  for (const { before, answer, refusal } of cases) {
+    const { server, socket } = rawClientOf();
+    sys.writev(socket, before, before.length);
+    expect(server.read(buffer, 0, 64)).toBe(5);
+    if (answer) expect(server.writev([Buffer.from('welcome')], 1)).toBe(7);
+    const memory = sealedMemory();
+    sys.sendmsg(socket, [SWITCH], 1, [memory]);
+    sys.close(memory);
+    expect(() => server.read(buffer, 0, 64)).toThrow(
+      expect.objectContaining({ code: 'EPROTO', message: expect.stringContaining(refusal) }),
+    );
+    // afterEach finds no fd left open: the received memfd was closed.
+    for (const endpoint of opened.splice(0)) endpoint.close();
+    expect(openFdCount()).toBe(fdsBefore);
+  }
 });

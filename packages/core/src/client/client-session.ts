@@ -352,7 +352,9 @@ export class ClientSession implements LinkOwner {
     if (this.handshakeDone !== undefined) {
       const failure =
         error.code === 'ECONNRESET'
-          ? new IpcError('ECONNRESET', 'server closed the connection during the handshake', { cause: error })
+          ? new IpcError('ECONNRESET', `server closed the connection during the handshake: ${error.message}`, {
+              cause: error,
+            })
           : error;
       this.failEarly(failure);
       this.handshakeDone(failure);
