@@ -177,7 +177,8 @@ describe('frame codec', () => {
       while (decoder.next());
       expect(decoder.pending).toBe(0);
     }
-    expect(Math.max(...sizes)).toBe(256 * 1024);
+    // Up to 64 KiB: below glibc's mmap threshold, so malloc reuses the memory of collected chunks.
+    expect(Math.max(...sizes)).toBe(64 * 1024);
   });
 
   it('reads large frames of a repeating size up to 256 KiB into place, copying none of their bytes in user space', () => {

@@ -4,9 +4,20 @@ import { FrameKind, HEADER_SIZE, isMessageKind, payloadLimit } from './frame.js'
 
 const EMPTY = Buffer.alloc(0);
 const MIN_READ_SPACE = 1024;
-/** Chunk sizes adapt between these: small for idle and chatty peers, large for bulk. */
+/**
+ * Chunk sizes adapt between these: small for idle and chatty peers, large for bulk. The largest
+ * stays below glibc's mmap threshold (128 KiB), as the 64 KiB Node reads a stream into do: malloc
+ * hands such chunks out of its heap again once collected, still mapped, where a 256 KiB one was
+ * mapped afresh (or trimmed and faulted back in) page by page. Measured on 4 KiB requests, 64 in
+ * flight over a socket: about a quarter less server CPU per request, half the page faults.
+ */
 const MIN_CHUNK = 16 * 1024;
-const MAX_CHUNK = 256 * 1024;
+const MAX_CHUNK = 64 * 1024;
+/**
+ * The largest chunk guessed for a large frame whose header has not come yet (the size of the one
+ * before): a chunk guessed too big is all kept alive by one small payload kept from it.
+ */
+const MAX_GUESS = 256 * 1024;
 /** The first chunk holds a handshake (control frames are at most 1 KiB): idle connections stay small. */
 const FIRST_CHUNK = 1024 + HEADER_SIZE;
 /**
@@ -133,13 +144,11 @@ export class FrameDecoder {
   /**
    * The size of a new chunk for a frame of `needed` bytes (0 while its header is incomplete): a
    * large frame's own size, so the read that fills it ends where the frame does; else the
-   * adaptive size, or the last frame's size again while frames are large. That guess stays within
-   * the largest adaptive chunk: one small payload kept from a chunk guessed too big keeps the
-   * whole chunk alive.
+   * adaptive size, or the last frame's size again while frames are large, up to `MAX_GUESS`.
    */
   private nextChunkSize(needed: number): number {
     if (needed >= LARGE_FRAME) return needed;
-    if (needed === 0 && this.lastFrame >= LARGE_FRAME) return Math.min(this.lastFrame, MAX_CHUNK);
+    if (needed === 0 && this.lastFrame >= LARGE_FRAME) return Math.min(this.lastFrame, MAX_GUESS);
     return Math.max(this.chunkSize, needed);
   }
 
