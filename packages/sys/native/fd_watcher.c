@@ -33,7 +33,7 @@ static void on_close(uv_handle_t* handle) { free(handle->data); }
 
 /* Releases the JS side and closes the handle; on_close frees the struct. */
 static void destroy(napi_env env, fd_watcher* w) {
-  if (w->started) uv_poll_stop(&w->handle);
+  /* No uv_poll_stop: uv_close stops the poll itself, and each stop costs an epoll_ctl. */
   w->started = 0;
   /* Teardown paths: nothing useful to do if these fail, and no JS to tell. */
   if (w->self != NULL) napi_delete_reference(env, w->self);
