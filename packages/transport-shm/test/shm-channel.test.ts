@@ -4,6 +4,7 @@ import * as sys from '@pollux/sys';
 import { afterEach, expect, it } from 'vitest';
 import { openFdCount } from '../../../test/support/fds.js';
 import { ShmTransport } from '../src/index.js';
+import { SHM_OFFER, SWITCH_BYTE } from '../src/shm-channel.js';
 
 const EAGAIN = -11;
 const opened: { close(): void }[] = [];
@@ -159,13 +160,10 @@ function sealedMemory(): number {
   return fd;
 }
 
-const OFFER = Uint8Array.of(0x73, 0x68, 0x6d, 0xff);
-const SWITCH = Uint8Array.of(0x52);
-
 it("hands the engine a client's bytes without its offer, and a plain client's bytes as they came", () => {
   const buffer = new Uint8Array(64);
   const offering = rawClientOf();
-  sys.writev(offering.socket, [OFFER, Buffer.from('hello')], 2);
+  sys.writev(offering.socket, [SHM_OFFER, Buffer.from('hello')], 2);
   expect(offering.server.read(buffer, 0, 64)).toBe(5);
   expect(Buffer.from(buffer.subarray(0, 5)).toString()).toBe('hello');
   for (const endpoint of opened.splice(0)) endpoint.close();
@@ -180,7 +178,7 @@ it('refuses the memory of a client that made no offer, or sent it before its hel
   const buffer = new Uint8Array(64);
   const cases: { before: Uint8Array[]; answer: boolean; refusal: string }[] = [
     { before: [Buffer.from('hello')], answer: true, refusal: 'without offering to switch first' },
-    { before: [OFFER, Buffer.from('hello')], answer: false, refusal: 'before its hello was answered' },
+    { before: [SHM_OFFER, Buffer.from('hello')], answer: false, refusal: 'before its hello was answered' },
   ];
   for (const { before, answer, refusal } of cases) {
     const { server, socket } = rawClientOf();
@@ -188,7 +186,7 @@ it('refuses the memory of a client that made no offer, or sent it before its hel
     expect(server.read(buffer, 0, 64)).toBe(5);
     if (answer) expect(server.writev([Buffer.from('welcome')], 1)).toBe(7);
     const memory = sealedMemory();
-    sys.sendmsg(socket, [SWITCH], 1, [memory]);
+    sys.sendmsg(socket, [Uint8Array.of(SWITCH_BYTE)], 1, [memory]);
     sys.close(memory);
     expect(() => server.read(buffer, 0, 64)).toThrow(
       expect.objectContaining({ code: 'EPROTO', message: expect.stringContaining(refusal) }),
