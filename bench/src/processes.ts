@@ -74,8 +74,8 @@ class Child {
     readonly what: string,
   ) {
     // --expose-gc lets a Node server collect garbage before its memory is read (settle()).
-    // The pollux-compiled condition loads pollux's packages from dist/, what tsc built and npm
-    // ships, not from src/ through tsx: tsx's transform names every function it creates
+    // The pollux-compiled condition loads pollux's packages from bundle/, what the build made and
+    // npm ships, not from src/ through tsx: tsx's transform names every function it creates
     // (esbuild's keepNames), which costs each connection's closures time and memory a user of
     // the package never pays. tsx still runs the bench's own scripts.
     const node = [

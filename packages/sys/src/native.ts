@@ -97,9 +97,10 @@ export interface NativeBinding {
   F_SEAL_FUTURE_WRITE: number;
 }
 
-// The package directory, one up from this file in src/ and in dist/ alike. node-gyp-build looks
-// there for a binary compiled from source (build/Release/*.node) first, then for the prebuilt one
-// shipped in the npm tarball (prebuilds/<platform>-<arch>/*.node, tagged napi and libc).
+// The package directory, one up from this file in src/ and from the compiled bundle/index.js
+// alike. node-gyp-build looks there for a binary compiled from source (build/Release/*.node)
+// first, then for the prebuilt one shipped in the npm tarball (prebuilds/<platform>-<arch>/*.node,
+// tagged napi and libc).
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
 /**

@@ -1,6 +1,5 @@
 // Codecs: how typed values travel as payloads (protocol layer).
 import { EMPTY_PAYLOAD } from './frame.js';
-import { deserialize, serialize } from 'node:v8';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { IpcError } from '../errors.js';
 
@@ -88,6 +87,9 @@ export function jsonCodec<T>(): Codec<T> {
  * Node.js versions whose serializer formats agree. The type is the caller's claim, not checked.
  */
 export function structuredCloneCodec<T>(): Codec<T> {
+  // Loaded here, not imported by the module: `node:v8` costs every process that imports core
+  // about a megabyte of heap, and only users of this codec need it.
+  const { deserialize, serialize } = process.getBuiltinModule('node:v8');
   return {
     encode: (value) => serialize(value),
     decode: (payload) => {
