@@ -15,14 +15,6 @@ import {
 } from '@pollux/core';
 import { FdWatcher, WATCH_DISCONNECT, WATCH_PRIORITIZED, WATCH_READABLE, WATCH_WRITABLE } from '@pollux/sys';
 
-interface Watch {
-  readonly watcher: FdWatcher;
-  /** What the engine asked for. */
-  interest: ReadyMask;
-  /** The libuv events last asked for, to re-arm after libuv stopped the watcher on an error. */
-  events: number;
-}
-
 /** libuv reports `POLLERR` as a negative status with no events; this bit, above libuv's, stands for it. */
 const WATCH_ERROR = 0x100;
 
@@ -47,6 +39,44 @@ const WATCH_BITS: ReadinessBits = {
 function watchEvents(interest: ReadyMask): number {
   const events = interestEvents(interest, WATCH_BITS);
   return interest & Ready.Readable ? events : events | WATCH_PRIORITIZED;
+}
+
+/**
+ * One watched fd: its libuv watcher, carrying what the engine asked for. Every watch shares one
+ * callback ({@link onWatchEvent}, called with the watch as `this`), so a connection costs the
+ * poller one object, not a watcher, a record and a closure with its context.
+ */
+class Watch extends FdWatcher {
+  /** The libuv events last asked for, to re-arm after libuv stopped the watcher on an error. */
+  events: number;
+  /** False once removed: an error callback must not re-arm a watcher that was closed. */
+  watched = true;
+
+  constructor(
+    readonly fd: number,
+    /** What the engine asked for. */
+    public interest: ReadyMask,
+    readonly dispatch: DispatchFn,
+  ) {
+    super(fd, onWatchEvent);
+    this.events = watchEvents(interest);
+  }
+}
+
+function onWatchEvent(this: Watch, status: number, events: number): void {
+  if (status >= 0) {
+    const ready = readinessFrom(events, this.interest, WATCH_BITS);
+    if (ready !== 0) this.dispatch(this.fd, ready);
+    return;
+  }
+  // On POLLERR libuv stops the watcher. Data may still be queued ahead of the error, so the
+  // engine reads it (or writes, if that is what it waits for), and the watcher is re-armed until
+  // that call reports the error.
+  try {
+    this.dispatch(this.fd, readinessFrom(WATCH_ERROR, this.interest, WATCH_BITS));
+  } finally {
+    if (this.watched) this.start(this.events);
+  }
 }
 
 /**
@@ -82,29 +112,16 @@ export class NodePoller implements Poller {
    */
   add(fd: number, interest: ReadyMask, dispatch: DispatchFn): void {
     if (this.watches.has(fd)) throw new IpcError('EEXIST', `fd ${fd} is already watched by this poller`);
-    const watch: Watch = {
-      watcher: new FdWatcher(fd, (status, events) => {
-        if (status >= 0) {
-          const ready = readinessFrom(events, watch.interest, WATCH_BITS);
-          if (ready !== 0) dispatch(fd, ready);
-          return;
-        }
-        // On POLLERR libuv stops the watcher. Data may still be queued ahead of the error, so
-        // the engine reads it (or writes, if that is what it waits for), and the watcher is
-        // re-armed until that call reports the error.
-        try {
-          dispatch(fd, readinessFrom(WATCH_ERROR, watch.interest, WATCH_BITS));
-        } finally {
-          if (this.watches.get(fd) === watch) watch.watcher.start(watch.events);
-        }
-      }),
-      interest,
-      events: watchEvents(interest),
-    };
+    let watch: Watch;
     try {
-      watch.watcher.start(watch.events);
+      watch = new Watch(fd, interest, dispatch);
     } catch (error) {
-      watch.watcher.close();
+      throw IpcError.from(error, 'EIO');
+    }
+    try {
+      watch.start(watch.events);
+    } catch (error) {
+      watch.close();
       throw IpcError.from(error, 'EIO');
     }
     this.watches.set(fd, watch);
@@ -122,7 +139,7 @@ export class NodePoller implements Poller {
     watch.interest = interest;
     watch.events = events;
     try {
-      watch.watcher.start(events);
+      watch.start(events);
     } catch (error) {
       throw IpcError.from(error, 'EIO');
     }
@@ -133,7 +150,8 @@ export class NodePoller implements Poller {
     const watch = this.watches.get(fd);
     if (watch === undefined) return;
     this.watches.delete(fd);
-    watch.watcher.close();
+    watch.watched = false;
+    watch.close();
   }
 
   /** Runs `fn` as a microtask, after the current callback; jobs run in the order queued. */

@@ -143,7 +143,8 @@ export class FrameLink {
   private streamOffset = 0;
   /** The most fds a message to the peer may carry, once the handshake said. */
   private peerFds = 0;
-  private readonly closeFdFn: FdCloser = (fd) => this.channel.closeFd!(fd);
+  /** {@link FrameLink.closeFd}, made on first use: most links never receive an fd. */
+  private fdCloser: FdCloser | undefined;
   private inDispatch = false;
   /** Whether frames of a lend are being handed over: the channel has not moved past them yet. */
   private lending = false;
@@ -153,7 +154,8 @@ export class FrameLink {
   /** Reads of awaited answers since the poller last called: bounded by {@link MAX_AWAITED_READS}. */
   private awaitedReads = 0;
   private readonly dispatchFn = (_fd: number, ready: ReadyMask): void => this.dispatch(ready);
-  private readonly drainJob = (): void => this.drainBuffered();
+  /** {@link FrameLink.drainBuffered} as a job, made on first use: an idle link never needs it. */
+  private drainJob: (() => void) | undefined;
   private readonly flushJob = (): void => {
     this.flushScheduled = false;
     this.flushAndAwait();
@@ -271,7 +273,7 @@ export class FrameLink {
     for (const fd of fds) {
       const copy = Number.isInteger(fd) && fd >= 0 ? channel.duplicateFd!(fd) : -1;
       if (copy < 0) {
-        closeAll(copies, this.closeFdFn);
+        closeAll(copies, this.closeFd);
         if (copy === -1) throw new IpcError('EINVAL', `fds must be fd numbers, got ${String(fd)}`);
         throw IpcError.fromErrno(copy, `pass fd ${fd}`);
       }
@@ -282,7 +284,7 @@ export class FrameLink {
 
   /** Closes fds from {@link FrameLink.duplicateFds} that will not be sent. */
   closeFds(fds: number[]): void {
-    closeAll(fds, this.closeFdFn);
+    closeAll(fds, this.closeFd);
   }
 
   /** Starts reading: the channel's fd joins the poller. */
@@ -361,6 +363,11 @@ export class FrameLink {
     this.closeDeadline = this.poller.timer(CLOSE_DRAIN_MS, () => this.destroy(reason));
   }
 
+  /** Closes a received fd through the channel. */
+  private get closeFd(): FdCloser {
+    return (this.fdCloser ??= (fd) => this.channel.closeFd!(fd));
+  }
+
   /** Ends the link now, dropping what is queued: out of the poller, fd closed, owner told. */
   destroy(reason: IpcError): void {
     if (this.linkState === LinkState.Ended) return;
@@ -368,7 +375,7 @@ export class FrameLink {
     this.closeDeadline?.cancel();
     this.poller.remove(this.channel.fd);
     if (this.fdArrivals !== undefined) {
-      for (const arrival of this.fdArrivals) closeAll(arrival.fds, this.closeFdFn);
+      for (const arrival of this.fdArrivals) closeAll(arrival.fds, this.closeFd);
       this.fdArrivals.length = 0;
     }
     this.sendQueue.closeUnsentFds(this.channel);
@@ -454,7 +461,7 @@ export class FrameLink {
     if (stops === this.stops || this.linkState === LinkState.Ended) return;
     this.stops = stops;
     this.updateInterest();
-    if (stops === 0) this.poller.job(this.drainJob);
+    if (stops === 0) this.poller.job((this.drainJob ??= () => this.drainBuffered()));
   }
 
   /** What to watch the fd for while the engine wants `interest`: the channel may translate it. */
@@ -650,7 +657,7 @@ export class FrameLink {
       );
     }
     arrivals.shift();
-    const fds = new ReceivedFds(first.fds, this.closeFdFn);
+    const fds = new ReceivedFds(first.fds, this.closeFd);
     try {
       this.owner.frame(decoder.kind, decoder.code, decoder.id, decoder.payload, fds);
     } catch (error) {

@@ -125,10 +125,8 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
   private countedBytes = 0;
   /** Woken at the gate and no request admitted since: the room it was woken for is unused. */
   private wokenIdle = false;
-  /** Gives the room back if this session cannot use it: it ended or stopped for its own reasons. */
-  private readonly afterWake = (): void => {
-    if (!this.link.reading) this.wakeDone();
-  };
+  /** {@link ServerSession.afterWake} as a job, made on first use: most sessions are never woken. */
+  private afterWakeJob: (() => void) | undefined;
   /** The handshake's deadline, then a graceful close's wait for running handlers. */
   private deadline: Timer | undefined;
   private throttleTimer: Timer | undefined;
@@ -255,7 +253,12 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     this.wokenIdle = true;
     this.pause(Pause.Server, false);
     // After the frames held back were delivered: if reading stopped again, the room goes on.
-    this.poller.job(this.afterWake);
+    this.poller.job((this.afterWakeJob ??= () => this.afterWake()));
+  }
+
+  /** Gives the room back if this session cannot use it: it ended or stopped for its own reasons. */
+  private afterWake(): void {
+    if (!this.link.reading) this.wakeDone();
   }
 
   sendEvent(event: number, payload: Uint8Array, fds: readonly number[] | undefined): void {
