@@ -4,7 +4,7 @@
 // Why: Node's ESM loader resolves every module of a package one by one, and doing that for the
 // ~80 modules of a pollux server makes Node's path helpers hot enough that V8 compiles them with
 // TurboFan at start-up, which faults its code in. Measured on a server that only listens:
-// 54.1 MiB of RSS with dist/, 51.4 MiB bundled, 43.2 MiB for a bare node:net server.
+// 54.1 MiB of RSS with dist/, 51.3 MiB bundled, 43.2 MiB for a bare node:net server.
 //
 // Each entry `./bundle/<name>.js` named in a package's package.json (its exports, main or bin) is
 // built from `./dist/<name>.js`. Other packages, @pollux/* included, stay imports, so a class has

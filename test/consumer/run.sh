@@ -12,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 pnpm() { npx -y pnpm@10.34.9 "$@"; }
 npm_install() { npm install --no-audit --no-fund --loglevel=warn "$@"; }
 
-echo "-- build and pack (prepack: tsc -b; @pollux/sys also prebuildify --napi)"
+echo "-- build and pack (prepack: tsc -b and scripts/bundle.mjs; @pollux/sys also prebuildify --napi)"
 (cd "$repo" && pnpm run --silent build && pnpm -r --filter './packages/*' --reporter=silent pack --pack-destination "$work/tarballs" >/dev/null)
 echo "tarballs (compressed / unpacked):"
 for tarball in "$work"/tarballs/*.tgz; do

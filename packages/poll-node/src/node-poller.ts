@@ -64,16 +64,18 @@ class Watch extends FdWatcher {
 }
 
 function onWatchEvent(this: Watch, status: number, events: number): void {
+  // Called unbound, as before: the engine's callback gets no hold of the watcher.
+  const dispatch = this.dispatch;
   if (status >= 0) {
     const ready = readinessFrom(events, this.interest, WATCH_BITS);
-    if (ready !== 0) this.dispatch(this.fd, ready);
+    if (ready !== 0) dispatch(this.fd, ready);
     return;
   }
   // On POLLERR libuv stops the watcher. Data may still be queued ahead of the error, so the
   // engine reads it (or writes, if that is what it waits for), and the watcher is re-armed until
   // that call reports the error.
   try {
-    this.dispatch(this.fd, readinessFrom(WATCH_ERROR, this.interest, WATCH_BITS));
+    dispatch(this.fd, readinessFrom(WATCH_ERROR, this.interest, WATCH_BITS));
   } finally {
     if (this.watched) this.start(this.events);
   }

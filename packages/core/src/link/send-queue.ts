@@ -16,7 +16,7 @@ const COPY_MAX = 1024;
 /** Chunks offered to one `writev`; the kernel's IOV_MAX is far above, this keeps the call cheap. */
 const WRITE_BATCH = 256;
 const NO_SLAB = Buffer.alloc(0);
-/** How many written-out slabs of each size wait for reuse, at most (64 KiB ones: 512 KiB in all). */
+/** How many written-out slabs of each size wait for reuse, at most: about 1 MiB over all sizes. */
 const SPARE_SLABS = 8;
 /**
  * Slabs of queues that were written out, by size (`SLAB_MIN << i`), for the next burst of any
