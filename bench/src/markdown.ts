@@ -37,7 +37,7 @@ export function markdownReport(
       .map(([name, version]) => `${name} ${version}`)
       .join(', ')}; libzmq ${machine.libzmq} (inside zeromq's prebuilt addon).`,
     `- Medians of ${repeats} repeat(s); in each repeat every contender gets a fresh server process and a fresh client process (and fresh ones for each of the warm-up, idle and fd-count rows).`,
-    '- pollux has one transport, Unix sockets (no shared-memory transport exists yet); its three pollers are in the second table.',
+    '- pollux runs over Unix sockets and over shared memory (`@pollux/transport-shm`); its three pollers are in the second table, shared memory beside sockets in the third, libqb in the fifth.',
     ...notes.map((note) => `- Note: ${note}.`),
     '',
     'Every cell is the median and, in brackets, its ratio to hand-framed `node:net` measured in the same run (the floor ' +
