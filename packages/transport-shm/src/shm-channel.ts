@@ -16,6 +16,8 @@ import { createRingMemory, mapPeerMemory, type RingMemory } from './ring-memory.
 /** Nothing to read or no room: `-EAGAIN`, as the engine expects it. */
 const EAGAIN = -constants.errno.EAGAIN;
 const EPIPE = -constants.errno.EPIPE;
+const ECONNRESET = -constants.errno.ECONNRESET;
+const EIO = -constants.errno.EIO;
 /** A write to a peer that broke the rules: the engine ends the connection as a protocol error. */
 const PROTOCOL_ERROR = -constants.errno.EPROTO;
 
@@ -27,7 +29,6 @@ const PROTOCOL_ERROR = -constants.errno.EPROTO;
  * clients that switch from those that stay on the socket.
  */
 export const SHM_OFFER = Uint8Array.of(0x73, 0x68, 0x6d, 0xff);
-const ECONNRESET = -constants.errno.ECONNRESET;
 
 /** The byte that carries a side's memfd (`SCM_RIGHTS`): after it, that side writes only to its ring. */
 export const SWITCH_BYTE = 0x52;
@@ -333,7 +334,7 @@ export class ShmChannel implements Channel {
     if (sent < 0) return sent;
     this.offerPending = false;
     // A fresh socket takes a hello whole: fewer bytes than the offer is no socket we know.
-    return sent >= SHM_OFFER.length ? sent - SHM_OFFER.length : -constants.errno.EIO;
+    return sent >= SHM_OFFER.length ? sent - SHM_OFFER.length : EIO;
   }
 
   /** A read while the peer's bytes still come on the socket, up to and including its switch byte. */
