@@ -15,6 +15,7 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
+import { NODE_BUNDLE } from './esbuild-options.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -42,15 +43,8 @@ async function bundle(packageDir) {
   await build({
     entryPoints: Object.fromEntries(entries.map((name) => [name, join(packageDir, 'dist', `${name}.js`)])),
     outdir,
-    bundle: true,
-    splitting: true,
-    chunkNames: 'shared-[hash]',
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    packages: 'external',
+    ...NODE_BUNDLE,
     sourcemap: true,
-    logLevel: 'warning',
   });
 }
 

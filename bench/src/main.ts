@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chart } from './charts.js';
+import { compileScripts } from './compiled-scripts.js';
 import { contendersFor, FLOOR } from './comparisons.js';
 import { CONTENDERS, isShm, parseContender, type Contender } from './contenders.js';
 import { fdCount, idle, withinFdLimit } from './idle-connections.js';
@@ -21,6 +22,7 @@ import {
   canPin,
   CLIENT_CPU,
   openFileLimit,
+  BENCH_DIR,
   profileInto,
   REPO_ROOT,
   runOne,
@@ -32,7 +34,7 @@ import {
   type ServerProcess,
 } from './processes.js';
 import { reported, rows, table, type WorkloadRuns } from './report.js';
-import { ensurePeers } from './peers.js';
+import { ensurePeers, PEERS_DIR } from './peers.js';
 import { prepareServers, serverProgram } from './servers.js';
 import {
   describe,
@@ -131,6 +133,7 @@ function summary(result: WorkloadResult): string {
 }
 
 ensurePeers();
+compileScripts([BENCH_DIR, PEERS_DIR]);
 const { unavailable, libzmq } = prepareServers();
 const machine = describeMachine(process.argv.slice(2), libzmq);
 console.log(

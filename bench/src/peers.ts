@@ -8,14 +8,15 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { compiledScript } from './compiled-scripts.js';
 import { REPO_ROOT } from './processes.js';
 
 export const PEERS_DIR = join(REPO_ROOT, 'bench', 'peers');
 const INSTALLED = join(PEERS_DIR, 'node_modules', '.package-lock.json');
 
-/** Path of an adapter module in bench/peers/src, e.g. `zeromq-server.ts`. */
+/** Path of an adapter module of bench/peers/src (`zeromq-server.ts`) as compiled, in bench/peers/dist. */
 export function peerScript(name: string): string {
-  return join(PEERS_DIR, 'src', name);
+  return compiledScript(PEERS_DIR, name);
 }
 
 /** Settings that say where and how npm fetches; pnpm passes the rest of its own as npm_config_*. */

@@ -36,7 +36,7 @@ export class PolluxEchoClient implements EchoClient {
   ): Promise<PolluxEchoClient> {
     const { poller } = await (shared ??= startPoller(backend));
     // One for the process, as for the poller: a client process runs one contender.
-    transport ??= new AddressTransport({}, { spinMicros, ringBytes });
+    transport ??= new AddressTransport({}, { spinMicros, ringBytes, lendViews: true });
     // Not waiting for the handshake: the first request goes with the hello, and proves it.
     return new PolluxEchoClient(
       openClient(address, 'echo', { poller, transport }),

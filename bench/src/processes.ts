@@ -6,12 +6,15 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compiledScript } from './compiled-scripts.js';
 import type { Contender } from './contenders.js';
 import { isLibqb, libqbClient } from './libqb.js';
 import type { HoldSpec, TimedWorkload, WorkloadResult } from './workloads.js';
 
-/** Repository root: children run there so that `--import tsx` resolves the workspace's tsx. */
+/** Repository root, where children run. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The bench's directory: its scripts are in src/, compiled to dist/ (see compiled-scripts.ts). */
+export const BENCH_DIR = join(REPO_ROOT, 'bench');
 
 export const SERVER_CPU = 0;
 /** The CPU clients run on: 1, or the server's own with `--one-cpu` (see {@link shareServerCpu}). */
@@ -36,13 +39,14 @@ export const canPin: boolean = (() => {
   return probe.status === 0;
 })();
 
+/** The compiled script a child runs for `name` of bench/src (`client-main.ts`). */
 export function scriptPath(name: string): string {
-  return fileURLToPath(new URL(name, import.meta.url));
+  return compiledScript(BENCH_DIR, name);
 }
 
 /**
- * What a server or client process runs: a TypeScript file through tsx's loader, or a native
- * binary (the C reference server).
+ * What a server or client process runs: one of the bench's compiled scripts, or a native binary
+ * (the C reference server).
  */
 export type Program =
   | { readonly script: string; readonly args: readonly string[] }
@@ -75,17 +79,10 @@ class Child {
   ) {
     // --expose-gc lets a Node server collect garbage before its memory is read (settle()).
     // The pollux-compiled condition loads pollux's packages from bundle/, what the build made and
-    // npm ships, not from src/ through tsx: tsx's transform names every function it creates
-    // (esbuild's keepNames), which costs each connection's closures time and memory a user of
-    // the package never pays. tsx still runs the bench's own scripts.
-    const node = [
-      process.execPath,
-      '--expose-gc',
-      '--conditions=pollux-compiled',
-      ...profileFlags(role),
-      '--import',
-      'tsx',
-    ];
+    // npm ships, not from src/: tsx's transform names every function it creates (esbuild's
+    // keepNames), which costs each connection's closures time and memory a user of the package
+    // never pays. No loader either: see compiled-scripts.ts for what tsx's cost the children.
+    const node = [process.execPath, '--expose-gc', '--conditions=pollux-compiled', ...profileFlags(role)];
     const command =
       'script' in program ? [...node, program.script, ...program.args] : [program.binary, ...program.args];
     // taskset execs the program, so the child's pid is the program's own: kill() reaches it

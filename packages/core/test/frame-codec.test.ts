@@ -141,6 +141,44 @@ describe('frame codec', () => {
     );
   });
 
+  it('says how many bytes complete the next frame: reads of at most that many end at frame ends and decode every frame', () => {
+    fc.assert(
+      fc.property(
+        fc.array(frameArb, { minLength: 1, maxLength: 30 }),
+        fc.array(fc.integer({ min: 100, max: 9000 }), { minLength: 1, maxLength: 8 }),
+        (frames, readSizes) => {
+          const bytes = encode(frames, () => 1 << 20);
+          const decoder = new FrameDecoder(1 << 20);
+          const ends = new Set<number>();
+          for (let at = 0, sum = 0; at < frames.length; at++)
+            ends.add((sum += HEADER_SIZE + frames[at]!.payload.length));
+          const decoded: Frame[] = [];
+          let at = 0;
+          for (let i = 0; at < bytes.length; i++) {
+            decoder.reserve();
+            const missing = decoder.missing;
+            expect(missing).toBeGreaterThan(0);
+            const n = Math.min(missing, decoder.space, readSizes[i % readSizes.length]!);
+            bytes.copy(decoder.buffer, decoder.end, at, at + n);
+            decoder.commit(n);
+            at += n;
+            // A read of all that was missing ends a frame, or a header whose frame has a payload to come.
+            if (n === missing && decoder.pending !== HEADER_SIZE && !ends.has(at))
+              expect.fail(`a read of ${n} missing bytes ended at ${at}, no frame's end`);
+            while (decoder.next())
+              decoded.push({ kind: decoder.kind, code: decoder.code, id: decoder.id, payload: decoder.payload });
+            if (decoder.pending === 0 && !ends.has(at)) expect.fail(`nothing pending at ${at}, no frame's end`);
+          }
+          expect(decoded.length).toBe(frames.length);
+          decoded.forEach((got, i) => {
+            expect(Buffer.compare(got.payload, frames[i]!.payload)).toBe(0);
+          });
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('keeps handed-out payloads intact while later frames arrive', () => {
     const frames = Array.from({ length: 2000 }, (_, i) => ({
       kind: FrameKind.Request,

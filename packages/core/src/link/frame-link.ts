@@ -150,6 +150,12 @@ export class FrameLink {
   private lending = false;
   /** A lend's answers were written before its end ({@link FrameLink.writeLent}): the flush after it may wait for the peer. */
   private wroteDuringLend = false;
+  /**
+   * The channel lent memory: it is read from in place, and copied from only to complete a frame a
+   * lend held part of (cut by the end of a ring, or not all written yet). A read that went on past
+   * that frame's end would leave the next frame pending too, and every later read would be a copy.
+   */
+  private lends = false;
   private flushScheduled = false;
   /** Reads of awaited answers since the poller last called: bounded by {@link MAX_AWAITED_READS}. */
   private awaitedReads = 0;
@@ -517,29 +523,36 @@ export class FrameLink {
   private readOnce(): void {
     const decoder = this.decoder;
     try {
-      // Frames held back by a pause come first: a full chunk would leave no room, and a
-      // zero-byte read looks like end of file.
-      if (!this.deliverBuffered() || !this.owner.admitsNext()) return;
-      const limit = this.owner.readLimit();
-      if (decoder.pending === 0 && this.fdArrivals === undefined && this.deliverLent(limit)) return;
-      decoder.reserve();
-      const n = this.readChannel(Math.min(decoder.space, limit));
-      if (n > 0) {
-        decoder.commit(n);
-        this.traffic.bytesIn += n;
-        this.deliverBuffered();
-        decoder.releaseDrained();
-      } else if (n === 0) {
-        this.destroy(
-          decoder.pending > 0
-            ? new IpcError(
-                'EPROTO',
-                `peer closed the connection in the middle of a frame (${decoder.pending} bytes of it received)`,
-              )
-            : peerGone(),
-        );
-      } else if (n !== EAGAIN) {
-        this.failed(n, 'read from peer');
+      // More than one round only while the channel lends: a lend, the frame it cut, one more lend.
+      for (let lent = 0; ; ) {
+        // Frames held back by a pause come first: a full chunk would leave no room, and a
+        // zero-byte read looks like end of file.
+        if (!this.deliverBuffered() || !this.owner.admitsNext()) return;
+        const limit = this.owner.readLimit();
+        if (decoder.pending === 0 && this.fdArrivals === undefined && (lent++ === 2 || this.deliverLent(limit))) return;
+        decoder.reserve();
+        const n = this.readChannel(Math.min(decoder.space, limit, this.lends ? decoder.missing : decoder.space));
+        if (n > 0) {
+          decoder.commit(n);
+          this.traffic.bytesIn += n;
+          this.deliverBuffered();
+          decoder.releaseDrained();
+          if (!this.lends) return;
+        } else {
+          if (n === 0) {
+            this.destroy(
+              decoder.pending > 0
+                ? new IpcError(
+                    'EPROTO',
+                    `peer closed the connection in the middle of a frame (${decoder.pending} bytes of it received)`,
+                  )
+                : peerGone(),
+            );
+          } else if (n !== EAGAIN) {
+            this.failed(n, 'read from peer');
+          }
+          return;
+        }
       }
     } catch (error) {
       this.destroy(IpcError.from(error, 'EPROTO'));
@@ -557,6 +570,7 @@ export class FrameLink {
     const channel = this.channel;
     const span = channel.lend === undefined ? undefined : channel.lend(limit);
     if (span === undefined) return false;
+    this.lends = true;
     markLent(span.buffer);
     this.sendQueue.lend(span.buffer);
     const decoder = this.decoder;

@@ -107,6 +107,18 @@ export class FrameDecoder {
     return this.end - this.start;
   }
 
+  /**
+   * Bytes that complete the next frame's header, or once that is buffered, the frame: reading no
+   * more than this ends a read at a frame's end.
+   *
+   * @throws {@link IpcError} `EPROTO` or `EMSGSIZE` when the pending header is invalid.
+   */
+  get missing(): number {
+    const pending = this.end - this.start;
+    if (pending < HEADER_SIZE) return HEADER_SIZE - pending;
+    return HEADER_SIZE + this.checkHeader(this.buffer, this.start) - pending;
+  }
+
   /** Room left at {@link FrameDecoder.end}; call {@link FrameDecoder.reserve} first. */
   get space(): number {
     return this.buffer.length - this.end;

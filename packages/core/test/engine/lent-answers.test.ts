@@ -30,6 +30,8 @@ class LendingChannel implements Channel {
   gone = false;
   /** The most bytes one lend covers: a frame it cuts short is read instead. */
   lendMax = Number.POSITIVE_INFINITY;
+  /** Where lends stop, as at a ring's end: a lend that starts before it ends there, one after it goes on. */
+  lendEnd = Number.POSITIVE_INFINITY;
   /** Waits for the peer's answer ({@link Channel.awaitReadable}); none ever comes. */
   awaited = 0;
   private unread: number;
@@ -51,7 +53,8 @@ class LendingChannel implements Channel {
   lend(limit: number): Uint8Array | undefined {
     if (this.unread === 0) return undefined;
     const start = this.ring.length - this.unread;
-    return this.ring.subarray(start, start + Math.min(limit, this.lendMax, this.unread));
+    const end = start < this.lendEnd ? this.lendEnd : this.ring.length;
+    return this.ring.subarray(start, Math.min(end, start + Math.min(limit, this.lendMax, this.unread)));
   }
 
   release(bytes: number): void {
@@ -188,6 +191,27 @@ describe('answers that view memory a channel lent', () => {
     expect(endings).toEqual(['ECONNRESET']);
     expect(link.state).toBe(LinkState.Ended);
     expect(channel.written).toEqual([]);
+  });
+
+  it('are lent again after the frame a lend cut short at the end of its ring, which alone is copied', () => {
+    const payloads = requests(6);
+    const channel = ringOf(payloads);
+    // The ring ends in the middle of the second request.
+    channel.lendEnd = frame(FrameKind.Request, 1, 0, payloads[0]).length + 100;
+    const received: string[] = [];
+    const { poller, link } = startLink(channel, (self) => ({
+      ...echoingOwner(self),
+      frame: (_kind, _code, id, payload) => {
+        received.push(payload.buffer === channel.ring.buffer ? 'lent' : 'copied');
+        self().send(FrameKind.Response, 0, id, payload);
+      },
+    }));
+    poller.turn();
+    expect(received).toEqual(['lent', 'copied', 'lent', 'lent', 'lent', 'lent']);
+    expect(frames(Buffer.concat(channel.written)).map((f) => [f.kind, f.id, f.payload])).toEqual(
+      payloads.map((payload, id) => [FrameKind.Response, id, payload]),
+    );
+    link.destroy(new IpcError('ECONNRESET', 'test over'));
   });
 
   it('are copied when sent on another link: only the lending link writes before it releases', () => {

@@ -1,0 +1,4 @@
+import type { BuildOptions } from 'esbuild';
+
+/** See esbuild-options.mjs. */
+export declare const NODE_BUNDLE: BuildOptions;

@@ -1,0 +1,14 @@
+// The esbuild settings of every bundle the repository makes (the packages' bundle/, the bench's
+// compiled scripts): ES modules for Node 20, one file per entry point, code that entries share in
+// chunks of their own (one copy of each module's state per process), and packages left as
+// imports, so each class has one definition however many bundles use it.
+export const NODE_BUNDLE = {
+  bundle: true,
+  splitting: true,
+  chunkNames: 'shared-[hash]',
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  logLevel: 'warning',
+};
