@@ -43,12 +43,18 @@ function backendWorkload(workload: Workload): boolean {
 /** A workload measured as one figure per metric; a curve has a table of its own, a row per point. */
 const oneFigure = (workload: Workload): boolean => curveAxis(workload) === undefined;
 
+/**
+ * Replies received into the caller's buffer: only pollux (`requestInto`) and libqb (whose client
+ * always receives so) have a way to; a table of their own.
+ */
+const intoCallersBuffer = (workload: Workload): boolean => workload.kind === 'throughput' && workload.into === true;
+
 export const COMPARISONS: readonly Comparison[] = [
   {
     id: 'stacks',
     title: 'pollux (on NodePoller, the default) and the stacks a user would pick instead',
     columns: [polluxOn('node'), ...PEERS],
-    covers: oneFigure,
+    covers: (workload) => oneFigure(workload) && !intoCallersBuffer(workload),
   },
   {
     id: 'backends',
@@ -60,7 +66,10 @@ export const COMPARISONS: readonly Comparison[] = [
     id: 'transports',
     title: 'pollux over Unix sockets and over shared memory (on each poller backend, and with a spin)',
     columns: [polluxOn('node'), ...BACKENDS.map(polluxShmOn), SHM_SPIN, FLOOR],
-    covers: (workload) => ['latency', 'throughput', 'events'].includes(workload.kind) && oneFigure(workload),
+    covers: (workload) =>
+      ['latency', 'throughput', 'events'].includes(workload.kind) &&
+      oneFigure(workload) &&
+      !intoCallersBuffer(workload),
   },
   {
     id: 'broadcast',
@@ -73,7 +82,14 @@ export const COMPARISONS: readonly Comparison[] = [
     title: 'pollux beside libqb over shared memory and over sockets (ratios to libqb shm, not node:net)',
     columns: [polluxOn('node'), polluxShmOn('node'), SHM_SPIN, 'libqb-shm', 'libqb-socket', FLOOR],
     reference: 'libqb-shm',
-    covers: libqbRuns,
+    covers: (workload) => libqbRuns(workload) && !intoCallersBuffer(workload),
+  },
+  {
+    id: 'into',
+    title: "bulk received into the caller's buffer: pollux's requestInto beside libqb (ratios to libqb shm)",
+    columns: [polluxOn('node'), polluxShmOn('node'), 'libqb-shm', 'libqb-socket'],
+    reference: 'libqb-shm',
+    covers: intoCallersBuffer,
   },
   {
     id: 'warmup',

@@ -7,6 +7,11 @@ export interface EchoClient {
   /** Sends `payload` and resolves with the echoed bytes; many calls may be in flight at once. */
   request(payload: Buffer): Promise<Buffer>;
   /**
+   * Sends `payload` and resolves with the length of the echo, received into `into` (which the
+   * caller reuses), where the stack has a way to receive into a caller's buffer.
+   */
+  requestInto?(payload: Buffer, into: Buffer): Promise<number>;
+  /**
    * Calls `onEvent` with the payload of every event the server pushes to this client, and
    * resolves once the server will push to it (after that, {@link EchoClient.pushEvents} from any
    * client of the same server reaches this one).

@@ -48,6 +48,10 @@ export class PolluxEchoClient implements EchoClient {
     return this.client.request(ECHO_COMMAND, payload);
   }
 
+  requestInto(payload: Buffer, into: Buffer): Promise<number> {
+    return this.client.requestInto(ECHO_COMMAND, payload, into);
+  }
+
   async subscribe(onEvent: (payload: Buffer) => void): Promise<void> {
     this.client.on('event', (_event, payload) => onEvent(payload));
     // The server pushes to every connection whose `created` hook ran; a request is handled only

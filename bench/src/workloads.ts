@@ -23,7 +23,11 @@ interface Timed {
 
 export type Workload =
   | (Timed & { readonly kind: 'latency' })
-  | (Timed & { readonly kind: 'throughput'; readonly inFlight: number })
+  /**
+   * Requests of `size` bytes, `inFlight` at a time; with `into`, each reply is received into a
+   * buffer its lane reuses (`requestInto`), as libqb's client receives, instead of a new one.
+   */
+  | (Timed & { readonly kind: 'throughput'; readonly inFlight: number; readonly into?: boolean })
   /**
    * Events of `size` bytes to each of `clients` connections, pushed in rounds of `warmup` per
    * connection until `count` per connection or `maxMs`.
@@ -184,6 +188,7 @@ export function workloads(quick: boolean): Workload[] {
     { kind: 'throughput', inFlight: 64, ...timed(64, 300_000) },
     { kind: 'throughput', inFlight: 64, ...timed(4 * KiB, 100_000) },
     { kind: 'throughput', inFlight: 64, ...timed(64 * KiB, 20_000) },
+    { kind: 'throughput', inFlight: 64, into: true, ...timed(64 * KiB, 20_000) },
     { kind: 'events', clients: 1, ...timed(64, 2_000_000, 50_000) },
     { kind: 'events', clients: 8, ...timed(64, 250_000, 6_250) },
     { kind: 'connect', ...timed(64, 10_000, 200) },
@@ -229,7 +234,7 @@ export function describe(workload: Workload): string {
     case 'latency':
       return `round trip ${size}`;
     case 'throughput':
-      return `pipelined ${size} x${workload.inFlight}`;
+      return `pipelined ${size} x${workload.inFlight}${workload.into === true ? ' into a reused buffer' : ''}`;
     case 'events':
       return workload.clients === 1 ? `events ${size}, 1 client` : `events ${size}, fan-out to ${workload.clients}`;
     case 'connect':
@@ -345,14 +350,17 @@ async function throughput(
   payload: Buffer,
   workload: Extract<Workload, { kind: 'throughput' }>,
 ): Promise<ThroughputResult> {
+  // One buffer per lane for the whole run, as a caller of requestInto keeps its buffers.
+  const into =
+    workload.into === true ? Array.from({ length: workload.inFlight }, () => Buffer.alloc(payload.length)) : undefined;
   const warmStart = process.hrtime.bigint();
   // Warm up in slices, so the time floor is checked without timing every request.
   const slice = Math.max(1, Math.min(workload.warmup, 10_000));
   for (let sent = 0; warmingUp(warmStart, sent, workload.warmup, workload.warmupMs, workload.maxMs); sent += slice) {
-    await pipeline(client, payload, slice, workload.inFlight, workload.maxMs - elapsedMs(warmStart));
+    await pipeline(client, payload, slice, workload.inFlight, workload.maxMs - elapsedMs(warmStart), undefined, into);
   }
   const start = process.hrtime.bigint();
-  const count = await pipeline(client, payload, workload.count, workload.inFlight, workload.maxMs);
+  const count = await pipeline(client, payload, workload.count, workload.inFlight, workload.maxMs, undefined, into);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const requestsPerSecond = count / seconds;
   return {
@@ -369,6 +377,7 @@ async function throughput(
  * next request as soon as its previous reply arrives, so the window never drains until the end.
  * Stops issuing after `maxMs`; returns how many requests completed. `onClock`, if given, hears
  * the elapsed milliseconds each time the clock is read, after every {@link CLOCK_EVERY} replies.
+ * With `into` (a buffer per lane), each lane receives its replies into its own.
  */
 async function pipeline(
   client: EchoClient,
@@ -377,15 +386,20 @@ async function pipeline(
   inFlight: number,
   maxMs: number,
   onClock?: (ms: number) => void,
+  into?: readonly Buffer[],
 ): Promise<number> {
+  const requestInto = client.requestInto?.bind(client);
+  if (into !== undefined && requestInto === undefined)
+    throw new Error('this client has no way to receive into a buffer of its own');
   const start = process.hrtime.bigint();
   let issued = 0;
   let replies = 0;
   let stop = false;
-  const lane = async (): Promise<void> => {
+  const lane = async (buffer: Buffer | undefined): Promise<void> => {
     while (issued < count && !stop) {
       issued++;
-      check(await client.request(payload), payload);
+      if (buffer === undefined) check(await client.request(payload), payload);
+      else checkLength(await requestInto!(payload, buffer), payload);
       if (++replies % CLOCK_EVERY === 0) {
         const ms = elapsedMs(start);
         if (ms >= maxMs) stop = true;
@@ -394,7 +408,7 @@ async function pipeline(
     }
   };
   const lanes: Promise<void>[] = [];
-  for (let i = 0; i < Math.min(inFlight, count); i++) lanes.push(lane());
+  for (let i = 0; i < Math.min(inFlight, count); i++) lanes.push(lane(into?.[i]));
   await Promise.all(lanes);
   return replies;
 }
@@ -497,5 +511,9 @@ async function connections(
 
 /** A length check on every reply: cheap, and catches a stack that drops or truncates. */
 function check(reply: Buffer, payload: Buffer): void {
-  if (reply.length !== payload.length) throw new Error(`echo of ${payload.length} bytes came back as ${reply.length}`);
+  checkLength(reply.length, payload);
+}
+
+function checkLength(length: number, payload: Buffer): void {
+  if (length !== payload.length) throw new Error(`echo of ${payload.length} bytes came back as ${length}`);
 }

@@ -108,8 +108,9 @@ export interface LinkOwner {
 /**
  * The engine half both ends share: it owns a {@link Channel}'s place in the poller, reads with one
  * system call per readiness callback (fair to other connections, since the poller is
- * level-triggered and calls again), decodes frames, and batches writes so all frames queued during
- * one callback or one turn of the loop leave in one system call. Write interest is held only while
+ * level-triggered and calls again; a channel that lends in place takes at most two lends and the
+ * frames they cut short), decodes frames, and batches writes so all frames queued during one
+ * callback or one turn of the loop leave in one system call. Write interest is held only while
  * the kernel buffer is full.
  */
 export class FrameLink {
@@ -531,13 +532,16 @@ export class FrameLink {
         const limit = this.owner.readLimit();
         if (decoder.pending === 0 && this.fdArrivals === undefined && (lent++ === 2 || this.deliverLent(limit))) return;
         decoder.reserve();
-        const n = this.readChannel(Math.min(decoder.space, limit, this.lends ? decoder.missing : decoder.space));
+        const wanted = Math.min(decoder.space, limit, this.lends ? decoder.missing : decoder.space);
+        const n = this.readChannel(wanted);
         if (n > 0) {
           decoder.commit(n);
           this.traffic.bytesIn += n;
           this.deliverBuffered();
           decoder.releaseDrained();
-          if (!this.lends) return;
+          // Another round only to go on with a frame a lend cut short, while its bytes keep coming:
+          // a short read means the rest is not written yet.
+          if (!this.lends || this.fdArrivals !== undefined || n < wanted) return;
         } else {
           if (n === 0) {
             this.destroy(

@@ -134,6 +134,19 @@ function startLink(
   return { poller, link };
 }
 
+/** An echoing link over `channel` that notes whether each request came as lent memory or a copy. */
+function startSorting(channel: LendingChannel): { poller: ManualPoller; link: FrameLink; received: string[] } {
+  const received: string[] = [];
+  const started = startLink(channel, (self) => ({
+    ...echoingOwner(self),
+    frame: (_kind, _code, id, payload) => {
+      received.push(payload.buffer === channel.ring.buffer ? 'lent' : 'copied');
+      self().send(FrameKind.Response, 0, id, payload);
+    },
+  }));
+  return { ...started, received };
+}
+
 function startEchoing(payloads: readonly Buffer[]): { channel: LendingChannel; poller: ManualPoller; link: FrameLink } {
   const channel = ringOf(payloads);
   return { channel, ...startLink(channel, echoingOwner) };
@@ -198,19 +211,26 @@ describe('answers that view memory a channel lent', () => {
     const channel = ringOf(payloads);
     // The ring ends in the middle of the second request.
     channel.lendEnd = frame(FrameKind.Request, 1, 0, payloads[0]).length + 100;
-    const received: string[] = [];
-    const { poller, link } = startLink(channel, (self) => ({
-      ...echoingOwner(self),
-      frame: (_kind, _code, id, payload) => {
-        received.push(payload.buffer === channel.ring.buffer ? 'lent' : 'copied');
-        self().send(FrameKind.Response, 0, id, payload);
-      },
-    }));
+    const { poller, link, received } = startSorting(channel);
     poller.turn();
     expect(received).toEqual(['lent', 'copied', 'lent', 'lent', 'lent', 'lent']);
     expect(frames(Buffer.concat(channel.written)).map((f) => [f.kind, f.id, f.payload])).toEqual(
       payloads.map((payload, id) => [FrameKind.Response, id, payload]),
     );
+    link.destroy(new IpcError('ECONNRESET', 'test over'));
+  });
+
+  it('take at most two lends and the frames they cut short per turn of the poller, for fairness to other links', () => {
+    const payloads = requests(8);
+    const channel = ringOf(payloads);
+    // Every lend holds one request and part of the next.
+    channel.lendMax = frame(FrameKind.Request, 1, 0, payloads[0]).length + 100;
+    const { poller, link, received } = startSorting(channel);
+    poller.turn();
+    expect(received).toEqual(['lent', 'copied', 'lent', 'copied']);
+    poller.turn();
+    expect(received).toEqual(['lent', 'copied', 'lent', 'copied', 'lent', 'copied', 'lent', 'copied']);
+    expect(frames(Buffer.concat(channel.written)).map((f) => f.id)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     link.destroy(new IpcError('ECONNRESET', 'test over'));
   });
 
