@@ -4,6 +4,7 @@ import { PendingTable } from './pending-table.js';
 import { Deadline } from './deadline.js';
 import { endingReason, IpcError } from '../errors.js';
 import { fdLimit, FrameLink, LinkState, type LinkOwner } from '../link/frame-link.js';
+import { keptCopy } from '../link/kept-copy.js';
 import type { ReceivedFds } from '../link/received-fds.js';
 import { FrameKind, EMPTY_PAYLOAD, MAX_FDS_PER_MESSAGE } from '../protocol/frame.js';
 import { SessionState } from '../protocol/session-state.js';
@@ -495,7 +496,7 @@ export class ClientSession implements LinkOwner {
       return;
     }
     // A lent payload is valid only until this returns; the caller's continuation runs later.
-    request.resolve(this.link.payloadLent ? Buffer.from(payload) : payload);
+    request.resolve(this.link.payloadLent ? keptCopy(payload) : payload);
   }
 
   private fail(id: number, error: IpcError): void {
