@@ -1,4 +1,5 @@
 // keptCopy: a copy of lent bytes for a receiver to keep, carved from a chunk many copies share.
+import { CarvedChunks } from '../protocol/carved-chunks.js';
 
 /**
  * Copies of at most this many bytes share chunks of {@link CHUNK_BYTES}; Node's own Buffer pool
@@ -7,8 +8,7 @@
 const SHARED_MAX = 16 * 1024;
 /** Below glibc's mmap threshold (128 KiB): a chunk comes from the heap, not fresh mapped pages. */
 const CHUNK_BYTES = 64 * 1024;
-let chunk = Buffer.alloc(0);
-let chunkUsed = 0;
+const chunks = new CarvedChunks(CHUNK_BYTES);
 
 /**
  * A copy of `bytes` (memory a channel lent, valid only for now) that the receiver may keep for
@@ -20,12 +20,7 @@ let chunkUsed = 0;
 export function keptCopy(bytes: Uint8Array): Buffer {
   const size = bytes.length;
   if (size < Buffer.poolSize >>> 1 || size > SHARED_MAX) return Buffer.from(bytes);
-  if (chunk.length - chunkUsed < size) {
-    chunk = Buffer.allocUnsafe(CHUNK_BYTES);
-    chunkUsed = 0;
-  }
-  const copy = chunk.subarray(chunkUsed, chunkUsed + size);
-  chunkUsed += size;
+  const copy = chunks.carve(size);
   copy.set(bytes);
   return copy;
 }

@@ -1,5 +1,6 @@
 // FrameDecoder: cuts a byte stream into frames, with adaptive read chunks (protocol layer).
 import { IpcError } from '../errors.js';
+import { CarvedChunks } from './carved-chunks.js';
 import { FrameKind, HEADER_SIZE, isMessageKind, payloadLimit } from './frame.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -38,18 +39,12 @@ const LARGE_FRAME = MIN_CHUNK;
  * is never handed out twice; a payload kept keeps its slab alive, as it keeps its chunk.
  */
 const SLAB_BYTES = 1024 * 1024;
-let slab: Buffer = EMPTY;
-let slabUsed = 0;
+const slabs = new CarvedChunks(SLAB_BYTES);
 
 /** A new chunk of `size` bytes: carved from the shared slab when it is a large frame's. */
 function newChunk(size: number): Buffer {
   if (size < LARGE_FRAME || size > SLAB_BYTES / 4) return Buffer.allocUnsafe(size);
-  if (slab.length - slabUsed < size) {
-    slab = Buffer.allocUnsafe(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  slabUsed += size;
-  return slab.subarray(slabUsed - size, slabUsed);
+  return slabs.carve(size);
 }
 
 /**
@@ -136,7 +131,7 @@ export class FrameDecoder {
       this.start = this.end = 0;
       return;
     }
-    const needed = pending >= HEADER_SIZE ? HEADER_SIZE + this.checkHeader(this.buffer, this.start) : HEADER_SIZE;
+    const needed = pending + this.missing;
     const room = this.buffer.length - this.start;
     // Stay when the frame fits. With its length unknown, stay only if a frame like the last one
     // still fits too: reading the start of one into a chunk's tail would mean copying it later.
