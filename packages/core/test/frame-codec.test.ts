@@ -179,6 +179,59 @@ describe('frame codec', () => {
     );
   });
 
+  it('sets aside for a frame no more than each read may newly take, and still decodes every frame intact', () => {
+    fc.assert(
+      fc.property(
+        fc.array(frameArb, { minLength: 1, maxLength: 30 }),
+        fc.array(fc.integer({ min: 1, max: 300_000 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.integer({ min: 1, max: 300_000 }), { minLength: 1, maxLength: 8 }),
+        (frames, limits, readSizes) => {
+          const bytes = encode(frames, () => 1 << 20);
+          const decoder = new FrameDecoder(MAX);
+          const decoded: Frame[] = [];
+          for (let i = 0, at = 0; at < bytes.length; i++) {
+            const held = decoder.held;
+            // As FrameLink does: room already set aside counts, only what goes beyond meets the limit.
+            const room = limits[i % limits.length]! + held - decoder.pending;
+            decoder.reserve(room);
+            expect(decoder.held).toBeLessThanOrEqual(held + limits[i % limits.length]!);
+            expect(decoder.buffer.length - decoder.end + decoder.pending).toBeLessThanOrEqual(
+              Math.max(held, decoder.pending + room, 64 * 1024),
+            );
+            const n = Math.min(decoder.space, room, readSizes[i % readSizes.length]!, bytes.length - at);
+            bytes.copy(decoder.buffer, decoder.end, at, at + n);
+            decoder.commit(n);
+            at += n;
+            while (decoder.next())
+              decoded.push({ kind: decoder.kind, code: decoder.code, id: decoder.id, payload: decoder.payload });
+          }
+          expect(decoder.pending).toBe(0);
+          expect(decoded.length).toBe(frames.length);
+          decoded.forEach((got, i) => {
+            expect(Buffer.compare(got.payload, frames[i]!.payload)).toBe(0);
+          });
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('sets aside only what the limit allows for a frame whose header came alone, and the rest once it allows more', () => {
+    const largest = 1 << 20;
+    const decoder = new FrameDecoder(largest);
+    const header = Buffer.alloc(HEADER_SIZE);
+    writeFrameHeader(header, 0, largest);
+    decoder.reserve(64 * 1024);
+    header.copy(decoder.buffer, decoder.end);
+    decoder.commit(HEADER_SIZE);
+    decoder.reserve(64 * 1024 - HEADER_SIZE);
+    expect(decoder.held).toBe(64 * 1024);
+    expect(decoder.buffer.length).toBeLessThanOrEqual(64 * 1024);
+    decoder.reserve(largest);
+    expect(decoder.held).toBe(HEADER_SIZE + largest);
+    expect(decoder.space).toBe(largest);
+  });
+
   it('keeps handed-out payloads intact while later frames arrive', () => {
     const frames = Array.from({ length: 2000 }, (_, i) => ({
       kind: FrameKind.Request,

@@ -335,6 +335,8 @@ export class ClientSession implements LinkOwner {
     return Number.POSITIVE_INFINITY;
   }
 
+  inputChanged(): void {}
+
   outputBlocked(): void {}
 
   expectsPeer(): boolean {

@@ -88,8 +88,13 @@ export interface LinkOwner {
    * that says no has paused the link first.
    */
   admitsNext(): boolean;
-  /** The most bytes the next read may take from the kernel, at least 1: a budget's room. */
+  /**
+   * The most bytes the link may newly hold for input before its next read, at least 1: a budget's
+   * room. Room already set aside for the frame being read ({@link FrameLink.inputBytes}) comes on top.
+   */
   readLimit(): number;
+  /** A read, or room set aside for the frame being read, changed {@link FrameLink.inputBytes}. */
+  inputChanged(): void;
   /** A write to the kernel left the link open with `queuedBytes` still waiting. */
   flushed(queuedBytes: number): void;
   /**
@@ -211,9 +216,12 @@ export class FrameLink {
     return this.decoder.lent;
   }
 
-  /** Bytes read from the peer and not yet handed over as frames. */
-  get unparsedBytes(): number {
-    return this.decoder.pending;
+  /**
+   * Bytes held for input not yet handed over as frames: read from the peer, or set aside for the
+   * rest of the frame being read (a header alone sets aside room, up to the owner's read limit).
+   */
+  get inputBytes(): number {
+    return this.decoder.held;
   }
 
   /** Whether reading runs now: open, and nothing stops it. */
@@ -531,12 +539,15 @@ export class FrameLink {
         if (!this.deliverBuffered() || !this.owner.admitsNext()) return;
         const limit = this.owner.readLimit();
         if (decoder.pending === 0 && this.fdArrivals === undefined && (lent++ === 2 || this.deliverLent(limit))) return;
-        decoder.reserve();
-        const wanted = Math.min(decoder.space, limit, this.lends ? decoder.missing : decoder.space);
+        // Room set aside for this frame is counted already: only what goes beyond it meets the limit.
+        const room = limit + decoder.held - decoder.pending;
+        decoder.reserve(room);
+        const wanted = Math.min(decoder.space, room, this.lends ? decoder.missing : decoder.space);
         const n = this.readChannel(wanted);
         if (n > 0) {
           decoder.commit(n);
           this.traffic.bytesIn += n;
+          this.owner.inputChanged();
           this.deliverBuffered();
           decoder.releaseDrained();
           // Another round only to go on with a frame a lend cut short, while its bytes keep coming:
@@ -552,7 +563,10 @@ export class FrameLink {
                   )
                 : peerGone(),
             );
-          } else if (n !== EAGAIN) {
+          } else if (n === EAGAIN) {
+            // Nothing came, yet room may have been set aside for the frame: it counts now.
+            this.owner.inputChanged();
+          } else {
             this.failed(n, 'read from peer');
           }
           return;

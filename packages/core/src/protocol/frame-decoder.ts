@@ -114,6 +114,20 @@ export class FrameDecoder {
     return HEADER_SIZE + this.checkHeader(this.buffer, this.start) - pending;
   }
 
+  /**
+   * Bytes this decoder holds for frames not yet returned: those received, or, once a frame's header
+   * is in, the room its chunk sets aside for the whole frame, filled or not. A budget counts this,
+   * not {@link FrameDecoder.pending}: a header alone makes the decoder set memory aside.
+   */
+  get held(): number {
+    const pending = this.end - this.start;
+    if (pending < HEADER_SIZE) return pending;
+    const b = this.buffer;
+    const at = this.start;
+    const frame = HEADER_SIZE + ((b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0);
+    return Math.max(pending, Math.min(frame, b.length - at));
+  }
+
   /** Room left at {@link FrameDecoder.end}; call {@link FrameDecoder.reserve} first. */
   get space(): number {
     return this.buffer.length - this.end;
@@ -121,17 +135,18 @@ export class FrameDecoder {
 
   /**
    * Makes room for the next read: rewinds an unshared chunk, or moves the unparsed tail to a new
-   * chunk big enough for the frame it starts.
+   * chunk big enough for the frame it starts, or for `most` bytes of it when that is less (a
+   * budget's room: the chunk grows again, moving what came, once the budget has more).
    *
    * @throws {@link IpcError} `EMSGSIZE` or `EPROTO` when the pending header is invalid.
    */
-  reserve(): void {
+  reserve(most = Number.POSITIVE_INFINITY): void {
     const pending = this.end - this.start;
     if (pending === 0 && !this.handedOut && this.buffer.length > 0) {
       this.start = this.end = 0;
       return;
     }
-    const needed = pending + this.missing;
+    const needed = pending + Math.min(this.missing, most);
     const room = this.buffer.length - this.start;
     // Stay when the frame fits. With its length unknown, stay only if a frame like the last one
     // still fits too: reading the start of one into a chunk's tail would mean copying it later.
@@ -139,7 +154,7 @@ export class FrameDecoder {
     if (!this.handedOut && needed <= this.buffer.length) {
       this.buffer.copyWithin(0, this.start, this.end);
     } else {
-      const next = newChunk(this.nextChunkSize(pending >= HEADER_SIZE ? needed : 0));
+      const next = newChunk(Math.min(this.nextChunkSize(pending >= HEADER_SIZE ? needed : 0), Math.max(needed, most)));
       this.buffer.copy(next, 0, this.start, this.end);
       this.buffer = next;
       this.handedOut = false;

@@ -334,6 +334,10 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     return Math.max(1, Math.min(this.settings.maxBufferedBytes - held, shared));
   }
 
+  inputChanged(): void {
+    this.countHeld();
+  }
+
   flushed(queuedBytes: number): void {
     this.workShrank();
     if (!this.owesDrained || queuedBytes > this.settings.eventQueueLimit / 2 || !this.isOpen) return;
@@ -409,7 +413,7 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
   private countHeld(): number {
     const link = this.link;
     const held =
-      link.state === LinkState.Ended ? this.runningBytes : link.unparsedBytes + this.runningBytes + link.queuedBytes;
+      link.state === LinkState.Ended ? this.runningBytes : link.inputBytes + this.runningBytes + link.queuedBytes;
     const delta = held - this.countedBytes;
     if (delta !== 0) {
       this.countedBytes = held;

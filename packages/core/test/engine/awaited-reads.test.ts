@@ -88,6 +88,7 @@ function answeringOwner(link: () => FrameLink, handled: number[]): LinkOwner {
     },
     admitsNext: () => true,
     readLimit: () => Number.POSITIVE_INFINITY,
+    inputChanged: () => {},
     flushed: () => undefined,
     outputBlocked: () => undefined,
     ended: () => undefined,

@@ -101,6 +101,7 @@ function echoingOwner(link: () => FrameLink): LinkOwner {
     expectsPeer: () => true,
     admitsNext: () => true,
     readLimit: () => Number.POSITIVE_INFINITY,
+    inputChanged: () => {},
     flushed: () => undefined,
     outputBlocked: () => undefined,
     ended: () => undefined,
