@@ -92,6 +92,24 @@ describe.each(serverBackendMatrix)('server on $server, clients on $client', (pai
     await until(() => raws.every((raw) => raw.socket.destroyed));
   });
 
+  it('answers every request when requests being read fill the budget at once', async () => {
+    const socket = scratchSocket();
+    const server = spawnFixture('budget-server', [socket.address, JSON.stringify({ maxBufferedBytes: 8 * MiB })]);
+    try {
+      await server.next('listening');
+      const senders = await Promise.all(Array.from({ length: 24 }, () => connectTo(socket.address, 'echo')));
+      clients.push(...senders);
+      // 24 MiB of requests against an 8 MiB budget: the room set aside for them shuts the gate
+      // long before any is whole, and each must still be read, run and answered.
+      const answers = await Promise.all(senders.map((sender, i) => sender.request(1, Buffer.alloc(MiB, i))));
+      expect(answers.map((answer, i) => answer.equals(Buffer.alloc(MiB, i)))).toEqual(answers.map(() => true));
+    } finally {
+      server.child.kill('SIGKILL');
+      await server.exited;
+      socket.remove();
+    }
+  });
+
   it('sets aside memory for frames whose headers came alone only as far as maxBufferedBytes plus 64 KiB per connection', async () => {
     const budget = 8 * MiB;
     const socket = scratchSocket();

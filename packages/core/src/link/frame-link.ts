@@ -217,11 +217,20 @@ export class FrameLink {
   }
 
   /**
-   * Bytes held for input not yet handed over as frames: read from the peer, or set aside for the
-   * rest of the frame being read (a header alone sets aside room, up to the owner's read limit).
+   * Bytes of read memory held for input not yet handed over as frames: received, or set aside
+   * for what is to come (a header alone has room set aside for its frame, up to the owner's
+   * read limit).
    */
   get inputBytes(): number {
     return this.decoder.held;
+  }
+
+  /**
+   * Whether {@link FrameLink.inputBytes} already hold a whole frame or room for more of one:
+   * handing that frame over, or reading into that room, holds no more memory.
+   */
+  get inputInHand(): boolean {
+    return this.decoder.hasFrameOrRoom;
   }
 
   /** Whether reading runs now: open, and nothing stops it. */
@@ -547,9 +556,9 @@ export class FrameLink {
         if (n > 0) {
           decoder.commit(n);
           this.traffic.bytesIn += n;
-          this.owner.inputChanged();
           this.deliverBuffered();
           decoder.releaseDrained();
+          this.owner.inputChanged();
           // Another round only to go on with a frame a lend cut short, while its bytes keep coming:
           // a short read means the rest is not written yet.
           if (!this.lends || this.fdArrivals !== undefined || n < wanted) return;

@@ -115,17 +115,27 @@ export class FrameDecoder {
   }
 
   /**
-   * Bytes this decoder holds for frames not yet returned: those received, or, once a frame's header
-   * is in, the room its chunk sets aside for the whole frame, filled or not. A budget counts this,
-   * not {@link FrameDecoder.pending}: a header alone makes the decoder set memory aside.
+   * Bytes of read memory this decoder keeps for the peer: its chunk from the first byte not yet
+   * returned as a frame (all of it while no payload views it), filled or set aside for what is
+   * to come. A budget counts this rather than {@link FrameDecoder.pending}: a frame's header alone
+   * has {@link FrameDecoder.reserve} set room aside.
    */
   get held(): number {
+    if (!this.handedOut) return this.buffer.length;
+    return this.end === this.start ? 0 : this.buffer.length - this.start;
+  }
+
+  /**
+   * Whether what is {@link FrameDecoder.held} already holds a whole frame, or room for more of
+   * one: handing that frame over or filling that room takes no memory a budget has not counted.
+   */
+  get hasFrameOrRoom(): boolean {
     const pending = this.end - this.start;
-    if (pending < HEADER_SIZE) return pending;
+    if (this.held > pending) return true;
+    if (pending < HEADER_SIZE) return false;
     const b = this.buffer;
     const at = this.start;
-    const frame = HEADER_SIZE + ((b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0);
-    return Math.max(pending, Math.min(frame, b.length - at));
+    return pending >= HEADER_SIZE + ((b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0);
   }
 
   /** Room left at {@link FrameDecoder.end}; call {@link FrameDecoder.reserve} first. */
@@ -135,8 +145,8 @@ export class FrameDecoder {
 
   /**
    * Makes room for the next read: rewinds an unshared chunk, or moves the unparsed tail to a new
-   * chunk big enough for the frame it starts, or for `most` bytes of it when that is less (a
-   * budget's room: the chunk grows again, moving what came, once the budget has more).
+   * chunk big enough for the frame it starts, but with room for at most `most` bytes beyond those
+   * pending (a budget's room: the chunk grows again, moving what came, once the budget has more).
    *
    * @throws {@link IpcError} `EMSGSIZE` or `EPROTO` when the pending header is invalid.
    */
@@ -154,7 +164,7 @@ export class FrameDecoder {
     if (!this.handedOut && needed <= this.buffer.length) {
       this.buffer.copyWithin(0, this.start, this.end);
     } else {
-      const next = newChunk(Math.min(this.nextChunkSize(pending >= HEADER_SIZE ? needed : 0), Math.max(needed, most)));
+      const next = newChunk(Math.min(this.nextChunkSize(pending >= HEADER_SIZE ? needed : 0), pending + most));
       this.buffer.copy(next, 0, this.start, this.end);
       this.buffer = next;
       this.handedOut = false;

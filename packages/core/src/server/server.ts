@@ -84,7 +84,8 @@ export interface IpcServerOptions {
   /**
    * Bytes all connections together may make the server hold, counted as for
    * `maxBufferedBytesPerConnection`. At the budget, connections stop reading as they come to
-   * their next request, and are woken in turn once the total is down to three quarters. A
+   * their next request, and are woken in turn once the total is down to three quarters; a
+   * request already read, or with room already set aside for it, still goes to its handler. A
    * connection holding less than 64 KiB is still served, so one client cannot lock the others out:
    * the server's buffered bytes stay under this budget plus 64 KiB per connection (plus responses
    * larger than the requests they answer). At least `maxBufferedBytesPerConnection`.
