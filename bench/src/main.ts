@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { chart } from './charts.js';
 import { compileScripts } from './compiled-scripts.js';
 import { contendersFor, FLOOR } from './comparisons.js';
-import { CONTENDERS, isShm, parseContender, type Contender } from './contenders.js';
+import { CONTENDERS, parseContender, type Contender } from './contenders.js';
 import { fdCount, idle, withinFdLimit } from './idle-connections.js';
 import { describeMachine } from './machine.js';
 import { markdownReport } from './markdown.js';
@@ -208,10 +208,9 @@ for (let repeat = 1; repeat <= repeats; repeat++) {
         }
       }
     };
-    // One server per contender and repeat for the workloads that share one, run in one client
-    // process; every other workload gets a fresh server (and clients) of its own: the warm-up
-    // curve starts from fresh processes, and garbage of the timed runs is not in the idle memory.
-    const sharing = (entry: WorkloadRuns): boolean => sharesServer(entry.workload, isShm(contender));
+    // One server per contender and repeat for the round trips, run in one client process; every
+    // other workload gets a fresh server (and clients) of its own (see sharesServer).
+    const sharing = (entry: WorkloadRuns): boolean => sharesServer(entry.workload);
     const shared = pending.filter(sharing);
     if (shared.length > 0) {
       try {

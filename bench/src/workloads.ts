@@ -66,17 +66,15 @@ export type FdCountWorkload = Extract<Workload, { kind: 'fdcount' }>;
 
 /**
  * Whether a contender's client process runs `workload` after its other timed workloads, on the
- * same server; the others each get fresh processes (a warm-up curve must start cold, idle memory
- * must not hold the timed runs' garbage, holders of idle connections must not skew the others).
- * Over shared memory a pipelined or events workload gets its own too, with rings sized for it
- * ({@link shmRingBytes}), and the rest share rings of the smallest size.
+ * same server: only the round trips do, which come first. Every other workload gets fresh
+ * processes, whatever the stack and the transport, so no figure carries another workload's
+ * history (a process that pushed millions of events connects at half the rate of a fresh one,
+ * and node:net's pipelined rate after its round trips was half its fresh one), a warm-up curve
+ * starts cold, idle memory holds no timed run's garbage, and each shared-memory run gets rings
+ * sized for it ({@link shmRingBytes}).
  */
-export function sharesServer(workload: Workload, overShm: boolean): boolean {
-  return (
-    workload.kind === 'latency' ||
-    workload.kind === 'connect' ||
-    ((workload.kind === 'throughput' || workload.kind === 'events') && !overShm)
-  );
+export function sharesServer(workload: Workload): boolean {
+  return workload.kind === 'latency';
 }
 
 /**
