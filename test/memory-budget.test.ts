@@ -92,23 +92,33 @@ describe.each(serverBackendMatrix)('server on $server, clients on $client', (pai
     await until(() => raws.every((raw) => raw.socket.destroyed));
   });
 
-  it('answers every request when requests being read fill the budget at once', async () => {
-    const socket = scratchSocket();
-    const server = spawnFixture('budget-server', [socket.address, JSON.stringify({ maxBufferedBytes: 8 * MiB })]);
-    try {
-      await server.next('listening');
-      const senders = await Promise.all(Array.from({ length: 24 }, () => connectTo(socket.address, 'echo')));
-      clients.push(...senders);
-      // 24 MiB of requests against an 8 MiB budget: the room set aside for them shuts the gate
-      // long before any is whole, and each must still be read, run and answered.
-      const answers = await Promise.all(senders.map((sender, i) => sender.request(1, Buffer.alloc(MiB, i))));
-      expect(answers.map((answer, i) => answer.equals(Buffer.alloc(MiB, i)))).toEqual(answers.map(() => true));
-    } finally {
-      server.child.kill('SIGKILL');
-      await server.exited;
-      socket.remove();
-    }
-  });
+  it.each([
+    { handler: 'synchronous', command: 1, limits: {} },
+    { handler: 'asynchronous, one at a time', command: 3, limits: { maxInFlight: 1 } },
+  ])(
+    'answers every request when requests being read fill the budget at once ($handler handler)',
+    async ({ command, limits }) => {
+      const socket = scratchSocket();
+      const server = spawnFixture('budget-server', [
+        socket.address,
+        JSON.stringify({ maxBufferedBytes: 8 * MiB, ...limits }),
+      ]);
+      try {
+        await server.next('listening');
+        const senders = await Promise.all(Array.from({ length: 24 }, () => connectTo(socket.address, 'echo')));
+        clients.push(...senders);
+        // 24 MiB of requests against an 8 MiB budget: the room set aside for them shuts the gate
+        // long before any is whole (and with one handler at a time, the in-flight limit shuts it
+        // too), and each must still be read, run and answered.
+        const answers = await Promise.all(senders.map((sender, i) => sender.request(command, Buffer.alloc(MiB, i))));
+        expect(answers.map((answer, i) => answer.equals(Buffer.alloc(MiB, i)))).toEqual(answers.map(() => true));
+      } finally {
+        server.child.kill('SIGKILL');
+        await server.exited;
+        socket.remove();
+      }
+    },
+  );
 
   it('sets aside memory for frames whose headers came alone only as far as maxBufferedBytes plus 64 KiB per connection', async () => {
     const budget = 8 * MiB;

@@ -156,11 +156,15 @@ export class FrameDecoder {
       this.start = this.end = 0;
       return;
     }
-    const needed = pending + Math.min(this.missing, most);
+    const missing = this.missing;
+    const needed = pending + Math.min(missing, most);
     const room = this.buffer.length - this.start;
     // Stay when the frame fits. With its length unknown, stay only if a frame like the last one
     // still fits too: reading the start of one into a chunk's tail would mean copying it later.
     if (needed <= room && (pending >= HEADER_SIZE || this.space >= Math.max(MIN_READ_SPACE, this.lastFrame))) return;
+    // Room the budget cuts short is filled before it grows: growing by a little at each read would
+    // move what came at each read.
+    if (most < missing && this.space > 0) return;
     if (!this.handedOut && needed <= this.buffer.length) {
       this.buffer.copyWithin(0, this.start, this.end);
     } else {
@@ -185,11 +189,12 @@ export class FrameDecoder {
   }
 
   /**
-   * Lets go of a chunk that is fully parsed and shared with the receiver: the next read needs a
-   * fresh one anyway, and an idle connection then holds no chunk at all.
+   * Lets go of a chunk that is fully parsed and shared with the receiver (the next read needs a
+   * fresh one anyway), or larger than a handshake's: an idle connection then holds a small chunk
+   * at most, not one a large frame (or a guess at the next) left behind.
    */
   releaseDrained(): void {
-    if (this.handedOut && this.start === this.end) {
+    if (this.start === this.end && (this.handedOut || this.buffer.length > FIRST_CHUNK)) {
       this.buffer = EMPTY;
       // The last payload, already handed over, is a view that would keep the whole chunk alive.
       this.payload = EMPTY;

@@ -6,6 +6,11 @@ import type { TokenBucket } from './rate-limit.js';
 export interface GateWaiter {
   /** The gate let this waiter through: it may read and deliver requests again. */
   passGate(): void;
+  /**
+   * Whether this waiter's input is in hand (a whole request read, or room set aside for the one
+   * being read): it passes a gate shut only for bytes, as {@link ServerLoad.admits} says.
+   */
+  readonly inputInHand: boolean;
 }
 
 /** Why the server as a whole admits no requests now; the gate is open while none is set. */
@@ -120,7 +125,7 @@ export class ServerLoad {
   inFlightChanged(delta: number): void {
     const inFlight = (this.inFlight += delta);
     if (inFlight >= this.maxInFlight) this.shut |= Shut.InFlight;
-    else if (inFlight <= this.inFlightLowWater) this.shut &= ~Shut.InFlight;
+    else if (inFlight <= this.inFlightLowWater && this.shut & Shut.InFlight) return this.open(Shut.InFlight);
     if (delta < 0) this.wake();
   }
 
@@ -148,7 +153,22 @@ export class ServerLoad {
 
   private open(reason: number): void {
     this.shut &= ~reason;
-    this.wake();
+    if (this.shut === Shut.Bytes) this.wakeHolders();
+    else this.wake();
+  }
+
+  /**
+   * The gate is now shut only for bytes: wakes the waiters it admits anyway, whose input is in
+   * hand. They stopped for another reason, and would otherwise wait for bytes that only their
+   * own requests, once handed over and answered, can free.
+   */
+  private wakeHolders(): void {
+    for (const waiter of this.waiters) {
+      if (!waiter.inputInHand) continue;
+      this.waiters.delete(waiter);
+      this.woken++;
+      waiter.passGate();
+    }
   }
 
   /**

@@ -249,6 +249,10 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     this.pause(Pause.Paused, paused);
   }
 
+  get inputInHand(): boolean {
+    return this.link.inputInHand;
+  }
+
   passGate(): void {
     this.wokenIdle = true;
     this.pause(Pause.Server, false);
