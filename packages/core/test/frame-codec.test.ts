@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { IpcError } from '../src/errors.js';
 import { FrameDecoder } from '../src/protocol/frame-decoder.js';
@@ -286,6 +287,27 @@ describe('frame codec', () => {
     feed(encode([{ kind: FrameKind.Request, code: 1, id: 2, payload: Buffer.alloc(0) }], () => 1 << 20));
     expect(decoder.held).toBe(0);
     expect(decoder.hasFrameOrRoom).toBe(false);
+  });
+
+  it('hands out payloads that are Buffers to every check a user makes', () => {
+    const bytes = encode(
+      [{ kind: FrameKind.Event, code: 3, id: 0, payload: Buffer.from('hello pollux') }],
+      () => 1 << 20,
+    );
+    const decoder = new FrameDecoder(MAX);
+    decoder.reserve();
+    bytes.copy(decoder.buffer, decoder.end);
+    decoder.commit(bytes.length);
+    expect(decoder.next()).toBe(true);
+    const payload = decoder.payload;
+    expect(Buffer.isBuffer(payload)).toBe(true);
+    expect(payload).toBeInstanceOf(Buffer);
+    expect(payload.constructor).toBe(Buffer);
+    expect(inspect(payload)).toBe(inspect(Buffer.from('hello pollux')));
+    expect(payload.toString('utf8', 6)).toBe('pollux');
+    expect(payload.equals(Buffer.from('hello pollux'))).toBe(true);
+    expect(Buffer.isBuffer(payload.subarray(6))).toBe(true);
+    expect(JSON.stringify(payload)).toBe(JSON.stringify(Buffer.from('hello pollux')));
   });
 
   it('keeps handed-out payloads intact while later frames arrive', () => {
