@@ -36,7 +36,7 @@ export function markdownReport(
     `- Peers: ${Object.entries(machine.packages)
       .map(([name, version]) => `${name} ${version}`)
       .join(', ')}; libzmq ${machine.libzmq} (inside zeromq's prebuilt addon).`,
-    `- Medians of ${repeats} repeat(s); in each repeat every contender gets a fresh server process and a fresh client process (and fresh ones for each of the warm-up, idle and fd-count rows).`,
+    `- Medians of ${repeats} repeat(s); in each repeat every contender gets a fresh server process and a fresh client process for its round trips, and fresh ones for each other workload (pipelined, events, connect, warm-up, idle, fd-count).`,
     '- pollux runs over Unix sockets and over shared memory (`@pollux/transport-shm`); its three pollers are in the second table, shared memory beside sockets in the third, libqb in the fifth.',
     ...notes.map((note) => `- Note: ${note}.`),
     '',

@@ -2,7 +2,6 @@
 import { IpcError } from '../errors.js';
 import { CarvedChunks } from './carved-chunks.js';
 import { FrameKind, HEADER_SIZE, isMessageKind, payloadLimit } from './frame.js';
-import { payloadView } from './payload-view.js';
 
 const EMPTY = Buffer.alloc(0);
 const MIN_READ_SPACE = 1024;
@@ -240,7 +239,7 @@ export class FrameDecoder {
       this.payload = EMPTY;
     } else {
       // Straight from the ArrayBuffer: subarray() would look up a species constructor per call.
-      this.payload = payloadView(b.buffer, b.byteOffset + start + HEADER_SIZE, length);
+      this.payload = Buffer.from(b.buffer, b.byteOffset + start + HEADER_SIZE, length);
       this.handedOut = true;
     }
     this.lent = false;
@@ -267,7 +266,7 @@ export class FrameDecoder {
     const total = HEADER_SIZE + length;
     if (available < total) return 0;
     this.takeHeader(header, 0);
-    this.payload = length === 0 ? EMPTY : payloadView(span.buffer, span.byteOffset + at + HEADER_SIZE, length);
+    this.payload = length === 0 ? EMPTY : Buffer.from(span.buffer, span.byteOffset + at + HEADER_SIZE, length);
     this.lent = true;
     this.lastFrame = total;
     return total;
