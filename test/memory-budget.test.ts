@@ -19,7 +19,7 @@ const PER_CONNECTION = 64 * 1024;
  * What the runtime takes beside the buffered bytes, as the README documents it: freed buffers
  * (here: responses the kernel took) go back to the system only after V8 collects them and the C
  * allocator lets go (V8 lets about 64 MiB pile up first), and each connection's own objects take
- * up to 32 KiB. Peak growth seen here: 39-84 MiB in all, on a quiet machine and with both cores
+ * up to 32 KiB. Peak growth seen here: 89-93 MiB in all, on a quiet machine and with both cores
  * loaded. A server without the budget would hold every hostile client's 1 MiB requests, 400 MiB
  * at least, as it did when a header alone made it set aside a frame's whole size.
  */
