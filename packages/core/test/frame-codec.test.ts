@@ -109,6 +109,14 @@ function writeFrameHeader(b: Buffer, at: number, length: number): void {
   b[at + 4] = FrameKind.Request;
 }
 
+/** Asserts that `decoded` holds the payloads of `sent`, in order. */
+function expectSamePayloads(decoded: readonly Frame[], sent: readonly Frame[]): void {
+  expect(decoded.length).toBe(sent.length);
+  decoded.forEach((got, i) => {
+    expect(Buffer.compare(got.payload, sent[i]!.payload)).toBe(0);
+  });
+}
+
 /** Decodes a stream that must consist of whole frames only. */
 function decode(bytes: Buffer, readSizes: readonly number[]): Frame[] {
   const { frames, pending } = decodeAll(bytes, readSizes);
@@ -170,10 +178,7 @@ describe('frame codec', () => {
               decoded.push({ kind: decoder.kind, code: decoder.code, id: decoder.id, payload: decoder.payload });
             if (decoder.pending === 0 && !ends.has(at)) expect.fail(`nothing pending at ${at}, no frame's end`);
           }
-          expect(decoded.length).toBe(frames.length);
-          decoded.forEach((got, i) => {
-            expect(Buffer.compare(got.payload, frames[i]!.payload)).toBe(0);
-          });
+          expectSamePayloads(decoded, frames);
         },
       ),
       { numRuns: 200 },
@@ -219,10 +224,7 @@ describe('frame codec', () => {
             decoder.releaseDrained();
           }
           expect(decoder.pending).toBe(0);
-          expect(decoded.length).toBe(frames.length);
-          decoded.forEach((got, i) => {
-            expect(Buffer.compare(got.payload, frames[i]!.payload)).toBe(0);
-          });
+          expectSamePayloads(decoded, frames);
         },
       ),
       { numRuns: 200 },

@@ -41,6 +41,11 @@ const LARGE_FRAME = MIN_CHUNK;
 const SLAB_BYTES = 1024 * 1024;
 const slabs = new CarvedChunks(SLAB_BYTES);
 
+/** The payload length a frame header at `b[at]` states, not yet checked against any limit. */
+function payloadLength(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
 /** A new chunk of `size` bytes: carved from the shared slab when it is a large frame's. */
 function newChunk(size: number): Buffer {
   if (size < LARGE_FRAME || size > SLAB_BYTES / 4) return Buffer.allocUnsafe(size);
@@ -133,9 +138,7 @@ export class FrameDecoder {
     const pending = this.end - this.start;
     if (this.held > pending) return true;
     if (pending < HEADER_SIZE) return false;
-    const b = this.buffer;
-    const at = this.start;
-    return pending >= HEADER_SIZE + ((b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0);
+    return pending >= HEADER_SIZE + payloadLength(this.buffer, this.start);
   }
 
   /** Room left at {@link FrameDecoder.end}; call {@link FrameDecoder.reserve} first. */
@@ -282,7 +285,7 @@ export class FrameDecoder {
 
   /** Validates the header at `at` and returns its payload length. */
   private checkHeader(b: Uint8Array, at: number): number {
-    const length = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+    const length = payloadLength(b, at);
     const kind = b[at + 4]!;
     if (kind < FrameKind.Hello || kind > FrameKind.Goodbye) {
       throw new IpcError(

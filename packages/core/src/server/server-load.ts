@@ -85,14 +85,14 @@ export class ServerLoad {
   }
 
   /**
-   * Whether a session holding `held` bytes may deliver its next request and read. A gate shut only
-   * for bytes stops growth, not work the budget has counted: it passes a session that holds less
-   * than {@link GUARANTEED_BYTES}, and one whose input is `inHand` (a whole request read, or room
-   * set aside for the one being read), so requests whose memory is counted are never stuck
-   * behind the budget they fill.
+   * Whether `session`, holding `held` bytes, may deliver its next request and read. A gate shut
+   * only for bytes stops growth, not work the budget has counted: it passes a session that holds
+   * less than {@link GUARANTEED_BYTES}, and one whose input is in hand
+   * ({@link GateWaiter.inputInHand}), so requests whose memory is counted are never stuck behind
+   * the budget they fill.
    */
-  admits(held: number, inHand: boolean): boolean {
-    return this.shut === 0 || (this.shut === Shut.Bytes && (held < GUARANTEED_BYTES || inHand));
+  admits(held: number, session: GateWaiter): boolean {
+    return this.shut === 0 || (this.shut === Shut.Bytes && (held < GUARANTEED_BYTES || session.inputInHand));
   }
 
   /** Queues `waiter` until the gate opens; it has stopped reading. */

@@ -320,7 +320,7 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
       this.pause(Pause.Budget, true);
       return false;
     }
-    if (this.load.admits(held, this.link.inputInHand)) return true;
+    if (this.load.admits(held, this)) return true;
     this.pause(Pause.Server, true);
     this.wakeDone();
     this.load.wait(this);
