@@ -109,6 +109,20 @@ function writeFrameHeader(b: Buffer, at: number, length: number): void {
   b[at + 4] = FrameKind.Request;
 }
 
+/** Reads one request of `size` payload bytes into `decoder` in reads as large as its room, and decodes it. */
+function readRequest(decoder: FrameDecoder, size: number): void {
+  const frame = Buffer.alloc(HEADER_SIZE + size);
+  writeFrameHeader(frame, 0, size);
+  for (let at = 0; at < frame.length; ) {
+    decoder.reserve();
+    const n = Math.min(decoder.space, frame.length - at);
+    frame.copy(decoder.buffer, decoder.end, at, at + n);
+    decoder.commit(n);
+    at += n;
+  }
+  expect(decoder.next()).toBe(true);
+}
+
 /** Asserts that `decoded` holds the payloads of `sent`, in order. */
 function expectSamePayloads(decoded: readonly Frame[], sent: readonly Frame[]): void {
   expect(decoded.length).toBe(sent.length);
@@ -352,6 +366,25 @@ describe('frame codec', () => {
     expect(Math.max(...sizes)).toBe(64 * 1024);
   });
 
+  it('reads each small request of a round trip into a chunk of a handshake size, after bulk too', () => {
+    const decoder = new FrameDecoder(1 << 20);
+    // One read per request, handed out and drained, as a server answering one client at a time.
+    const roundTrips = (size: number, count: number): number[] => {
+      const chunks: number[] = [];
+      for (let i = 0; i < count; i++) {
+        decoder.reserve();
+        chunks.push(decoder.buffer.length);
+        readRequest(decoder, size);
+        decoder.releaseDrained();
+      }
+      return chunks;
+    };
+    // A chunk per request is what a round trip costs: a large one would cost as many bytes per request.
+    expect(Math.max(...roundTrips(64, 50))).toBeLessThanOrEqual(1024 + HEADER_SIZE);
+    roundTrips(60 * 1024, 10);
+    expect(Math.max(...roundTrips(64, 50).slice(-10))).toBeLessThanOrEqual(1024 + HEADER_SIZE);
+  });
+
   it('reads large frames of a repeating size up to 256 KiB into place, copying none of their bytes in user space', () => {
     fc.assert(
       fc.property(
@@ -486,20 +519,10 @@ describe('frame codec', () => {
     const gc = (globalThis as { gc?: () => void }).gc;
     if (gc === undefined) throw new Error('run with --expose-gc (see vitest.config.ts)');
     const decoder = new FrameDecoder(1 << 20);
-    // What the last request was held in (over Buffer's pool size, so its own memory), watched
-    // without holding it.
+    // What the last request was held in (too large to be carved from a slab shared with other
+    // decoders, so its own memory), watched without holding it.
     const read = (() => {
-      const frame = Buffer.alloc(HEADER_SIZE + 8192);
-      frame.writeUInt32LE(8192, 0);
-      frame[4] = FrameKind.Request;
-      for (let at = 0; at < frame.length; ) {
-        decoder.reserve();
-        const n = Math.min(decoder.space, frame.length - at);
-        frame.copy(decoder.buffer, decoder.end, at, at + n);
-        decoder.commit(n);
-        at += n;
-      }
-      expect(decoder.next()).toBe(true);
+      readRequest(decoder, 300 * 1024);
       const chunk = decoder.payload.buffer;
       decoder.releaseDrained();
       return new WeakRef(chunk);

@@ -5,22 +5,28 @@ import { FrameKind, HEADER_SIZE, isMessageKind, payloadLimit } from './frame.js'
 
 const EMPTY = Buffer.alloc(0);
 const MIN_READ_SPACE = 1024;
+/** The first chunk holds a handshake (control frames are at most 1 KiB): idle connections stay small. */
+const FIRST_CHUNK = 1024 + HEADER_SIZE;
 /**
- * Chunk sizes adapt between these: small for idle and chatty peers, large for bulk. The largest
- * stays below glibc's mmap threshold (128 KiB), as the 64 KiB Node reads a stream into do: malloc
- * hands such chunks out of its heap again once collected, still mapped, where a 256 KiB one was
- * mapped afresh (or trimmed and faulted back in) page by page. Measured on 4 KiB requests, 64 in
- * flight over a socket: about a quarter less server CPU per request, half the page faults.
+ * Chunk sizes adapt between these: a handshake's for idle and chatty peers, whose chunks then come
+ * out of Node's Buffer pool, doubling while reads fill them, up to the largest for bulk. A chunk
+ * whose payloads were handed out is read into no more, so every read of a round trip takes a
+ * fresh one: with a 16 KiB floor each 64-byte request cost 16 KiB of slab, and a burst of new
+ * connections left the server's malloc heap fragmented by megabytes of freed slabs.
+ *
+ * The largest stays below glibc's mmap threshold (128 KiB), as the 64 KiB Node reads a stream
+ * into do: malloc hands such chunks out of its heap again once collected, still mapped, where a
+ * 256 KiB one was mapped afresh (or trimmed and faulted back in) page by page. Measured on 4 KiB
+ * requests, 64 in flight over a socket: about a quarter less server CPU per request, half the
+ * page faults.
  */
-const MIN_CHUNK = 16 * 1024;
+const MIN_CHUNK = FIRST_CHUNK;
 const MAX_CHUNK = 64 * 1024;
 /**
  * The largest chunk guessed for a large frame whose header has not come yet (the size of the one
  * before): a chunk guessed too big is all kept alive by one small payload kept from it.
  */
 const MAX_GUESS = 256 * 1024;
-/** The first chunk holds a handshake (control frames are at most 1 KiB): idle connections stay small. */
-const FIRST_CHUNK = 1024 + HEADER_SIZE;
 /**
  * Where the header of a frame in lent memory is copied out, so it is read once and checked where
  * nobody else writes: one for every decoder, as it is used only within one call.
@@ -30,12 +36,14 @@ const LENT_HEADER = Buffer.alloc(HEADER_SIZE);
  * A frame at least this big gets a chunk of exactly its size: the reads that fill it end where the
  * frame does, so no part of the next frame lands there to be moved into another chunk later.
  */
-const LARGE_FRAME = MIN_CHUNK;
+const LARGE_FRAME = 16 * 1024;
+/** `Buffer.allocUnsafe` serves sizes below half its 8 KiB pool from the pool, larger ones on their own. */
+const POOLED_BELOW = 4 * 1024;
 /**
- * Chunks of large frames up to a quarter of this are carved one after another out of a slab every
- * decoder of the process shares, as Node's own Buffer pool does for small buffers: allocating
+ * Chunks the Buffer pool does not serve, up to a quarter of this, are carved one after another out
+ * of a slab every decoder of the process shares, as the pool does for small buffers: allocating
  * each on its own cost 10-20x the copy of its bytes here (malloc, page faults, the collector
- * tracking one more external buffer), one slab for many frames a fraction of that. Carved memory
+ * tracking one more external buffer), one slab for many chunks a fraction of that. Carved memory
  * is never handed out twice; a payload kept keeps its slab alive, as it keeps its chunk.
  */
 const SLAB_BYTES = 1024 * 1024;
@@ -46,9 +54,9 @@ function payloadLength(b: Uint8Array, at: number): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
-/** A new chunk of `size` bytes: carved from the shared slab when it is a large frame's. */
+/** A new chunk of `size` bytes: carved from the shared slab when the Buffer pool does not serve it. */
 function newChunk(size: number): Buffer {
-  if (size < LARGE_FRAME || size > SLAB_BYTES / 4) return Buffer.allocUnsafe(size);
+  if (size < POOLED_BELOW || size > SLAB_BYTES / 4) return Buffer.allocUnsafe(size);
   return slabs.carve(size);
 }
 
@@ -183,12 +191,14 @@ export class FrameDecoder {
   /**
    * The size of a new chunk for a frame of `needed` bytes (0 while its header is incomplete): a
    * large frame's own size, so the read that fills it ends where the frame does; else the
-   * adaptive size, or the last frame's size again while frames are large, up to `MAX_GUESS`.
+   * adaptive size, at least the last frame's so the next one like it fits whole, or the last
+   * frame's size again while frames are large, up to `MAX_GUESS`.
    */
   private nextChunkSize(needed: number): number {
     if (needed >= LARGE_FRAME) return needed;
-    if (needed === 0 && this.lastFrame >= LARGE_FRAME) return Math.min(this.lastFrame, MAX_GUESS);
-    return Math.max(this.chunkSize, needed);
+    if (needed > 0) return Math.max(this.chunkSize, needed);
+    if (this.lastFrame >= LARGE_FRAME) return Math.min(this.lastFrame, MAX_GUESS);
+    return Math.max(this.chunkSize, this.lastFrame);
   }
 
   /**
