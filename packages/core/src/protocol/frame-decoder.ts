@@ -9,10 +9,10 @@ const MIN_READ_SPACE = 1024;
 const FIRST_CHUNK = 1024 + HEADER_SIZE;
 /**
  * Chunk sizes adapt between these: a handshake's for idle and chatty peers, whose chunks then come
- * out of Node's Buffer pool, doubling while reads fill them, up to the largest for bulk. A chunk
- * whose payloads were handed out is read into no more, so every read of a round trip takes a
- * fresh one: with a 16 KiB floor each 64-byte request cost 16 KiB of slab, and a burst of new
- * connections left the server's malloc heap fragmented by megabytes of freed slabs.
+ * out of Node's Buffer pool, doubling while reads fill them, up to the largest for bulk. A drained
+ * chunk whose payloads were handed out is let go, so every read of a round trip takes a fresh one:
+ * with a 16 KiB floor each 64-byte request cost 16 KiB of slab, and a burst of new connections
+ * left the server's malloc heap fragmented by megabytes of freed slabs.
  *
  * The largest stays below glibc's mmap threshold (128 KiB), as the 64 KiB Node reads a stream
  * into do: malloc hands such chunks out of its heap again once collected, still mapped, where a
@@ -22,6 +22,8 @@ const FIRST_CHUNK = 1024 + HEADER_SIZE;
  */
 const MIN_CHUNK = FIRST_CHUNK;
 const MAX_CHUNK = 64 * 1024;
+/** Small reads in a row after which the largest recent frame counts half as much (see `peakFrame`). */
+const PEAK_FADE_READS = 16;
 /**
  * The largest chunk guessed for a large frame whose header has not come yet (the size of the one
  * before): a chunk guessed too big is all kept alive by one small payload kept from it.
@@ -37,13 +39,11 @@ const LENT_HEADER = Buffer.alloc(HEADER_SIZE);
  * frame does, so no part of the next frame lands there to be moved into another chunk later.
  */
 const LARGE_FRAME = 16 * 1024;
-/** `Buffer.allocUnsafe` serves sizes below half its 8 KiB pool from the pool, larger ones on their own. */
-const POOLED_BELOW = 4 * 1024;
 /**
- * Chunks the Buffer pool does not serve, up to a quarter of this, are carved one after another out
- * of a slab every decoder of the process shares, as the pool does for small buffers: allocating
+ * Chunks of large frames up to a quarter of this are carved one after another out of a slab every
+ * decoder of the process shares, as Node's own Buffer pool does for small buffers: allocating
  * each on its own cost 10-20x the copy of its bytes here (malloc, page faults, the collector
- * tracking one more external buffer), one slab for many chunks a fraction of that. Carved memory
+ * tracking one more external buffer), one slab for many frames a fraction of that. Carved memory
  * is never handed out twice; a payload kept keeps its slab alive, as it keeps its chunk.
  */
 const SLAB_BYTES = 1024 * 1024;
@@ -54,9 +54,9 @@ function payloadLength(b: Uint8Array, at: number): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
-/** A new chunk of `size` bytes: carved from the shared slab when the Buffer pool does not serve it. */
+/** A new chunk of `size` bytes: carved from the shared slab when it is a large frame's. */
 function newChunk(size: number): Buffer {
-  if (size < POOLED_BELOW || size > SLAB_BYTES / 4) return Buffer.allocUnsafe(size);
+  if (size < LARGE_FRAME || size > SLAB_BYTES / 4) return Buffer.allocUnsafe(size);
   return slabs.carve(size);
 }
 
@@ -105,6 +105,13 @@ export class FrameDecoder {
   private chunkSize = FIRST_CHUNK;
   /** Size of the last whole frame: the best guess of the next one's. */
   private lastFrame = 0;
+  /**
+   * The largest frame of late, halved after each `PEAK_FADE_READS` small reads in a row without
+   * one as large: a chunk shrinks no further, so a frame of a size that comes back among smaller
+   * ones is still read whole.
+   */
+  private peakFrame = 0;
+  private smallReads = 0;
 
   constructor(maxMessage: number) {
     this.maxMessage = maxMessage;
@@ -219,7 +226,13 @@ export class FrameDecoder {
   /** Records that `bytes` were read into {@link FrameDecoder.buffer} at {@link FrameDecoder.end}. */
   commit(bytes: number): void {
     if (bytes === this.buffer.length - this.end) this.chunkSize = Math.min(MAX_CHUNK, this.chunkSize * 2);
-    else if (bytes < this.chunkSize >>> 4) this.chunkSize = Math.max(MIN_CHUNK, this.chunkSize >>> 1);
+    else if (bytes < this.chunkSize >>> 4) {
+      if (++this.smallReads === PEAK_FADE_READS) {
+        this.smallReads = 0;
+        this.peakFrame >>>= 1;
+      }
+      this.chunkSize = Math.max(MIN_CHUNK, this.chunkSize >>> 1, Math.min(this.peakFrame, MAX_CHUNK));
+    }
     this.end += bytes;
   }
 
@@ -258,6 +271,7 @@ export class FrameDecoder {
     this.lent = false;
     this.start = start + total;
     this.lastFrame = total;
+    if (total >= this.peakFrame) this.newPeak(total);
     return true;
   }
 
@@ -282,7 +296,13 @@ export class FrameDecoder {
     this.payload = length === 0 ? EMPTY : Buffer.from(span.buffer, span.byteOffset + at + HEADER_SIZE, length);
     this.lent = true;
     this.lastFrame = total;
+    if (total >= this.peakFrame) this.newPeak(total);
     return total;
+  }
+
+  private newPeak(total: number): void {
+    this.peakFrame = total;
+    this.smallReads = 0;
   }
 
   /** Sets the fields of the frame whose checked header is at `b[at]`. */
