@@ -22,7 +22,7 @@ const FIRST_CHUNK = 1024 + HEADER_SIZE;
  */
 const MIN_CHUNK = FIRST_CHUNK;
 const MAX_CHUNK = 64 * 1024;
-/** Small reads in a row after which the largest recent frame counts half as much (see `peakFrame`). */
+/** Small reads after which the largest recent frame, if none as large came since, counts half as much. */
 const PEAK_FADE_READS = 16;
 /**
  * The largest chunk guessed for a large frame whose header has not come yet (the size of the one
@@ -106,11 +106,12 @@ export class FrameDecoder {
   /** Size of the last whole frame: the best guess of the next one's. */
   private lastFrame = 0;
   /**
-   * The largest frame of late, halved after each `PEAK_FADE_READS` small reads in a row without
-   * one as large: a chunk shrinks no further, so a frame of a size that comes back among smaller
+   * The largest frame of late, halved after every `PEAK_FADE_READS` small reads in which none as
+   * large came: a chunk shrinks no further, so a frame of a size that comes back among smaller
    * ones is still read whole.
    */
   private peakFrame = 0;
+  /** Small reads since {@link FrameDecoder.peakFrame} was last set or halved. */
   private smallReads = 0;
 
   constructor(maxMessage: number) {
@@ -270,8 +271,7 @@ export class FrameDecoder {
     }
     this.lent = false;
     this.start = start + total;
-    this.lastFrame = total;
-    if (total >= this.peakFrame) this.newPeak(total);
+    this.sawFrame(total);
     return true;
   }
 
@@ -295,12 +295,14 @@ export class FrameDecoder {
     this.takeHeader(header, 0);
     this.payload = length === 0 ? EMPTY : Buffer.from(span.buffer, span.byteOffset + at + HEADER_SIZE, length);
     this.lent = true;
-    this.lastFrame = total;
-    if (total >= this.peakFrame) this.newPeak(total);
+    this.sawFrame(total);
     return total;
   }
 
-  private newPeak(total: number): void {
+  /** Records the size of a whole frame, header included, for the sizes of chunks to come. */
+  private sawFrame(total: number): void {
+    this.lastFrame = total;
+    if (total < this.peakFrame) return;
     this.peakFrame = total;
     this.smallReads = 0;
   }
