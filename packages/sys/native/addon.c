@@ -12,11 +12,6 @@
 #include <time.h>
 #include <uv.h>
 
-/* Per-env state (the addon may be loaded by several worker threads). */
-typedef struct {
-  napi_ref sys_error; /* the JS SysError constructor, set once by index.ts */
-} pollux_instance;
-
 void pollux_napi_failed(napi_env env, napi_status status, const char* call) {
   /* Read the error info first: every later napi call overwrites it. */
   const napi_extended_error_info* info = NULL;
@@ -253,25 +248,31 @@ static void instance_finalize(napi_env env, void* data, void* hint) {
   (void)hint;
   pollux_instance* inst = data;
   if (inst->sys_error != NULL) napi_delete_reference(env, inst->sys_error);
+  if (inst->watcher_dispatch != NULL) napi_delete_reference(env, inst->watcher_dispatch);
   free(inst);
+}
+
+napi_value pollux_keep_function(napi_env env, napi_callback_info info, napi_ref* slot,
+                                const char* message) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_valuetype type;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NAPI_CALL(env, napi_typeof(env, argc == 1 ? argv[0] : NULL, &type));
+  if (type != napi_function) return pollux_throw_type(env, message);
+  if (*slot != NULL) {
+    NAPI_CALL(env, napi_delete_reference(env, *slot));
+    *slot = NULL;
+  }
+  NAPI_CALL(env, napi_create_reference(env, argv[0], 1, slot));
+  return NULL;
 }
 
 /* setErrorClass(SysError): called once by index.ts so C can throw SysErrors. */
 static napi_value set_error_class(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_valuetype type;
   pollux_instance* inst;
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  NAPI_CALL(env, napi_typeof(env, argc == 1 ? argv[0] : NULL, &type));
-  if (type != napi_function) return pollux_throw_type(env, "SysError must be a class");
   NAPI_CALL(env, napi_get_instance_data(env, (void**)&inst));
-  if (inst->sys_error != NULL) {
-    NAPI_CALL(env, napi_delete_reference(env, inst->sys_error));
-    inst->sys_error = NULL;
-  }
-  NAPI_CALL(env, napi_create_reference(env, argv[0], 1, &inst->sys_error));
-  return NULL;
+  return pollux_keep_function(env, info, &inst->sys_error, "SysError must be a class");
 }
 
 NAPI_MODULE_INIT() {

@@ -6,11 +6,13 @@
  * close callback frees the native struct. The JS object is napi_wrap'ed until
  * close(); if it is collected without close() the finalizer closes the handle.
  *
- * References: `self` is strong only while the poll is active, so a started
- * watcher stays alive like any libuv handle and an idle one can be collected.
- * `callback` is always weak; the JS object keeps the function alive in a
- * private field, so a callback that closes over its watcher forms no
- * uncollectable cycle through a strong napi_ref.
+ * References: one per watcher, napi_wrap's own. It is weak, and strong only
+ * while the poll is active, so a started watcher stays alive like any libuv
+ * handle and an idle one can be collected. The callback is not referenced
+ * from here at all: every watcher's events go through one function per env
+ * (watcherDispatchTo), which finds the watcher's callback on the watcher.
+ * A connection's watcher so costs one reference, not three, and a callback
+ * that closes over its watcher forms no uncollectable cycle.
  */
 #include "pollux_sys.h"
 
@@ -23,8 +25,7 @@
 typedef struct {
   uv_poll_t handle;
   napi_env env;
-  napi_ref self;
-  napi_ref callback;
+  napi_ref self; /* napi_wrap's reference: deleted by destroy(), on close or in its finalizer */
   napi_async_context async;
   int started;
 } fd_watcher;
@@ -37,10 +38,8 @@ static void destroy(napi_env env, fd_watcher* w) {
   w->started = 0;
   /* Teardown paths: nothing useful to do if these fail, and no JS to tell. */
   if (w->self != NULL) napi_delete_reference(env, w->self);
-  if (w->callback != NULL) napi_delete_reference(env, w->callback);
   if (w->async != NULL) napi_async_destroy(env, w->async);
   w->self = NULL;
-  w->callback = NULL;
   w->async = NULL;
   uv_close((uv_handle_t*)&w->handle, on_close);
 }
@@ -63,23 +62,26 @@ static void on_poll(uv_poll_t* handle, int status, int events) {
   fd_watcher* w = handle->data;
   napi_env env = w->env;
   napi_handle_scope scope;
-  napi_value self = NULL, callback = NULL, argv[2];
+  pollux_instance* inst = NULL;
+  napi_value self = NULL, dispatch = NULL, argv[2];
   /* Belt and braces: libuv already drops events fetched before a stop. */
   if (!w->started) return;
   /* Without a scope nothing, not even an error, can be created. */
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   NAPI_CHECK(env, napi_get_reference_value(env, w->self, &self), goto out);
-  NAPI_CHECK(env, napi_get_reference_value(env, w->callback, &callback), goto out);
+  NAPI_CHECK(env, napi_get_instance_data(env, (void**)&inst), goto out);
+  if (inst->watcher_dispatch != NULL)
+    NAPI_CHECK(env, napi_get_reference_value(env, inst->watcher_dispatch, &dispatch), goto out);
   if (status < 0) {
     /* On POLLERR libuv stops the handle itself and reports UV_EBADF. */
     w->started = 0;
     NAPI_CHECK(env, napi_reference_unref(env, w->self, NULL), goto out);
   }
-  if (self == NULL || callback == NULL) goto out;
+  if (self == NULL || dispatch == NULL) goto out;
   NAPI_CHECK(env, napi_create_int32(env, status, &argv[0]), goto out);
   NAPI_CHECK(env, napi_create_int32(env, events, &argv[1]), goto out);
   /* `w` may be closed (not yet freed) once this returns: do not touch it. */
-  NAPI_CHECK(env, napi_make_callback(env, w->async, self, callback, 2, argv, NULL),
+  NAPI_CHECK(env, napi_make_callback(env, w->async, self, dispatch, 2, argv, NULL),
              goto out);
 out:
   report_pending(env);
@@ -106,18 +108,27 @@ static int unwrap(napi_env env, napi_value self, fd_watcher** w) {
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc_, argv, NULL, NULL));  \
   if (unwrap(env, argv[0], &w) != 0) return NULL
 
-/* watcherInit(self, fd, onEvent) */
+/* watcherDispatchTo(fn): every watcher's events become fn.call(watcher, status, events). */
+static napi_value watcher_dispatch_to(napi_env env, napi_callback_info info) {
+  pollux_instance* inst;
+  NAPI_CALL(env, napi_get_instance_data(env, (void**)&inst));
+  return pollux_keep_function(env, info, &inst->watcher_dispatch, "dispatch must be a function");
+}
+
+/* watcherInit(self, fd) */
 static napi_value watcher_init(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3], name;
-  napi_valuetype type;
+  size_t argc = 2;
+  napi_value argv[2], name;
   uv_loop_t* loop;
+  pollux_instance* inst;
   int fd, err;
   fd_watcher* w;
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (pollux_arg_fd(env, argv[1], &fd) != 0) return NULL;
-  NAPI_CALL(env, napi_typeof(env, argv[2], &type));
-  if (type != napi_function) return pollux_throw_type(env, "onEvent must be a function");
+  /* Without it every event would be dropped, and a level-triggered fd spins the loop. */
+  NAPI_CALL(env, napi_get_instance_data(env, (void**)&inst));
+  if (inst->watcher_dispatch == NULL)
+    return pollux_throw_type(env, "watcherDispatchTo must be called before watcherInit");
   NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));
   w = calloc(1, sizeof(*w));
   if (w == NULL) return pollux_throw_errno(env, ENOMEM, "uv_poll_init");
@@ -130,12 +141,11 @@ static napi_value watcher_init(napi_env env, napi_callback_info info) {
   }
   w->handle.data = w;
   w->env = env;
-  NAPI_CHECK(env, napi_create_reference(env, argv[0], 0, &w->self), goto fail);
-  NAPI_CHECK(env, napi_create_reference(env, argv[2], 0, &w->callback), goto fail);
   NAPI_CHECK(env, napi_create_string_utf8(env, "pollux.FdWatcher", NAPI_AUTO_LENGTH, &name),
              goto fail);
   NAPI_CHECK(env, napi_async_init(env, argv[0], name, &w->async), goto fail);
-  NAPI_CHECK(env, napi_wrap(env, argv[0], w, finalize, NULL, NULL), goto fail);
+  /* Last: once wrapped, the finalizer owns the struct. */
+  NAPI_CHECK(env, napi_wrap(env, argv[0], w, finalize, NULL, &w->self), goto fail);
   return NULL;
 fail:
   destroy(env, w);
@@ -213,7 +223,8 @@ static napi_value watcher_unref(napi_env env, napi_callback_info info) {
 }
 
 int pollux_init_fd_watcher(napi_env env, napi_value exports) {
-  if (pollux_export_fn(env, exports, "watcherInit", watcher_init) != 0 ||
+  if (pollux_export_fn(env, exports, "watcherDispatchTo", watcher_dispatch_to) != 0 ||
+      pollux_export_fn(env, exports, "watcherInit", watcher_init) != 0 ||
       pollux_export_fn(env, exports, "watcherStart", watcher_start) != 0 ||
       pollux_export_fn(env, exports, "watcherStop", watcher_stop) != 0 ||
       pollux_export_fn(env, exports, "watcherClose", watcher_close) != 0 ||

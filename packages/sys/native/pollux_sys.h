@@ -28,6 +28,20 @@
 
 void pollux_napi_failed(napi_env env, napi_status status, const char* call);
 
+/* Per-env state (the addon may be loaded by several worker threads). */
+typedef struct {
+  napi_ref sys_error;        /* the JS SysError constructor, set once by index.ts */
+  napi_ref watcher_dispatch; /* the one function every FdWatcher's events go through */
+} pollux_instance;
+
+/*
+ * Makes `*slot` a strong reference to the one argument of a napi_callback, a
+ * function (else throws TypeError `message`), dropping the one it held.
+ * Returns NULL; an exception is pending on failure.
+ */
+napi_value pollux_keep_function(napi_env env, napi_callback_info info, napi_ref* slot,
+                                const char* message);
+
 /* Throws a SysError for a failed syscall; `err` is a positive errno. Returns NULL. */
 napi_value pollux_throw_errno(napi_env env, int err, const char* syscall);
 /* Throws TypeError / RangeError with a fixed message. Return NULL. */

@@ -16,6 +16,13 @@ export const WATCH_DISCONNECT: number = native.WATCH_DISCONNECT;
 export const WATCH_PRIORITIZED: number = native.WATCH_PRIORITIZED;
 
 /**
+ * Where a watcher keeps its callback. The addon calls one function for every watcher's events
+ * (see the static block below); a registered symbol lets it find the callback of a watcher made
+ * by any copy of this module in the process, since all of them share the one addon.
+ */
+const ON_EVENT: unique symbol = Symbol.for('@pollux/sys FdWatcher onEvent') as never;
+
+/**
  * Readiness callbacks for a raw fd on Node's own event loop (a libuv `uv_poll_t`).
  *
  * Lifecycle: construct, {@link FdWatcher.start} (again to change interest),
@@ -31,10 +38,15 @@ export const WATCH_PRIORITIZED: number = native.WATCH_PRIORITIZED;
  * `-EBADF` and stops the watcher; call `socketError(fd)` for the real cause.
  */
 export class FdWatcher {
-  // The native side holds the callback weakly; this field keeps it alive for
-  // as long as the watcher is, so a callback that captures its watcher does
-  // not pin both forever.
-  readonly #onEvent: (status: number, events: number) => void;
+  static {
+    native.watcherDispatchTo(function (this: FdWatcher, status: number, events: number): void {
+      this[ON_EVENT](status, events);
+    });
+  }
+
+  // The native side holds no reference to the callback: it lives as long as the watcher does,
+  // so a callback that captures its watcher does not pin both forever.
+  private readonly [ON_EVENT]: (status: number, events: number) => void;
 
   /**
    * Wraps `fd` in a watcher (`uv_poll_init`); nothing is watched until {@link FdWatcher.start}.
@@ -47,8 +59,9 @@ export class FdWatcher {
    * @throws TypeError if `onEvent` is not a function
    */
   constructor(fd: number, onEvent: (status: number, events: number) => void) {
-    this.#onEvent = onEvent;
-    native.watcherInit(this, fd, this.#onEvent);
+    if (typeof onEvent !== 'function') throw new TypeError('onEvent must be a function');
+    this[ON_EVENT] = onEvent;
+    native.watcherInit(this, fd);
   }
 
   /**

@@ -72,7 +72,8 @@ export interface NativeBinding {
   EPOLLHUP: number;
   EPOLLRDHUP: number;
 
-  watcherInit(self: object, fd: number, onEvent: (status: number, events: number) => void): void;
+  watcherDispatchTo<Watcher>(dispatch: (this: Watcher, status: number, events: number) => void): void;
+  watcherInit(self: object, fd: number): void;
   watcherStart(self: object, events: number): void;
   watcherStop(self: object): void;
   watcherClose(self: object): void;

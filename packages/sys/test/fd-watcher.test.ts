@@ -3,7 +3,7 @@ import { closeSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   FdWatcher,
   SysError,
@@ -283,15 +283,40 @@ describe('FdWatcher lifecycle', () => {
     expect(fired).toBe(1);
     dispose();
   });
+  it('keeps delivering when another copy of the module loads in the same process', async () => {
+    // Two copies (two versions of a package, a bundle beside the sources) share the one addon,
+    // whose single dispatch function the copy loaded last installs.
+    vi.resetModules();
+    const second = await import('../src/fd-watcher.js');
+    expect(second.FdWatcher).not.toBe(FdWatcher);
+    const { a, b, dispose } = pair();
+    const events = await Promise.all([nextEvent(a, WATCH_WRITABLE), nextSecondEvent(b)]);
+    expect(events).toEqual([
+      [0, WATCH_WRITABLE],
+      [0, WATCH_WRITABLE],
+    ]);
+    dispose();
+
+    function nextSecondEvent(fd: number): Promise<Event> {
+      return new Promise((resolve) => {
+        const watcher = new second.FdWatcher(fd, (status, events) => {
+          watcher.close();
+          resolve([status, events]);
+        });
+        watcher.start(WATCH_WRITABLE);
+      });
+    }
+  });
 });
 
 describe('FdWatcher in a separate process', () => {
   const addon = fileURLToPath(new URL('../build/Release/pollux_sys.node', import.meta.url));
-  // The native watcher API as FdWatcher uses it: the owner object keeps the callback alive.
+  // The native watcher API as FdWatcher uses it: one dispatch function finds each watcher's callback on it.
   const prelude = `
     const sys = require(${JSON.stringify(addon)});
     const [a, b] = sys.socketpair();
-    const watch = (fd, interest, cb) => { const self = { cb }; sys.watcherInit(self, fd, cb); sys.watcherStart(self, interest); return self; };
+    sys.watcherDispatchTo(function (status, events) { this.cb(status, events); });
+    const watch = (fd, interest, cb) => { const self = { cb }; sys.watcherInit(self, fd); sys.watcherStart(self, interest); return self; };
   `;
 
   function runNode(script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
