@@ -143,8 +143,8 @@ export class FrameLink {
    * takes none, so the channel closes any that come.
    */
   private fdArrivals: FdArrival[] | undefined;
-  /** Where each read's fds land before they are filed in {@link FrameLink.fdArrivals}. */
-  private readonly fdsRead: number[] = [];
+  /** Where each read's fds land before they are filed in {@link FrameLink.fdArrivals}; made with it. */
+  private fdsRead: number[] | undefined;
   /** Bytes read from the channel so far: the stream offset of the next byte. */
   private streamOffset = 0;
   /** The most fds a message to the peer may carry, once the handshake said. */
@@ -256,6 +256,7 @@ export class FrameLink {
   acceptFds(maxFds: number): void {
     this.decoder.maxFds = maxFds;
     this.fdArrivals = maxFds > 0 ? [] : undefined;
+    this.fdsRead = maxFds > 0 ? [] : undefined;
   }
 
   /** The most fds a message to the peer may carry, once the handshake said; 0 until then. */
@@ -649,18 +650,18 @@ export class FrameLink {
   /** One read into the decoder; fds that came with it are filed under the bytes it returned. */
   private readChannel(length: number): number {
     const decoder = this.decoder;
-    const arrivals = this.fdArrivals;
-    const fds = arrivals === undefined ? undefined : this.fdsRead;
+    const fds = this.fdsRead;
     const n = this.channel.read(decoder.buffer, decoder.end, length, fds);
     if (n <= 0) return n;
     const start = this.streamOffset;
     this.streamOffset = start + n;
     if (fds !== undefined && fds.length > 0) {
-      arrivals!.push({ start, end: start + n, fds: fds.splice(0) });
+      const arrivals = this.fdArrivals!;
+      arrivals.push({ start, end: start + n, fds: fds.splice(0) });
       // Every complete frame is handed over before the next read, so an honest peer leaves at
       // most the fds of the frame in progress and of the one this read began: any more (fds in
       // the middle of a frame, say) would pile up unclaimed. Filed first, so the end closes them.
-      if (arrivals!.length > 2 || arrivals![arrivals!.length - 1]!.fds.length > decoder.maxFds) {
+      if (arrivals.length > 2 || arrivals[arrivals.length - 1]!.fds.length > decoder.maxFds) {
         throw new IpcError('EPROTO', 'peer sent fds that no frame can claim');
       }
     }

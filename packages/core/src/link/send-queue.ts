@@ -62,8 +62,11 @@ export class SendQueue {
   private regionStart = 0;
   /** Chunks written and dropped so far: with it, a chunk's number survives the array's shifts. */
   private chunksDropped = 0;
-  /** Frames with fds waiting, oldest first: the number of the chunk each starts, and its fds. */
-  private readonly fdFrames: { chunk: number; fds: number[] }[] = [];
+  /**
+   * Frames with fds waiting, oldest first: the number of the chunk each starts, and its fds. Made
+   * with the first such frame: most connections never send an fd.
+   */
+  private fdFrames: { chunk: number; fds: number[] }[] | undefined;
   /** The memory the link's channel lends now: payloads viewing it are queued by reference. */
   private lent: ArrayBufferLike | undefined;
   /** Chunks queued that view {@link SendQueue.lent} since the queue was last written out. */
@@ -79,7 +82,7 @@ export class SendQueue {
     let fdCount = 0;
     if (fds !== undefined && fds.length > 0) {
       this.closeRegion();
-      this.fdFrames.push({ chunk: this.chunksDropped + this.chunks.length, fds });
+      (this.fdFrames ??= []).push({ chunk: this.chunksDropped + this.chunks.length, fds });
       fdCount = fds.length;
       this.fds += fdCount;
     }
@@ -144,7 +147,7 @@ export class SendQueue {
       let count = Math.min(chunks.length, WRITE_BATCH);
       let fds: number[] | undefined;
       const fdFrames = this.fdFrames;
-      if (fdFrames.length > 0) {
+      if (fdFrames !== undefined && fdFrames.length > 0) {
         // A write carries the fds of the frame it starts with, and ends before the next frame with fds.
         const next = fdFrames[0]!.chunk - this.chunksDropped;
         if (next === 0) {
@@ -160,7 +163,7 @@ export class SendQueue {
       if (written < 0) return written === EAGAIN ? 0 : written;
       if (fds !== undefined) {
         // Sent with the first byte: the peer has its own copies now.
-        fdFrames.shift();
+        fdFrames!.shift();
         this.fds -= fds.length;
         closeAll(fds, (fd) => channel.closeFd!(fd));
       }
@@ -197,6 +200,7 @@ export class SendQueue {
 
   /** Closes the fds of frames that never left: the link ended with them queued. */
   closeUnsentFds(channel: Channel): void {
+    if (this.fdFrames === undefined) return;
     for (const frame of this.fdFrames) closeAll(frame.fds, (fd) => channel.closeFd!(fd));
     this.fdFrames.length = 0;
     this.fds = 0;
