@@ -258,7 +258,8 @@ napi_value pollux_keep_function(napi_env env, napi_callback_info info, napi_ref*
   napi_value argv[1];
   napi_valuetype type;
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  NAPI_CALL(env, napi_typeof(env, argc == 1 ? argv[0] : NULL, &type));
+  if (argc != 1) return pollux_throw_type(env, message);
+  NAPI_CALL(env, napi_typeof(env, argv[0], &type));
   if (type != napi_function) return pollux_throw_type(env, message);
   if (*slot != NULL) {
     NAPI_CALL(env, napi_delete_reference(env, *slot));

@@ -16,6 +16,7 @@ import {
   socketpair,
   writev,
 } from '../src/index.js';
+import { native } from '../src/native.js';
 import { checkFdLeaks, loopTurns } from './fd-leak.js';
 
 checkFdLeaks();
@@ -235,6 +236,11 @@ describe('FdWatcher lifecycle', () => {
     expect(() => idle.start(WATCH_READABLE)).toThrow(expect.objectContaining({ code: 'EEXIST' }));
     expect(() => first.start(64)).toThrow(RangeError);
     expect(() => new FdWatcher(a, 'x' as unknown as () => void)).toThrow(TypeError);
+    // The dispatch every watcher's events go through is only ever replaced by a function.
+    const dispatchTo = native.watcherDispatchTo as (...args: unknown[]) => void;
+    expect(() => dispatchTo()).toThrow(TypeError);
+    expect(() => dispatchTo(1)).toThrow(TypeError);
+    expect(() => dispatchTo(() => {}, 2)).toThrow(TypeError);
     first.close();
     idle.close();
     dispose();
@@ -326,6 +332,18 @@ describe('FdWatcher in a separate process', () => {
       });
     });
   }
+
+  it('refuses a watcher before any dispatch is installed: its events would have nowhere to go', async () => {
+    const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) => {
+      const script = `
+        const sys = require(${JSON.stringify(addon)});
+        const [a, b] = sys.socketpair();
+        try { sys.watcherInit({}, a); console.log('made'); } catch (error) { console.log(error.name, error.message); }
+      `;
+      execFile(process.execPath, ['-e', script], (error, out) => (error ? reject(error) : resolve({ stdout: out })));
+    });
+    expect(stdout.trim()).toBe('TypeError watcherDispatchTo must be called before watcherInit');
+  });
 
   it('turns an exception thrown by onEvent into a normal uncaught exception', async () => {
     const result = await runNode(`
