@@ -27,10 +27,10 @@ const one = [new Uint8Array([1])];
 
 type Event = [status: number, events: number];
 
-/** Resolves with the first event of a fresh watcher on `fd`, then closes it. */
-function nextEvent(fd: number, interest: number): Promise<Event> {
+/** Resolves with the first event of a fresh watcher (of `Watcher`, a copy of the class) on `fd`, then closes it. */
+function nextEvent(fd: number, interest: number, Watcher: typeof FdWatcher = FdWatcher): Promise<Event> {
   return new Promise((resolve) => {
-    const watcher = new FdWatcher(fd, (status, events) => {
+    const watcher = new Watcher(fd, (status, events) => {
       watcher.close();
       resolve([status, events]);
     });
@@ -289,29 +289,20 @@ describe('FdWatcher lifecycle', () => {
     expect(fired).toBe(1);
     dispose();
   });
+
   it('keeps delivering when another copy of the module loads in the same process', async () => {
-    // Two copies (two versions of a package, a bundle beside the sources) share the one addon,
-    // whose single dispatch function the copy loaded last installs.
+    // Two copies that load the same addon file (a bundle beside the sources, say) share its one
+    // dispatch function, which the copy loaded last installs.
     vi.resetModules();
     const second = await import('../src/fd-watcher.js');
     expect(second.FdWatcher).not.toBe(FdWatcher);
     const { a, b, dispose } = pair();
-    const events = await Promise.all([nextEvent(a, WATCH_WRITABLE), nextSecondEvent(b)]);
+    const events = await Promise.all([nextEvent(a, WATCH_WRITABLE), nextEvent(b, WATCH_WRITABLE, second.FdWatcher)]);
     expect(events).toEqual([
       [0, WATCH_WRITABLE],
       [0, WATCH_WRITABLE],
     ]);
     dispose();
-
-    function nextSecondEvent(fd: number): Promise<Event> {
-      return new Promise((resolve) => {
-        const watcher = new second.FdWatcher(fd, (status, events) => {
-          watcher.close();
-          resolve([status, events]);
-        });
-        watcher.start(WATCH_WRITABLE);
-      });
-    }
   });
 });
 
