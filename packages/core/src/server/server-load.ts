@@ -26,8 +26,8 @@ const Shut = {
 } as const;
 
 /**
- * Bytes any one connection may hold whatever the server's total: a client that holds nothing is
- * served even while hostile peers sit on the whole budget.
+ * Bytes any one connection may hold whatever the server's total, and which the total does not
+ * count: a client that holds nothing is served even while hostile peers sit on the whole budget.
  */
 export const GUARANTEED_BYTES = 64 * 1024;
 
@@ -42,7 +42,10 @@ export const GUARANTEED_BYTES = 64 * 1024;
 export class ServerLoad {
   /** Asynchronous handlers running, over all connections. */
   inFlight = 0;
-  /** Bytes the sessions hold: read and not yet parsed, of running requests, and queued to send. */
+  /**
+   * Bytes the sessions hold beyond their {@link GUARANTEED_BYTES}: read and not yet parsed, of
+   * running requests, and queued to send.
+   */
   bytes = 0;
   private shut = 0;
   private readonly maxInFlight: number;
@@ -77,11 +80,6 @@ export class ServerLoad {
   /** Whether any limit or the pause stops requests now. */
   get isShut(): boolean {
     return this.shut !== 0;
-  }
-
-  /** Bytes left in the budget before the gate shuts for it. */
-  get bytesLeft(): number {
-    return this.maxBytes - this.bytes;
   }
 
   /**

@@ -121,7 +121,7 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
   private replies: Set<MessageWithFds> | undefined;
   /** Payload bytes of the requests whose asynchronous handlers run. */
   private runningBytes = 0;
-  /** The bytes this session last added to the server's total. */
+  /** The bytes this session last added to the server's total: those beyond its guaranteed share. */
   private countedBytes = 0;
   /** Woken at the gate and no request admitted since: the room it was woken for is unused. */
   private wokenIdle = false;
@@ -327,15 +327,18 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     return false;
   }
 
-  /** A read takes no more than this connection's budget and the server's have room for. */
+  /**
+   * A read takes up to this connection's budget while the gate is open, and up to its guaranteed
+   * share while it is shut: beyond that share, room for a frame is set aside whole or not at all.
+   * Room for part of one would be counted while the frame cannot complete, and enough such parts
+   * would keep the gate shut for good with nothing left to run.
+   */
   readLimit(): number {
     // Woken and about to read from the kernel with nothing to deliver: the room goes on to the
     // next waiter, or a peer that sends one byte of a frame would hold it for as long as it likes.
     // What this read brings still meets the gate, as every request does.
     this.wakeDone();
-    const held = this.countedBytes;
-    const shared = Math.max(this.load.bytesLeft, GUARANTEED_BYTES - held);
-    return Math.max(1, Math.min(this.settings.maxBufferedBytes - held, shared));
+    return Math.max(1, (this.load.isShut ? GUARANTEED_BYTES : this.settings.maxBufferedBytes) - this.held);
   }
 
   inputChanged(): void {
@@ -413,14 +416,23 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     this.load.wakeDone();
   }
 
-  /** Brings the server's byte total up to date with what this session holds; returns that. */
-  private countHeld(): number {
+  /** Bytes this session makes the server hold: input read or set aside, running requests, output. */
+  private get held(): number {
     const link = this.link;
-    const held =
-      link.state === LinkState.Ended ? this.runningBytes : link.inputBytes + this.runningBytes + link.queuedBytes;
-    const delta = held - this.countedBytes;
+    return link.state === LinkState.Ended ? this.runningBytes : link.inputBytes + this.runningBytes + link.queuedBytes;
+  }
+
+  /**
+   * Brings the server's byte total up to date with what this session holds beyond its guaranteed
+   * share; returns all it holds. The share stays out of the total: sessions that hold only part
+   * of a frame, waiting for room for the rest, would otherwise keep the gate shut once there are
+   * enough of them, while nothing they hold can be freed before they read again.
+   */
+  private countHeld(): number {
+    const held = this.held;
+    const delta = Math.max(0, held - GUARANTEED_BYTES) - this.countedBytes;
     if (delta !== 0) {
-      this.countedBytes = held;
+      this.countedBytes += delta;
       this.load.bytesChanged(delta);
     }
     return held;

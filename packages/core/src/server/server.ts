@@ -82,14 +82,17 @@ export interface IpcServerOptions {
    */
   readonly maxBufferedBytesPerConnection?: number;
   /**
-   * Bytes all connections together may make the server hold, counted as for
+   * Bytes all connections together may make the server hold beyond 64 KiB each, counted as for
    * `maxBufferedBytesPerConnection`. At the budget, connections stop reading as they come to
    * their next request, and are woken in turn once the total is down to three quarters; a
    * request already read, or with room already set aside for it, still goes to its handler. A
-   * connection holding less than 64 KiB is still served, so one client cannot lock the others out:
-   * the server's buffered bytes stay under this budget plus 64 KiB per connection (plus responses
-   * larger than the requests they answer). At least `maxBufferedBytesPerConnection`.
-   * Default 256 MiB, or `maxBufferedBytesPerConnection` when that is more.
+   * connection's first 64 KiB are its own: one holding less is still served, so one client cannot
+   * lock the others out, and connections left holding the start of a request never keep the
+   * budget shut. Beyond them, room for a request is set aside whole while the budget has room,
+   * never in part. The server's buffered bytes stay under this budget plus 64 KiB per connection
+   * plus one request of `maxMessageSize` (plus responses larger than the requests they answer).
+   * At least `maxBufferedBytesPerConnection`. Default 256 MiB, or `maxBufferedBytesPerConnection`
+   * when that is more.
    */
   readonly maxBufferedBytes?: number;
   /** Each connection's request rate; over it, reading that connection waits. Default: no limit. */
