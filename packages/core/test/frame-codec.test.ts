@@ -65,6 +65,19 @@ function encode(frames: readonly Frame[], accept: () => number): Buffer {
   return Buffer.concat(sink.written);
 }
 
+/** Feeds `bytes` to `decoder` in reads as large as its chunks, taking every frame and letting go of drained chunks. */
+function feed(decoder: FrameDecoder, bytes: Buffer): void {
+  for (let at = 0; at < bytes.length; ) {
+    decoder.reserve();
+    const n = Math.min(decoder.space, bytes.length - at);
+    bytes.copy(decoder.buffer, decoder.end, at, at + n);
+    decoder.commit(n);
+    at += n;
+    while (decoder.next());
+    decoder.releaseDrained();
+  }
+}
+
 /**
  * Feeds `bytes` to a decoder in reads of the given sizes; returns the frames, the bytes left over,
  * and per frame the bytes the decoder copied from one place of its own to another since the frame before.
@@ -292,22 +305,58 @@ describe('frame codec', () => {
     expect(decoder.held).toBe(chunk.length + 8192);
   });
 
-  it('lets go of a drained chunk larger than a handshake, so an idle connection keeps no large frame memory', () => {
+  /** A decoder that has read one 200,000-byte request, so that it guesses the next is as large. */
+  function afterLargeFrame(): FrameDecoder {
     const decoder = new FrameDecoder(1 << 20);
-    const feed = (bytes: Buffer): void => {
-      for (let at = 0; at < bytes.length; ) {
-        decoder.reserve();
-        const n = Math.min(decoder.space, bytes.length - at);
-        bytes.copy(decoder.buffer, decoder.end, at, at + n);
-        decoder.commit(n);
-        at += n;
-        while (decoder.next());
-        decoder.releaseDrained();
-      }
-    };
-    feed(encode([{ kind: FrameKind.Request, code: 1, id: 1, payload: Buffer.alloc(200_000, 1) }], () => 1 << 20));
+    feed(
+      decoder,
+      encode([{ kind: FrameKind.Request, code: 1, id: 1, payload: Buffer.alloc(200_000, 1) }], () => 1 << 20),
+    );
+    return decoder;
+  }
+
+  it('grows a guessed chunk to the whole frame right after the read that brought its header, as far as the room granted goes', () => {
+    const largest = 1 << 20;
+    for (const granted of [largest, 1]) {
+      const decoder = afterLargeFrame();
+      decoder.reserve();
+      const guess = decoder.space;
+      const chunk = decoder.held;
+      expect(guess).toBeGreaterThan(64 * 1024);
+      const start = Buffer.alloc(guess, 5);
+      writeFrameHeader(start, 0, largest);
+      start.copy(decoder.buffer, decoder.end);
+      decoder.commit(guess);
+      decoder.fitRoom(granted);
+      // Granted the whole frame, it holds room for all of it; granted less, it waits for more.
+      expect(decoder.held).toBe(granted === largest ? HEADER_SIZE + largest : chunk);
+      expect(decoder.buffer.subarray(decoder.end - guess, decoder.end).equals(start)).toBe(true);
+    }
+  });
+
+  it('lets go of a chunk guessed for a frame whose header has not come, keeping what came of it', () => {
+    for (const came of [0, 5]) {
+      const decoder = afterLargeFrame();
+      decoder.reserve();
+      expect(decoder.held).toBeGreaterThan(64 * 1024);
+      const header = Buffer.alloc(HEADER_SIZE);
+      writeFrameHeader(header, 0, 100);
+      header.copy(decoder.buffer, decoder.end, 0, came);
+      decoder.commit(came);
+      decoder.fitRoom(1 << 20);
+      expect(decoder.held).toBeLessThanOrEqual(1024 + HEADER_SIZE);
+      expect(decoder.pending).toBe(came);
+      expect(decoder.buffer.subarray(0, came).equals(header.subarray(0, came))).toBe(true);
+    }
+  });
+
+  it('lets go of a drained chunk larger than a handshake, so an idle connection keeps no large frame memory', () => {
+    const decoder = afterLargeFrame();
     // The chunk guessed for a next frame as large, then a request without payload fills none of it.
-    feed(encode([{ kind: FrameKind.Request, code: 1, id: 2, payload: Buffer.alloc(0) }], () => 1 << 20));
+    feed(
+      decoder,
+      encode([{ kind: FrameKind.Request, code: 1, id: 2, payload: Buffer.alloc(0) }], () => 1 << 20),
+    );
     expect(decoder.held).toBe(0);
     expect(decoder.hasFrameOrRoom).toBe(false);
   });

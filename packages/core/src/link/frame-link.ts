@@ -557,6 +557,7 @@ export class FrameLink {
         if (n > 0) {
           decoder.commit(n);
           this.traffic.bytesIn += n;
+          decoder.fitRoom(room - n);
           this.deliverBuffered();
           decoder.releaseDrained();
           this.owner.inputChanged();
@@ -575,6 +576,7 @@ export class FrameLink {
             );
           } else if (n === EAGAIN) {
             // Nothing came, yet room may have been set aside for the frame: it counts now.
+            decoder.fitRoom(room);
             this.owner.inputChanged();
           } else {
             this.failed(n, 'read from peer');

@@ -197,6 +197,34 @@ export class FrameDecoder {
   }
 
   /**
+   * After a read, fits the chunk to what came, while the room that read was granted still holds: a
+   * frame whose header came gets room for all of it when that is no more than `most` bytes beyond
+   * those pending (and none more otherwise: the next read's {@link FrameDecoder.reserve} decides),
+   * and a chunk larger than a read chunk, guessed from the last frame's size for one whose header
+   * has not come, is let go of, keeping what came of the header. A budget that shuts before the
+   * next read would otherwise find a frame with room for part of it only, or a guess that the next
+   * read fills with part of a frame: memory the budget counts and the frame cannot use until the
+   * budget opens again.
+   *
+   * @throws {@link IpcError} `EMSGSIZE` or `EPROTO` when the pending header is invalid.
+   */
+  fitRoom(most: number): void {
+    const pending = this.end - this.start;
+    if (pending >= HEADER_SIZE) {
+      const missing = this.missing;
+      if (missing > this.space && missing <= most) this.reserve(most);
+      return;
+    }
+    if (this.buffer.length - this.start <= MAX_CHUNK) return;
+    const next = pending === 0 ? EMPTY : newChunk(FIRST_CHUNK);
+    this.buffer.copy(next, 0, this.start, this.end);
+    this.buffer = next;
+    this.start = 0;
+    this.end = pending;
+    this.handedOut = false;
+  }
+
+  /**
    * The size of a new chunk for a frame of `needed` bytes (0 while its header is incomplete): a
    * large frame's own size, so the read that fills it ends where the frame does; else the
    * adaptive size, at least the last frame's so the next one like it fits whole, or the last
