@@ -93,18 +93,11 @@ describe.each(serverBackendMatrix)('server on $server, clients on $client', (pai
   });
 
   it.each([
-    {
-      load: '24 × 1 MiB against 8 MiB, synchronous handler',
-      clients: 24,
-      size: MiB,
-      command: 1,
-      options: {},
-      rounds: 1,
-    },
+    { load: '24 × 1 MiB against 8 MiB, synchronous handler', clients: 24, sizes: [MiB], rounds: 1 },
     {
       load: '24 × 1 MiB against 8 MiB, asynchronous handler one at a time',
       clients: 24,
-      size: MiB,
+      sizes: [MiB],
       command: 3,
       options: { maxInFlight: 1 },
       rounds: 1,
@@ -112,22 +105,25 @@ describe.each(serverBackendMatrix)('server on $server, clients on $client', (pai
     {
       load: '48 × 256 KiB against 2 MiB, more shares of 64 KiB than the low-water mark',
       clients: 48,
-      size: 256 * 1024,
-      command: 1,
+      sizes: [256 * 1024],
       options: { maxBufferedBytes: 2 * MiB, maxMessageSize: 256 * 1024 },
       rounds: 1,
     },
     {
       load: '48 × 1 MiB against 8 MiB, twice: read chunks guessed from the first round',
       clients: 48,
-      size: MiB,
-      command: 1,
-      options: {},
+      sizes: [MiB],
+      rounds: 2,
+    },
+    {
+      load: '48 × (1 KiB then 1 MiB) against 8 MiB, twice: a large request behind a small one',
+      clients: 48,
+      sizes: [1024, MiB],
       rounds: 2,
     },
   ])(
     'answers every request when requests being read fill the budget at once ($load)',
-    async ({ clients: count, size, command, options, rounds }) => {
+    async ({ clients: count, sizes, command = 1, options = {}, rounds }) => {
       const socket = scratchSocket();
       const server = spawnFixture('budget-server', [
         socket.address,
@@ -143,13 +139,15 @@ describe.each(serverBackendMatrix)('server on $server, clients on $client', (pai
         // share each is guaranteed: counted against the budget, 48 such shares kept the gate shut
         // for good once the requests with whole room were answered, with nothing left to free them.
         // After a large frame, a connection guesses the next is as large (up to 256 KiB) and reads
-        // into a chunk of that size: one filled with part of a request under a shut gate held
-        // counted memory it could not use, and 48 of them kept the gate shut for good.
+        // into a chunk of that size: filled with part of a larger request under a shut gate (the
+        // request alone, or behind a small one the same read brought), it held counted memory it
+        // could not use, and 48 of them kept the gate shut for good.
         for (let round = 0; round < rounds; round++) {
+          const payloads = senders.map((_, i) => sizes.map((size) => Buffer.alloc(size, i + round)));
           const answers = await Promise.all(
-            senders.map((sender, i) => sender.request(command, Buffer.alloc(size, i + round))),
+            senders.map((sender, i) => Promise.all(payloads[i]!.map((payload) => sender.request(command, payload)))),
           );
-          expect(answers.map((answer, i) => answer.equals(Buffer.alloc(size, i + round)))).toEqual(
+          expect(answers.map((each, i) => each.every((answer, k) => answer.equals(payloads[i]![k]!)))).toEqual(
             answers.map(() => true),
           );
         }

@@ -197,27 +197,43 @@ export class FrameDecoder {
   }
 
   /**
-   * After a read, fits the chunk to what came, while the room that read was granted still holds: a
-   * frame whose header came gets room for all of it when that is no more than `most` bytes beyond
-   * those pending (and none more otherwise: the next read's {@link FrameDecoder.reserve} decides),
-   * and a chunk larger than a read chunk, guessed from the last frame's size for one whose header
-   * has not come, is let go of, keeping what came of the header. A budget that shuts before the
-   * next read would otherwise find a frame with room for part of it only, or a guess that the next
-   * read fills with part of a frame: memory the budget counts and the frame cannot use until the
-   * budget opens again.
+   * After a read, fits a chunk larger than a read chunk to the frame the read left unfinished,
+   * behind the whole frames it brought, while the room that read was granted still holds: that
+   * frame gets a chunk with room for all of it when that is no more than `most` bytes beyond those
+   * pending; one whose header is not whole gets room for its header only, so that the next read
+   * decides with the header in hand; and a chunk that received nothing is let go of. Room left
+   * behind whole frames in a chunk guessed from the last frame's size would otherwise be filled
+   * with part of a larger frame by a read under a shut budget: memory the budget counts and the
+   * frame cannot use until the budget opens again.
    *
-   * @throws {@link IpcError} `EMSGSIZE` or `EPROTO` when the pending header is invalid.
+   * @throws {@link IpcError} `EMSGSIZE` or `EPROTO` when a pending header is invalid.
    */
   fitRoom(most: number): void {
-    const pending = this.end - this.start;
-    if (pending >= HEADER_SIZE) {
-      const missing = this.missing;
-      if (missing > this.space && missing <= most) this.reserve(most);
+    if (this.buffer.length - this.start <= MAX_CHUNK) return;
+    const b = this.buffer;
+    let at = this.start;
+    for (let available = this.end - at; available >= HEADER_SIZE; available = this.end - at) {
+      const total = HEADER_SIZE + this.checkHeader(b, at);
+      if (available < total) break;
+      at += total;
+    }
+    const unfinished = this.end - at;
+    let room: number;
+    if (unfinished >= HEADER_SIZE) {
+      room = HEADER_SIZE + this.checkHeader(b, at) - unfinished;
+      if (room <= this.space || room > most) return;
+    } else if (unfinished > 0) {
+      room = HEADER_SIZE - unfinished;
+      if (room >= this.space) return;
+    } else if (this.end === this.start) {
+      room = 0;
+    } else {
+      // Whole frames only: handing them over lets go of the chunk.
       return;
     }
-    if (this.buffer.length - this.start <= MAX_CHUNK) return;
-    const next = pending === 0 ? EMPTY : newChunk(FIRST_CHUNK);
-    this.buffer.copy(next, 0, this.start, this.end);
+    const pending = this.end - this.start;
+    const next = pending + room === 0 ? EMPTY : newChunk(pending + room);
+    b.copy(next, 0, this.start, this.end);
     this.buffer = next;
     this.start = 0;
     this.end = pending;
