@@ -121,6 +121,14 @@ describe.each(serverBackendMatrix)('server on $server, clients on $client', (pai
       sizes: [1024, MiB],
       rounds: 2,
     },
+    {
+      load: '60 × 5 pipelined, 12 B to 200 KB, against 1 MiB, asynchronous handlers two at a time',
+      clients: 60,
+      sizes: [65_548, 70_000, 200_000, 12, 30_000],
+      command: 3,
+      options: { maxBufferedBytes: MiB, maxMessageSize: 256 * 1024, maxInFlight: 2 },
+      rounds: 6,
+    },
   ])(
     'answers every request when requests being read fill the budget at once ($load)',
     async ({ clients: count, sizes, command = 1, options = {}, rounds }) => {
@@ -143,7 +151,10 @@ describe.each(serverBackendMatrix)('server on $server, clients on $client', (pai
         // request alone, or behind a small one the same read brought), it held counted memory it
         // could not use, and 48 of them kept the gate shut for good.
         for (let round = 0; round < rounds; round++) {
-          const payloads = senders.map((_, i) => sizes.map((size) => Buffer.alloc(size, i + round)));
+          // Each client sends the sizes in its own order, which changes every round.
+          const payloads = senders.map((_, i) =>
+            sizes.map((_, k) => Buffer.alloc(sizes[(i + round + k) % sizes.length]!, i + round)),
+          );
           const answers = await Promise.all(
             senders.map((sender, i) => Promise.all(payloads[i]!.map((payload) => sender.request(command, payload)))),
           );

@@ -7,10 +7,11 @@ export interface GateWaiter {
   /** The gate let this waiter through: it may read and deliver requests again. */
   passGate(): void;
   /**
-   * Whether this waiter's input is in hand (a whole request read, or room set aside for the one
-   * being read): it passes a gate shut only for bytes, as {@link ServerLoad.admits} says.
+   * Whether the gate lets this waiter through while it is shut only for bytes: it holds less than
+   * {@link GUARANTEED_BYTES}, or its input is in hand (a whole request read, or room set aside for
+   * the one being read), as {@link ServerLoad.admits} says.
    */
-  readonly inputInHand: boolean;
+  readonly passesBytesGate: boolean;
 }
 
 /** Why the server as a whole admits no requests now; the gate is open while none is set. */
@@ -83,14 +84,13 @@ export class ServerLoad {
   }
 
   /**
-   * Whether `session`, holding `held` bytes, may deliver its next request and read. A gate shut
-   * only for bytes stops growth, not work the budget has counted: it passes a session that holds
-   * less than {@link GUARANTEED_BYTES}, and one whose input is in hand
-   * ({@link GateWaiter.inputInHand}), so requests whose memory is counted are never stuck behind
-   * the budget they fill.
+   * Whether `session` may deliver its next request and read. A gate shut only for bytes stops
+   * growth, not work the budget has counted: it passes a session that holds less than
+   * {@link GUARANTEED_BYTES}, and one whose input is in hand ({@link GateWaiter.passesBytesGate}),
+   * so requests whose memory is counted are never stuck behind the budget they fill.
    */
-  admits(held: number, session: GateWaiter): boolean {
-    return this.shut === 0 || (this.shut === Shut.Bytes && (held < GUARANTEED_BYTES || session.inputInHand));
+  admits(session: GateWaiter): boolean {
+    return this.shut === 0 || (this.shut === Shut.Bytes && session.passesBytesGate);
   }
 
   /** Queues `waiter` until the gate opens; it has stopped reading. */
@@ -130,8 +130,15 @@ export class ServerLoad {
   /** A session's held bytes changed by `delta`. */
   bytesChanged(delta: number): void {
     const bytes = (this.bytes += delta);
-    if (bytes >= this.maxBytes) this.shut |= Shut.Bytes;
-    else if (bytes <= this.bytesLowWater && this.shut & Shut.Bytes) this.open(Shut.Bytes);
+    if (bytes >= this.maxBytes) {
+      if (this.shut & Shut.Bytes) return;
+      this.shut |= Shut.Bytes;
+      // Waiters queued for their turn while the gate was open, which it still admits, would
+      // otherwise wait for the bytes to fall, and some of those bytes are theirs.
+      if (this.shut === Shut.Bytes) this.wakeHolders();
+    } else if (bytes <= this.bytesLowWater && this.shut & Shut.Bytes) {
+      this.open(Shut.Bytes);
+    }
   }
 
   /** Counts a request against the server's rate; out of tokens, shuts until enough are back. */
@@ -156,13 +163,15 @@ export class ServerLoad {
   }
 
   /**
-   * The gate is now shut only for bytes: wakes the waiters it admits anyway, whose input is in
-   * hand. They stopped for another reason, and would otherwise wait for bytes that only their
-   * own requests, once handed over and answered, can free.
+   * The gate is now shut only for bytes: wakes the waiters it admits anyway
+   * ({@link GateWaiter.passesBytesGate}). They stopped for another reason, or waited for their
+   * turn, and would otherwise wait for bytes that only their own requests, once handed over and
+   * answered, can free, or wait while holding nearly nothing, which the gate promises never to make
+   * anyone do.
    */
   private wakeHolders(): void {
     for (const waiter of this.waiters) {
-      if (!waiter.inputInHand) continue;
+      if (!waiter.passesBytesGate) continue;
       this.waiters.delete(waiter);
       this.woken++;
       waiter.passGate();

@@ -249,8 +249,8 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     this.pause(Pause.Paused, paused);
   }
 
-  get inputInHand(): boolean {
-    return this.link.inputInHand;
+  get passesBytesGate(): boolean {
+    return this.held < GUARANTEED_BYTES || this.link.inputInHand;
   }
 
   passGate(): void {
@@ -315,12 +315,12 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
    */
   admitsNext(): boolean {
     if (this.sessionState === SessionState.Handshaking) return true;
-    const held = this.countHeld();
+    this.countHeld();
     if (this.runningBytes + this.link.queuedBytes >= this.settings.maxBufferedBytes / 2) {
       this.pause(Pause.Budget, true);
       return false;
     }
-    if (this.load.admits(held, this)) return true;
+    if (this.load.admits(this)) return true;
     this.pause(Pause.Server, true);
     this.wakeDone();
     this.load.wait(this);
@@ -424,18 +424,16 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
 
   /**
    * Brings the server's byte total up to date with what this session holds beyond its guaranteed
-   * share; returns all it holds. The share stays out of the total: sessions that hold only part
-   * of a frame, waiting for room for the rest, would otherwise keep the gate shut once there are
-   * enough of them, while nothing they hold can be freed before they read again.
+   * share. The share stays out of the total: sessions that hold only part of a frame, waiting for
+   * room for the rest, would otherwise keep the gate shut once there are enough of them, while
+   * nothing they hold can be freed before they read again.
    */
-  private countHeld(): number {
-    const held = this.held;
-    const delta = Math.max(0, held - GUARANTEED_BYTES) - this.countedBytes;
+  private countHeld(): void {
+    const delta = Math.max(0, this.held - GUARANTEED_BYTES) - this.countedBytes;
     if (delta !== 0) {
       this.countedBytes += delta;
       this.load.bytesChanged(delta);
     }
-    return held;
   }
 
   /** Work done or written: count it, and read again once half of it is gone. */
