@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fetchConnections, fetchServerStats, INTROSPECTION_SERVICE_NAME, type IpcClient } from 'pollux';
+import { fetchConnections, fetchServerStats, INTROSPECTION_SERVICE_NAME, SHM_PREFIX, type IpcClient } from 'pollux';
 import { serverBackendMatrix, useBackends } from './support/backends.js';
 import { openFdCount } from './support/fds.js';
 import { frame, hello } from './support/frames.js';
@@ -122,6 +122,25 @@ describe.each(serverBackendMatrix)('server on $server, clients on $client', (pai
       rounds: 2,
     },
     {
+      load: '60 × 4 pipelined, 12 B to 256 KiB, against 1 MiB, one handler per connection, 12 rounds',
+      clients: 60,
+      sizes: [65_548, 70_000, 200_000, 12, 262_144, 30_000],
+      command: 3,
+      options: { maxBufferedBytes: MiB, maxMessageSize: 256 * 1024, maxInFlightPerConnection: 1 },
+      rounds: 12,
+      pipeline: 4,
+    },
+    {
+      load: '50 × 30 KB to 200 KB over shared memory lending views, one handler at a time, 20 rounds',
+      clients: 50,
+      sizes: [200_000, 100_000, 150_000, 30_000],
+      command: 4,
+      options: { shm: { lendViews: true }, maxInFlight: 1 },
+      rounds: 20,
+      pipeline: 1,
+      shm: true,
+    },
+    {
       load: '60 × 5 pipelined, 12 B to 200 KB, against 1 MiB, asynchronous handlers two at a time',
       clients: 60,
       sizes: [65_548, 70_000, 200_000, 12, 30_000],
@@ -131,15 +150,16 @@ describe.each(serverBackendMatrix)('server on $server, clients on $client', (pai
     },
   ])(
     'answers every request when requests being read fill the budget at once ($load)',
-    async ({ clients: count, sizes, command = 1, options = {}, rounds }) => {
+    async ({ clients: count, sizes, command = 1, options = {}, rounds, pipeline = sizes.length, shm = false }) => {
       const socket = scratchSocket();
+      const address = shm ? `${SHM_PREFIX}${socket.address}` : socket.address;
       const server = spawnFixture('budget-server', [
-        socket.address,
+        address,
         JSON.stringify({ maxBufferedBytes: 8 * MiB, ...options }),
       ]);
       try {
         await server.next('listening');
-        const senders = await Promise.all(Array.from({ length: count }, () => connectTo(socket.address, 'echo')));
+        const senders = await Promise.all(Array.from({ length: count }, () => connectTo(address, 'echo')));
         clients.push(...senders);
         // The room set aside for the requests shuts the gate long before any is whole (and with
         // one handler at a time, the in-flight limit shuts it too), and each must still be read,
@@ -153,7 +173,7 @@ describe.each(serverBackendMatrix)('server on $server, clients on $client', (pai
         for (let round = 0; round < rounds; round++) {
           // Each client sends the sizes in its own order, which changes every round.
           const payloads = senders.map((_, i) =>
-            sizes.map((_, k) => Buffer.alloc(sizes[(i + round + k) % sizes.length]!, i + round)),
+            Array.from({ length: pipeline }, (_, k) => Buffer.alloc(sizes[(i + round + k) % sizes.length]!, i + round)),
           );
           const answers = await Promise.all(
             senders.map((sender, i) => Promise.all(payloads[i]!.map((payload) => sender.request(command, payload)))),

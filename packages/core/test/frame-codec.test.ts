@@ -334,6 +334,38 @@ describe('frame codec', () => {
     }
   });
 
+  it('reads into the rest of a drained chunk whose payloads were handed out only as far as the limit allows', () => {
+    /** A decoder whose chunk, guessed as large as the last frame, brought a small frame, handed out. */
+    const drained = (): FrameDecoder => {
+      const decoder = afterLargeFrame();
+      decoder.reserve();
+      const small = encode(
+        [{ kind: FrameKind.Request, code: 1, id: 2, payload: Buffer.alloc(1000, 3) }],
+        () => 1 << 20,
+      );
+      small.copy(decoder.buffer, decoder.end);
+      decoder.commit(small.length);
+      expect(decoder.next()).toBe(true);
+      expect(decoder.held).toBe(0);
+      return decoder;
+    };
+    /** Reserves with `limit`, then reads the first byte of a next frame. */
+    const readOne = (decoder: FrameDecoder, limit: number): void => {
+      decoder.reserve(limit);
+      decoder.buffer[decoder.end] = 0;
+      decoder.commit(1);
+    };
+    const roomy = drained();
+    const rest = roomy.space;
+    expect(rest).toBeGreaterThan(64 * 1024);
+    readOne(roomy, 1 << 20);
+    expect(roomy.held).toBe(rest);
+    // The rest holds nothing anyone counted: reading into it would hold all of it at once.
+    const tight = drained();
+    readOne(tight, 64 * 1024);
+    expect(tight.held).toBeLessThanOrEqual(64 * 1024);
+  });
+
   it('lets go of a chunk guessed for a frame whose header has not come, keeping what came of it', () => {
     for (const came of [0, 5]) {
       const decoder = afterLargeFrame();

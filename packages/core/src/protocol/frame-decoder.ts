@@ -175,6 +175,9 @@ export class FrameDecoder {
       this.start = this.end = 0;
       return;
     }
+    // The rest of a drained chunk whose payloads were handed out is held by nobody now: reading
+    // into it would hold all of it at once, more than the budget may have room for.
+    if (pending === 0 && this.handedOut && this.buffer.length - this.start > most) this.releaseDrained();
     const missing = this.missing;
     const needed = pending + Math.min(missing, most);
     const room = this.buffer.length - this.start;

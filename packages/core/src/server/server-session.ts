@@ -260,9 +260,16 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
     this.poller.job((this.afterWakeJob ??= () => this.afterWake()));
   }
 
-  /** Gives the room back if this session cannot use it: it ended or stopped for its own reasons. */
+  /**
+   * Once the frames held back were delivered: if they did not use the room, reads at once, and
+   * gives the room back if that did not use it either (the session ended, stopped for its own
+   * reasons, or has nothing to read). A session turned away with nothing left to read (its last
+   * read took all there was) would otherwise hold the room until its peer writes again, and other
+   * waiters would wait with it; what comes later meets the gate as it is then.
+   */
   private afterWake(): void {
-    if (!this.link.reading) this.wakeDone();
+    if (this.wokenIdle && this.link.reading) this.link.readNow();
+    this.wakeDone();
   }
 
   sendEvent(event: number, payload: Uint8Array, fds: readonly number[] | undefined): void {
