@@ -13,9 +13,13 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
   const resources = useTestResources();
   const { clients } = resources;
 
-  it.each([50, 200])(
-    'pauses only the connections that meet the maxInFlight gate: %i connections',
-    async (connections) => {
+  it.each([
+    { connections: 50, maxInFlight: 8 },
+    { connections: 200, maxInFlight: 8 },
+    { connections: 50, maxInFlight: 4 },
+  ])(
+    'pauses only the connections that meet the maxInFlight gate: $connections connections, maxInFlight $maxInFlight',
+    async ({ connections, maxInFlight }) => {
       const poller = new CountingPoller(serverPoller());
       resources.running = await startServer(
         (server) =>
@@ -25,7 +29,7 @@ describe.each(backendMatrix)('server on $server, clients on $client', (pair) => 
             // Answers a turn later, so handlers pile up against the limit.
             commands: { 1: (payload) => new Promise<Uint8Array>((resolve) => setImmediate(() => resolve(payload))) },
           }),
-        { poller, maxInFlight: 8 },
+        { poller, maxInFlight },
       );
       for (let i = 0; i < connections; i++) clients.push(await connectTo(resources.running.address, 'slow'));
       poller.modifies = 0;

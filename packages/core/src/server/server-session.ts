@@ -564,9 +564,19 @@ export class ServerSession implements ConnectionSession, GateWaiter, LinkOwner {
   }
 
   private handleRequest(command: number, id: number, payload: Buffer, fds: ReceivedFds): void {
+    try {
+      this.runRequest(command, id, payload, fds);
+    } finally {
+      // Only once the request counts in flight and against the rates: the room handed on is then
+      // room that is left, not the room this request just took, which would wake a waiter only
+      // to turn it away.
+      this.wakeDone();
+    }
+  }
+
+  private runRequest(command: number, id: number, payload: Buffer, fds: ReceivedFds): void {
     const service = this.service!;
     this.counters.requests++;
-    this.wakeDone();
     if (this.bucket !== undefined) this.takeToken(this.bucket);
     if (this.settings.limitsRequests) this.load.takeToken();
     if (diagnostics.requestStart.hasSubscribers) {
