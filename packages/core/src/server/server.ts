@@ -90,7 +90,8 @@ export interface IpcServerOptions {
    * lock the others out, and connections left holding the start of a request never keep the
    * budget shut. Beyond them, room for a request is set aside whole while the budget has room,
    * never in part. The server's buffered bytes stay under this budget plus 64 KiB per connection
-   * plus one request of `maxMessageSize` (plus responses larger than the requests they answer).
+   * plus the read that crosses it (one request of `maxMessageSize`, and up to 256 KiB of smaller
+   * requests read with it), plus responses larger than the requests they answer.
    * At least `maxBufferedBytesPerConnection`. Default 256 MiB, or `maxBufferedBytesPerConnection`
    * when that is more.
    */
