@@ -20,8 +20,9 @@ const PER_CONNECTION = 64 * 1024;
  * (here: responses the kernel took) go back to the system only after V8 collects them and the C
  * allocator lets go (V8 lets about 64 MiB pile up first), and each connection's own objects take
  * up to 32 KiB. Peak growth seen here: 94-116 MiB in all (89-93 while each connection's first
- * 64 KiB still counted against the budget, which could then shut for good). A server without the budget would hold every hostile client's 1 MiB requests, 400 MiB
- * at least, as it did when a header alone made it set aside a frame's whole size.
+ * 64 KiB still counted against the budget, which could then shut for good). A server without the
+ * budget would hold every hostile client's 1 MiB requests, 400 MiB at least, as it did when a
+ * header alone made it set aside a frame's whole size.
  */
 const RUNTIME_SLACK = 64 * MiB + HOSTILE * 32 * 1024;
 /** A request of the largest size the server agrees to (its default 1 MiB). */

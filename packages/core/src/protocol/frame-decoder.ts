@@ -189,14 +189,11 @@ export class FrameDecoder {
     if (most < missing && this.space > 0) return;
     if (!this.handedOut && needed <= this.buffer.length) {
       this.buffer.copyWithin(0, this.start, this.end);
+      this.start = 0;
+      this.end = pending;
     } else {
-      const next = newChunk(Math.min(this.nextChunkSize(pending >= HEADER_SIZE ? needed : 0), pending + most));
-      this.buffer.copy(next, 0, this.start, this.end);
-      this.buffer = next;
-      this.handedOut = false;
+      this.moveTo(Math.min(this.nextChunkSize(pending >= HEADER_SIZE ? needed : 0), pending + most));
     }
-    this.start = 0;
-    this.end = pending;
   }
 
   /**
@@ -228,15 +225,19 @@ export class FrameDecoder {
     } else if (unfinished > 0) {
       room = HEADER_SIZE - unfinished;
       if (room >= this.space) return;
-    } else if (this.end === this.start) {
-      room = 0;
     } else {
-      // Whole frames only: handing them over lets go of the chunk.
+      // Nothing came, or whole frames only, whose handing over lets go of the chunk.
+      if (this.end === this.start) this.releaseDrained();
       return;
     }
+    this.moveTo(this.end - this.start + room);
+  }
+
+  /** Moves the pending bytes to the start of a new chunk of `size` bytes. */
+  private moveTo(size: number): void {
     const pending = this.end - this.start;
-    const next = pending + room === 0 ? EMPTY : newChunk(pending + room);
-    b.copy(next, 0, this.start, this.end);
+    const next = newChunk(size);
+    this.buffer.copy(next, 0, this.start, this.end);
     this.buffer = next;
     this.start = 0;
     this.end = pending;
