@@ -1,6 +1,6 @@
 // NatsBridge: serves chosen commands and events of pollux services on NATS, as a pollux client.
 import { IpcError, type IpcClient, type RequestOptions } from '@pollux/core';
-import { EventEmitter } from 'eventemitter3';
+import { EventEmitter } from 'node:events';
 import type { NatsConnection, Service, ServiceMsg } from 'nats';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, ServiceSubjects, subjectPrefix, subjectToken } from './subjects.js';
 import { errorHeaders, natsRefusal } from './wire-errors.js';

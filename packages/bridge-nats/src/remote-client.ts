@@ -1,6 +1,6 @@
 // RemoteClient: the pipelined request API of IpcClient, for a pollux service served over NATS.
 import { IpcError, type RequestOptions } from '@pollux/core';
-import { EventEmitter } from 'eventemitter3';
+import { EventEmitter } from 'node:events';
 import { createInbox, type Msg, type NatsConnection, type Status, type Subscription } from 'nats';
 import { timeoutOption } from './options.js';
 import { BRIDGE_PROTOCOL_VERSION, SERVICE_METADATA } from './service-metadata.js';

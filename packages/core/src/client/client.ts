@@ -1,5 +1,5 @@
 // IpcClient: a connection to one service, with retries, reconnection and queueing (client layer).
-import { EventEmitter } from 'eventemitter3';
+import { EventEmitter } from 'node:events';
 import { Connector } from './client-connector.js';
 import { clientSettings, serverMismatch, type ClientSettings, type IpcClientOptions } from './client-options.js';
 import { RequestQueue } from './client-queue.js';
@@ -717,10 +717,7 @@ export class IpcClient extends EventEmitter<IpcClientEvents> {
   }
 
   /** Emits from inside the engine: a listener's bug is the application's, not the connection's. */
-  #notify<E extends 'flowControl' | 'disconnect' | 'reconnect' | 'close'>(
-    event: E,
-    ...args: EventEmitter.ArgumentMap<IpcClientEvents>[E]
-  ): void {
+  #notify<E extends 'flowControl' | 'disconnect' | 'reconnect' | 'close'>(event: E, ...args: IpcClientEvents[E]): void {
     try {
       (this.emit as (event: E, ...args: unknown[]) => boolean)(event, ...args);
     } catch (error) {

@@ -1,5 +1,5 @@
 // IpcServer: listens, accepts, hosts services and owns the server-wide limits (server layer).
-import { EventEmitter } from 'eventemitter3';
+import { EventEmitter } from 'node:events';
 import type { Connection } from './connection.js';
 import { EAGAIN, ECONNABORTED, IpcError } from '../errors.js';
 import { safeString } from '../describe-value.js';
