@@ -1,7 +1,9 @@
 // Loads the addon and types what it exports. Not part of the public surface:
 // index.ts re-exports typed, documented wrappers.
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { arch, platform } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** What a socket is, from `getsockopt` and `getsockname`. */
@@ -99,10 +101,27 @@ export interface NativeBinding {
 }
 
 // The package directory, one up from this file in src/ and from the compiled bundle/index.js
-// alike. node-gyp-build looks there for a binary compiled from source (build/Release/*.node)
-// first, then for the prebuilt one shipped in the npm tarball (prebuilds/<platform>-<arch>/*.node,
-// tagged napi and libc).
+// alike.
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The binary to load: one compiled from source at install (`build/Release/`) first, then the one
+ * prebuilt in the npm tarball for this platform, whose name may carry a libc tag between dots
+ * (prebuildify's `@pollux+sys.glibc.node`). The same choice node-gyp-build makes for our one
+ * prebuild, made here by hand: node-gyp-build is CommonJS, and loading it from a module and
+ * walking its directories at every start made Node's path helpers hot enough for V8 to compile them
+ * with TurboFan, which faulted ~4 MiB of the compiler's code into every server (the install script
+ * still uses it).
+ */
+function addonPath(): string | undefined {
+  const built = join(packageDir, 'build', 'Release', 'pollux_sys.node');
+  if (existsSync(built)) return built;
+  const prebuilds = join(packageDir, 'prebuilds', `${platform()}-${arch()}`);
+  if (!existsSync(prebuilds)) return undefined;
+  const otherLibc = existsSync('/etc/alpine-release') ? 'glibc' : 'musl';
+  const file = readdirSync(prebuilds).find((name) => name.endsWith('.node') && !name.split('.').includes(otherLibc));
+  return file === undefined ? undefined : join(prebuilds, file);
+}
 
 /**
  * What a user whose addon does not load must do, by cause: a different OS, no binary for this
@@ -121,7 +140,7 @@ function loadFailure(cause: unknown): Error & { code: string } {
   if (platform() !== 'linux') {
     code = 'ENOSYS';
     message = `@pollux/sys runs on Linux only, not on ${platform()}: pollux is built on Linux syscalls (SO_PEERCRED, abstract sockets, accept4).`;
-  } else if (reason.startsWith('No native build was found')) {
+  } else if (cause === undefined) {
     code = 'ENOENT';
     message =
       `@pollux/sys found no native addon for linux-${arch()} in ${packageDir}: none was compiled at ` +
@@ -132,21 +151,14 @@ function loadFailure(cause: unknown): Error & { code: string } {
       `@pollux/sys's native addon does not load here (${reason}). The prebuilt linux-x64 binary needs ` +
       `glibc 2.32 or newer; elsewhere the addon must be compiled from source. ${compile}`;
   }
-  return Object.assign(new Error(message, { cause }), { code });
-}
-
-/** The part of node-gyp-build (CommonJS, untyped) used here. */
-interface NodeGypBuild {
-  /** Path of the binary to load for this Node.js and machine; throws "No native build was found …". */
-  resolve(packageDir: string): string;
+  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code });
 }
 
 function loadAddon(): NativeBinding {
-  // Required by name in this one form, which the test suite's fixture mirror looks for to copy it.
-  const require = createRequire(import.meta.url);
+  const path = addonPath();
+  if (path === undefined) throw loadFailure(undefined);
   try {
-    const nodeGypBuild = createRequire(import.meta.url)('node-gyp-build') as NodeGypBuild;
-    return require(nodeGypBuild.resolve(packageDir)) as NativeBinding;
+    return createRequire(import.meta.url)(path) as NativeBinding;
   } catch (cause) {
     throw loadFailure(cause);
   }
