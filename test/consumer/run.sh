@@ -62,6 +62,29 @@ cp "$repo/examples/readme/kv.mjs" kv.mjs
 node kv.mjs | tee kv.out
 grep -qx 42 kv.out
 
+echo "-- importing pollux loads no CommonJS module but the native addon"
+# CommonJS loaded from an ES module made Node's path helpers hot enough for V8 to compile them
+# with TurboFan at start-up, which faults ~4 MiB of the compiler's code into every server.
+node --input-type=module -e "
+import { createRequire } from 'node:module';
+await import('pollux');
+const loaded = Object.keys(createRequire(import.meta.url).cache);
+console.log('  CommonJS modules loaded: ' + loaded.map((file) => file.slice(file.lastIndexOf('node_modules/'))).join(', '));
+process.exit(loaded.length === 1 && loaded[0].endsWith('.node') ? 0 : 1);"
+node --input-type=module -e "
+import { createServer } from 'pollux';
+const server = createServer();
+await server.listen('$work/pollux.sock');
+console.log('  RSS of a process with a pollux server listening: ' + (process.memoryUsage().rss / 1048576).toFixed(1) + ' MiB');
+await server.close();"
+node --input-type=module -e "
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+const server = createServer().listen('$work/net.sock');
+await once(server, 'listening');
+console.log('  the same with a bare node:net server: ' + (process.memoryUsage().rss / 1048576).toFixed(1) + ' MiB');
+server.close();"
+
 echo "-- CommonJS: node require.cjs"
 cp "$repo/test/consumer/require.cjs" .
 node require.cjs
