@@ -126,7 +126,7 @@ function summary(result: WorkloadResult): string {
       return `first ${windowMs} ms ${kilo(rates[0])}, last ${windowMs} ms ${kilo(rates.at(-1))}, all ${kilo(mean)}`;
     }
     case 'idle':
-      return `${result.kibPerConnection.toFixed(1)} KiB per connection (RSS ${result.rssBeforeKiB} -> ${result.rssAfterKiB} KiB)`;
+      return `${result.kibPerConnection.toFixed(1)} KiB per connection, ${result.kibFirstBatch.toFixed(1)} over the first ${result.connections} (RSS ${result.rssBeforeKiB} -> ${result.rssFirstKiB} -> ${result.rssAfterKiB} KiB)`;
     case 'fdcount':
       return `p50 ${result.points.map(({ idle, p50 }) => `${p50.toFixed(1)} µs beside ${idle}`).join(', ')} idle`;
   }

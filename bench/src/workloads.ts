@@ -137,10 +137,14 @@ export interface ConnectResult {
 export interface IdleResult {
   readonly kind: 'idle';
   readonly connections: number;
-  /** Server RSS before the idle clients connected and with all of them connected, in KiB. */
+  /** Server RSS before the idle clients connected, with `connections` of them and with twice as many, in KiB. */
   readonly rssBeforeKiB: number;
+  readonly rssFirstKiB: number;
   readonly rssAfterKiB: number;
+  /** Growth from `connections` to twice as many, per connection: what one more idle connection costs. */
   readonly kibPerConnection: number;
+  /** Growth over the first `connections`, per connection, one-time costs included. */
+  readonly kibFirstBatch: number;
 }
 
 export interface WarmupResult {
