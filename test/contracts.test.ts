@@ -81,6 +81,41 @@ describe.each(backendMatrix)('typed service contracts, server on $server, client
     await test.stop();
   });
 
+  it('delivers to every subscription through one listener on the client, so many raise no warning', async () => {
+    const events = contractEvents(notes);
+    let service!: HostedService;
+    const test = await backends.startServerOn((server) => {
+      service = server.addService(
+        implementContract(notes, { handlers: { put: () => 0, get: () => null, histogram: () => new Map() } }),
+      );
+    });
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    const raw = await backends.connectTo(test.address, 'notes');
+    const typed = contractClient(raw, notes);
+    const seen: number[] = [];
+    const subscriptions = Array.from({ length: 12 }, (_, i) => typed.on('stored', () => seen.push(i)));
+    expect(raw.listenerCount('event')).toBe(1);
+    service.broadcast(...events.stored({ title: 'a', by: 0 }));
+    await until(() => seen.length === 12);
+    expect(seen).toEqual(Array.from({ length: 12 }, (_, i) => i));
+
+    for (const subscription of subscriptions.slice(1)) subscription.dispose();
+    expect(raw.listenerCount('event')).toBe(1);
+    service.broadcast(...events.stored({ title: 'b', by: 0 }));
+    await until(() => seen.length === 13);
+    expect(seen[12]).toBe(0);
+    subscriptions[0]!.dispose();
+    expect(raw.listenerCount('event')).toBe(0);
+    // A warning is emitted on the next tick: a round trip later it would have come.
+    await typed.call.get('a');
+    process.off('warning', onWarning);
+    expect(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning')).toEqual([]);
+    await raw.close();
+    await test.stop();
+  });
+
   it('reports an event that does not decode and drops it; refuses a client of another service', async () => {
     const events = contractEvents(notes);
     let service!: HostedService;

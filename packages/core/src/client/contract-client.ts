@@ -147,6 +147,16 @@ export function contractClient<S extends ServiceContract, C extends ContractTarg
         `pollux: event ${event} of "${contract.name}" dropped: ${error.message}`,
         'IpcContractWarning',
       ));
+  // One 'event' listener on the client for all subscriptions, there while any is: one per
+  // subscription would trip Node's warning at 11, though the application added none itself.
+  const subscribers = new Map<number, Set<(payload: Buffer) => void>>();
+  let subscriptions = 0;
+  const dispatch = (id: number, payload: Buffer): void => {
+    const forId = subscribers.get(id);
+    if (forId === undefined) return;
+    // A copy, as EventEmitter makes: a subscription added by a listener does not get this event.
+    for (const deliver of forId.size === 1 ? forId : [...forId]) deliver(payload);
+  };
   return {
     call: calls as ContractCalls<S>,
     client,
@@ -154,19 +164,25 @@ export function contractClient<S extends ServiceContract, C extends ContractTarg
       const entry = Object.entries(contract.events).find(([eventName]) => eventName === name);
       if (entry === undefined) throw new IpcError('EINVAL', `contract "${contract.name}" has no event "${name}"`);
       const [, event] = entry;
-      const onEvent = (id: number, payload: Buffer): void => {
-        if (id !== event.id) return;
+      const deliver = (payload: Buffer): void => {
         let value: unknown;
         try {
           value = event.payload.decode(payload);
         } catch (error) {
-          reportBadEvent(IpcError.from(error, 'EBADMSG'), id);
+          reportBadEvent(IpcError.from(error, 'EBADMSG'), event.id);
           return;
         }
         listener(value as EventPayloadOf<S['events'][typeof name]>);
       };
-      client.on('event', onEvent);
-      const dispose = (): void => void client.off('event', onEvent);
+      let forId = subscribers.get(event.id);
+      if (forId === undefined) subscribers.set(event.id, (forId = new Set()));
+      forId.add(deliver);
+      if (subscriptions++ === 0) client.on('event', dispatch);
+      const dispose = (): void => {
+        if (!forId.delete(deliver)) return;
+        if (forId.size === 0) subscribers.delete(event.id);
+        if (--subscriptions === 0) client.off('event', dispatch);
+      };
       return { dispose, [Symbol.dispose]: dispose };
     },
   };
