@@ -105,17 +105,20 @@ export interface NativeBinding {
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
 /**
- * The binary to load: one compiled from source at install (`build/Release/`) first, then the one
- * prebuilt in the npm tarball for this platform, whose name may carry a libc tag between dots
- * (prebuildify's `@pollux+sys.glibc.node`). The same choice node-gyp-build makes for our one
- * prebuild, made here by hand: node-gyp-build is CommonJS, and loading it from a module and
- * walking its directories at every start made Node's path helpers hot enough for V8 to compile them
- * with TurboFan, which faulted ~4 MiB of the compiler's code into every server (the install script
- * still uses it).
+ * The binary to load: one compiled from source (`build/Release/`, or `build/Debug/` from
+ * `node-gyp rebuild --debug`) first, then the one prebuilt in the npm tarball for this platform,
+ * whose name may carry a libc tag between dots (prebuildify's `@pollux+sys.glibc.node`). This is
+ * the order node-gyp-build, which the install script uses, searches in; its runtime and ABI tags
+ * are not checked, since the one prebuild is Node-API (`--napi`), and its environment overrides
+ * are not read. It is not loaded here: it is CommonJS, and loading it from a module and walking
+ * its directories at every start made Node's path helpers hot enough for V8 to compile them with
+ * TurboFan, which faulted ~4 MiB of the compiler's code into every server.
  */
 function addonPath(): string | undefined {
-  const built = join(packageDir, 'build', 'Release', 'pollux_sys.node');
-  if (existsSync(built)) return built;
+  for (const build of ['Release', 'Debug']) {
+    const built = join(packageDir, 'build', build, 'pollux_sys.node');
+    if (existsSync(built)) return built;
+  }
   const prebuilds = join(packageDir, 'prebuilds', `${platform()}-${arch()}`);
   if (!existsSync(prebuilds)) return undefined;
   const otherLibc = existsSync('/etc/alpine-release') ? 'glibc' : 'musl';
