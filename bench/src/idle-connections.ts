@@ -124,6 +124,25 @@ export async function fdCount(
 }
 
 /**
+ * `workload` with as many idle connections per batch as the server can open twice over under
+ * `openFiles` (see openFileLimit), and why it holds fewer than asked; no reason when all fit.
+ */
+export function idleWithinFdLimit(
+  workload: IdleWorkload,
+  openFiles: number,
+): { readonly workload: IdleWorkload; readonly leftOut?: string } {
+  const most = Math.floor((openFiles - SERVER_FDS) / 2);
+  if (workload.connections <= most) return { workload };
+  return {
+    workload: { ...workload, connections: most },
+    leftOut:
+      `the idle workload holds ${most} then ${2 * most} connections, not ${workload.connections} then ` +
+      `${2 * workload.connections}: a process here may open ${openFiles} fds (the hard RLIMIT_NOFILE); raise it ` +
+      `(as root: ulimit -Hn ${2 * workload.connections + SERVER_FDS}) before starting the bench`,
+  };
+}
+
+/**
  * `workload` without the numbers of idle connections the server could not open under
  * `openFiles` (see openFileLimit), and what was left out and why; undefined when all fit.
  */

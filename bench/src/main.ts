@@ -14,7 +14,7 @@ import { chart } from './charts.js';
 import { compileScripts } from './compiled-scripts.js';
 import { contendersFor, FLOOR } from './comparisons.js';
 import { CONTENDERS, parseContender, type Contender } from './contenders.js';
-import { fdCount, idle, withinFdLimit } from './idle-connections.js';
+import { fdCount, idle, idleWithinFdLimit, withinFdLimit } from './idle-connections.js';
 import { describeMachine } from './machine.js';
 import { markdownReport } from './markdown.js';
 import { Progress } from './progress.js';
@@ -149,8 +149,9 @@ const openFiles = openFileLimit();
 const selected = workloads(quick)
   .filter((workload) => kinds === undefined || kinds.includes(workload.kind) || kinds.includes(slug(workload)))
   .map((workload) => {
-    if (workload.kind !== 'fdcount') return workload;
-    const fitted = withinFdLimit(workload, openFiles);
+    if (workload.kind !== 'fdcount' && workload.kind !== 'idle') return workload;
+    const fitted =
+      workload.kind === 'idle' ? idleWithinFdLimit(workload, openFiles) : withinFdLimit(workload, openFiles);
     if (fitted.leftOut !== undefined) notes.push(fitted.leftOut);
     return fitted.workload;
   });

@@ -102,13 +102,13 @@ function metrics(workload: Workload): Metric[] {
       return [
         {
           // From `connections` to twice as many: one-time costs landed with the first batch.
-          name: `server RSS, ${workload.connections} to ${2 * workload.connections}`,
+          name: `server RSS, ${workload.connections.toLocaleString('en-US')} to ${(2 * workload.connections).toLocaleString('en-US')}`,
           unit: 'KiB per connection',
           better: 'lower',
           pick: (r) => (r.kind === 'idle' ? r.kibPerConnection : Number.NaN),
         },
         {
-          name: `server RSS, first ${workload.connections}`,
+          name: `server RSS, first ${workload.connections.toLocaleString('en-US')}`,
           unit: 'KiB per connection',
           better: 'lower',
           pick: (r) => (r.kind === 'idle' ? r.kibFirstBatch : Number.NaN),
