@@ -68,7 +68,10 @@ export interface ContractClient<S extends ServiceContract, C extends ContractTar
   /** `call.name(request, options)` sends command `name` and resolves with its decoded response. */
   readonly call: ContractCalls<S>;
   /**
-   * Calls `listener` with the decoded payload of each event `name`.
+   * Calls `listener` with the decoded payload of each event `name`. The subscriptions of one
+   * contract client share one `'event'` listener on the client, added with the first and
+   * removed with the last: they run in the order they were made, at that listener's place among
+   * the client's others, and `client.removeAllListeners('event')` ends them all.
    *
    * @returns the subscription, to remove the listener
    * @throws {@link IpcError} `EINVAL` when the contract has no such event.
@@ -148,14 +151,14 @@ export function contractClient<S extends ServiceContract, C extends ContractTarg
         'IpcContractWarning',
       ));
   // One 'event' listener on the client for all subscriptions, there while any is: one per
-  // subscription would trip Node's warning at 11, though the application added none itself.
-  const subscribers = new Map<number, Set<(payload: Buffer) => void>>();
+  // subscription would trip Node's warning at 11, though the application added none itself. The
+  // lists are replaced, never changed: an event goes to the subscriptions there when it came, as
+  // EventEmitter does, whatever its listeners add or dispose.
+  const subscribers = new Map<number, readonly ((payload: Buffer) => void)[]>();
   let subscriptions = 0;
   const dispatch = (id: number, payload: Buffer): void => {
     const forId = subscribers.get(id);
-    if (forId === undefined) return;
-    // A copy, as EventEmitter makes: a subscription added by a listener does not get this event.
-    for (const deliver of forId.size === 1 ? forId : [...forId]) deliver(payload);
+    if (forId !== undefined) for (const deliver of forId) deliver(payload);
   };
   return {
     call: calls as ContractCalls<S>,
@@ -174,13 +177,15 @@ export function contractClient<S extends ServiceContract, C extends ContractTarg
         }
         listener(value as EventPayloadOf<S['events'][typeof name]>);
       };
-      let forId = subscribers.get(event.id);
-      if (forId === undefined) subscribers.set(event.id, (forId = new Set()));
-      forId.add(deliver);
+      subscribers.set(event.id, [...(subscribers.get(event.id) ?? []), deliver]);
       if (subscriptions++ === 0) client.on('event', dispatch);
+      let subscribed = true;
       const dispose = (): void => {
-        if (!forId.delete(deliver)) return;
-        if (forId.size === 0) subscribers.delete(event.id);
+        if (!subscribed) return;
+        subscribed = false;
+        const rest = (subscribers.get(event.id) ?? []).filter((other) => other !== deliver);
+        if (rest.length === 0) subscribers.delete(event.id);
+        else subscribers.set(event.id, rest);
         if (--subscriptions === 0) client.off('event', dispatch);
       };
       return { dispose, [Symbol.dispose]: dispose };
