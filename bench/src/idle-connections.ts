@@ -53,7 +53,7 @@ async function holdIdle(contender: Contender, address: string, connections: numb
  *
  * Per connection is the growth from the first batch to the second: one-time costs land with the
  * first batch whatever the warm-up (the optimizing compiler's code, faulted in once V8 first
- * compiles with it; V8's young generation, grown once when a burst of objects survives), and
+ * compiles with it; much of V8's young generation, which grows as bursts of objects survive), and
  * where they land depends on the warm-up's length: 50 connects left them in the first batch,
  * 2,000 in the base, for the same code. The growth over the first batch is kept beside it.
  */
@@ -131,7 +131,7 @@ export function idleWithinFdLimit(
   workload: IdleWorkload,
   openFiles: number,
 ): { readonly workload: IdleWorkload; readonly leftOut?: string } {
-  const most = Math.floor((openFiles - SERVER_FDS) / 2);
+  const most = Math.max(1, Math.floor((openFiles - SERVER_FDS) / 2));
   if (workload.connections <= most) return { workload };
   return {
     workload: { ...workload, connections: most },
