@@ -4,9 +4,10 @@ import {
   implementContract,
   IpcError,
   type HostedService,
+  type IpcServer,
   type ServiceStats,
 } from 'pollux';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { backendMatrix, useBackends } from './support/backends.js';
 import { notes } from './support/notes-contract.js';
 import { until } from './support/server.js';
@@ -15,6 +16,11 @@ type Note = { title: string; body: string };
 
 describe.each(backendMatrix)('typed service contracts, server on $server, clients on $client', (pair) => {
   const backends = useBackends(pair);
+  /** `notes` with handlers that answer nothing useful, for tests of its events. */
+  const hostStubNotes = (server: IpcServer): HostedService =>
+    server.addService(
+      implementContract(notes, { handlers: { put: () => 0, get: () => null, histogram: () => new Map() } }),
+    );
 
   it('gives typed calls and events end to end, and refuses undecodable requests with a counted EBADMSG', async () => {
     const events = contractEvents(notes);
@@ -85,13 +91,12 @@ describe.each(backendMatrix)('typed service contracts, server on $server, client
     const events = contractEvents(notes);
     let service!: HostedService;
     const test = await backends.startServerOn((server) => {
-      service = server.addService(
-        implementContract(notes, { handlers: { put: () => 0, get: () => null, histogram: () => new Map() } }),
-      );
+      service = hostStubNotes(server);
     });
     const warnings: Error[] = [];
     const onWarning = (warning: Error): void => void warnings.push(warning);
     process.on('warning', onWarning);
+    onTestFinished(() => void process.off('warning', onWarning));
     const raw = await backends.connectTo(test.address, 'notes');
     const typed = contractClient(raw, notes);
     const seen: number[] = [];
@@ -110,7 +115,6 @@ describe.each(backendMatrix)('typed service contracts, server on $server, client
     expect(raw.listenerCount('event')).toBe(0);
     // A warning is emitted on the next tick: a round trip later it would have come.
     await typed.call.get('a');
-    process.off('warning', onWarning);
     expect(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning')).toEqual([]);
     await raw.close();
     await test.stop();
@@ -120,9 +124,7 @@ describe.each(backendMatrix)('typed service contracts, server on $server, client
     const events = contractEvents(notes);
     let service!: HostedService;
     const test = await backends.startServerOn((server) => {
-      service = server.addService(
-        implementContract(notes, { handlers: { put: () => 0, get: () => null, histogram: () => new Map() } }),
-      );
+      service = hostStubNotes(server);
       server.addService({ id: 13, name: 'other', commands: {} });
     });
     const bad: [string, number][] = [];
