@@ -35,11 +35,11 @@ export function compiledScript(root: string, name: string): string {
 
 /** Compiles the scripts under each of `roots` (from `src/` to `dist/`); throws on a compile error. */
 export function compileScripts(roots: readonly string[]): void {
+  // Loaded here: client processes import compiledScript (through peers.ts) and need no compiler.
+  const { buildSync } = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
   for (const root of roots) {
     const sources = join(root, SOURCE);
     const output = join(root, OUTPUT);
-    // Loaded here: client processes import compiledScript (through peers.ts) and need no compiler.
-    const { buildSync } = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
     rmSync(output, { recursive: true, force: true });
     for (const file of readdirSync(sources).filter((name) => name.endsWith('.ts')))
       buildSync({ entryPoints: [join(sources, file)], outdir: output, ...NODE_BUNDLE });
