@@ -169,7 +169,6 @@ export interface IpcServerEvents {
   closing: [];
 }
 
-const ACCEPTS_PER_CALLBACK = 64;
 const ACCEPT_RETRY_MS = 100;
 /**
  * Refused connections kept until their hello, to be told why in turn; beyond these, a refusal is
@@ -326,7 +325,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     if (this.closing) throw new IpcError('ESHUTDOWN', 'server is closed: make a new IpcServer');
     const listener = this.transport.listen(address);
     try {
-      this.poller.add(listener.fd, Ready.Readable, (_fd, ready) => this.acceptClients(listener, ready));
+      this.poller.add(listener.fd, Ready.Readable, (_fd, ready) => this.acceptClient(listener, ready));
     } catch (error) {
       listener.close();
       throw IpcError.from(error, 'EIO');
@@ -457,20 +456,25 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     await allEnded;
   }
 
-  private acceptClients(listener: Listener, ready: number): void {
-    if (!(ready & Ready.Readable)) return;
-    // A hook or handler run for a connection served here may close the server, and its listeners.
-    for (let i = 0; i < ACCEPTS_PER_CALLBACK && !this.closing; i++) {
-      const channel = listener.accept();
-      if (typeof channel === 'number') {
-        if (channel === EAGAIN) return;
-        if (channel === ECONNABORTED) continue;
+  /**
+   * Accepts one client per readiness callback, as libuv does for Node's own servers: the poller is
+   * level-triggered and calls again while more wait, so a client that connects alone costs no
+   * accept that finds the queue empty (`EAGAIN`), and clients already connected are served
+   * between the accepts of a burst.
+   */
+  private acceptClient(listener: Listener, ready: number): void {
+    // Once close() began no client is accepted; becomeIdle calls here too, outside any readiness.
+    if (!(ready & Ready.Readable) || this.closing) return;
+    let channel = listener.accept();
+    // A client that gave up while it waited in the queue: the next may be right behind it.
+    while (channel === ECONNABORTED) channel = listener.accept();
+    if (typeof channel === 'number') {
+      if (channel !== EAGAIN)
         this.pauseAccepting(listener, IpcError.fromErrno(channel, `accept on ${listener.address}`));
-        return;
-      }
-      // Its hello, and often its first requests, came with the connect: served in this turn.
-      this.admit(channel)?.readNow();
+      return;
     }
+    // Its hello, and often its first requests, came with the connect: served in this turn.
+    this.admit(channel)?.readNow();
   }
 
   /**
@@ -620,7 +624,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     this.idleTimer = undefined;
     // A client waiting to be accepted is a client: the timer can fire in the same turn of the
     // loop as the readiness that would have announced it, and going idle would reset it.
-    for (const listener of this.endpoints.values()) this.acceptClients(listener, Ready.Readable);
+    for (const listener of this.endpoints.values()) this.acceptClient(listener, Ready.Readable);
     // Accepting ran hooks and handlers: one may have closed the server, or a connection served
     // and ended there started the idle wait anew.
     if (this.sessions.size > 0 || this.closing !== undefined || this.idleTimer !== undefined) return;
