@@ -46,16 +46,41 @@ import {
   type WorkloadResult,
 } from './workloads.js';
 
-const { values: options } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    repeats: { type: 'string' },
-    only: { type: 'string' },
-    workload: { type: 'string' },
-    'cpu-prof': { type: 'string' },
-    'one-cpu': { type: 'boolean', default: false },
-  },
-});
+const USAGE = `usage: pnpm bench [options]   (see bench/README.md)
+  --quick            1 repeat and small counts: a smoke test of about 2 minutes
+  --repeats N        runs of each workload (default 3; 1 with --quick); the report shows medians
+  --only c1,c2       contenders to run besides node:net, the floor, which always runs:
+                     ${CONTENDERS.join(', ')}
+  --workload k1,k2   workload kinds (latency, throughput, events, connect, warmup, idle, fdcount)
+                     or single workloads by chart name (pipelined-64-b-x64)
+  --cpu-prof DIR     run every Node server and client with --cpu-prof into DIR/server, DIR/client
+  --one-cpu          pin server and client to the same CPU (CPU 0)
+  --help             this text`;
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        quick: { type: 'boolean', default: false },
+        repeats: { type: 'string' },
+        only: { type: 'string' },
+        workload: { type: 'string' },
+        'cpu-prof': { type: 'string' },
+        'one-cpu': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (error) {
+    console.error(`${firstLineOf(error)}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const options = parseOptions();
+if (options.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const quick = options.quick;
 const repeats = options.repeats === undefined ? (quick ? 1 : 3) : Number(options.repeats);
 const only = options.only?.split(',').map(parseContender);
