@@ -71,8 +71,7 @@ function parseOptions() {
       },
     }).values;
   } catch (error) {
-    console.error(`${firstLineOf(error)}\n\n${USAGE}`);
-    process.exit(2);
+    return usageError(firstLineOf(error));
   }
 }
 
@@ -81,11 +80,30 @@ if (options.help) {
   console.log(USAGE);
   process.exit(0);
 }
+/** Ends the run with `problem` and the usage text: a mistyped option must not run a 20-minute bench. */
+function usageError(problem: string): never {
+  console.error(`${problem}\n\n${USAGE}`);
+  process.exit(2);
+}
+
 const quick = options.quick;
 const repeats = options.repeats === undefined ? (quick ? 1 : 3) : Number(options.repeats);
-const only = options.only?.split(',').map(parseContender);
+if (!Number.isInteger(repeats) || repeats < 1)
+  usageError(`--repeats must be a whole number of at least 1, got ${options.repeats}`);
+const only = options.only?.split(',').map((name) => {
+  try {
+    return parseContender(name);
+  } catch (error) {
+    return usageError(firstLineOf(error));
+  }
+});
 /** Workload kinds (`throughput`) or single workloads by chart name (`pipelined-64-b-x64`). */
 const kinds = options.workload?.split(',');
+const known = workloads(quick).flatMap((workload) => [workload.kind, slug(workload)]);
+for (const kind of kinds ?? []) {
+  if (!known.includes(kind))
+    usageError(`unknown workload ${JSON.stringify(kind)}: a kind or one of ${[...new Set(known)].join(', ')}`);
+}
 if (options['cpu-prof'] !== undefined) profileInto(options['cpu-prof']);
 if (options['one-cpu']) shareServerCpu();
 

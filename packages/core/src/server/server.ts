@@ -466,7 +466,7 @@ export class IpcServer extends EventEmitter<IpcServerEvents> {
     // Once close() began no client is accepted; becomeIdle calls here too, outside any readiness.
     if (!(ready & Ready.Readable) || this.closing) return;
     let channel = listener.accept();
-    // A client that gave up while it waited in the queue: the next may be right behind it.
+    // A connection the transport could not set up, closed already: the next may wait behind it.
     while (channel === ECONNABORTED) channel = listener.accept();
     if (typeof channel === 'number') {
       if (channel !== EAGAIN)

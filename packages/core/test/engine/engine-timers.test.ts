@@ -306,6 +306,29 @@ describe('idle servers', () => {
     for (const channel of comers) channel.close();
   });
 
+  it('neither goes idle nor closes when several clients wait in the queue as the wait runs out, and takes them all', async () => {
+    const events: string[] = [];
+    bed = await memoryBed(serveEcho([]), { idleTimeout: 1000, idleAction: 'close' });
+    const { network, poller, server } = bed;
+    server.on('idle', () => events.push('idle'));
+    server.on('closing', () => events.push('closing'));
+    const comers: MemoryChannel[] = [];
+    poller.timer(1000, () => {
+      for (let i = 0; i < 3; i++) {
+        const transport = new MemoryTransport(network, {});
+        void transport.connect(ADDRESS);
+        expect(transport.connections[0]!.writev([hello('echo')], 1)).toBe(hello('echo').length);
+        comers.push(transport.connections[0]!);
+      }
+    });
+    // A client that comes and goes restarts the wait, after the timer above: both are due together.
+    await poller.settled(bed.connect('echo').then((client) => client.close()));
+    await poller.advance(1000);
+    expect(events).toEqual([]);
+    expect(server.stats().services[0]).toMatchObject({ accepted: 4, connections: 3 });
+    for (const channel of comers) channel.close();
+  });
+
   it('keeps a client whose hello comes just before handshakeTimeout, and answers the request sent with it', async () => {
     bed = await memoryBed(serveEcho([]), { handshakeTimeout: 1000 });
     const peer = await bed.raw();
