@@ -51,7 +51,7 @@ const USAGE = `usage: pnpm bench [options]   (see bench/README.md)
   --repeats N        runs of each workload (default 3; 1 with --quick); the report shows medians
   --only c1,c2       contenders to run besides node:net, the floor, which always runs:
                      ${CONTENDERS.join(', ')}
-  --workload k1,k2   workload kinds (latency, throughput, events, connect, warmup, idle, fdcount)
+  --workload k1,k2   workload kinds (${[...new Set(workloads(false).map((workload) => workload.kind))].join(', ')})
                      or single workloads by chart name (pipelined-64-b-x64)
   --cpu-prof DIR     run every Node server and client with --cpu-prof into DIR/server, DIR/client
   --one-cpu          pin server and client to the same CPU (CPU 0)

@@ -4,7 +4,7 @@
 // while it still uses Node's own timers and clock, they fail: the manual clock moves nothing.
 import { afterEach, describe, expect, it } from 'vitest';
 import { IpcClient, IpcError, type Connection } from '@pollux/core';
-import { MemoryTransport, type MemoryChannel } from '@pollux/core/testing';
+import { MemoryTransport, type MemoryChannel, type MemoryNetwork } from '@pollux/core/testing';
 import { FrameKind } from '../../src/protocol/frame.js';
 import { ADDRESS, frame, frames, hello, memoryBed, type MemoryBed } from './memory-bed.js';
 
@@ -23,6 +23,18 @@ function watch<T>(promise: Promise<T>): { readonly settled: boolean; readonly pr
     () => (state.settled = true),
   );
   return state;
+}
+
+/**
+ * A client that connected and wrote `bytes` but waits in the listener's queue, not yet accepted:
+ * what the server sees of a client that comes in the turn a timer of its own runs out.
+ */
+function queuedClient(network: MemoryNetwork, bytes: Buffer): MemoryChannel {
+  const transport = new MemoryTransport(network, {});
+  void transport.connect(ADDRESS);
+  const channel = transport.connections[0]!;
+  expect(channel.writev([bytes], 1)).toBe(bytes.length);
+  return channel;
 }
 
 /** Echo (command 1), and command 2 that answers when the test releases it. */
@@ -256,11 +268,7 @@ describe('idle servers', () => {
     // The idle wait restarts when its last client is gone: after this timer, due at the same moment.
     poller.timer(1000, () => {
       // A client that says hello and goodbye at once, still in the listener's queue as the wait runs out.
-      const transport = new MemoryTransport(network, {});
-      void transport.connect(ADDRESS);
-      const written = Buffer.concat([hello('echo'), frame(FrameKind.Goodbye, 0, 0)]);
-      expect(transport.connections[0]!.writev([written], 1)).toBe(written.length);
-      comers.push(transport.connections[0]!);
+      comers.push(queuedClient(network, Buffer.concat([hello('echo'), frame(FrameKind.Goodbye, 0, 0)])));
     });
     await poller.settled(bed.connect('echo').then((client) => client.close()));
     await poller.advance(1000);
@@ -295,10 +303,7 @@ describe('idle servers', () => {
     const comers: MemoryChannel[] = [];
     poller.timer(1000, () => {
       closeAtNext = true;
-      const transport = new MemoryTransport(network, {});
-      void transport.connect(ADDRESS);
-      expect(transport.connections[0]!.writev([hello('echo')], 1)).toBe(hello('echo').length);
-      comers.push(transport.connections[0]!);
+      comers.push(queuedClient(network, hello('echo')));
     });
     await poller.settled(bed.connect('echo').then((client) => client.close()));
     await poller.advance(2000);
@@ -314,12 +319,7 @@ describe('idle servers', () => {
     server.on('closing', () => events.push('closing'));
     const comers: MemoryChannel[] = [];
     poller.timer(1000, () => {
-      for (let i = 0; i < 3; i++) {
-        const transport = new MemoryTransport(network, {});
-        void transport.connect(ADDRESS);
-        expect(transport.connections[0]!.writev([hello('echo')], 1)).toBe(hello('echo').length);
-        comers.push(transport.connections[0]!);
-      }
+      for (let i = 0; i < 3; i++) comers.push(queuedClient(network, hello('echo')));
     });
     // A client that comes and goes restarts the wait, after the timer above: both are due together.
     await poller.settled(bed.connect('echo').then((client) => client.close()));
