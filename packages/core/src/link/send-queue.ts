@@ -55,6 +55,8 @@ export class SendQueue {
   bytes = 0;
   /** Fds queued with frames not yet sent: each holds a slot of this process's fd table. */
   fds = 0;
+  /** Frames queued since the queue was last written out. */
+  frames = 0;
   private readonly chunks: Uint8Array[] = [];
   private slabSize = SLAB_MIN;
   private slab: Buffer = NO_SLAB;
@@ -107,6 +109,7 @@ export class SendQueue {
       }
     }
     this.bytes += HEADER_SIZE + length;
+    this.frames++;
   }
 
   /**
@@ -169,6 +172,7 @@ export class SendQueue {
       }
       this.bytes -= written;
       if (this.bytes === 0) {
+        this.frames = 0;
         this.chunksDropped += chunks.length;
         chunks.length = 0;
         this.lentQueued = 0;

@@ -24,6 +24,8 @@ class LendingChannel implements Channel {
   readonly written: Buffer[] = [];
   /** Chunks taken straight from the ring, by reference. */
   fromRing = 0;
+  /** Writes that took bytes. */
+  writes = 0;
   /** While set, the channel takes no bytes (`EAGAIN`). */
   full = false;
   /** Once set, the peer is gone: writes fail with `EPIPE`, reads find what it left, then the end. */
@@ -82,6 +84,7 @@ class LendingChannel implements Channel {
       this.written.push(Buffer.from(chunks[i]!));
       bytes += chunks[i]!.length;
     }
+    this.writes++;
     return bytes;
   }
 
@@ -164,6 +167,18 @@ describe('answers that view memory a channel lent', () => {
     expect(channel.fromRing).toBe(payloads.length);
     // Written before the end of the dispatch, they are still answers the peer may follow at once.
     expect(channel.awaited).toBe(1);
+    link.destroy(new IpcError('ECONNRESET', 'test over'));
+  });
+
+  it('are written a dozen at a time while a long lend goes on, so the peer starts on them, each straight from the ring', () => {
+    const payloads = requests(30);
+    const { channel, poller, link } = startEchoing(payloads);
+    poller.turn();
+    expect(channel.writes).toBe(3);
+    expect(frames(Buffer.concat(channel.written)).map((f) => [f.kind, f.id, f.payload])).toEqual(
+      payloads.map((payload, id) => [FrameKind.Response, id, payload]),
+    );
+    expect(channel.fromRing).toBe(payloads.length);
     link.destroy(new IpcError('ECONNRESET', 'test over'));
   });
 

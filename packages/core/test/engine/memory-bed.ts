@@ -62,6 +62,13 @@ export function frames(bytes: Buffer): { kind: number; code: number; id: number;
   return out;
 }
 
+/** A 4-byte payload carrying `value`, to tell requests and their answers apart. */
+export function u32(value: number): Buffer {
+  const payload = Buffer.alloc(4);
+  payload.writeUInt32LE(value);
+  return payload;
+}
+
 /** A promise and its resolve function, for handlers the test completes by hand. */
 export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;

@@ -1,7 +1,7 @@
 // Pipelined requests and events through the engine, in memory.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Connection, IpcError } from '@pollux/core';
-import { deferred, hello, memoryBed, type MemoryBed } from './memory-bed.js';
+import { deferred, hello, memoryBed, u32, type MemoryBed } from './memory-bed.js';
 
 let bed: MemoryBed | undefined;
 
@@ -9,12 +9,6 @@ afterEach(async () => {
   await bed?.teardown();
   bed = undefined;
 });
-
-function u32(value: number): Buffer {
-  const payload = Buffer.alloc(4);
-  payload.writeUInt32LE(value);
-  return payload;
-}
 
 describe('pipelining', () => {
   it('keeps many requests in flight on one connection, each response reaching its own request', async () => {
