@@ -54,18 +54,32 @@ const MAX_AWAITED_READS = 32;
  */
 const WRITE_AHEAD_FRAMES = 12;
 /**
- * A write ahead that takes longer than this (ms) most likely woke a peer that shares this CPU and
- * ran before the write returned: handling a dozen frames takes it about that long, where a write
- * alone takes a few microseconds.
+ * A write ahead of up to this many bytes, without fds, is judged by how long it took: the kernel
+ * copies that much in a microsecond or two, so the time is the system call's and what the wake-up
+ * of the peer made it wait.
+ */
+const JUDGED_BYTES = 16 * 1024;
+/**
+ * A judged write ahead that took longer than this (ms) most likely woke a peer that shares this
+ * CPU and ran before the write returned: handling a dozen frames takes it about that long, where
+ * the write alone takes a few microseconds.
  */
 const PREEMPTED_MS = 0.015;
-/** Writes ahead judged together: when a quarter of them were preempted, writing ahead stops for a while. */
-const AHEAD_WINDOW = 64;
 /**
- * Flushes for which a link that shares its CPU with the peer writes whole batches only, before it
- * tries again: there writing ahead buys no overlap, only more switches between the two sides.
+ * Evidence that the peer shares this CPU, in {@link FrameLink.aheadScore}: a preempted write adds
+ * 3 and a quick one takes 1 away, so the score climbs only while more than a quarter are
+ * preempted, and it must climb this far.
  */
-const AHEAD_PAUSE_FLUSHES = 256;
+const PREEMPTED_SCORE = 32;
+/**
+ * Batches a link writes whole, without writing ahead, once it judged that its peer shares its CPU,
+ * before it tries again: there writing ahead buys no overlap, only more switches between the two
+ * sides.
+ */
+const AHEAD_PAUSE = 256;
+/** {@link FrameLink.aheadState} bits: bytes went out ahead of the turn's flush; the channel took less than all. */
+const AHEAD_WROTE = 1;
+const AHEAD_BLOCKED = 2;
 
 /** Why reading is stopped; reading runs while none is set. Each has one owner, so one never lifts another. */
 const Stop = {
@@ -134,9 +148,9 @@ export interface LinkOwner {
  * The engine half both ends share: it owns a {@link Channel}'s place in the poller, reads with one
  * system call per readiness callback (fair to other connections, since the poller is
  * level-triggered and calls again; a channel that lends in place takes at most two lends and the
- * frames they cut short), decodes frames, and batches writes so all frames queued during one
- * callback or one turn of the loop leave in one system call. Write interest is held only while
- * the kernel buffer is full.
+ * frames they cut short), decodes frames, and batches writes: frames queued during one callback
+ * or one turn of the loop leave in one system call, a dozen at a time when the batch is longer
+ * (see {@link WRITE_AHEAD_FRAMES}). Write interest is held only while the kernel buffer is full.
  */
 export class FrameLink {
   private readonly channel: Channel;
@@ -175,15 +189,16 @@ export class FrameLink {
   /** Whether frames of a lend are being handed over: the channel has not moved past them yet. */
   private lending = false;
   /**
-   * Bytes were written ahead of the flush that ends this turn ({@link FrameLink.writeAhead}): that
-   * flush reports them to the owner and may wait for the peer's answer.
+   * What writing ahead did since the turn's last flush ({@link FrameLink.writeAhead}): 0, or
+   * {@link AHEAD_WROTE} and {@link AHEAD_BLOCKED} bits, or the negative errno a write ahead met.
+   * That flush reports it to the owner, and fails the link with the errno.
    */
-  private wroteAhead = false;
-  /** Writes ahead in the current {@link AHEAD_WINDOW}, and how many of them were preempted. */
-  private aheadWrites = 0;
-  private aheadPreempted = 0;
-  /** Flushes left before writing ahead resumes ({@link AHEAD_PAUSE_FLUSHES}); 0 while it runs. */
-  private aheadPaused = 0;
+  private aheadState = 0;
+  /**
+   * Evidence that the peer shares this CPU ({@link PREEMPTED_SCORE}), from 0 up; below 0, the
+   * batches still to write whole before trying again ({@link AHEAD_PAUSE}).
+   */
+  private aheadScore = 0;
   /**
    * The channel lent memory: it is read from in place, and copied from only to complete a frame a
    * lend held part of (cut by the end of a ring, or not all written yet). A read that went on past
@@ -367,14 +382,14 @@ export class FrameLink {
     }
     const queue = this.sendQueue;
     queue.push(kind, code, id, payload, fds);
+    const unblocked = this.aheadState === 0 || this.aheadState === AHEAD_WROTE;
+    if (queue.frames === WRITE_AHEAD_FRAMES && unblocked && !(this.interest & Ready.Writable)) {
+      if (this.aheadScore < 0) this.aheadScore++;
+      else this.writeAheadJudged();
+    }
     if ((queue.bytes > this.outputHighWater || queue.fds > QUEUED_FDS_HIGH_WATER) && !(this.stops & Stop.Output)) {
       this.stop(Stop.Output, true);
       this.owner.outputBlocked();
-    }
-    if (queue.frames === WRITE_AHEAD_FRAMES && this.aheadPaused === 0 && !(this.interest & Ready.Writable)) {
-      const start = this.poller.now();
-      this.writeAhead();
-      this.judgeWriteAhead(this.poller.now() - start);
     }
     if (!this.inDispatch && !this.flushScheduled) {
       this.flushScheduled = true;
@@ -449,10 +464,13 @@ export class FrameLink {
   private flush(): boolean {
     if (this.linkState === LinkState.Ended) return false;
     const queue = this.sendQueue;
-    const ahead = this.wroteAhead;
-    this.wroteAhead = false;
-    if (this.aheadPaused > 0) this.aheadPaused--;
-    if (queue.bytes === 0 && !ahead) return false;
+    const ahead = this.aheadState;
+    this.aheadState = 0;
+    if (ahead < 0) {
+      this.failed(ahead, 'write to peer');
+      return false;
+    }
+    if (queue.bytes === 0 && ahead === 0) return false;
     const before = queue.bytes;
     const status = before === 0 ? 0 : queue.flush(this.channel);
     const written = before - queue.bytes;
@@ -471,30 +489,40 @@ export class FrameLink {
       this.updateInterest();
     }
     this.owner.flushed(queue.bytes);
-    return (written > 0 || ahead) && this.state !== LinkState.Ended;
+    return (written > 0 || (ahead & AHEAD_WROTE) !== 0) && this.state !== LinkState.Ended;
   }
 
   /**
    * Writes what is queued in the middle of a turn: inside a handler, a lend, or a caller's burst of
-   * requests. It calls nothing outside the link; the flush that ends the turn reports what went
-   * out to the owner, and meets a failure again and handles it there.
+   * requests. It calls nothing outside the link, not even the poller: the flush that ends the turn
+   * reports what went out to the owner, sets write interest, and fails the link with the errno
+   * this met ({@link FrameLink.aheadState}).
    */
   private writeAhead(): void {
-    if (this.linkState === LinkState.Ended) return;
+    if (this.linkState === LinkState.Ended || this.aheadState < 0) return;
     const queue = this.sendQueue;
     const before = queue.bytes;
     const status = queue.flush(this.channel);
     this.traffic.bytesOut += before - queue.bytes;
-    this.wroteAhead = true;
-    if (status === 0 && queue.bytes > 0) this.updateInterest();
+    if (status < 0) this.aheadState = status;
+    else this.aheadState |= (queue.bytes < before ? AHEAD_WROTE : 0) | (queue.bytes > 0 ? AHEAD_BLOCKED : 0);
   }
 
-  /** Counts a write ahead that took `elapsed` ms; pauses writing ahead when a quarter of a window was preempted. */
-  private judgeWriteAhead(elapsed: number): void {
-    if (elapsed > PREEMPTED_MS) this.aheadPreempted++;
-    if (++this.aheadWrites < AHEAD_WINDOW) return;
-    if (this.aheadPreempted >= AHEAD_WINDOW / 4) this.aheadPaused = AHEAD_PAUSE_FLUSHES;
-    this.aheadWrites = this.aheadPreempted = 0;
+  /**
+   * Writes ahead, and judges by the time that took whether the peer shares this CPU: then the next
+   * {@link AHEAD_PAUSE} batches are written whole.
+   */
+  private writeAheadJudged(): void {
+    const queue = this.sendQueue;
+    if (queue.bytes > JUDGED_BYTES || queue.fds > 0) {
+      this.writeAhead();
+      return;
+    }
+    const start = this.poller.now();
+    this.writeAhead();
+    if (this.aheadState !== AHEAD_WROTE) return;
+    const score = this.aheadScore + (this.poller.now() - start > PREEMPTED_MS ? 3 : -1);
+    this.aheadScore = score >= PREEMPTED_SCORE ? -AHEAD_PAUSE : Math.max(0, score);
   }
 
   /**

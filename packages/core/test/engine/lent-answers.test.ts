@@ -187,8 +187,9 @@ describe('answers that view memory a channel lent', () => {
     const { channel, poller, link } = startEchoing(payloads);
     channel.full = true;
     poller.turn();
-    // Released and overwritten by the peer meanwhile; nothing was written.
+    // Released and overwritten by the peer meanwhile; nothing was written, so no answer is awaited.
     expect(channel.written).toEqual([]);
+    expect(channel.awaited).toBe(0);
     expect(channel.ring.every((byte) => byte === 0xee)).toBe(true);
     channel.full = false;
     poller.turn();
