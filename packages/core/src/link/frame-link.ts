@@ -51,8 +51,14 @@ const MAX_AWAITED_READS = 32;
  * CPU starts on them while the rest is built, rather than the two sides taking turns with whole
  * batches. A frame costs about as much to handle as a write's fixed cost, so a dozen keep the
  * extra writes cheap beside the work they let the peer start on.
+ *
+ * Events are written ahead only over a channel that lends (shared memory), where the peer reads
+ * without a system call. An event wants no answer, so over a socket writing it ahead makes no
+ * work overlap and only splits the peer's reads: 15% fewer events per second to one client there,
+ * against 30-40% more over shared memory (bench, events 64 B).
  */
 const WRITE_AHEAD_FRAMES = 12;
+
 /**
  * A write ahead of up to this many bytes, without fds, is judged by how long it took: the kernel
  * copies that much in a microsecond or two, so the time is the system call's and what the wake-up
@@ -383,7 +389,12 @@ export class FrameLink {
     const queue = this.sendQueue;
     queue.push(kind, code, id, payload, fds);
     const unblocked = this.aheadState === 0 || this.aheadState === AHEAD_WROTE;
-    if (queue.frames === WRITE_AHEAD_FRAMES && unblocked && !(this.interest & Ready.Writable)) {
+    if (
+      queue.frames === WRITE_AHEAD_FRAMES &&
+      unblocked &&
+      !(this.interest & Ready.Writable) &&
+      (kind !== FrameKind.Event || this.channel.lend !== undefined)
+    ) {
       if (this.aheadScore < 0) this.aheadScore++;
       else this.writeAheadJudged();
     }

@@ -123,6 +123,31 @@ describe('writing ahead', () => {
     );
   });
 
+  it('keeps a burst of events over a socket in one write: no answer comes back to overlap with', async () => {
+    const unread: number[] = [];
+    let peer!: RawPeer;
+    bed = await memoryBed((server) =>
+      server.addService({
+        id: 1,
+        name: 'echo',
+        commands: {
+          1: (payload, connection) => {
+            for (let i = 0; i < 30; i++) {
+              connection.sendEvent(1, u32(i));
+              unread.push(peer.channel.unread);
+            }
+            return payload;
+          },
+        },
+      }),
+    );
+    peer = await welcomed();
+    peer.write(requestBurst(0, 1));
+    bed.poller.turn();
+    expect(unread).toEqual(Array<number>(30).fill(0));
+    expect(peer.channel.unread).toBe(31 * FRAME_SIZE);
+  });
+
   it('stops at a full buffer and sends the rest, in order, as the peer reads', async () => {
     const seen: number[] = [];
     let peer!: RawPeer;
