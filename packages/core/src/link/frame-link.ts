@@ -388,10 +388,9 @@ export class FrameLink {
     }
     const queue = this.sendQueue;
     queue.push(kind, code, id, payload, fds);
-    const unblocked = this.aheadState === 0 || this.aheadState === AHEAD_WROTE;
     if (
       queue.frames === WRITE_AHEAD_FRAMES &&
-      unblocked &&
+      (this.aheadState === 0 || this.aheadState === AHEAD_WROTE) &&
       !(this.interest & Ready.Writable) &&
       (kind !== FrameKind.Event || this.channel.lend !== undefined)
     ) {
@@ -483,7 +482,7 @@ export class FrameLink {
     }
     if (queue.bytes === 0 && ahead === 0) return false;
     const before = queue.bytes;
-    const status = before === 0 ? 0 : queue.flush(this.channel);
+    const status = queue.flush(this.channel);
     const written = before - queue.bytes;
     this.traffic.bytesOut += written;
     if (status < 0) {

@@ -78,6 +78,19 @@ async function responses(peer: RawPeer, count: number): Promise<number[]> {
   return ids;
 }
 
+/**
+ * Sends requests `burst * 24` … `burst * 24 + 23` in one write, lets the server handle them in one
+ * turn, and reads the answers: whether the burst was written ahead (its 13th request saw the first
+ * 12 answers readable).
+ */
+async function burstWroteAhead(peer: RawPeer, seen: number[], burst: number): Promise<boolean> {
+  seen.length = 0;
+  peer.write(requestBurst(burst * 24, 24));
+  bed!.poller.turn();
+  expect(await responses(peer, 24)).toEqual(Array.from({ length: 24 }, (_, i) => burst * 24 + i));
+  return seen[12] !== 0;
+}
+
 describe('writing ahead', () => {
   it('lets the client read the first dozen answers of a burst while the server still handles the rest of it', async () => {
     const seen: number[] = [];
@@ -202,22 +215,13 @@ describe('writing ahead', () => {
     let preempted = false;
     bed.poller.now = () => (preempted ? (clock += 1) : clock);
     let burst = 0;
-    /** Whether a burst of 24 requests was written ahead: its 13th request saw the first 12 answers. */
-    const burstWroteAhead = async (): Promise<boolean> => {
-      seen.length = 0;
-      peer.write(requestBurst(burst * 24, 24));
-      bed!.poller.turn();
-      expect(await responses(peer, 24)).toEqual(Array.from({ length: 24 }, (_, i) => burst * 24 + i));
-      burst++;
-      return seen[12] !== 0;
-    };
-    for (let i = 0; i < 50; i++) expect(await burstWroteAhead()).toBe(true);
+    for (; burst < 50; burst++) expect(await burstWroteAhead(peer, seen, burst)).toBe(true);
     preempted = true;
-    while (burst < 100 && (await burstWroteAhead()));
+    while (burst < 100 && (await burstWroteAhead(peer, seen, burst++)));
     const pausedAt = burst;
     expect(pausedAt).toBeLessThan(70);
     preempted = false;
-    while (burst < pausedAt + 400 && !(await burstWroteAhead()));
+    while (burst < pausedAt + 400 && !(await burstWroteAhead(peer, seen, burst++)));
     // 256 bursts written whole.
     expect(burst - pausedAt).toBeGreaterThan(200);
     expect(burst - pausedAt).toBeLessThan(300);
@@ -230,12 +234,6 @@ describe('writing ahead', () => {
     peer = await welcomed();
     let clock = 0;
     bed.poller.now = () => (clock += 1);
-    for (let burst = 0; burst < 50; burst++) {
-      seen.length = 0;
-      peer.write(requestBurst(burst * 24, 24));
-      bed.poller.turn();
-      expect(seen[12]).toBeGreaterThan(0);
-      expect(await responses(peer, 24)).toEqual(Array.from({ length: 24 }, (_, i) => burst * 24 + i));
-    }
+    for (let burst = 0; burst < 50; burst++) expect(await burstWroteAhead(peer, seen, burst)).toBe(true);
   });
 });
