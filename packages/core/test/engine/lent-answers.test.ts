@@ -1,12 +1,13 @@
 // FrameLink over a channel that lends what it received in place (Channel.lend, shared memory's
-// rings): answers that view the lent memory, such as an echo, and what happens to them at release.
+// rings): answers that view the lent memory, such as an echo, and what happens to them at release;
+// how it writes ahead there.
 import { describe, expect, it } from 'vitest';
 import { IpcError, Ready, type Channel, type ReadyMask } from '@pollux/core';
 import { ManualPoller, type ReadinessSource } from '@pollux/core/testing';
 import { FrameLink, LinkState, type LinkOwner } from '../../src/link/frame-link.js';
 import { EAGAIN, EPIPE } from '../../src/errors.js';
 import { FrameKind } from '../../src/protocol/frame.js';
-import { frame, frames } from './memory-bed.js';
+import { frame, frames, u32 } from './memory-bed.js';
 
 const FD = 9;
 /** Over the send queue's copy limit: queued by reference, never copied next to its header. */
@@ -170,11 +171,12 @@ describe('answers that view memory a channel lent', () => {
     link.destroy(new IpcError('ECONNRESET', 'test over'));
   });
 
-  it('are written a dozen at a time while a long lend goes on, so the peer starts on them, each straight from the ring', () => {
+  it('are written four at a time while a long lend goes on, so the peer starts on them, each straight from the ring', () => {
     const payloads = requests(30);
     const { channel, poller, link } = startEchoing(payloads);
     poller.turn();
-    expect(channel.writes).toBe(3);
+    // 7 writes ahead of 4 answers, and the last 2 when the turn ends.
+    expect(channel.writes).toBe(8);
     expect(frames(Buffer.concat(channel.written)).map((f) => [f.kind, f.id, f.payload])).toEqual(
       payloads.map((payload, id) => [FrameKind.Response, id, payload]),
     );
@@ -269,5 +271,42 @@ describe('answers that view memory a channel lent', () => {
     );
     link.destroy(new IpcError('ECONNRESET', 'test over'));
     otherLink.destroy(new IpcError('ECONNRESET', 'test over'));
+  });
+});
+
+describe('writing ahead over a channel that lends', () => {
+  it('writes events a dozen at a time: they want no answer, and bigger batches serve the peer best', () => {
+    const channel = ringOf(requests(1));
+    const { poller, link } = startLink(channel, (self) => ({
+      ...echoingOwner(self),
+      frame: () => {
+        for (let i = 0; i < 30; i++) self().send(FrameKind.Event, 2, 0, u32(i));
+      },
+    }));
+    poller.turn();
+    // Written ahead after the 12th and the 24th, the last 6 when the turn ends.
+    expect(channel.writes).toBe(3);
+    expect(frames(Buffer.concat(channel.written)).map((f) => f.payload.readUInt32LE(0))).toEqual(
+      Array.from({ length: 30 }, (_, i) => i),
+    );
+    link.destroy(new IpcError('ECONNRESET', 'test over'));
+  });
+
+  it('stops while its writes take over 10 µs: a peer on the same CPU ran before each returned', () => {
+    /** Writes over one turn echoing 400 small requests, each judged write ahead taking `micros`. */
+    const writesTaking = (micros: number): number => {
+      const { channel, poller, link } = startEchoing(Array.from({ length: 400 }, (_, id) => u32(id)));
+      let clock = 0;
+      poller.now = () => (clock += micros / 1000);
+      poller.turn();
+      expect(frames(Buffer.concat(channel.written)).map((f) => f.payload.readUInt32LE(0))).toEqual(
+        Array.from({ length: 400 }, (_, id) => id),
+      );
+      link.destroy(new IpcError('ECONNRESET', 'test over'));
+      return channel.writes;
+    };
+    expect(writesTaking(9)).toBe(100);
+    // Each adds 8 to a score that pauses at 32: 4 writes ahead, then the other 384 answers at once.
+    expect(writesTaking(11)).toBe(5);
   });
 });

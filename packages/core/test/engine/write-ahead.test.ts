@@ -227,6 +227,16 @@ describe('writing ahead', () => {
     expect(burst - pausedAt).toBeLessThan(300);
   });
 
+  it('keeps writing ahead over a socket while each write takes 11 µs: a system call and a wake-up can', async () => {
+    const seen: number[] = [];
+    let peer!: RawPeer;
+    bed = await echoBed(seen, () => peer);
+    peer = await welcomed();
+    let clock = 0;
+    bed.poller.now = () => (clock += 0.011);
+    for (let burst = 0; burst < 50; burst++) expect(await burstWroteAhead(peer, seen, burst)).toBe(true);
+  });
+
   it('does not judge a batch of large answers by its time: copying them takes long enough on its own', async () => {
     const seen: number[] = [];
     let peer!: RawPeer;
