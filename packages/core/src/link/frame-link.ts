@@ -269,8 +269,9 @@ export class FrameLink {
     this.traffic = traffic;
     this.decoder = new FrameDecoder(maxMessage);
     this.outputHighWater = outputHighWater;
-    this.aheadCalls = channel.lend === undefined ? EVERY_12_FRAMES : EVERY_4_FRAMES;
-    this.aheadEvents = channel.lend === undefined ? undefined : EVERY_12_FRAMES;
+    const lends = channel.lend !== undefined;
+    this.aheadCalls = lends ? EVERY_4_FRAMES : EVERY_12_FRAMES;
+    this.aheadEvents = lends ? EVERY_12_FRAMES : undefined;
   }
 
   get state(): LinkState {
