@@ -723,8 +723,10 @@ export class FrameLink {
     const span = channel.lend === undefined ? undefined : channel.lend(limit);
     if (span === undefined) return false;
     this.lends = true;
-    markLent(span.buffer);
-    this.sendQueue.lend(span.buffer);
+    const memory = span.buffer;
+    const base = span.byteOffset;
+    markLent(memory);
+    this.sendQueue.lend(memory);
     const decoder = this.decoder;
     const owner = this.owner;
     let used = 0;
@@ -733,7 +735,7 @@ export class FrameLink {
     this.lending = true;
     try {
       while (this.stops === 0 && this.linkState !== LinkState.Ended && !this.gone) {
-        const size = decoder.nextLent(span, used);
+        const size = decoder.nextLent(span, used, memory, base);
         if (size === 0) {
           // A lend that ends at a frame's end (the ring's, say) leaves nothing to copy.
           cut = used < span.length;

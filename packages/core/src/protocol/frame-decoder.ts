@@ -2,6 +2,7 @@
 import { IpcError } from '../errors.js';
 import { CarvedChunks } from './carved-chunks.js';
 import { FrameKind, HEADER_SIZE, isMessageKind, payloadLimit } from './frame.js';
+import { payloadView } from './payload-view.js';
 
 const EMPTY = Buffer.alloc(0);
 const MIN_READ_SPACE = 1024;
@@ -314,7 +315,7 @@ export class FrameDecoder {
       this.payload = EMPTY;
     } else {
       // Straight from the ArrayBuffer: subarray() would look up a species constructor per call.
-      this.payload = Buffer.from(b.buffer, b.byteOffset + start + HEADER_SIZE, length);
+      this.payload = payloadView(b.buffer, b.byteOffset + start + HEADER_SIZE, length);
       this.handedOut = true;
     }
     this.lent = false;
@@ -327,12 +328,14 @@ export class FrameDecoder {
    * Decodes the frame at `span[at …]`, memory a channel lends (its `lend`) whose writer
    * may change it at any moment: the header is copied out once, and only the copy is checked and
    * used. The payload is a view of `span` ({@link FrameDecoder.lent}); nothing is buffered here,
-   * so call this only while {@link FrameDecoder.pending} is 0.
+   * so call this only while {@link FrameDecoder.pending} is 0. `memory` and `base` are
+   * `span.buffer` and `span.byteOffset`, read once per lend by the caller: reading them per frame
+   * cost about 20 ns, as much as making the payload view.
    *
    * @returns the frame's size, header included, or 0 when `span` does not hold all of it
    * @throws {@link IpcError} `EPROTO` for a malformed header, `EMSGSIZE` for an oversize length.
    */
-  nextLent(span: Uint8Array, at: number): number {
+  nextLent(span: Uint8Array, at: number, memory: ArrayBufferLike, base: number): number {
     const available = span.length - at;
     if (available < HEADER_SIZE) return 0;
     const header = LENT_HEADER;
@@ -341,7 +344,7 @@ export class FrameDecoder {
     const total = HEADER_SIZE + length;
     if (available < total) return 0;
     this.takeHeader(header, 0);
-    this.payload = length === 0 ? EMPTY : Buffer.from(span.buffer, span.byteOffset + at + HEADER_SIZE, length);
+    this.payload = length === 0 ? EMPTY : payloadView(memory, base + at + HEADER_SIZE, length);
     this.lent = true;
     this.sawFrame(total);
     return total;
